@@ -1,0 +1,34 @@
+# Two entry points for a fresh machine: `make demo` (the main job) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test test-slow test-jax install clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/kerattn demo
+
+# The default tier on TensorFlow, then the layer tests again on JAX.
+test: install
+	$(BIN)/python -m pytest -q
+	$(MAKE) test-jax
+
+test-jax: install
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q tests/layers
+
+# pytest exits 5 when a tier has no test yet; that is not a failure.
+test-slow: install
+	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

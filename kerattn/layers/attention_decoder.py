@@ -1,0 +1,370 @@
+"""`AttentionDecoder`: an LSTM decoder with Bahdanau- or Luong-style attention."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from kerattn.layers.bahdanau_attention import BahdanauAttention
+from kerattn.layers.luong_attention import LuongAttention
+
+ATTENTIONS = ("bahdanau", "luong_dot", "luong_general", "luong_concat", "none")
+
+
+@keras.saving.register_keras_serializable(package="kerattn")
+class AttentionDecoder(keras.layers.Layer):
+    """LSTM decoder attending over encoder annotations, one step or a whole sequence at once.
+
+    Styles, chosen by `attention`:
+
+    - "bahdanau" (Bahdanau et al., 2015): attention from the previous state,
+      α_i = softmax(vᵀ tanh(W s_{i-1} + U h_j)), c_i = Σ_j α_ij h_j,
+      s_i = LSTM([y_{i-1}; c_i], s_{i-1}); output s_i.
+    - "luong_dot" / "luong_general" / "luong_concat" (Luong et al., 2015): attention on the
+      current state, h_i = LSTM([y_{i-1}; h̃_{i-1}], h_{i-1}) (input feeding),
+      c_i = Σ_j α_ij h̄_j with the chosen score, output h̃_i = tanh(W_c [c_i; h_i]).
+      With `input_feeding=False` the LSTM reads y_{i-1} only, so a teacher-forced sequence
+      runs as one LSTM pass plus one batched attention (faster to train).
+    - "none": the encoder-decoder without attention (Cho et al., 2014), kept as the baseline:
+      the fixed context c = the encoder's final state h is fed at every step,
+      s_i = LSTM([y_{i-1}; c], s_{i-1}); its attention weights are all zeros.
+
+    Args:
+        units: positive int, LSTM units (also the output width).
+        attention: one of "bahdanau", "luong_dot", "luong_general", "luong_concat", "none".
+        attention_units: width of the additive score ("bahdanau", "luong_concat");
+            defaults to `units`.
+        input_feeding: bool, Luong styles only: feed h̃_{i-1} into the LSTM. Default True.
+        dropout: float in [0, 1), dropout on the outputs (training only).
+        use_cudnn: passed to the LSTM: "auto", True or False.
+        seed: optional int, seed of the dropout.
+        **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
+
+    Call arguments (whole teacher-forced sequence):
+        target: (B, T, E) embedded previous target tokens y_{i-1}.
+        memory: (B, S, Dm) encoder annotations.
+        initial_state: optional `[h, c]`, each (B, units), e.g. the encoder's
+            `state_h`/`state_c`; required for "none". Zeros otherwise.
+        target_mask: optional boolean (B, T); filled from an upstream
+            `Embedding(mask_zero=True)`.
+        memory_mask: optional boolean (B, S), True for real source positions.
+        training: Python bool.
+        return_attention_scores: bool, also return the attention weights.
+
+    Returns:
+        outputs (B, T, units) and, if `return_attention_scores=True`, the weights (B, T, S).
+
+    Step API (for in-graph greedy/beam decoding): `projected = layer.prepare_memory(memory)`
+    once, `states = layer.get_initial_state(batch_size, initial_state)`, then per step
+    `output, states, weights = layer.step(y, states, memory, projected, memory_mask)` with
+    y (B, E), output (B, units), weights (B, S). `call` runs exactly this step function.
+
+    Masking:
+        Source padding gets exactly zero attention. At padded target positions the state is
+        carried over unchanged, and outputs and attention rows are exactly zero, so appending
+        padding to the source or the target leaves every real output unchanged.
+
+    Example:
+
+    >>> decoder = AttentionDecoder(256, attention="luong_general")
+    >>> outputs, weights = decoder(target_embedded, encoded["sequence"],
+    ...     initial_state=[encoded["state_h"], encoded["state_c"]],
+    ...     memory_mask=encoded["mask"], return_attention_scores=True)
+    """
+
+    def __init__(
+        self,
+        units: int,
+        attention: str = "bahdanau",
+        attention_units: int | None = None,
+        input_feeding: bool = True,
+        dropout: float = 0.0,
+        use_cudnn: str | bool = "auto",
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"`units` must be a positive int; received units={units!r}.")
+        if attention not in ATTENTIONS:
+            raise ValueError(
+                f"`attention` must be one of {', '.join(repr(a) for a in ATTENTIONS)}; "
+                f"received attention={attention!r}."
+            )
+        if attention_units is not None:
+            if attention not in ("bahdanau", "luong_concat"):
+                raise ValueError(
+                    "`attention_units` is only used by attention='bahdanau' or 'luong_concat'; "
+                    f"received attention_units={attention_units!r} with attention={attention!r}."
+                )
+            if (
+                not isinstance(attention_units, int)
+                or isinstance(attention_units, bool)
+                or attention_units <= 0
+            ):
+                raise ValueError(
+                    "`attention_units` must be a positive int; received "
+                    f"attention_units={attention_units!r}."
+                )
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(
+                f"`dropout` must be a float in [0, 1); received dropout={dropout!r}."
+            )
+        if use_cudnn not in ("auto", True, False):
+            raise ValueError(
+                f"`use_cudnn` must be 'auto', True or False; received use_cudnn={use_cudnn!r}."
+            )
+        self.units = units
+        self.attention = attention
+        self.attention_units = attention_units
+        self.input_feeding = input_feeding
+        self.dropout = dropout
+        self.use_cudnn = use_cudnn
+        self.seed = seed
+
+        self.is_luong = attention.startswith("luong_")
+        # Bahdanau attention and Luong input feeding make step i depend on step i-1's
+        # attention, so a teacher-forced sequence has to be run step by step.
+        self.runs_step_by_step = attention == "bahdanau" or (self.is_luong and input_feeding)
+        self.lstm = keras.layers.LSTM(
+            units,
+            return_sequences=True,
+            return_state=True,
+            use_cudnn=use_cudnn,
+            name="lstm",
+            dtype=self.dtype_policy,
+        )
+        if attention == "bahdanau":
+            self.attention_layer = BahdanauAttention(
+                attention_units or units, name="attention", dtype=self.dtype_policy
+            )
+        elif self.is_luong:
+            score = attention[len("luong_") :]
+            self.attention_layer = LuongAttention(
+                score=score,
+                units=(attention_units or units) if score == "concat" else None,
+                name="attention",
+                dtype=self.dtype_policy,
+            )
+        else:
+            self.attention_layer = None
+        self.output_dropout = keras.layers.Dropout(
+            dropout, seed=seed, name="output_dropout", dtype=self.dtype_policy
+        )
+
+    # -- building ------------------------------------------------------------------------------
+
+    def build(self, target_shape, memory_shape, initial_state_shape=None):
+        if len(target_shape) != 3 or target_shape[-1] is None:
+            raise ValueError(
+                "`target` must be embedded tokens of shape (batch, time, features) with known "
+                f"features; received shape {tuple(target_shape)}."
+            )
+        if len(memory_shape) != 3 or memory_shape[-1] is None:
+            raise ValueError(
+                "`memory` must be encoder annotations of shape (batch, source_time, features) "
+                f"with known features; received shape {tuple(memory_shape)}."
+            )
+        if initial_state_shape is not None:
+            received = [tuple(shape) for shape in initial_state_shape]
+            if len(received) != 2 or any(shape[-1] != self.units for shape in received):
+                raise ValueError(
+                    f"`initial_state` must be [h, c], each of shape (batch, {self.units}); "
+                    f"received shapes {received}."
+                )
+        batch, time, embedding_width = target_shape
+        memory_width = memory_shape[-1]
+        if self.attention == "bahdanau":
+            lstm_input_width = embedding_width + memory_width
+        elif self.is_luong:
+            lstm_input_width = embedding_width + (self.units if self.input_feeding else 0)
+        else:
+            lstm_input_width = embedding_width + self.units
+        self.lstm.build((batch, time, lstm_input_width))
+        if self.attention_layer is not None:
+            self.attention_layer.build((batch, self.units), tuple(memory_shape))
+        if self.is_luong:
+            self.attentional_kernel = self.add_weight(
+                name="attentional_kernel",
+                shape=(memory_width + self.units, self.units),
+                initializer="glorot_uniform",
+            )
+        self.output_dropout.build(None)
+        self.built = True
+
+    # -- the step --------------------------------------------------------------------------------
+
+    def prepare_memory(self, memory):
+        """The key projections of the attention, computed once per source sequence."""
+        if self.attention_layer is None:
+            return memory
+        return self.attention_layer.project_keys(memory)
+
+    def get_initial_state(self, batch_size, initial_state=None) -> list:
+        """The decoder state before the first step: `[h, c]` plus, depending on the style,
+        the fed-back attentional vector (Luong input feeding) or the fixed context ("none")."""
+        if initial_state is None:
+            if self.attention == "none":
+                raise ValueError(
+                    "attention='none' needs `initial_state`: its fixed context vector is the "
+                    "encoder's final state."
+                )
+            zeros = ops.zeros((batch_size, self.units), dtype=self.compute_dtype)
+            initial_state = [zeros, zeros]
+        state_h, state_c = (ops.cast(state, self.compute_dtype) for state in initial_state)
+        states = [state_h, state_c]
+        if self.is_luong and self.input_feeding:
+            states.append(ops.zeros_like(state_h))
+        elif self.attention == "none":
+            states.append(state_h)
+        return states
+
+    def _attentional(self, context, state_h):
+        combined = ops.concatenate([context, state_h], axis=-1)  # (..., Dm + units)
+        return ops.tanh(ops.matmul(combined, self.attentional_kernel))  # (..., units)
+
+    def step(self, inputs, states, memory, projected_memory, memory_mask=None, training=None):
+        """One decoder step: y (B, E) and the states → (output (B, units), states, weights (B, S))."""
+        state_h, state_c = states[0], states[1]
+        cell = self.lstm.cell
+        if self.attention == "bahdanau":
+            context, weights = self.attention_layer.attend(
+                state_h, projected_memory, memory, value_mask=memory_mask
+            )
+            cell_input = ops.concatenate([inputs, context], axis=-1)  # (B, E + Dm)
+            output, (state_h, state_c) = cell(cell_input, [state_h, state_c], training=training)
+            return output, [state_h, state_c], weights
+        if self.is_luong:
+            cell_input = (
+                ops.concatenate([inputs, states[2]], axis=-1) if self.input_feeding else inputs
+            )
+            _, (state_h, state_c) = cell(cell_input, [state_h, state_c], training=training)
+            context, weights = self.attention_layer.attend(
+                state_h, projected_memory, memory, value_mask=memory_mask
+            )
+            output = self._attentional(context, state_h)  # (B, units)
+            new_states = [state_h, state_c] + ([output] if self.input_feeding else [])
+            return output, new_states, weights
+        fixed_context = states[2]
+        cell_input = ops.concatenate([inputs, fixed_context], axis=-1)  # (B, E + units)
+        output, (state_h, state_c) = cell(cell_input, [state_h, state_c], training=training)
+        weights = ops.zeros(ops.shape(memory)[:2], dtype=output.dtype)  # (B, S)
+        return output, [state_h, state_c, fixed_context], weights
+
+    # -- a whole sequence ------------------------------------------------------------------------
+
+    def call(
+        self,
+        target,
+        memory,
+        initial_state=None,
+        target_mask=None,
+        memory_mask=None,
+        training=None,
+        return_attention_scores=False,
+    ):
+        batch_size = ops.shape(target)[0]
+        states = self.get_initial_state(batch_size, initial_state)
+        if target_mask is None:
+            target_mask = ops.ones(ops.shape(target)[:2], dtype="bool")  # (B, T)
+        target_mask = ops.cast(target_mask, "bool")
+        if memory_mask is not None:
+            memory_mask = ops.cast(memory_mask, "bool")
+        projected_memory = self.prepare_memory(memory)
+
+        if self.runs_step_by_step:
+            outputs, weights = self._run_steps(
+                target, target_mask, states, memory, projected_memory, memory_mask, training
+            )
+        elif self.is_luong:
+            sequence, _, _ = self.lstm(
+                target, mask=target_mask, initial_state=states[:2], training=training
+            )
+            context, weights = self.attention_layer.attend(
+                sequence, projected_memory, memory, value_mask=memory_mask, query_mask=target_mask
+            )
+            outputs = self._attentional(context, sequence)  # (B, T, units)
+        else:
+            fixed_context = ops.expand_dims(states[2], axis=1)  # (B, 1, units)
+            fixed_context = ops.repeat(fixed_context, ops.shape(target)[1], axis=1)  # (B, T, units)
+            lstm_input = ops.concatenate([target, fixed_context], axis=-1)  # (B, T, E + units)
+            outputs, _, _ = self.lstm(
+                lstm_input, mask=target_mask, initial_state=states[:2], training=training
+            )
+            weights = ops.zeros(
+                (batch_size, ops.shape(target)[1], ops.shape(memory)[1]), dtype=outputs.dtype
+            )  # (B, T, S)
+
+        float_mask = ops.expand_dims(ops.cast(target_mask, outputs.dtype), axis=-1)  # (B, T, 1)
+        outputs = self.output_dropout(outputs * float_mask, training=training)
+        if return_attention_scores:
+            return outputs, weights * ops.cast(float_mask, weights.dtype)
+        return outputs
+
+    def _run_steps(self, target, target_mask, states, memory, projected_memory, memory_mask,
+                   training):
+        def scan_step(carry, step_inputs):
+            previous_states = carry[0]
+            inputs, step_mask = step_inputs
+            output, new_states, weights = self.step(
+                inputs, previous_states, memory, projected_memory, memory_mask, training
+            )
+            keep = ops.expand_dims(step_mask, axis=-1)  # (B, 1)
+            # A padded target step leaves the state as it was.
+            new_states = [
+                ops.where(keep, new, old) for new, old in zip(new_states, previous_states)
+            ]
+            new_carry = (new_states, output, weights)
+            # keras.ops.scan stacks values shaped like the carry; carrying the step's output
+            # and weights makes the stacked carries the sequence outputs.
+            return new_carry, new_carry
+
+        batch_size = ops.shape(target)[0]
+        initial_carry = (
+            states,
+            ops.zeros((batch_size, self.units), dtype=self.compute_dtype),
+            ops.zeros((batch_size, ops.shape(memory)[1]), dtype=self.compute_dtype),
+        )
+        time_major_target = ops.transpose(target, (1, 0, 2))  # (T, B, E)
+        time_major_mask = ops.transpose(target_mask, (1, 0))  # (T, B)
+        _, (_, outputs, weights) = ops.scan(
+            scan_step, initial_carry, (time_major_target, time_major_mask)
+        )
+        outputs = ops.transpose(outputs, (1, 0, 2))  # (B, T, units)
+        weights = ops.transpose(weights, (1, 0, 2))  # (B, T, S)
+        return outputs, weights
+
+    def compute_output_spec(
+        self,
+        target,
+        memory,
+        initial_state=None,
+        target_mask=None,
+        memory_mask=None,
+        training=None,
+        return_attention_scores=False,
+    ):
+        batch, time = target.shape[0], target.shape[1]
+        outputs = keras.KerasTensor((batch, time, self.units), dtype=self.compute_dtype)
+        if not return_attention_scores:
+            return outputs
+        weights = keras.KerasTensor((batch, time, memory.shape[1]), dtype=self.compute_dtype)
+        return outputs, weights
+
+    def compute_mask(self, target, previous_mask=None):
+        return previous_mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "attention": self.attention,
+                "attention_units": self.attention_units,
+                "input_feeding": self.input_feeding,
+                "dropout": self.dropout,
+                "use_cudnn": self.use_cudnn,
+                "seed": self.seed,
+            }
+        )
+        return config

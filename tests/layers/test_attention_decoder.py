@@ -1,0 +1,217 @@
+"""AttentionDecoder: styles, the step API, masking, gradients and Keras integration."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from kerattn import layers
+from tests.conftest import gradients
+
+B, T, S, E, DM, UNITS = 3, 5, 6, 4, 8, 8
+
+MODES = {
+    "bahdanau": dict(attention="bahdanau", attention_units=5),
+    "luong_dot": dict(attention="luong_dot"),
+    "luong_general": dict(attention="luong_general"),
+    "luong_concat": dict(attention="luong_concat", attention_units=5),
+    "luong_general_no_feeding": dict(attention="luong_general", input_feeding=False),
+    "none": dict(attention="none"),
+}
+
+
+@pytest.fixture(params=sorted(MODES))
+def mode(request):
+    return request.param
+
+
+def make_inputs(seed=0):
+    rng = np.random.default_rng(seed)
+    target = rng.normal(size=(B, T, E)).astype("float32")
+    memory = rng.normal(size=(B, S, DM)).astype("float32")
+    state = [rng.normal(size=(B, UNITS)).astype("float32") for _ in range(2)]
+    target_mask = np.ones((B, T), bool)
+    target_mask[0, 3:] = False
+    memory_mask = np.ones((B, S), bool)
+    memory_mask[0, 2:] = False
+    memory_mask[2, 4:] = False
+    return target, memory, state, target_mask, memory_mask
+
+
+def decode(decoder, target, memory, state, target_mask, memory_mask):
+    return decoder(
+        target,
+        memory,
+        initial_state=state,
+        target_mask=target_mask,
+        memory_mask=memory_mask,
+        return_attention_scores=True,
+    )
+
+
+def test_sequence_call_equals_running_the_step_api(mode):
+    decoder = layers.AttentionDecoder(UNITS, **MODES[mode])
+    target, memory, state, _, memory_mask = make_inputs()
+    outputs, weights = decode(decoder, target, memory, state, None, memory_mask)
+    projected = decoder.prepare_memory(memory)
+    states = decoder.get_initial_state(B, state)
+    for t in range(T):
+        step_output, states, step_weights = decoder.step(
+            target[:, t], states, memory, projected, memory_mask
+        )
+        np.testing.assert_allclose(step_output, np.asarray(outputs)[:, t], atol=1e-5)
+        np.testing.assert_allclose(step_weights, np.asarray(weights)[:, t], atol=1e-6)
+
+
+def test_attention_weights_are_masked_distributions(mode):
+    decoder = layers.AttentionDecoder(UNITS, **MODES[mode])
+    target, memory, state, target_mask, memory_mask = make_inputs()
+    outputs, weights = decode(decoder, target, memory, state, target_mask, memory_mask)
+    weights = np.asarray(weights)
+    assert outputs.shape == (B, T, UNITS) and weights.shape == (B, T, S)
+    assert np.all(weights[~np.broadcast_to(memory_mask[:, None], weights.shape)] == 0)
+    assert np.all(weights[~target_mask] == 0) and np.all(np.asarray(outputs)[~target_mask] == 0)
+    expected_sum = 0.0 if mode == "none" else 1.0
+    np.testing.assert_allclose(weights.sum(-1)[target_mask], expected_sum, atol=1e-6)
+
+
+def test_appending_source_and_target_padding_leaves_outputs_unchanged(mode):
+    decoder = layers.AttentionDecoder(UNITS, **MODES[mode])
+    target, memory, state, target_mask, memory_mask = make_inputs()
+    outputs, weights = decode(decoder, target, memory, state, target_mask, memory_mask)
+    rng = np.random.default_rng(5)
+    padded_outputs, padded_weights = decode(
+        decoder,
+        np.concatenate([target, 10 * rng.normal(size=(B, 2, E))], 1).astype("float32"),
+        np.concatenate([memory, 10 * rng.normal(size=(B, 3, DM))], 1).astype("float32"),
+        state,
+        np.concatenate([target_mask, np.zeros((B, 2), bool)], 1),
+        np.concatenate([memory_mask, np.zeros((B, 3), bool)], 1),
+    )
+    np.testing.assert_allclose(np.asarray(padded_outputs)[:, :T], outputs, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(np.asarray(padded_weights)[:, :T, :S], weights, atol=1e-6, rtol=0)
+    assert np.all(np.asarray(padded_weights)[:, :, S:] == 0)
+
+
+@pytest.mark.parametrize("style, first_step_depends_on_input", [("bahdanau", False), ("luong_general", True)])
+def test_bahdanau_attends_from_previous_state_luong_from_current(style, first_step_depends_on_input):
+    decoder = layers.AttentionDecoder(UNITS, attention=style)
+    target, memory, state, _, memory_mask = make_inputs()
+    _, weights = decode(decoder, target, memory, state, None, memory_mask)
+    changed = target.copy()
+    changed[:, 0] += 1.0
+    _, changed_weights = decode(decoder, changed, memory, state, None, memory_mask)
+    first_step_changed = np.abs(np.asarray(changed_weights)[:, 0] - np.asarray(weights)[:, 0]).max() > 1e-6
+    assert first_step_changed == first_step_depends_on_input
+    # Either way, the second step sees the changed first input.
+    assert np.abs(np.asarray(changed_weights)[:, 1] - np.asarray(weights)[:, 1]).max() > 1e-6
+
+
+def test_none_baseline_feeds_the_fixed_context_and_ignores_memory():
+    decoder = layers.AttentionDecoder(UNITS, attention="none")
+    target, memory, state, _, _ = make_inputs()
+    outputs = decoder(target, memory, initial_state=state)
+    other_memory = decoder(target, memory * 3.0, initial_state=state)
+    np.testing.assert_array_equal(outputs, other_memory)
+    other_state = decoder(target, memory, initial_state=[state[0] + 1.0, state[1]])
+    assert np.abs(np.asarray(other_state) - np.asarray(outputs))[:, -1].min() > 0
+
+
+def test_target_embedding_mask_equals_explicit_mask(mode):
+    tokens = np.array([[3, 1, 4, 0, 0], [5, 9, 2, 6, 5], [1, 0, 0, 0, 0]], "int32")
+    token_input = keras.Input((T,), dtype="int32")
+    memory_input = keras.Input((S, DM))
+    state_inputs = [keras.Input((UNITS,)), keras.Input((UNITS,))]
+    embedded = keras.layers.Embedding(10, E, mask_zero=True)(token_input)
+    decoder = layers.AttentionDecoder(UNITS, **MODES[mode])
+    implicit = decoder(embedded, memory_input, initial_state=state_inputs)
+    explicit = decoder(
+        embedded, memory_input, initial_state=state_inputs, target_mask=ops.not_equal(token_input, 0)
+    )
+    model = keras.Model([token_input, memory_input, *state_inputs], [implicit, explicit])
+    _, memory, state, _, _ = make_inputs()
+    implicit_out, explicit_out = model.predict([tokens, memory, *state], verbose=0)
+    np.testing.assert_array_equal(implicit_out, explicit_out)
+    assert np.all(implicit_out[2, 1:] == 0)
+
+
+def test_gradients_finite_and_zero_for_padding(mode):
+    decoder = layers.AttentionDecoder(UNITS, **MODES[mode])
+    target, memory, state, target_mask, memory_mask = make_inputs()
+    memory_mask[1, :] = False  # a sentence with no valid source position at all
+    decoder(target, memory, initial_state=state)
+
+    def loss(target, memory):
+        outputs = decoder(
+            target, memory, initial_state=state, target_mask=target_mask, memory_mask=memory_mask
+        )
+        return ops.sum(outputs**2)
+
+    target_grad, memory_grad = gradients(loss, target, memory)
+    assert np.all(np.isfinite(target_grad)) and np.all(np.isfinite(memory_grad))
+    assert np.all(target_grad[~target_mask] == 0)
+    assert np.all(memory_grad[~memory_mask] == 0)
+    if mode != "none":
+        assert np.abs(memory_grad[memory_mask]).max() > 0
+
+
+def test_mixed_float16_finite(mode):
+    decoder = layers.AttentionDecoder(UNITS, **MODES[mode], dtype="mixed_float16")
+    target, memory, state, target_mask, memory_mask = make_inputs()
+    memory_mask[1, :] = False
+    outputs, weights = decode(decoder, target * 30, memory * 30, state, target_mask, memory_mask)
+    assert np.all(np.isfinite(np.asarray(outputs, "float32")))
+    assert np.all(np.asarray(weights, "float32")[1] == 0)
+
+
+def test_config_json_fit_and_keras_file_round_trip(mode, tmp_path):
+    decoder = layers.AttentionDecoder(UNITS, **MODES[mode], dropout=0.1, seed=2)
+    config = decoder.get_config()
+    assert layers.AttentionDecoder.from_config(config).get_config() == config
+    restored = keras.saving.deserialize_keras_object(
+        json.loads(json.dumps(keras.saving.serialize_keras_object(decoder)))
+    )
+    assert restored.get_config() == config
+    target_input, memory_input = keras.Input((None, E)), keras.Input((None, DM))
+    state_inputs = [keras.Input((UNITS,)), keras.Input((UNITS,))]
+    outputs, weights = decoder(target_input, memory_input, initial_state=state_inputs, return_attention_scores=True)
+    assert tuple(outputs.shape) == (None, None, UNITS) and tuple(weights.shape) == (None, None, None)
+    model = keras.Model([target_input, memory_input, *state_inputs], keras.layers.Dense(3)(outputs))
+    model.compile(optimizer="adam", loss="mse")
+    target, memory, state, _, _ = make_inputs()
+    history = model.fit([target, memory, *state], np.ones((B, T, 3)), epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    model.save(tmp_path / "decoder.keras")
+    reloaded = keras.saving.load_model(tmp_path / "decoder.keras")
+    np.testing.assert_array_equal(
+        reloaded.predict([target, memory, *state], verbose=0),
+        model.predict([target, memory, *state], verbose=0),
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"attention": "multihead"}, r"`attention` must be one of 'bahdanau', 'luong_dot', 'luong_general', 'luong_concat', 'none'; received attention='multihead'"),
+        ({"attention": "luong_dot", "attention_units": 4}, r"`attention_units` is only used by attention='bahdanau' or 'luong_concat'"),
+        ({"units": 0}, r"`units` must be a positive int; received units=0"),
+        ({"dropout": -0.1}, r"`dropout` must be a float in \[0, 1\); received dropout=-0.1"),
+    ],
+)
+def test_invalid_arguments_fail_clearly(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        layers.AttentionDecoder(**{"units": UNITS, **kwargs})
+
+
+def test_missing_or_wrong_initial_state_fails_clearly():
+    target, memory, state, _, _ = make_inputs()
+    with pytest.raises(ValueError, match=r"attention='none' needs `initial_state`"):
+        layers.AttentionDecoder(UNITS, attention="none")(target, memory)
+    with pytest.raises(ValueError, match=r"`initial_state` must be \[h, c\], each of shape \(batch, 8\); received shapes \[\(3, 4\), \(3, 4\)\]"):
+        layers.AttentionDecoder(UNITS)(target, memory, initial_state=[s[:, :4] for s in state])
+    with pytest.raises(ValueError, match=r"score='dot' needs query and key of the same width; received query width 8 and key width 6"):
+        layers.AttentionDecoder(UNITS, attention="luong_dot")(target, memory[:, :, :6])
