@@ -19,7 +19,8 @@ class AttentionDecoder(keras.layers.Layer):
 
     - "bahdanau" (Bahdanau et al., 2015): attention from the previous state,
       α_i = softmax(vᵀ tanh(W s_{i-1} + U h_j)), c_i = Σ_j α_ij h_j,
-      s_i = LSTM([y_{i-1}; c_i], s_{i-1}); output s_i.
+      s_i = LSTM([y_{i-1}; c_i], s_{i-1}); output tanh(W_c [c_i; s_i]) (their "deep
+      output" reads c_i directly, p(y_i) = g(y_{i-1}, s_i, c_i), rather than only through s_i).
     - "luong_dot" / "luong_general" / "luong_concat" (Luong et al., 2015): attention on the
       current state, h_i = LSTM([y_{i-1}; h̃_{i-1}], h_{i-1}) (input feeding),
       c_i = Σ_j α_ij h̄_j with the chosen score, output h̃_i = tanh(W_c [c_i; h_i]).
@@ -27,7 +28,11 @@ class AttentionDecoder(keras.layers.Layer):
       runs as one LSTM pass plus one batched attention (faster to train).
     - "none": the encoder-decoder without attention (Cho et al., 2014), kept as the baseline:
       the fixed context c = the encoder's final state h is fed at every step,
-      s_i = LSTM([y_{i-1}; c], s_{i-1}); its attention weights are all zeros.
+      s_i = LSTM([y_{i-1}; c], s_{i-1}), output tanh(W_c [c; s_i]); its attention weights are
+      all zeros. Same parameters as "bahdanau" minus the attention's own.
+
+    Every style outputs tanh(W_c [c_i; h_i]) (width `units`); they differ in where attention is
+    queried (previous or current state) and in what the LSTM reads.
 
     Args:
         units: positive int, LSTM units (also the output width).
@@ -183,12 +188,12 @@ class AttentionDecoder(keras.layers.Layer):
         self.lstm.build((batch, time, lstm_input_width))
         if self.attention_layer is not None:
             self.attention_layer.build((batch, self.units), tuple(memory_shape))
-        if self.is_luong:
-            self.attentional_kernel = self.add_weight(
-                name="attentional_kernel",
-                shape=(memory_width + self.units, self.units),
-                initializer="glorot_uniform",
-            )
+        context_width = self.units if self.attention == "none" else memory_width
+        self.attentional_kernel = self.add_weight(
+            name="attentional_kernel",
+            shape=(context_width + self.units, self.units),
+            initializer="glorot_uniform",
+        )
         self.output_dropout.build(None)
         self.built = True
 
@@ -232,8 +237,8 @@ class AttentionDecoder(keras.layers.Layer):
                 state_h, projected_memory, memory, value_mask=memory_mask
             )
             cell_input = ops.concatenate([inputs, context], axis=-1)  # (B, E + Dm)
-            output, (state_h, state_c) = cell(cell_input, [state_h, state_c], training=training)
-            return output, [state_h, state_c], weights
+            _, (state_h, state_c) = cell(cell_input, [state_h, state_c], training=training)
+            return self._attentional(context, state_h), [state_h, state_c], weights
         if self.is_luong:
             cell_input = (
                 ops.concatenate([inputs, states[2]], axis=-1) if self.input_feeding else inputs
@@ -247,7 +252,8 @@ class AttentionDecoder(keras.layers.Layer):
             return output, new_states, weights
         fixed_context = states[2]
         cell_input = ops.concatenate([inputs, fixed_context], axis=-1)  # (B, E + units)
-        output, (state_h, state_c) = cell(cell_input, [state_h, state_c], training=training)
+        _, (state_h, state_c) = cell(cell_input, [state_h, state_c], training=training)
+        output = self._attentional(fixed_context, state_h)  # (B, units)
         weights = ops.zeros(ops.shape(memory)[:2], dtype=output.dtype)  # (B, S)
         return output, [state_h, state_c, fixed_context], weights
 
@@ -288,9 +294,10 @@ class AttentionDecoder(keras.layers.Layer):
             fixed_context = ops.expand_dims(states[2], axis=1)  # (B, 1, units)
             fixed_context = ops.repeat(fixed_context, ops.shape(target)[1], axis=1)  # (B, T, units)
             lstm_input = ops.concatenate([target, fixed_context], axis=-1)  # (B, T, E + units)
-            outputs, _, _ = self.lstm(
+            sequence, _, _ = self.lstm(
                 lstm_input, mask=target_mask, initial_state=states[:2], training=training
             )
+            outputs = self._attentional(fixed_context, sequence)  # (B, T, units)
             weights = ops.zeros(
                 (batch_size, ops.shape(target)[1], ops.shape(memory)[1]), dtype=outputs.dtype
             )  # (B, T, S)

@@ -1,0 +1,1 @@
+"""Model compositions (translator, classifier), in-graph decoding and pretrained presets."""
