@@ -86,6 +86,128 @@ def _add_data_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="translation (source<TAB>target) or classification (text<TAB>label)")
 
 
+def _run_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from kerattn.data import CorpusError
+    from kerattn.training import evaluation
+
+    try:
+        report = evaluation.evaluate_file(
+            args.model, args.data, task=args.task, beam_size=args.beam_size,
+            batch_size=args.batch_size, limit=args.limit, alternates_path=args.alternates,
+        )
+    except (evaluation.EvaluationError, CorpusError) as error:
+        print(f"kerattn evaluate: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2) if args.json else evaluation.format_report(report))
+    return 0
+
+
+def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score a model on a test TSV: BLEU/chrF, G2P word/phoneme error rate, or accuracy/F1",
+    )
+    parser.add_argument("model", metavar="MODEL", help="path to a .keras file")
+    parser.add_argument("--data", required=True, metavar="FILE",
+                        help="test TSV: source<TAB>target, word<TAB>phonemes or text<TAB>label")
+    parser.add_argument("--task", choices=["translation", "g2p", "classification"], default=None,
+                        help="default: from the model (Classifier, phoneme Translator, Translator)")
+    parser.add_argument("--beam-size", type=int, default=1, help="beam size (default 1: greedy)")
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="examples per batch (default 64)")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="evaluate the first N examples only")
+    parser.add_argument("--alternates", default=None, metavar="FILE",
+                        help="g2p: TSV of more acceptable pronunciations (cmudict alternates.tsv)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(handler=_run_evaluate)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from kerattn.data import CorpusError
+    from kerattn.training import RecipeError, train
+
+    try:
+        train(
+            args.recipe, args.run_dir, resume=args.resume, logdir=args.logdir,
+            mixed_precision=args.mixed_precision, xla=args.xla, max_steps=args.max_steps,
+            strategy=args.strategy,
+        )
+    except (RecipeError, CorpusError) as error:
+        print(f"kerattn train: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _add_train_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train a translator or classifier from a TOML recipe (TensorBoard logs)"
+    )
+    parser.add_argument("recipe", help="the recipe TOML file")
+    parser.add_argument("--run-dir", default=None,
+                        help="run folder (default runs/<recipe name>)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the run folder's latest checkpoint")
+    parser.add_argument("--logdir", default=None,
+                        help="TensorBoard folder (default <run dir>/logs)")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="mixed_float16 with dynamic loss scaling")
+    parser.add_argument("--xla", action="store_true", help="compile the train step with XLA")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="stop at this step (the schedule still follows the recipe)")
+    parser.add_argument("--strategy", choices=["auto", "default", "mirrored", "multi_worker"],
+                        default="auto", help="tf.distribute strategy (default auto)")
+    parser.set_defaults(handler=_run_train)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from kerattn.export import command
+
+    return command.run(
+        args.targets, base_path=args.base_path, version=args.version, beam_size=args.beam_size,
+        length_penalty=args.length_penalty, coverage_penalty=args.coverage_penalty,
+        check=args.check, models_config=args.models_config, models_dir=args.models_dir,
+        mount=args.mount,
+    )
+
+
+def _add_export_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="export a model for TF Serving (versioned, audited SavedModel), audit an export "
+        "(--check), or write a TF Serving models.config (--models-config)",
+        description="kerattn export MODEL --base-path export/models/NAME [--version N] ...\n"
+        "kerattn export --check DIR\n"
+        "kerattn export --models-config export/models.config NAME=export/models/NAME ...",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("targets", nargs="*", metavar="MODEL | NAME=BASE_PATH",
+                        help="a .keras file to export, or NAME=BASE_PATH pairs with "
+                        "--models-config")
+    parser.add_argument("--base-path", default=None,
+                        help="the model's TF Serving base path, e.g. export/models/translator")
+    parser.add_argument("--version", type=int, default=None,
+                        help="version number (default: next free; an existing one is an error)")
+    parser.add_argument("--beam-size", type=int, default=4,
+                        help="translator beam size of serving_default (default 4)")
+    parser.add_argument("--length-penalty", type=float, default=0.6,
+                        help="translator length penalty (default 0.6)")
+    parser.add_argument("--coverage-penalty", type=float, default=0.0,
+                        help="translator coverage penalty (default 0)")
+    parser.add_argument("--check", metavar="DIR", default=None,
+                        help="audit an exported SavedModel's op types only "
+                        "(exit 1 if any is refused)")
+    parser.add_argument("--models-config", metavar="FILE", default=None,
+                        help="write a text-format ModelServerConfig for the NAME=BASE_PATH models")
+    parser.add_argument("--models-dir", default=None,
+                        help="host folder mounted in the container (default: models/ next to FILE)")
+    parser.add_argument("--mount", default="/models",
+                        help="where the container sees --models-dir (default /models)")
+    parser.set_defaults(handler=_run_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kerattn", description="Attention-based recurrent models for Keras 3."
@@ -93,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", dest="command", required=True)
     _add_demo_parser(subparsers)
     _add_data_parser(subparsers)
+    _add_train_parser(subparsers)
+    _add_evaluate_parser(subparsers)
+    _add_export_parser(subparsers)
     return parser
 
 

@@ -1,0 +1,55 @@
+"""`kerattn export`: export from a .keras file, `--check`, and argument errors."""
+
+from __future__ import annotations
+
+import pytest
+import tensorflow as tf
+
+from kerattn import cli
+from kerattn.export.exporter import read_export_metadata
+
+
+def test_check_lists_op_types_and_passes(exported_classifier, capsys):
+    folder, _ = exported_classifier
+    assert cli.main(["export", "--check", str(folder)]) == 0
+    output = capsys.readouterr().out
+    assert "FastWordpieceTokenizeWithOffsets" in output.splitlines()
+    assert "all servable by stock TF Serving" in output
+
+
+def test_check_fails_naming_the_refused_op(tmp_path, capsys):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def serve(values):
+        return tf.py_function(lambda x: x * 2.0, [values], tf.float32)
+
+    module = tf.Module()
+    module.serve = serve
+    tf.saved_model.save(module, str(tmp_path / "1"), signatures={"serving_default": serve})
+    assert cli.main(["export", "--check", str(tmp_path / "1")]) == 1
+    captured = capsys.readouterr()
+    assert "EagerPyFunc  REFUSED" in captured.out
+    assert "EagerPyFunc" in captured.err
+    assert cli.main(["export", "--check", str(tmp_path / "missing")]) == 1
+    assert "not a SavedModel directory" in capsys.readouterr().err
+
+
+def test_argument_errors(tmp_path, capsys):
+    assert cli.main(["export", "model.keras"]) == 2
+    assert "--base-path" in capsys.readouterr().err
+    assert cli.main(["export", str(tmp_path / "missing.keras"), "--base-path", str(tmp_path)]) == 2
+    assert "existing .keras file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_export_from_a_keras_file(classifier, tmp_path, capsys):
+    classifier.save(tmp_path / "classifier.keras")
+    base = tmp_path / "models" / "sentiment"
+    arguments = ["export", str(tmp_path / "classifier.keras"), "--base-path", str(base)]
+    assert cli.main(arguments) == 0
+    output = capsys.readouterr().out
+    assert f"exported {base / '1'}" in output and "op audit: passed" in output
+    assert read_export_metadata(base / "1")["model_kind"] == "classifier"
+    assert cli.main(arguments + ["--version", "1"]) == 2
+    assert "version 1 already exists" in capsys.readouterr().err
+    assert cli.main(arguments + ["--version", "5"]) == 0
+    assert sorted(child.name for child in base.iterdir()) == ["1", "5"]
