@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerattn.layers.argument_checks import check_positive_int, check_rate, check_use_cudnn
 from kerattn.layers.attention_pooling import POOLING_SCORES, AttentionPooling
 
 
@@ -82,22 +83,11 @@ class AttentionBiLSTMEncoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for argument, value, optional in (
-            ("units", units, False),
-            ("num_layers", num_layers, False),
-            ("output_units", output_units, True),
-            ("pooling_units", pooling_units, True),
-        ):
-            if optional and value is None:
-                continue
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(
-                    f"`{argument}` must be a positive int; received {argument}={value!r}."
-                )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(
-                f"`dropout` must be a float in [0, 1); received dropout={dropout!r}."
-            )
+        check_positive_int("units", units)
+        check_positive_int("num_layers", num_layers)
+        check_positive_int("output_units", output_units, optional=True)
+        check_positive_int("pooling_units", pooling_units, optional=True)
+        check_rate("dropout", dropout)
         if pooling is not None and pooling not in POOLING_SCORES:
             raise ValueError(
                 f"`pooling` must be None or one of {', '.join(repr(s) for s in POOLING_SCORES)}"
@@ -108,10 +98,7 @@ class AttentionBiLSTMEncoder(keras.layers.Layer):
                 "`pooling_units` is only used by pooling='bahdanau'; received "
                 f"pooling_units={pooling_units!r} with pooling={pooling!r}."
             )
-        if use_cudnn not in ("auto", True, False):
-            raise ValueError(
-                f"`use_cudnn` must be 'auto', True or False; received use_cudnn={use_cudnn!r}."
-            )
+        check_use_cudnn(use_cudnn)
         self.units = units
         self.num_layers = num_layers
         self.dropout = dropout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerattn.layers.argument_checks import check_positive_int, check_rate, check_use_cudnn
 from kerattn.layers.bahdanau_attention import BahdanauAttention
 from kerattn.layers.luong_attention import LuongAttention
 
@@ -89,8 +90,7 @@ class AttentionDecoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-            raise ValueError(f"`units` must be a positive int; received units={units!r}.")
+        check_positive_int("units", units)
         if attention not in ATTENTIONS:
             raise ValueError(
                 f"`attention` must be one of {', '.join(repr(a) for a in ATTENTIONS)}; "
@@ -102,23 +102,9 @@ class AttentionDecoder(keras.layers.Layer):
                     "`attention_units` is only used by attention='bahdanau' or 'luong_concat'; "
                     f"received attention_units={attention_units!r} with attention={attention!r}."
                 )
-            if (
-                not isinstance(attention_units, int)
-                or isinstance(attention_units, bool)
-                or attention_units <= 0
-            ):
-                raise ValueError(
-                    "`attention_units` must be a positive int; received "
-                    f"attention_units={attention_units!r}."
-                )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(
-                f"`dropout` must be a float in [0, 1); received dropout={dropout!r}."
-            )
-        if use_cudnn not in ("auto", True, False):
-            raise ValueError(
-                f"`use_cudnn` must be 'auto', True or False; received use_cudnn={use_cudnn!r}."
-            )
+            check_positive_int("attention_units", attention_units)
+        check_rate("dropout", dropout)
+        check_use_cudnn(use_cudnn)
         self.units = units
         self.attention = attention
         self.attention_units = attention_units

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerattn.layers.argument_checks import check_positive_int, check_rate
 from kerattn.layers.masked_attention import attend
 
 POOLING_SCORES = ("bahdanau", "luong")
@@ -65,19 +66,16 @@ class AttentionPooling(keras.layers.Layer):
                 f"received attention={attention!r}."
             )
         if attention == "bahdanau":
-            if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            if units is None:
                 raise ValueError(
-                    "attention='bahdanau' needs `units`, a positive int; "
-                    f"received units={units!r}."
+                    "attention='bahdanau' needs `units`, a positive int; received units=None."
                 )
+            check_positive_int("units", units)
         elif units is not None:
             raise ValueError(
                 f"`units` is only used by attention='bahdanau'; received units={units!r}."
             )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(
-                f"`dropout` must be a float in [0, 1); received dropout={dropout!r}."
-            )
+        check_rate("dropout", dropout)
         self.units = units
         self.attention = attention
         self.dropout = dropout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerattn.layers.argument_checks import check_positive_int
 from kerattn.layers.base_attention import BaseAttention
 
 
@@ -70,8 +71,7 @@ class BahdanauAttention(BaseAttention):
         **kwargs,
     ):
         super().__init__(dropout=dropout, seed=seed, **kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-            raise ValueError(f"`units` must be a positive int; received units={units!r}.")
+        check_positive_int("units", units)
         self.units = units
         self.use_bias = use_bias
         self.normalize = normalize

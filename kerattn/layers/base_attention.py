@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerattn.layers.argument_checks import check_rate
 from kerattn.layers.masked_attention import attend
 
 
@@ -28,10 +29,7 @@ class BaseAttention(keras.layers.Layer):
 
     def __init__(self, dropout: float = 0.0, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(
-                f"`dropout` must be a float in [0, 1); received dropout={dropout!r}."
-            )
+        check_rate("dropout", dropout)
         self.dropout = dropout
         self.seed = seed
         self.dropout_layer = keras.layers.Dropout(

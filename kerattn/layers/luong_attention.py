@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerattn.layers.argument_checks import check_positive_int
 from kerattn.layers.base_attention import BaseAttention
 
 SCORES = ("dot", "general", "concat")
@@ -76,11 +77,12 @@ class LuongAttention(BaseAttention):
                 f"received score={score!r}."
             )
         if score == "concat":
-            if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            if units is None:
                 raise ValueError(
                     "score='concat' needs `units`, a positive int (the width of W [q; k]); "
-                    f"received units={units!r}."
+                    "received units=None."
                 )
+            check_positive_int("units", units)
         elif units is not None:
             raise ValueError(
                 f"`units` is only used by score='concat'; received units={units!r} with "
