@@ -20,15 +20,15 @@ demo: install
 
 # The default tier on TensorFlow, then the layer tests again on JAX.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 	$(MAKE) test-jax
 
 test-jax: install
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -q tests/layers
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -n 2 tests/layers
 
 # pytest exits 5 when a tier has no test yet; that is not a failure.
 test-slow: install
-	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]
+	$(BIN)/python -m pytest -q -n 2 -m slow || [ $$? -eq 5 ]
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,27 @@
+"""Training from recipes: tf.function steps under tf.distribute, checkpoints and resume,
+TensorBoard scalars, attention heatmaps and attention diagnostics.
+
+Public API:
+    train, TrainResult (trainer), load_recipe, Recipe, RecipeError (recipe),
+    make_dataset (input_pipeline), WarmupSchedule, attention_diagnostics,
+    evaluation (`kerattn evaluate`), metrics (BLEU/chrF, WER/PER, accuracy/F1).
+"""
+
+from kerattn.training import attention_diagnostics, evaluation, metrics
+from kerattn.training.input_pipeline import make_dataset
+from kerattn.training.learning_rate_schedule import WarmupSchedule
+from kerattn.training.recipe import Recipe, RecipeError, load_recipe
+from kerattn.training.trainer import TrainResult, train
+
+__all__ = [
+    "Recipe",
+    "RecipeError",
+    "TrainResult",
+    "WarmupSchedule",
+    "attention_diagnostics",
+    "evaluation",
+    "metrics",
+    "load_recipe",
+    "make_dataset",
+    "train",
+]

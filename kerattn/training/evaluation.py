@@ -1,0 +1,537 @@
+"""Evaluating zoo models on a test set: run the model in batches, score it, time it, report it.
+
+`evaluate_translator`, `evaluate_g2p` and `evaluate_classifier` take a model and in-memory
+examples; `evaluate_file` takes a model (or a `.keras` path) and a corpus TSV, picks the task
+from the model, and calls one of them. Each returns a plain JSON-able dict:
+
+    {
+      "task": "translation" | "g2p" | "classification",
+      "model": ..., "data": ..., "limit": ...,  # evaluate_file only: paths (or the class name)
+      "metrics": {...},      # see each function
+      "counts": {...},       # examples, truncated inputs, ...
+      "settings": {...},     # beam size, batch size, ...
+      "timing": {"seconds", "examples_per_second", "warmup_seconds"},
+    }
+
+Timing covers the batched model calls only: one example is run first, untimed, so that tracing
+the model's `tf.function` (seconds on CPU) is reported as "warmup_seconds", not as throughput.
+
+`format_report` renders such a dict as an aligned plain-text table; `kerattn evaluate` prints
+it, or the JSON with `--json`. The metrics themselves live in `kerattn.training.metrics`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from kerattn.training import metrics
+
+TASKS = ("translation", "g2p", "classification")
+
+
+class EvaluationError(ValueError):
+    """A model or data set cannot be evaluated as asked; the message says what to change.
+
+    The message is one sentence naming the bad value and what would be accepted, so the CLI
+    prints it as is.
+    """
+
+
+# -- models -----------------------------------------------------------------------------------
+
+
+def load_model_for_evaluation(name_or_path: str | os.PathLike):
+    """Load the `Translator` or `Classifier` to evaluate.
+
+    Today MODEL is a path to a `.keras` file; this is the one place a resolver for zoo preset
+    names will plug in.
+
+    Raises:
+        EvaluationError: if the path is not an existing `.keras` file, cannot be loaded, or holds
+            another kind of model.
+    """
+    path = Path(name_or_path)
+    if path.suffix != ".keras":
+        raise EvaluationError(
+            f"MODEL must be a path to a .keras file; received {os.fspath(name_or_path)!r}."
+        )
+    if not path.is_file():
+        raise EvaluationError(
+            f"MODEL must be a path to a .keras file; received {os.fspath(name_or_path)!r}, "
+            "which does not exist."
+        )
+    import keras
+
+    import kerattn  # registers kerattn's layers, tokenizers and models with Keras
+
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as error:  # Keras raises many types for a damaged or foreign file.
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise EvaluationError(
+            f"Could not load the model {os.fspath(path)!r} ({reason}); pass a .keras file "
+            "saved from a kerattn Translator or Classifier."
+        ) from None
+    if not isinstance(model, (kerattn.Translator, kerattn.Classifier)):
+        raise EvaluationError(
+            f"The model {os.fspath(path)!r} is a {type(model).__name__}; kerattn evaluates "
+            "a Translator or a Classifier."
+        )
+    return model
+
+
+def detect_task(model) -> str:
+    """"classification" for a `Classifier`, "g2p" for a `Translator` whose target tokenizer is a
+    whitespace `SymbolTokenizer` (phoneme symbols), "translation" for any other `Translator`."""
+    from kerattn.text import SymbolTokenizer
+    from kerattn.zoo.classifier import Classifier
+    from kerattn.zoo.translator import Translator
+
+    if isinstance(model, Classifier):
+        return "classification"
+    if isinstance(model, Translator):
+        target = model.target_tokenizer
+        if isinstance(target, SymbolTokenizer) and target.split == "whitespace":
+            return "g2p"
+        return "translation"
+    raise EvaluationError(
+        f"The model is a {type(model).__name__}; kerattn evaluates a Translator or a Classifier."
+    )
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+def _check_positive(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise EvaluationError(f"`{name}` must be an int >= 1; received {name}={value!r}.")
+
+
+def _check_same_length(name: str, values: Sequence, other_name: str, others: Sequence) -> None:
+    if len(values) != len(others):
+        raise EvaluationError(
+            f"`{name}` and `{other_name}` must have the same length; received {len(values)} "
+            f"and {len(others)}."
+        )
+
+
+def _run_batched(run: Callable[[list[str]], list], inputs: Sequence[str], batch_size: int):
+    """Results of `run` over `inputs` in batches, and the timing dict.
+
+    One example is run first, untimed, so the `tf.function` trace is not counted as throughput.
+    """
+    inputs = list(inputs)
+    warmup_seconds = 0.0
+    if inputs:
+        start = time.perf_counter()
+        run(inputs[:1])
+        warmup_seconds = time.perf_counter() - start
+    results = []
+    start = time.perf_counter()
+    for offset in range(0, len(inputs), batch_size):
+        results.extend(run(inputs[offset : offset + batch_size]))
+    seconds = time.perf_counter() - start
+    timing = {
+        "seconds": seconds,
+        "examples_per_second": len(inputs) / seconds if inputs and seconds > 0 else None,
+        "warmup_seconds": warmup_seconds,
+    }
+    return results, timing
+
+
+def _require_sacrebleu() -> None:
+    try:
+        import sacrebleu  # noqa: F401
+    except ImportError:
+        raise EvaluationError(
+            "Translation metrics need sacrebleu, which is not installed; "
+            'run `pip install "kerattn[eval]"`.'
+        ) from None
+
+
+def evaluate_translator(
+    model,
+    sources: Sequence[str],
+    references: Sequence[str],
+    beam_size: int = 1,
+    batch_size: int = 64,
+    length_penalty: float = 0.6,
+    bucket_edges: Sequence[int] = metrics.DEFAULT_BUCKET_EDGES,
+    tokenize: str = "13a",
+) -> dict:
+    """Translate `sources` and score the output against `references` with BLEU and chrF.
+
+    Args:
+        model: a `Translator`.
+        sources: source sentences.
+        references: one reference translation per source.
+        beam_size: 1 is greedy search.
+        batch_size: sentences per `translate` call.
+        length_penalty: passed to `translate` (matters for beam search).
+        bucket_edges: source-length buckets in words, see `metrics.bleu_by_source_length`.
+        tokenize: sacrebleu's tokenizer for BLEU.
+
+    Returns:
+        The report (see the module docstring) with metrics `{"bleu", "chrf", "bleu_signature",
+        "chrf_signature", "bleu_details": {"precisions", "brevity_penalty", "hypothesis_length",
+        "reference_length"}, "bleu_by_source_length": [{"bucket", "lower", "upper", "count",
+        "bleu"}, ...]}` and counts `{"examples", "truncated", "empty_translations"}`.
+    """
+    _check_positive("beam_size", beam_size)
+    _check_positive("batch_size", batch_size)
+    _check_same_length("sources", sources, "references", references)
+    _require_sacrebleu()
+    translations, timing = _run_batched(
+        lambda batch: model.translate(batch, beam_size=beam_size, length_penalty=length_penalty),
+        sources,
+        batch_size,
+    )
+    hypotheses = [translation.text for translation in translations]
+    bleu = metrics.corpus_bleu(hypotheses, references, tokenize=tokenize)
+    chrf = metrics.corpus_chrf(hypotheses, references)
+    return {
+        "task": "translation",
+        "metrics": {
+            "bleu": bleu["score"],
+            "chrf": chrf["score"],
+            "bleu_signature": bleu["signature"],
+            "chrf_signature": chrf["signature"],
+            "bleu_details": {
+                key: bleu[key]
+                for key in (
+                    "precisions", "brevity_penalty", "hypothesis_length", "reference_length"
+                )
+            },
+            "bleu_by_source_length": metrics.bleu_by_source_length(
+                sources, hypotheses, references, edges=bucket_edges, tokenize=tokenize
+            ),
+        },
+        "counts": {
+            "examples": len(hypotheses),
+            "truncated": sum(translation.truncated for translation in translations),
+            "empty_translations": sum(not text.strip() for text in hypotheses),
+        },
+        "settings": {
+            "beam_size": beam_size,
+            "batch_size": batch_size,
+            "length_penalty": length_penalty,
+            "tokenize": tokenize,
+            "bucket_edges": list(bucket_edges),
+        },
+        "timing": timing,
+    }
+
+
+def evaluate_g2p(
+    model,
+    references: Mapping[str, Sequence[str]],
+    beam_size: int = 1,
+    batch_size: int = 64,
+    length_penalty: float = 0.6,
+) -> dict:
+    """Pronounce every word of `references` and score word and phoneme error rates.
+
+    Args:
+        model: a `Translator` from spelling to whitespace-separated phoneme symbols.
+        references: word → acceptable pronunciations ("HH AH L OW" strings or symbol lists);
+            a prediction matching any of them is right (see `metrics.g2p_scores`).
+        beam_size, batch_size, length_penalty: as for `evaluate_translator`.
+
+    Returns:
+        The report with metrics `{"word_error_rate", "phoneme_error_rate"}` (fractions) and
+        counts `{"examples" (words), "word_errors", "reference_phonemes", "phoneme_errors",
+        "words_with_alternates", "truncated"}`.
+    """
+    _check_positive("beam_size", beam_size)
+    _check_positive("batch_size", batch_size)
+    words = list(references)
+    translations, timing = _run_batched(
+        lambda batch: model.translate(batch, beam_size=beam_size, length_penalty=length_penalty),
+        words,
+        batch_size,
+    )
+    predictions = {word: translation.text.split() for word, translation in zip(words, translations)}
+    scores = metrics.g2p_scores(predictions, references)
+    return {
+        "task": "g2p",
+        "metrics": {
+            "word_error_rate": scores["word_error_rate"],
+            "phoneme_error_rate": scores["phoneme_error_rate"],
+        },
+        "counts": {
+            "examples": scores["words"],
+            "word_errors": scores["word_errors"],
+            "reference_phonemes": scores["reference_phonemes"],
+            "phoneme_errors": scores["phoneme_errors"],
+            "words_with_alternates": sum(
+                not isinstance(acceptable, str) and len(acceptable) > 1
+                for acceptable in references.values()
+            ),
+            "truncated": sum(translation.truncated for translation in translations),
+        },
+        "settings": {
+            "beam_size": beam_size,
+            "batch_size": batch_size,
+            "length_penalty": length_penalty,
+        },
+        "timing": timing,
+    }
+
+
+def evaluate_classifier(
+    model, texts: Sequence[str], labels: Sequence[str], batch_size: int = 64
+) -> dict:
+    """Classify `texts` and score the predictions against the true `labels`.
+
+    Args:
+        model: a `Classifier`.
+        texts: the texts.
+        labels: the true label name of each text, one of `model.labels`.
+        batch_size: texts per `classify` call.
+
+    Returns:
+        The report with metrics `{"accuracy", "macro_f1", "per_class": {label: {"precision",
+        "recall", "f1", "support", "predicted"}}, "confusion_matrix": {"labels", "matrix"}}`
+        (rows: true label, columns: predicted; see `metrics.classification_scores`) and
+        counts `{"examples", "truncated"}`.
+
+    Raises:
+        EvaluationError: if a label is not one of the model's.
+    """
+    _check_positive("batch_size", batch_size)
+    _check_same_length("texts", texts, "labels", labels)
+    _check_known_labels(labels, model.labels, "`labels`")
+    results, timing = _run_batched(model.classify, texts, batch_size)
+    scores = metrics.classification_scores(
+        [result.label for result in results], list(labels), model.labels
+    )
+    return {
+        "task": "classification",
+        "metrics": {
+            key: scores[key] for key in ("accuracy", "macro_f1", "per_class", "confusion_matrix")
+        },
+        "counts": {
+            "examples": scores["examples"],
+            "truncated": sum(result.truncated for result in results),
+        },
+        "settings": {"batch_size": batch_size},
+        "timing": timing,
+    }
+
+
+def _check_known_labels(labels: Sequence[str], known: Sequence[str], where: str) -> None:
+    unknown = list(dict.fromkeys(label for label in labels if label not in known))
+    if unknown:
+        raise EvaluationError(
+            f"{where} has label(s) {', '.join(repr(label) for label in unknown[:5])} that the "
+            f"model does not know; its labels are {', '.join(repr(label) for label in known)}."
+        )
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+def _grouped_pronunciations(rows: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    """word → its distinct pronunciations in file order (a word may have several rows)."""
+    grouped: dict[str, list[str]] = {}
+    for word, phonemes in rows:
+        pronunciation = " ".join(phonemes.split())
+        acceptable = grouped.setdefault(word, [])
+        if pronunciation not in acceptable:
+            acceptable.append(pronunciation)
+    return grouped
+
+
+def evaluate_file(
+    model_or_path,
+    data_path: str | os.PathLike,
+    task: str | None = None,
+    beam_size: int = 1,
+    batch_size: int = 64,
+    limit: int | None = None,
+    alternates_path: str | os.PathLike | None = None,
+) -> dict:
+    """Evaluate a model on a corpus TSV (`kerattn.data.read_pairs` format).
+
+    Args:
+        model_or_path: a `Translator`/`Classifier`, or what `load_model_for_evaluation` accepts.
+        data_path: `source<TAB>target` rows (translation), `word<TAB>phonemes` rows (G2P; a
+            word on several rows has several acceptable pronunciations) or `text<TAB>label`
+            rows (classification; labels are the model's label names).
+        task: "translation", "g2p" or "classification"; None picks it with `detect_task`.
+        beam_size: beam size for translation and G2P (1 = greedy).
+        batch_size: examples per model call.
+        limit: evaluate only the first `limit` examples (rows; words for G2P).
+        alternates_path: G2P only: a TSV of further acceptable pronunciations
+            (`word<TAB>phonemes[<TAB>split]`, such as the cmudict corpus's `alternates.tsv`);
+            those of words in `data_path` are added to their references.
+
+    Returns:
+        The report of `evaluate_translator`, `evaluate_g2p` or `evaluate_classifier`, plus
+        "model", "data" and "limit".
+
+    Raises:
+        EvaluationError: bad model, task, label or setting.
+        kerattn.data.CorpusError: the data file is missing, not UTF-8 or not tab-separated.
+    """
+    from kerattn.data import read_pairs
+
+    if task is not None and task not in TASKS:
+        raise EvaluationError(
+            f"`task` must be one of {', '.join(repr(t) for t in TASKS)} or None; "
+            f"received task={task!r}."
+        )
+    if limit is not None:
+        _check_positive("limit", limit)
+    # The data is read first: a wrong path fails at once, not after loading the model.
+    rows = read_pairs(data_path)
+    if not rows:
+        raise EvaluationError(
+            f"The data file {os.fspath(data_path)!r} has no rows; pass a non-empty TSV."
+        )
+    alternate_rows = read_pairs(alternates_path) if alternates_path is not None else []
+    if isinstance(model_or_path, (str, os.PathLike)):
+        model = load_model_for_evaluation(model_or_path)
+        model_description = os.fspath(model_or_path)
+    else:
+        model = model_or_path
+        model_description = type(model).__name__
+    model_task = detect_task(model)
+    if task is None:
+        task = model_task
+    elif (task == "classification") != (model_task == "classification"):
+        needed = "a Classifier" if task == "classification" else "a Translator"
+        raise EvaluationError(
+            f"Task {task!r} needs {needed}; the model is a {type(model).__name__}."
+        )
+    if alternates_path is not None and task != "g2p":
+        raise EvaluationError(
+            f"Alternate pronunciations apply to task 'g2p' only; received them for task {task!r}."
+        )
+
+    if task == "g2p":
+        references = _grouped_pronunciations(rows)
+        if limit is not None:
+            references = dict(list(references.items())[:limit])
+        if alternates_path is not None:
+            for word, pronunciations in _grouped_pronunciations(alternate_rows).items():
+                if word in references:
+                    references[word] = list(dict.fromkeys(references[word] + pronunciations))
+        report = evaluate_g2p(model, references, beam_size=beam_size, batch_size=batch_size)
+    else:
+        rows = rows[:limit] if limit is not None else rows
+        sources = [source for source, _ in rows]
+        if task == "translation":
+            report = evaluate_translator(
+                model, sources, [target for _, target in rows],
+                beam_size=beam_size, batch_size=batch_size,
+            )
+        else:
+            labels = [label.strip() for _, label in rows]
+            _check_known_labels(labels, model.labels, f"The data file {os.fspath(data_path)!r}")
+            report = evaluate_classifier(model, sources, labels, batch_size=batch_size)
+    if alternates_path is not None:
+        report["settings"]["alternates"] = os.fspath(alternates_path)
+    return {
+        "task": report.pop("task"),
+        "model": model_description,
+        "data": os.fspath(data_path),
+        "limit": limit,
+        **report,
+    }
+
+
+# -- formatting -------------------------------------------------------------------------------
+
+
+def _table(rows: Sequence[Sequence[str]], align: str, indent: str = "  ") -> list[str]:
+    """Rows of cells as aligned lines; `align` has "l" or "r" per column (text, numbers)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(align))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.ljust(width) if side == "l" else cell.rjust(width)
+            for cell, width, side in zip(row, widths, align)
+        ]
+        lines.append((indent + "  ".join(cells)).rstrip())
+    return lines
+
+
+def _number(value, percent: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:.2f} %" if percent else f"{value:.2f}"
+
+
+def format_report(report: dict) -> str:
+    """The report of an `evaluate_*` function as a plain-text table for people."""
+    task, values, counts = report["task"], report["metrics"], report["counts"]
+    header = f"kerattn evaluate: {task}"
+    if "model" in report:
+        header += f", model {report['model']}, data {report['data']}"
+    lines = [header, ""]
+    if task == "translation":
+        lines += _table([
+            ["metric", "value", "signature"],
+            ["BLEU", _number(values["bleu"]), values["bleu_signature"] or "-"],
+            ["chrF", _number(values["chrf"]), values["chrf_signature"] or "-"],
+        ], align="lrl")
+        lines += ["", "  BLEU by source length (words):"]
+        lines += _table(
+            [["bucket", "sentences", "BLEU"]]
+            + [[b["bucket"], str(b["count"]), _number(b["bleu"])]
+               for b in values["bleu_by_source_length"]],
+            align="lrr", indent="    ",
+        )
+    elif task == "g2p":
+        lines += _table([
+            ["metric", "value", "errors"],
+            ["word error rate", _number(values["word_error_rate"], percent=True),
+             f"{counts['word_errors']} / {counts['examples']} words"],
+            ["phoneme error rate", _number(values["phoneme_error_rate"], percent=True),
+             f"{counts['phoneme_errors']} / {counts['reference_phonemes']} phonemes"],
+        ], align="lrr")
+    else:
+        lines += _table([
+            ["metric", "value"],
+            ["accuracy", _number(values["accuracy"], percent=True)],
+            ["macro F1", _number(values["macro_f1"], percent=True)],
+        ], align="lr")
+        lines += [""]
+        lines += _table(
+            [["label", "precision", "recall", "F1", "support", "predicted"]]
+            + [[label, _number(s["precision"], True), _number(s["recall"], True),
+                _number(s["f1"], True), str(s["support"]), str(s["predicted"])]
+               for label, s in values["per_class"].items()],
+            align="lrrrrr",
+        )
+        matrix = values["confusion_matrix"]
+        lines += ["", "  confusion matrix (rows: true label, columns: predicted):"]
+        lines += _table(
+            [["", *matrix["labels"]]]
+            + [[label, *(str(count) for count in row)]
+               for label, row in zip(matrix["labels"], matrix["matrix"])],
+            align="l" + "r" * len(matrix["labels"]), indent="    ",
+        )
+    settings = ", ".join(
+        f"{key.replace('_', ' ')} {value}" for key, value in report["settings"].items()
+        if key not in ("bucket_edges", "alternates")
+    )
+    count_text = ", ".join(
+        f"{key.replace('_', ' ')} {value}" for key, value in counts.items()
+        if key in ("examples", "truncated", "empty_translations", "words_with_alternates")
+    )
+    timing = report["timing"]
+    speed = timing["examples_per_second"]
+    lines += [
+        "",
+        f"  {count_text}",
+        f"  {settings}",
+        f"  {timing['seconds']:.2f} s"
+        + (f", {speed:.1f} examples/s" if speed is not None else "")
+        + f" (+ {timing['warmup_seconds']:.2f} s warm-up)",
+    ]
+    return "\n".join(lines)

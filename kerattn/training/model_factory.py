@@ -1,0 +1,76 @@
+"""Builds a recipe's tokenizers (vocabulary learned from the training split) and model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kerattn.text import (
+    SymbolTokenizer,
+    WordPieceTokenizer,
+    read_vocabulary_file,
+    train_symbol_vocabulary,
+    train_wordpiece_vocabulary,
+    write_vocabulary_file,
+)
+from kerattn.training.recipe import Recipe
+
+
+def learn_vocabulary(settings: dict, texts: list[str]) -> list[str]:
+    """Learns the vocabulary `settings` (a recipe tokenizer side) describes from `texts`."""
+    if settings["kind"] == "wordpiece":
+        return train_wordpiece_vocabulary(
+            texts, settings["vocabulary_size"], lowercase=settings["lowercase"]
+        )
+    return train_symbol_vocabulary(
+        texts, split=settings["split"], lowercase=settings["lowercase"],
+        max_size=settings["vocabulary_size"],
+    )
+
+
+def make_tokenizer(settings: dict, vocabulary: list[str], name: str):
+    """A `WordPieceTokenizer` or `SymbolTokenizer` with `vocabulary`."""
+    if settings["kind"] == "wordpiece":
+        return WordPieceTokenizer(vocabulary, lowercase=settings["lowercase"], name=name)
+    return SymbolTokenizer(
+        vocabulary, split=settings["split"], lowercase=settings["lowercase"], name=name
+    )
+
+
+def vocabularies(
+    recipe: Recipe, texts: list[str], targets: list, vocabulary_dir: Path
+) -> dict[str, list[str]]:
+    """The run's vocabularies: read from `vocabulary_dir` when a run resumes, otherwise learned
+    from the training split and written there (`source.txt`, and `target.txt` for translation)."""
+    sides = {"source": texts}
+    if recipe.family == "translator":
+        sides["target"] = targets
+    result = {}
+    for side, side_texts in sides.items():
+        path = vocabulary_dir / f"{side}.txt"
+        if path.is_file():
+            result[side] = read_vocabulary_file(path)
+        else:
+            result[side] = learn_vocabulary(recipe.tokenizer_settings(side), side_texts)
+            vocabulary_dir.mkdir(parents=True, exist_ok=True)
+            write_vocabulary_file(result[side], path)
+    return result
+
+
+def build_model(recipe: Recipe, vocabulary: dict[str, list[str]], labels: list[str] | None):
+    """The recipe's `Translator` or `Classifier`, built (call inside the strategy's scope)."""
+    from kerattn.zoo.classifier import Classifier
+    from kerattn.zoo.translator import Translator
+
+    if recipe.family == "translator":
+        return Translator(
+            make_tokenizer(recipe.tokenizer_settings("source"), vocabulary["source"],
+                           "source_tokenizer"),
+            make_tokenizer(recipe.tokenizer_settings("target"), vocabulary["target"],
+                           "target_tokenizer"),
+            **recipe.model,
+        )
+    return Classifier(
+        make_tokenizer(recipe.tokenizer_settings("source"), vocabulary["source"], "tokenizer"),
+        labels,
+        **{name: value for name, value in recipe.model.items() if name != "labels"},
+    )

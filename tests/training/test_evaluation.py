@@ -1,0 +1,281 @@
+"""Evaluation end to end: tiny untrained models saved as .keras, `evaluate_file` and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import pytest
+
+from kerattn import cli
+from kerattn.data import CorpusError, write_rows
+from kerattn.training import evaluation, metrics
+from kerattn.training.evaluation import EvaluationError
+from kerattn.zoo.classifier import Classifier
+from kerattn.zoo.translator import Translator
+from kerattn.text import WordPieceTokenizer, train_wordpiece_vocabulary
+from tests.zoo.conftest import ENGLISH, SPANISH, symbol_tokenizer
+
+pytest.importorskip("sacrebleu")
+
+REVIEWS = [
+    ("A great film.", "positive"),
+    ("A terrible, boring film!", "negative"),
+    ("great acting and a fine story", "positive"),
+    ("Boring.", "negative"),
+    ("a fine film", "positive"),
+]
+PRONUNCIATIONS = [
+    ("tomato", "T AH M EY T OW"),
+    ("cat", "K AE T"),
+    ("tomato", "T AH M AA T OW"),
+    ("dog", "D AO G"),
+    ("cat", "K AE T"),  # a repeated row is one reference, not two
+]
+REPORT_KEYS = {"task", "metrics", "counts", "settings", "timing", "model", "data", "limit"}
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """Paths of a translator, a G2P translator and a classifier saved as .keras, and data files."""
+    folder = tmp_path_factory.mktemp("evaluation")
+    english_tokenizer = WordPieceTokenizer(train_wordpiece_vocabulary(ENGLISH, 300))
+    spanish_tokenizer = WordPieceTokenizer(train_wordpiece_vocabulary(SPANISH, 300))
+    review_tokenizer = WordPieceTokenizer(
+        train_wordpiece_vocabulary([text for text, _ in REVIEWS], 200, lowercase=True),
+        lowercase=True,
+    )
+    keras.utils.set_random_seed(0)
+    paths = {}
+    models = {
+        "translation": Translator(
+            english_tokenizer, spanish_tokenizer, embedding_dim=8, units=8,
+            max_source_length=24, max_target_length=12,
+        ),
+        "g2p": Translator(
+            symbol_tokenizer("abcdefghijklmnopqrstuvwxyz"),
+            symbol_tokenizer(["T", "AH", "M", "EY", "AA", "OW", "K", "AE", "D", "AO", "G"]),
+            embedding_dim=8, units=8, max_source_length=12, max_target_length=8,
+        ),
+        "classification": Classifier(
+            review_tokenizer, ["negative", "positive"], embedding_dim=8, units=4, max_length=12
+        ),
+    }
+    for task, model in models.items():
+        paths[task] = folder / f"{task}.keras"
+        model.save(paths[task])
+    paths["translation_data"] = folder / "translation.tsv"
+    write_rows(paths["translation_data"], zip(ENGLISH, SPANISH, ["test"] * len(ENGLISH)))
+    paths["g2p_data"] = folder / "g2p.tsv"
+    write_rows(paths["g2p_data"], PRONUNCIATIONS)
+    paths["classification_data"] = folder / "reviews.tsv"
+    write_rows(paths["classification_data"], REVIEWS)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def loaded(saved):
+    return {task: evaluation.load_model_for_evaluation(saved[task])
+            for task in ("translation", "g2p", "classification")}
+
+
+def test_task_is_detected_from_the_model(loaded):
+    for task, model in loaded.items():
+        assert evaluation.detect_task(model) == task
+
+
+def test_translation_report_equals_metrics_on_the_models_own_output(saved, loaded):
+    report = evaluation.evaluate_file(loaded["translation"], saved["translation_data"], limit=5)
+    assert set(report) == REPORT_KEYS
+    assert report["task"] == "translation" and report["limit"] == 5
+    assert report["model"] == "Translator" and report["data"] == str(saved["translation_data"])
+    assert set(report["metrics"]) == {
+        "bleu", "chrf", "bleu_signature", "chrf_signature", "bleu_details", "bleu_by_source_length"
+    }
+    assert set(report["counts"]) == {"examples", "truncated", "empty_translations"}
+    assert report["settings"] == {
+        "beam_size": 1, "batch_size": 64, "length_penalty": 0.6, "tokenize": "13a",
+        "bucket_edges": [0, 10, 20, 30, 50],
+    }
+    assert set(report["timing"]) == {"seconds", "examples_per_second", "warmup_seconds"}
+    assert report["counts"]["examples"] == 5
+
+    hypotheses = [t.text for t in loaded["translation"].translate(ENGLISH[:5])]
+    bleu = metrics.corpus_bleu(hypotheses, SPANISH[:5])
+    assert report["metrics"]["bleu"] == bleu["score"]
+    assert report["metrics"]["bleu_signature"] == bleu["signature"]
+    assert report["metrics"]["chrf"] == metrics.corpus_chrf(hypotheses, SPANISH[:5])["score"]
+    assert report["metrics"]["bleu_by_source_length"] == metrics.bleu_by_source_length(
+        ENGLISH[:5], hypotheses, SPANISH[:5]
+    )
+    json.dumps(report, allow_nan=False)
+
+
+def test_batching_and_beam_size_reach_the_model(loaded, monkeypatch):
+    model = loaded["translation"]
+    one_batch = evaluation.evaluate_translator(model, ENGLISH, SPANISH)
+    calls = []
+    translate = model.translate
+
+    def spy(texts, **kwargs):
+        calls.append((len(texts), kwargs))
+        return translate(texts, length_penalty=kwargs["length_penalty"])  # greedy: already traced
+
+    monkeypatch.setattr(model, "translate", spy)
+    small_batches = evaluation.evaluate_translator(
+        model, ENGLISH, SPANISH, batch_size=3, beam_size=4, length_penalty=1.0
+    )
+    # One untimed warm-up example, then batches of 3.
+    assert [size for size, _ in calls] == [1, 3, 3, 1]
+    assert all(kwargs == {"beam_size": 4, "length_penalty": 1.0} for _, kwargs in calls)
+    assert small_batches["settings"]["beam_size"] == 4
+    for key in ("bleu", "chrf", "bleu_by_source_length"):
+        assert small_batches["metrics"][key] == one_batch["metrics"][key]
+
+
+def test_g2p_groups_alternate_pronunciations(saved, loaded, tmp_path):
+    report = evaluation.evaluate_file(loaded["g2p"], saved["g2p_data"])
+    assert report["task"] == "g2p"
+    assert set(report["metrics"]) == {"word_error_rate", "phoneme_error_rate"}
+    references = {"tomato": ["T AH M EY T OW", "T AH M AA T OW"], "cat": ["K AE T"],
+                  "dog": ["D AO G"]}
+    predictions = {word: loaded["g2p"].translate(word).text for word in references}
+    scores = metrics.g2p_scores(predictions, references)
+    assert report["metrics"]["word_error_rate"] == scores["word_error_rate"]
+    assert report["metrics"]["phoneme_error_rate"] == scores["phoneme_error_rate"]
+    assert report["counts"]["examples"] == 3 and report["counts"]["words_with_alternates"] == 1
+    assert report["counts"]["reference_phonemes"] == scores["reference_phonemes"]
+
+    limited = evaluation.evaluate_file(loaded["g2p"], saved["g2p_data"], limit=1)
+    assert limited["counts"]["examples"] == 1 and limited["counts"]["words_with_alternates"] == 1
+
+    alternates = tmp_path / "alternates.tsv"
+    write_rows(alternates, [("dog", "D AO G", "test"), ("dog", "D AA G", "test"),
+                            ("zebra", "Z IY B R AH", "train")])
+    extended = evaluation.evaluate_file(
+        loaded["g2p"], saved["g2p_data"], alternates_path=alternates
+    )
+    assert extended["counts"]["examples"] == 3 and extended["counts"]["words_with_alternates"] == 2
+    assert extended["settings"]["alternates"] == str(alternates)
+    # The G2P model is a Translator, so it can also be scored as translation (BLEU on phonemes).
+    as_translation = evaluation.evaluate_file(
+        loaded["g2p"], saved["g2p_data"], task="translation"
+    )
+    assert as_translation["task"] == "translation" and as_translation["counts"]["examples"] == 5
+
+
+def test_classification_report_equals_metrics_on_the_models_own_output(saved, loaded):
+    report = evaluation.evaluate_file(saved["classification"], saved["classification_data"])
+    assert set(report) == REPORT_KEYS and report["task"] == "classification"
+    assert set(report["metrics"]) == {"accuracy", "macro_f1", "per_class", "confusion_matrix"}
+    texts, labels = zip(*REVIEWS)
+    predicted = [r.label for r in loaded["classification"].classify(list(texts))]
+    expected = metrics.classification_scores(predicted, labels, ["negative", "positive"])
+    for key in ("accuracy", "macro_f1", "per_class", "confusion_matrix"):
+        assert report["metrics"][key] == expected[key]
+    assert report["counts"] == {"examples": 5, "truncated": 0}
+    json.dumps(report, allow_nan=False)
+
+    in_memory = evaluation.evaluate_file(loaded["classification"], saved["classification_data"])
+    assert in_memory["model"] == "Classifier" and in_memory["metrics"] == report["metrics"]
+
+
+def test_format_report_is_an_aligned_table(saved, loaded):
+    text = evaluation.format_report(
+        evaluation.evaluate_file(loaded["classification"], saved["classification_data"])
+    )
+    assert "accuracy" in text and "confusion matrix" in text and "negative" in text
+    translation = evaluation.format_report(
+        evaluation.evaluate_file(loaded["translation"], saved["translation_data"])
+    )
+    assert "BLEU by source length" in translation and "30-50" in translation
+    bucket_lines = [
+        line for line in translation.splitlines() if line.strip().startswith(("0-10", "50+"))
+    ]
+    assert len(bucket_lines) == 2 and len({len(line) for line in bucket_lines}) == 1
+    g2p = evaluation.format_report(evaluation.evaluate_file(loaded["g2p"], saved["g2p_data"]))
+    assert "word error rate" in g2p and "phoneme error rate" in g2p
+
+
+def test_cli_prints_a_table_or_json(saved, capsys):
+    code = cli.main(["evaluate", str(saved["classification"]),
+                     "--data", str(saved["classification_data"])])
+    assert code == 0
+    assert "accuracy" in capsys.readouterr().out
+    code = cli.main(["evaluate", str(saved["g2p"]), "--data", str(saved["g2p_data"]),
+                     "--limit", "2", "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == REPORT_KEYS and report["task"] == "g2p"
+    assert report["counts"]["examples"] == 2 and report["limit"] == 2
+    assert report["model"] == str(saved["g2p"])
+
+
+def test_cli_passes_every_flag_to_evaluate_file(monkeypatch, capsys):
+    received = {}
+
+    def fake_evaluate_file(model, data, **kwargs):
+        received.update(model=model, data=data, **kwargs)
+        return {"task": "fake"}
+
+    monkeypatch.setattr(evaluation, "evaluate_file", fake_evaluate_file)
+    argv = ["evaluate", "m.keras", "--data", "d.tsv", "--task", "g2p", "--beam-size", "4",
+            "--batch-size", "8", "--limit", "10", "--alternates", "a.tsv", "--json"]
+    assert cli.main(argv) == 0
+    assert json.loads(capsys.readouterr().out) == {"task": "fake"}
+    assert received == {"model": "m.keras", "data": "d.tsv", "task": "g2p", "beam_size": 4,
+                        "batch_size": 8, "limit": 10, "alternates_path": "a.tsv"}
+
+
+def test_errors_are_one_clear_sentence(saved, loaded, tmp_path, capsys):
+    with pytest.raises(
+        EvaluationError, match=r"MODEL must be a path to a \.keras file; received 'model\.h5'\."
+    ):
+        evaluation.load_model_for_evaluation("model.h5")
+    with pytest.raises(EvaluationError, match=r"received '.*missing\.keras', which does not exist"):
+        evaluation.load_model_for_evaluation(tmp_path / "missing.keras")
+    damaged = tmp_path / "damaged.keras"
+    damaged.write_text("not a zip file")
+    with pytest.raises(EvaluationError, match=r"Could not load the model '.*damaged\.keras'"):
+        evaluation.load_model_for_evaluation(damaged)
+    with pytest.raises(CorpusError, match="does not exist"):
+        evaluation.evaluate_file(saved["classification"], tmp_path / "missing.tsv")
+    unknown = tmp_path / "unknown.tsv"
+    write_rows(unknown, [("fine", "positive"), ("meh", "neutral"), ("hmm", "mixed")])
+    with pytest.raises(
+        EvaluationError,
+        match=r"has label\(s\) 'neutral', 'mixed' that the model does not know; "
+              r"its labels are 'negative', 'positive'\.",
+    ):
+        evaluation.evaluate_file(saved["classification"], unknown)
+    with pytest.raises(
+        EvaluationError,
+        match=r"Task 'classification' needs a Classifier; the model is a Translator\.",
+    ):
+        evaluation.evaluate_file(
+            loaded["translation"], saved["translation_data"], task="classification"
+        )
+    with pytest.raises(
+        EvaluationError, match=r"Task 'g2p' needs a Translator; the model is a Classifier\."
+    ):
+        evaluation.evaluate_file(loaded["classification"], saved["classification_data"], task="g2p")
+    with pytest.raises(EvaluationError, match=r"`limit` must be an int >= 1; received limit=0\."):
+        evaluation.evaluate_file(loaded["translation"], saved["translation_data"], limit=0)
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("\n")
+    with pytest.raises(EvaluationError, match=r"has no rows; pass a non-empty TSV\."):
+        evaluation.evaluate_file(loaded["translation"], empty)
+
+    for argv, message in [
+        (["evaluate", "model.h5", "--data", str(unknown)],
+         "kerattn evaluate: MODEL must be a path to a .keras file; received 'model.h5'.\n"),
+        (["evaluate", str(saved["classification"]), "--data", str(tmp_path / "missing.tsv")],
+         f"kerattn evaluate: TSV file {tmp_path / 'missing.tsv'} does not exist; "
+         "pass an existing file.\n"),
+        (["evaluate", str(saved["classification"]), "--data", str(unknown)],
+         "kerattn evaluate: The data file"),
+    ]:
+        assert cli.main(argv) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.startswith(message)
+        assert captured.err.count("\n") == 1
