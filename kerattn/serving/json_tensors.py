@@ -1,0 +1,396 @@
+"""TF Serving's REST JSON ⇄ tensors: predict requests to named inputs, outputs to response JSON.
+
+Follows `tensorflow_serving/util/json_tensor.cc` as SERVING-SPEC.md §3.4–3.5 describes it: row
+(`instances`) and columnar (`inputs`) request formats, shape inference from the first element of
+each level (ragged lists rejected), the dtype rules and their error texts, `{"b64": ...}` strings
+decoded like `absl::Base64Unescape`, and responses as `predictions` (row) or `outputs` (columnar)
+with TF Serving's float text (`%.6g` if it round-trips, else `%.9g`/`%.17g`, `.0` appended),
+bare NaN/Infinity tokens, raw UTF-8 strings and `{"b64": ...}` for `*_bytes` outputs.
+
+Request bodies are parsed by `json_document.parse_request_body` (iterative, any depth). Tensors
+here are numpy arrays (strings: object arrays of bytes), so the gRPC layer can reuse the same
+conversion around TensorProtos. Tensor ranks above 64 (numpy's limit; TensorFlow allows 254, so
+ranks 65–254 are a known difference) are rejected with INVALID_ARGUMENT while reading the shape,
+which also bounds all later work on deeply nested values.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from typing import Any
+
+import numpy as np
+
+from kerattn.serving.json_document import dump, json_string, type_name
+from kerattn.serving.serving_error import ServingError, invalid_argument
+
+MAX_RANK = 64  # numpy's maximum number of dimensions
+
+# DataType enum number → (DataTypeString name, numpy dtype or None if JSON conversion is unsupported).
+DTYPES = {
+    1: ("float", np.float32), 2: ("double", np.float64), 3: ("int32", np.int32),
+    4: ("uint8", np.uint8), 5: ("int16", np.int16), 6: ("int8", np.int8),
+    7: ("string", object), 8: ("complex64", None), 9: ("int64", np.int64),
+    10: ("bool", np.bool_), 14: ("bfloat16", None), 17: ("uint16", None),
+    18: ("complex128", None), 19: ("half", None), 22: ("uint32", np.uint32),
+    23: ("uint64", np.uint64),
+}
+_INTEGER_RANGES = {
+    "int32": (-(2**31), 2**31 - 1), "int16": (-(2**31), 2**31 - 1),
+    "int8": (-(2**31), 2**31 - 1), "uint8": (-(2**31), 2**31 - 1),  # no narrower check (§3.4)
+    "int64": (-(2**63), 2**63 - 1), "uint32": (0, 2**32 - 1), "uint64": (0, 2**64 - 1),
+}
+_BASE64_BODY = re.compile(r"[A-Za-z0-9+/]*")
+_ASCII_WHITESPACE = re.compile(r"[ \t\n\v\f\r]")
+
+
+def dtype_name(dtype_enum: int) -> str:
+    """TensorFlow's DataTypeString for a DataType enum number."""
+    if dtype_enum in DTYPES:
+        return DTYPES[dtype_enum][0]
+    import tensorflow as tf
+
+    return tf.dtypes.as_dtype(dtype_enum).name
+
+
+def absl_base64_decode(text: str) -> bytes | None:
+    """Decodes like `absl::Base64Unescape`: standard alphabet, padding optional (`=` or `.`, but
+    correct if present), ASCII whitespace skipped, anything else rejected (None)."""
+    compact = _ASCII_WHITESPACE.sub("", text)
+    body = _BASE64_BODY.match(compact).group()
+    padding = compact[len(body):]
+    if padding.strip("=."):
+        return None
+    remainder = len(body) % 4
+    if remainder == 1:
+        return None
+    if padding and (remainder == 0 or len(body) + len(padding) != len(body) + 4 - remainder):
+        return None
+    try:
+        return base64.b64decode(body + "=" * ((4 - remainder) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def is_base64_object(value) -> bool:
+    """A `{"b64": "<string>"}` object: exactly one member `b64` whose value is a string."""
+    return (isinstance(value, dict) and len(value) == 1 and "b64" in value
+            and isinstance(value["b64"], str))
+
+
+def _type_error(value, expected: str) -> ServingError:
+    return invalid_argument(
+        f"JSON Value: {dump(value)} Type: {type_name(value)} is not of expected type: {expected}")
+
+
+def convert_leaf(value, dtype_enum: int):
+    """The Python value a JSON leaf gives for `dtype_enum` (AddValueToTensor)."""
+    name, numpy_dtype = DTYPES.get(dtype_enum, (dtype_name(dtype_enum), None))
+    if numpy_dtype is None:
+        raise ServingError("UNIMPLEMENTED", f"Conversion of JSON Value: {dump(value)} to type: {name}")
+    if name == "string":
+        if isinstance(value, str):
+            return value.encode("utf-8", "surrogateescape")
+        if isinstance(value, dict):
+            if not is_base64_object(value):
+                raise invalid_argument(
+                    f"JSON Value: {dump(value)} not formatted correctly for base64 data")
+            decoded = absl_base64_decode(value["b64"])
+            if decoded is None:
+                raise invalid_argument("Unable to base64 decode")
+            return decoded
+        raise _type_error(value, name)
+    if name == "bool":
+        if isinstance(value, bool):
+            return value
+        raise _type_error(value, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _type_error(value, name)
+    if name in ("float", "double"):
+        return float(value)
+    low, high = _INTEGER_RANGES[name]
+    if isinstance(value, float) or not low <= value <= high:
+        raise _type_error(value, name)
+    return value
+
+
+def dense_shape(value) -> list[int]:
+    """Shape read from the first element at each nesting level (GetDenseTensorShape)."""
+    shape = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        if len(shape) > MAX_RANK:
+            raise invalid_argument(
+                f"JSON value is nested more than {MAX_RANK} levels deep; kerattn serve accepts "
+                f"tensors of at most {MAX_RANK} dimensions.")
+        if not value:
+            break
+        value = value[0]
+    return shape
+
+
+def fill_values(value, shape: list[int], dtype_enum: int, out: list) -> None:
+    """Appends the leaves of `value` (checked against `shape`) to `out` (FillTensorProto)."""
+    rank = len(shape)
+    # Depth-first with an explicit stack of (value, level), leaves in order.
+    stack = [(value, 0)]
+    while stack:
+        current, level = stack.pop()
+        if not isinstance(current, list):
+            if level != rank:
+                raise invalid_argument(
+                    f"JSON Value: {dump(current)} found at incorrect level: {level + 1} in the "
+                    f"JSON DOM. Expected at level: {rank}")
+            out.append(convert_leaf(current, dtype_enum))
+            continue
+        if level >= rank:
+            raise invalid_argument(
+                f"Encountered list at unexpected level: {level} expected < {rank}")
+        if len(current) != shape[level]:
+            raise invalid_argument(
+                f"Encountered list at unexpected size: {len(current)} at level: {level} "
+                f"expected size: {shape[level]}")
+        stack.extend((item, level + 1) for item in reversed(current))
+
+
+def _array(values: list, shape: list[int], dtype_enum: int) -> np.ndarray:
+    numpy_dtype = DTYPES[dtype_enum][1]
+    if numpy_dtype is object:
+        array = np.empty(len(values), dtype=object)
+        array[:] = values
+        return array.reshape(shape)
+    if numpy_dtype in (np.float32, np.float64):
+        with np.errstate(over="ignore", under="ignore"):
+            return np.asarray(values, dtype=np.float64).astype(numpy_dtype).reshape(shape)
+    if numpy_dtype in (np.int8, np.int16, np.uint8):
+        # TF narrows int32 values to the smaller type without a range check (300 → 44 as uint8).
+        return np.asarray(values, dtype=np.int64).astype(numpy_dtype).reshape(shape)
+    return np.asarray(values, dtype=numpy_dtype).reshape(shape)
+
+
+def json_to_tensor(value, dtype_enum: int) -> np.ndarray:
+    """One JSON value (any rank) as an array of the signature dtype."""
+    shape = dense_shape(value)
+    values: list = []
+    fill_values(value, shape, dtype_enum, values)
+    return _array(values, shape, dtype_enum)
+
+
+def _shape_text(shape) -> str:
+    return "[" + ",".join(str(d) for d in shape) + "]"
+
+
+def _status_text(error: ServingError) -> str:
+    return f"{error.code}: {error.message}"
+
+
+def input_tensors(document: dict, signature_def) -> tuple[dict[str, np.ndarray], bool]:
+    """Named input arrays for a predict request, and whether it used the row format.
+
+    Args:
+        document: the parsed body (a dict).
+        signature_def: the SignatureDef proto whose `inputs` the request feeds.
+
+    Raises:
+        ServingError: with json_tensor.cc's texts (INVALID_ARGUMENT, or UNIMPLEMENTED for a
+            columnar value of an unsupported dtype).
+    """
+    infos = {name: info.dtype for name, info in signature_def.inputs.items()}
+    has_instances, has_inputs = "instances" in document, "inputs" in document
+    if has_instances and has_inputs:
+        raise invalid_argument(
+            f"JSON Value: {dump(document)} Not formatted correctly expecting only one of "
+            "'inputs' or 'instances' keys to exist ")
+    if not has_instances and not has_inputs:
+        raise invalid_argument("Missing 'inputs' or 'instances' key")
+    if has_instances:
+        return _instances_to_tensors(document["instances"], infos), True
+    return _inputs_to_tensors(document["inputs"], infos), False
+
+
+def _is_element_object(value) -> bool:
+    return isinstance(value, dict) and not is_base64_object(value)
+
+
+def _inputs_to_tensors(inputs, infos: dict[str, int]) -> dict[str, np.ndarray]:
+    if not _is_element_object(inputs):
+        if len(infos) > 1:
+            raise invalid_argument(
+                "inputs is a plain value/list, but expecting an object as multiple input tensors "
+                "required as per tensorinfo_map")
+        (name, dtype), = infos.items()
+        return {name: json_to_tensor(inputs, dtype)}
+    tensors = {}
+    for name, dtype in infos.items():
+        if name not in inputs:
+            raise invalid_argument(f"Missing named input: {name} in 'inputs' object.")
+        tensors[name] = json_to_tensor(inputs[name], dtype)
+    return tensors
+
+
+def _instances_to_tensors(instances, infos: dict[str, int]) -> dict[str, np.ndarray]:
+    if not isinstance(instances, list):
+        raise invalid_argument(
+            f"JSON Value: {dump(instances)} Expecting 'instances' to be an list/array")
+    if not instances:
+        raise invalid_argument(f"JSON Value: {dump(instances)} No values in 'instances' array")
+    # Per input: [item shape, item size, flat values of all items].
+    collected: dict[str, list] = {}
+
+    def add_item(name: str, item, dtype: int) -> None:
+        shape = dense_shape(item)
+        values: list = []
+        fill_values(item, shape, dtype, values)
+        if name not in collected:
+            collected[name] = [shape, len(values), values]
+            return
+        first_shape, first_size, all_values = collected[name]
+        if len(values) != first_size:
+            raise invalid_argument(f"Expecting tensor size: {first_size} but got: {len(values)}")
+        if shape != first_shape:
+            raise invalid_argument(
+                f"Expecting shape {_shape_text(first_shape)} but got: {_shape_text(shape)}")
+        all_values.extend(values)
+
+    names = sorted(infos)
+    if _is_element_object(instances[0]):
+        for index, element in enumerate(instances):
+            if not _is_element_object(element):
+                raise invalid_argument(f"Expecting object but got list at item {index} of input list")
+            if len(element) != len(infos):
+                raise invalid_argument(
+                    f"Failed to process element: {index} of 'instances' list. JSON object: "
+                    f"{dump(element)} keys must be equal to: {','.join(names)}")
+            for key, item in element.items():
+                try:
+                    if key not in infos:
+                        raise invalid_argument(f"JSON object: does not have named input: {key}")
+                    add_item(key, item, infos[key])
+                except ServingError as error:
+                    raise invalid_argument(
+                        f"Failed to process element: {index} key: {key} of 'instances' list. "
+                        f"Error: {_status_text(error)}") from None
+    else:
+        if len(infos) > 1:
+            raise invalid_argument(
+                "instances is a plain list, but expecting list of objects as multiple input "
+                "tensors required as per tensorinfo_map")
+        (name, dtype), = infos.items()
+        for index, element in enumerate(instances):
+            if _is_element_object(element):
+                raise invalid_argument(
+                    f"Expecting value/list but got object at item {index} of input list")
+            try:
+                add_item(name, element, dtype)
+            except ServingError as error:
+                raise invalid_argument(
+                    f"Failed to process element: {index} of 'instances' list. "
+                    f"Error: {_status_text(error)}") from None
+    return {
+        name: _array(values, [len(instances)] + shape, infos[name])
+        for name, (shape, _, values) in collected.items()
+    }
+
+
+# ---- responses ------------------------------------------------------------------------------
+
+
+def format_float(value, double: bool) -> str:
+    """TF Serving's float text: `%.6g` if it parses back to the same value, else `%.9g` (float)
+    or `%.17g` (double); `.0` appended when the text has no `.` or `e`; NaN/±Infinity tokens."""
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    text = "%.6g" % value
+    same = float(text) == value if double else np.float32(float(text)) == np.float32(value)
+    if not same:
+        text = ("%.17g" if double else "%.9g") % value
+    if "." not in text and "e" not in text:
+        text += ".0"
+    return text
+
+
+def _leaf_texts(name: str, array: np.ndarray) -> list[str]:
+    kind = array.dtype
+    flat = array.reshape(-1)
+    if kind == np.float32:
+        return [format_float(x, double=False) for x in flat]
+    if kind == np.float64:
+        return [format_float(x, double=True) for x in flat]
+    if kind == np.bool_:
+        return ["true" if x else "false" for x in flat]
+    if kind.kind in "iu":
+        return [str(int(x)) for x in flat]
+    if kind == object or kind.kind == "S":
+        if name.endswith("_bytes"):
+            return ['{"b64": "' + base64.b64encode(bytes(x)).decode("ascii") + '"}' for x in flat]
+        return [json_string(bytes(x).decode("utf-8", "surrogateescape")) for x in flat]
+    tf_name = {np.dtype(np.float16): "half", np.dtype(np.complex64): "complex64",
+               np.dtype(np.complex128): "complex128", np.dtype(np.uint16): "uint16"}.get(
+        kind, str(kind))
+    raise invalid_argument(f"Failed to write JSON value for tensor type: {tf_name}")
+
+
+def _nest(texts: list[str], shape: tuple[int, ...]) -> str:
+    """Joins leaf texts into nested JSON lists of `shape` (innermost first, no recursion)."""
+    if not shape:
+        return texts[0]
+    level = texts
+    for size in reversed(shape):  # sizes are > 0 here: empty tensors are written directly
+        level = ["[" + ", ".join(level[i:i + size]) + "]" for i in range(0, len(level), size)]
+    return level[0]
+
+
+def _tensor_text(name: str, array: np.ndarray) -> str:
+    array = np.asarray(array)
+    if array.size == 0:
+        # Nested empty lists of the right shape.
+        shape = array.shape
+        zero_at = shape.index(0)
+        count = int(np.prod(shape[:zero_at]))
+        level = ["[]"] * count
+        for size in reversed(shape[:zero_at]):
+            level = ["[" + ", ".join(level[i:i + size]) + "]" for i in range(0, len(level), size)]
+        return level[0]
+    return _nest(_leaf_texts(name, array), array.shape)
+
+
+def predict_response_json(outputs: dict[str, Any], row_format: bool) -> bytes:
+    """The response body for predict outputs (MakeJsonFromTensors): `{"predictions": …}` for a
+    row request, `{"outputs": …}` for a columnar one; raw UTF-8, NaN/Infinity tokens."""
+    if not outputs:
+        raise invalid_argument("Cannot convert empty tensor map to JSON")
+    arrays = {name: np.asarray(value) for name, value in outputs.items()}
+    if row_format:
+        batch = None
+        for name, array in arrays.items():
+            if array.ndim == 0:
+                raise invalid_argument(f"Tensor name: {name} has no shape information ")
+            if batch is None:
+                batch = array.shape[0]
+            elif array.shape[0] != batch:
+                raise invalid_argument(
+                    f"Tensor name: {name} has inconsistent batch size: {array.shape[0]} "
+                    f"expecting: {batch}")
+        items_per_output = {name: [_tensor_text(name, item) for item in array]
+                            for name, array in arrays.items()}
+        if len(arrays) == 1:
+            (items,) = items_per_output.values()
+        else:
+            items = ["{" + ", ".join(f"{json_string(name)}: {texts[i]}"
+                                     for name, texts in items_per_output.items()) + "}"
+                     for i in range(batch)]
+        body = '{"predictions": [' + ", ".join(items) + "]}"
+    elif len(arrays) == 1:
+        ((name, array),) = arrays.items()
+        body = '{"outputs": ' + _tensor_text(name, array) + "}"
+    else:
+        body = '{"outputs": {' + ", ".join(
+            f"{json_string(name)}: {_tensor_text(name, array)}" for name, array in arrays.items()
+        ) + "}}"
+    return body.encode("utf-8", "surrogateescape")

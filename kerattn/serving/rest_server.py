@@ -1,0 +1,376 @@
+"""TF Serving's REST API (port `--rest_api_port`) as an aiohttp application.
+
+Routes, error texts and status codes follow SERVING-SPEC.md §3 (`http_rest_api_handler.cc`,
+`http_rest_api_util.cc`):
+
+* only paths matching `(?i)/v1/.*` reach the JSON handler; others get a 404 HTML page;
+* the routed path is the raw request target **including the query string**, matched with TF
+  Serving's regexes; names and labels are percent-decoded after matching; a version that does not
+  fit int64 or a bad percent escape gives 400 with an empty body;
+* GET → model status (§3.2) or metadata (§3.3); POST `:predict` → predict (§3.4); other methods on
+  `/v1/…` → 400 `Malformed request: <METHOD> <path>`; OPTIONS → CORS preflight;
+* handler errors are `{"error": "<message>"}` with the HTTP status of the internal code;
+  every handler response carries `Content-Type: application/json`.
+
+Request work (parsing, tensor conversion, running the signature, writing the response) runs in a
+thread pool of `num_threads` workers, so the event loop stays free and at most `num_threads`
+requests compute at once. Bodies above `max_body_bytes` get 413 with a JSON error.
+
+`RestServer.start_in_thread()` runs the server on its own event loop thread (tests, and the
+combined REST + gRPC server to come); `serve(...)` runs it in the foreground until SIGTERM/SIGINT
+and then drains in-flight requests before returning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import os
+import re
+import signal
+import threading
+
+from aiohttp import web
+
+from kerattn.serving.json_document import dump, parse_request_body
+from kerattn.serving.json_tensors import input_tensors, predict_response_json
+from kerattn.serving.model_manager import DEFAULT_SIGNATURE, ModelManager
+from kerattn.serving.serving_error import CODE_NUMBERS, ServingError, from_exception, invalid_argument
+
+logger = logging.getLogger(__name__)
+
+_V1_PATH = re.compile(r"/v1/.*", re.IGNORECASE)
+_POST_PATH = re.compile(
+    r"/v1/models/([^/:]+)(?:(?:/versions/([0-9]+))|(?:/labels/([^/:]+)))?"
+    r":(classify|regress|predict)", re.IGNORECASE)
+_GET_PATH = re.compile(
+    r"/v1/models(?:/([^/:]+))?(?:(?:/versions/([0-9]+))|(?:/labels/([^/:]+)))?(?:/(metadata))?",
+    re.IGNORECASE)
+_CORS_ORIGIN = re.compile(r"https?://.*", re.IGNORECASE)
+_NOT_FOUND_HTML = (
+    "<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n<H1>Not Found</H1>\n"
+    "</BODY></HTML>\n"
+)
+JSON_CONTENT_TYPE = "application/json"
+DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024
+
+
+class _EmptyBodyError(Exception):
+    """A ParseModelInfo failure: 400 with no body (the status text is only logged)."""
+
+
+def percent_decode(text: str) -> str:
+    """Strict %XX decoding (no `+` → space); raises _EmptyBodyError on a bad escape."""
+    if "%" not in text:
+        return text
+    raw = text.encode("utf-8", "surrogateescape")
+    out = bytearray()
+    index = 0
+    while index < len(raw):
+        byte = raw[index]
+        if byte == ord("%"):
+            digits = raw[index + 1:index + 3]
+            if len(digits) != 2 or not all(chr(d) in "0123456789abcdefABCDEF" for d in digits):
+                raise _EmptyBodyError(f"Failed to decode: {text}")
+            out.append(int(digits, 16))
+            index += 3
+        else:
+            out.append(byte)
+            index += 1
+    return out.decode("utf-8", "surrogateescape")
+
+
+def _version_number(digits: str | None) -> int | None:
+    if digits is None:
+        return None
+    value = int(digits)
+    if value >= 2**63:
+        raise _EmptyBodyError(f"Failed to convert version: {digits} to numeric.")
+    return value
+
+
+def _message_to_dict(message) -> dict:
+    from google.protobuf import json_format
+
+    try:
+        return json_format.MessageToDict(
+            message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    except TypeError:  # protobuf < 5.26 names the option differently
+        return json_format.MessageToDict(
+            message, preserving_proto_field_name=True, including_default_value_fields=True)
+
+
+def model_status_json(manager: ModelManager, name: str, version: int | None) -> bytes:
+    """GetModelStatusResponse as proto3 JSON (all fields printed)."""
+    from tensorflow_serving.apis import get_model_status_pb2
+
+    response = get_model_status_pb2.GetModelStatusResponse()
+    for status in manager.version_statuses(name, version):
+        entry = response.model_version_status.add()
+        entry.version = status.version
+        entry.state = get_model_status_pb2.ModelVersionStatus.State.Value(status.state)
+        entry.status.error_code = CODE_NUMBERS[status.error_code]
+        entry.status.error_message = status.error_message
+    return _json_bytes(_message_to_dict(response))
+
+
+def model_metadata_json(manager: ModelManager, name: str, version: int | None,
+                        label: str | None) -> bytes:
+    """`{"model_spec": …, "metadata": {"signature_def": <SignatureDefMap>}}` (§3.3)."""
+    from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
+
+    loaded = manager.servable(name, version, label)
+    spec = model_pb2.ModelSpec(name=name)
+    spec.version.value = loaded.version
+    signature_map = get_model_metadata_pb2.SignatureDefMap()
+    for key, signature_def in loaded.signature_defs.items():
+        signature_map.signature_def[key].CopyFrom(signature_def)
+    return _json_bytes({
+        "model_spec": _message_to_dict(spec),
+        "metadata": {"signature_def": _message_to_dict(signature_map)},
+    })
+
+
+def _json_bytes(value) -> bytes:
+    return json.dumps(value, indent=1, ensure_ascii=False).encode("utf-8", "surrogateescape")
+
+
+def predict_json(manager: ModelManager, name: str, version: int | None, label: str | None,
+                 body: bytes) -> bytes:
+    """Runs one REST predict request end to end (§3.4 processing order); returns the body."""
+    import tensorflow as tf
+
+    document = parse_request_body(body)
+    if not isinstance(document, dict):
+        raise invalid_argument(f"JSON Value: {dump(document)} Is not object")
+    signature_name = document.get("signature_name", "")
+    if not isinstance(signature_name, str):
+        raise invalid_argument(
+            f"JSON Value: {dump(document)} not formatted correctly. 'signature_name' key must be "
+            "a string value.")
+    loaded = manager.servable(name, version, label)
+    key = signature_name or DEFAULT_SIGNATURE
+    signature_def = loaded.signature_def(key)
+    if signature_def is None or key not in loaded.signatures:
+        raise invalid_argument(f'Serving signature name: "{key}" not found in signature def')
+    if not signature_def.inputs:
+        raise invalid_argument(
+            f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
+    inputs, row_format = input_tensors(document, signature_def)
+    function = loaded.signatures[key]
+    try:
+        feed = {alias: tf.constant(array, dtype=tf.dtypes.as_dtype(signature_def.inputs[alias].dtype))
+                for alias, array in inputs.items()}
+        outputs = function(**feed)
+    except Exception as error:  # noqa: BLE001 - runtime errors pass through with their code
+        raise from_exception(error) from None
+    outputs = {alias: outputs[alias].numpy() for alias in signature_def.outputs if alias in outputs}
+    return predict_response_json(outputs, row_format)
+
+
+class RestServer:
+    """The REST endpoint over a `ModelManager`.
+
+    Args:
+        manager: the served models.
+        host: the interface to listen on (default loopback only).
+        port: the TCP port; 0 picks a free one (see `port` after start).
+        num_threads: request worker threads (TF Serving's `--rest_api_num_threads`, default
+            4 × CPUs).
+        max_body_bytes: larger request bodies are refused with 413.
+        enable_cors: add TF Serving's CORS headers (`--rest_api_enable_cors_support`).
+        shutdown_timeout: seconds in-flight requests get to finish on shutdown.
+    """
+
+    def __init__(self, manager: ModelManager, host: str = "127.0.0.1", port: int = 8501,
+                 num_threads: int | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+                 enable_cors: bool = False, shutdown_timeout: float = 30.0):
+        if num_threads is not None and num_threads < 1:
+            raise ValueError(f"`num_threads` must be >= 1; received {num_threads}.")
+        self.manager = manager
+        self.host = host
+        self.port = port
+        self.num_threads = num_threads or 4 * (os.cpu_count() or 1)
+        self.max_body_bytes = max_body_bytes
+        self.enable_cors = enable_cors
+        self.shutdown_timeout = shutdown_timeout
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ---- aiohttp plumbing ------------------------------------------------------------------
+
+    def make_app(self) -> web.Application:
+        app = web.Application(client_max_size=self.max_body_bytes)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        return app
+
+    def _response(self, status: int, body: bytes | None, content_type: str = JSON_CONTENT_TYPE
+                  ) -> web.Response:
+        response = web.Response(status=status, body=body or b"")
+        response.headers["Content-Type"] = content_type
+        if self.enable_cors:
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            response.headers["Access-Control-Allow-Methods"] = "POST, GET"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        return response
+
+    def _error(self, error: ServingError) -> web.Response:
+        body = json.dumps({"error": error.message}, indent=4, ensure_ascii=False)
+        return self._response(error.http_status, body.encode("utf-8", "surrogateescape"))
+
+    async def _run(self, function, *args):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, function, *args)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.raw_path  # path + query string, undecoded (EvHTTPRequest::uri_path)
+        method = request.method
+        if not _V1_PATH.fullmatch(path):
+            return web.Response(status=404, text=_NOT_FOUND_HTML, content_type="text/html")
+        if method == "OPTIONS":
+            origin = request.headers.get("Origin", "")
+            return self._response(200 if _CORS_ORIGIN.fullmatch(origin) else 400, None)
+        try:
+            return await self._dispatch(request, method, path)
+        except _EmptyBodyError as error:
+            logger.info("Bad request %s %s: %s", method, path, error)
+            return self._response(400, None)
+        except ServingError as error:
+            return self._error(error)
+        except web.HTTPRequestEntityTooLarge:
+            message = f"Request body is larger than the limit of {self.max_body_bytes} bytes."
+            body = json.dumps({"error": message}, indent=4).encode("utf-8")
+            return self._response(413, body)
+        except Exception as error:  # noqa: BLE001 - never drop the connection without an answer
+            logger.exception("Unexpected failure handling %s %s", method, path)
+            return self._error(from_exception(error))
+
+    async def _dispatch(self, request: web.Request, method: str, path: str) -> web.Response:
+        malformed = invalid_argument(f"Malformed request: {method} {path}")
+        if method == "POST":
+            match = _POST_PATH.fullmatch(path)
+            if match is None or match.group(4) not in ("classify", "regress", "predict"):
+                raise malformed
+            name = percent_decode(match.group(1))
+            version = _version_number(match.group(2))
+            label = percent_decode(match.group(3)) if match.group(3) is not None else None
+            body = await request.read()
+            if match.group(4) != "predict":
+                raise ServingError(
+                    "UNIMPLEMENTED", f"kerattn serve does not implement :{match.group(4)}; "
+                    "use :predict.")
+            result = await self._run(predict_json, self.manager, name, version, label, body)
+            return self._response(200, result)
+        if method == "GET":
+            match = _GET_PATH.fullmatch(path)
+            if match is None:
+                raise malformed
+            if match.group(1) is None:
+                raise invalid_argument("Missing model name in request.")
+            name = percent_decode(match.group(1))
+            version = _version_number(match.group(2))
+            label = percent_decode(match.group(3)) if match.group(3) is not None else None
+            if match.group(4) == "metadata":  # case-sensitive, so `/METADATA` is status
+                result = await self._run(model_metadata_json, self.manager, name, version, label)
+            else:  # status ignores the label (get_model_status_impl.cc)
+                result = await self._run(model_status_json, self.manager, name, version)
+            return self._response(200, result)
+        if method == "HEAD":
+            return self._response(400, None)
+        raise malformed
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Starts listening on the running event loop; sets `port` to the bound port."""
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.num_threads, thread_name_prefix="kerattn-rest")
+        self._runner = web.AppRunner(
+            self.make_app(), shutdown_timeout=self.shutdown_timeout, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        logger.info("Exporting HTTP/REST API at %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        """Stops accepting connections and waits for in-flight requests to finish."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def start_in_thread(self) -> int:
+        """Runs the server on a new event loop thread; returns the bound port."""
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as error:  # noqa: BLE001 - reported to the caller
+                failure.append(error)
+                started.set()
+                loop.close()
+                return
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(self.stop())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="kerattn-rest-loop", daemon=True)
+        self._thread.start()
+        started.wait()
+        if failure:
+            self._thread.join()
+            raise failure[0]
+        return self.port
+
+    def stop_thread(self) -> None:
+        """Stops a server started with `start_in_thread` (drains in-flight requests)."""
+        if self._thread is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._thread = None
+
+
+def serve(manager: ModelManager, host: str = "127.0.0.1", port: int = 8501,
+          num_threads: int | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+          enable_cors: bool = False, shutdown_timeout: float = 30.0) -> None:
+    """Serves REST in the foreground until SIGTERM or SIGINT, then drains and returns.
+
+    Like TF Serving, the port opens only once every model has an AVAILABLE version; if one has
+    none after the first discovery pass, raises RuntimeError.
+    """
+    manager.start()
+    try:
+        unavailable = manager.unavailable_models()
+        if unavailable:
+            raise RuntimeError(
+                f"{len(unavailable)} model(s) did not become available: {unavailable}")
+        server = RestServer(manager, host=host, port=port, num_threads=num_threads,
+                            max_body_bytes=max_body_bytes, enable_cors=enable_cors,
+                            shutdown_timeout=shutdown_timeout)
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signal_number in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signal_number, stop.set)
+            await server.start()
+            await stop.wait()
+            logger.info("Shutting down: draining in-flight requests.")
+            await server.stop()
+
+        asyncio.run(main())
+    finally:
+        manager.stop()

@@ -1,0 +1,43 @@
+"""The tiny translator export served over REST (slow: exporting traces beam search twice)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerattn.export.exporter import export_model
+from kerattn.serving.model_manager import ModelConfig, ModelManager
+from kerattn.serving.rest_server import RestServer
+from tests.export.conftest import tiny_translator
+from tests.serving.conftest import Client
+from tests.zoo.conftest import ENGLISH, english_tokenizer, spanish_tokenizer  # noqa: F401
+
+pytestmark = pytest.mark.slow
+
+
+def test_row_request_gives_translation_and_attention(
+        english_tokenizer, spanish_tokenizer, tmp_path):  # noqa: F811
+    folder = export_model(tiny_translator(english_tokenizer, spanish_tokenizer),
+                          tmp_path / "translator", version=1, beam_size=2)
+    texts = [ENGLISH[0], "Привет 😀 ¿qué?"]
+    expected = tf.saved_model.load(str(folder)).signatures["greedy"](text=tf.constant(texts))
+    manager = ModelManager([ModelConfig("translator", str(tmp_path / "translator"))])
+    manager.poll_once()
+    server = RestServer(manager, port=0, num_threads=2)
+    client = Client(server.start_in_thread())
+    try:
+        reply = client.post("/v1/models/translator:predict",
+                            {"signature_name": "greedy", "instances": texts})
+        assert reply.status == 200, reply.body
+        predictions = reply.json()["predictions"]
+        assert len(predictions) == 2
+        for index, prediction in enumerate(predictions):
+            assert prediction["translation"] == expected["translation"][index].numpy().decode()
+            np.testing.assert_allclose(
+                np.array(prediction["attention"], np.float32),
+                expected["attention"][index].numpy(), rtol=1e-6, atol=1e-7)
+        beam = client.post("/v1/models/translator:predict", {"instances": [ENGLISH[2]]})
+        assert beam.status == 200 and isinstance(beam.json()["predictions"][0]["translation"], str)
+    finally:
+        server.stop_thread()
