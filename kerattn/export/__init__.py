@@ -8,7 +8,7 @@ model config) and `assets.extra/tf_serving_warmup_requests`. The folder is writt
 temporary non-numeric name and renamed when complete, after the op audit has passed.
 
 Modules:
-    exporter: `export_model`, `load_model_for_export`, `ExportError`, `read_export_metadata`,
+    exporter: `export_model`, `ExportError`, `read_export_metadata`,
         `describe_export`, `checkpoint_variable_names`.
     serving_module: the saved `tf.Module` and its signatures.
     version_folder: version numbering and atomic writes.
@@ -24,7 +24,6 @@ from kerattn.export.exporter import (
     ExportError,
     describe_export,
     export_model,
-    load_model_for_export,
     read_export_metadata,
 )
 from kerattn.export.version_folder import VersionExistsError
@@ -34,6 +33,5 @@ __all__ = [
     "VersionExistsError",
     "describe_export",
     "export_model",
-    "load_model_for_export",
     "read_export_metadata",
 ]

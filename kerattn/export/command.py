@@ -57,10 +57,11 @@ def export(
     coverage_penalty: float,
 ) -> int:
     from kerattn.export import exporter, version_folder
+    from kerattn.zoo.model_loading import load_model
 
     start = time.perf_counter()
     try:
-        model = exporter.load_model_for_export(model_name_or_path)
+        model = load_model(model_name_or_path)
         folder = exporter.export_model(
             model, base_path, version=version, beam_size=beam_size,
             length_penalty=length_penalty, coverage_penalty=coverage_penalty,

@@ -29,24 +29,6 @@ class ExportError(RuntimeError):
     """An export that cannot produce a servable SavedModel (nothing was written)."""
 
 
-def load_model_for_export(name_or_path: str | os.PathLike):
-    """Loads the model to export: today a path to a `.keras` file.
-
-    The single entry point for resolving the CLI's MODEL argument, so zoo presets can be
-    plugged in here later (a preset name → its files) without touching the exporter.
-    """
-    import keras
-
-    import kerattn  # noqa: F401  (registers the kerattn classes with Keras)
-
-    path = Path(name_or_path)
-    if path.suffix != ".keras" or not path.is_file():
-        raise ValueError(
-            f"MODEL must be the path of an existing .keras file; received {str(name_or_path)!r}."
-        )
-    return keras.saving.load_model(path, compile=False)
-
-
 def export_model(
     model: Any,
     base_path: str | os.PathLike,
@@ -60,7 +42,7 @@ def export_model(
     """Exports a `Translator` or `Classifier` as version `version` of `base_path` for TF Serving.
 
     Args:
-        model: the model (`load_model_for_export` turns a `.keras` path into one).
+        model: the model (`kerattn.zoo.model_loading.load_model` turns a `.keras` path into one).
         base_path: the model's TF Serving base path, e.g. "export/models/translator".
         version: positive int; default: one more than the highest existing version. An
             existing version is an error, never overwritten.

@@ -44,43 +44,18 @@ class EvaluationError(ValueError):
 
 
 def load_model_for_evaluation(name_or_path: str | os.PathLike):
-    """Load the `Translator` or `Classifier` to evaluate.
-
-    Today MODEL is a path to a `.keras` file; this is the one place a resolver for zoo preset
-    names will plug in.
+    """Loads the `Translator` or `Classifier` to evaluate (see `kerattn.zoo.model_loading`).
 
     Raises:
         EvaluationError: if the path is not an existing `.keras` file, cannot be loaded, or holds
             another kind of model.
     """
-    path = Path(name_or_path)
-    if path.suffix != ".keras":
-        raise EvaluationError(
-            f"MODEL must be a path to a .keras file; received {os.fspath(name_or_path)!r}."
-        )
-    if not path.is_file():
-        raise EvaluationError(
-            f"MODEL must be a path to a .keras file; received {os.fspath(name_or_path)!r}, "
-            "which does not exist."
-        )
-    import keras
-
-    import kerattn  # registers kerattn's layers, tokenizers and models with Keras
+    from kerattn.zoo.model_loading import ModelLoadError, load_model
 
     try:
-        model = keras.saving.load_model(path)
-    except Exception as error:  # Keras raises many types for a damaged or foreign file.
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise EvaluationError(
-            f"Could not load the model {os.fspath(path)!r} ({reason}); pass a .keras file "
-            "saved from a kerattn Translator or Classifier."
-        ) from None
-    if not isinstance(model, (kerattn.Translator, kerattn.Classifier)):
-        raise EvaluationError(
-            f"The model {os.fspath(path)!r} is a {type(model).__name__}; kerattn evaluates "
-            "a Translator or a Classifier."
-        )
-    return model
+        return load_model(name_or_path)
+    except ModelLoadError as error:
+        raise EvaluationError(str(error)) from None
 
 
 def detect_task(model) -> str:
