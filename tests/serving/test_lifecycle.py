@@ -15,6 +15,7 @@ import pytest
 
 from kerattn.serving.model_manager import ModelConfig, ModelManager, read_signature_defs
 from kerattn.serving.rest_server import RestServer
+from tests.conftest import free_port
 from tests.serving.conftest import Client
 
 
@@ -86,16 +87,10 @@ def test_thread_pool_limits_concurrency(slow_server):
     assert SlowVersion.peak == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow  # a fresh interpreter importing TensorFlow: ~10-20 s
 def test_cli_serve_exits_cleanly_on_sigterm(toy_model_dir, tmp_path):
     shutil.copytree(toy_model_dir, tmp_path / "1")
-    port = _free_port()
+    port = free_port()
     code = (
         "import sys\nfrom kerattn import cli\n"
         f"sys.exit(cli.main(['serve', '--model_name', 'toy', '--model_base_path', "

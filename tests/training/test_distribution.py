@@ -64,11 +64,10 @@ def test_mirrored_strategy_matches_one_device(tmp_path):
 
 _MULTI_WORKER_CODE = textwrap.dedent(
     """
-    import json, os, socket, sys
+    import json, os, sys
     sys.path.insert(0, {root!r})
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    from tests.conftest import free_port
+    port = free_port()
     os.environ["TF_CONFIG"] = json.dumps({{"cluster": {{"worker": [f"127.0.0.1:{{port}}"]}},
                                           "task": {{"type": "worker", "index": 0}}}})
     from pathlib import Path

@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,15 +12,10 @@ from pathlib import Path
 import pytest
 
 from kerattn.training import train
+from tests.conftest import free_port
 from tests.training.conftest import write_recipe
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get_json(url: str):
@@ -50,7 +44,7 @@ def test_tensorboard_serves_the_run(tmp_path):
     # 40 steps: enough for the probe to get a non-empty output, hence a heatmap.
     train(recipe, tmp_path / "run", strategy="default", print_function=lambda *a: None)
     logdir = tmp_path / "run" / "logs"
-    port = _free_port()
+    port = free_port()
     tensorboard = Path(sys.executable).with_name("tensorboard")
     process = subprocess.Popen(
         [str(tensorboard), "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port)],
