@@ -7,21 +7,28 @@ from __future__ import annotations
 from kerattn.training import metrics
 
 
-def sample_quality(model, family: str, texts: list[str], targets: list) -> dict[str, float]:
-    """Decodes `texts` with `model` and scores the outputs against `targets`.
+def decode_sample(model, family: str, texts: list[str]) -> list[str]:
+    """The model's outputs for `texts`: translations (translator) or label names (classifier)."""
+    if not texts:
+        return []
+    if family == "translator":
+        return [translation.text for translation in model.translate(texts)]
+    return [result.label for result in model.classify(texts)]
+
+
+def sample_quality(model, family: str, outputs: list[str], targets: list) -> dict[str, float]:
+    """Scores `decode_sample` outputs against `targets`.
 
     Translator: {"bleu", "chrf"} (sacreBLEU, corpus level) against the reference strings.
     Classifier: {"accuracy", "macro_f1"} against label ids.
     """
-    if not texts:
+    if not outputs:
         return {}
     if family == "translator":
-        hypotheses = [translation.text for translation in model.translate(texts)]
         return {
-            "bleu": metrics.corpus_bleu(hypotheses, list(targets))["score"],
-            "chrf": metrics.corpus_chrf(hypotheses, list(targets))["score"],
+            "bleu": metrics.corpus_bleu(outputs, list(targets))["score"],
+            "chrf": metrics.corpus_chrf(outputs, list(targets))["score"],
         }
-    predicted = [result.label for result in model.classify(texts)]
     expected = [model.labels[int(label)] for label in targets]
-    scores = metrics.classification_scores(predicted, expected, model.labels)
+    scores = metrics.classification_scores(outputs, expected, model.labels)
     return {"accuracy": float(scores["accuracy"]), "macro_f1": float(scores["macro_f1"])}

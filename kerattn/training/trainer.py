@@ -58,8 +58,10 @@ import tensorflow as tf
 from kerattn.training import attention_summaries, distribution, input_pipeline, model_factory
 from kerattn.training.learning_rate_schedule import WarmupSchedule
 from kerattn.training.recipe import Recipe, RecipeError, load_recipe
-from kerattn.training.sample_quality import sample_quality
+from kerattn.training.sample_quality import decode_sample, sample_quality
 from kerattn.training.sample_summaries import write_validation_samples
+
+SAMPLE_ROWS = 5  # validation examples shown as text in TensorBoard
 
 
 @dataclass(frozen=True)
@@ -460,7 +462,10 @@ class _Trainer:
         record = {"step": step, "loss": totals[0] / max(totals[2], 1.0),
                   accuracy_name: totals[1] / max(totals[2], 1.0)}
         size = self.evaluation["sample_size"]
-        quality = sample_quality(self.model, self.family, self.valid_texts[:size],
+        # Decoded once: the quality scalars and the sample table share the outputs.
+        sample_texts = self.valid_texts[:max(size, SAMPLE_ROWS)]
+        outputs = decode_sample(self.model, self.family, sample_texts)
+        quality = sample_quality(self.model, self.family, outputs[:size],
                                  self.valid_targets[:size])
         record.update({f"sample_{name}": value for name, value in quality.items()})
         with self.valid_writer.as_default(step=step):
@@ -469,8 +474,8 @@ class _Trainer:
                     tf.summary.scalar(name, value)
             diagnostics = attention_summaries.write_probe_summaries(
                 self.model, self.family, self.evaluation["probes"], step)
-            write_validation_samples(self.model, self.family, self.valid_texts,
-                                     self.valid_targets, step)
+            write_validation_samples(self.model, self.family, sample_texts, outputs,
+                                     self.valid_targets, step, count=SAMPLE_ROWS)
         record.update({f"attention_{name}": value for name, value in diagnostics.items()})
         self.valid_writer.flush()
         self.history.append(record)
