@@ -19,7 +19,8 @@ def learn_vocabulary(settings: dict, texts: list[str]) -> list[str]:
     """Learns the vocabulary `settings` (a recipe tokenizer side) describes from `texts`."""
     if settings["kind"] == "wordpiece":
         return train_wordpiece_vocabulary(
-            texts, settings["vocabulary_size"], lowercase=settings["lowercase"]
+            texts, settings["vocabulary_size"], lowercase=settings["lowercase"],
+            max_distinct_words=settings["max_distinct_words"],
         )
     return train_symbol_vocabulary(
         texts, split=settings["split"], lowercase=settings["lowercase"],

@@ -21,6 +21,7 @@ Example (`tests/training/fixtures/reversal.toml`)::
     split = "whitespace"           # symbol only: "characters" or "whitespace"
     lowercase = false
     vocabulary_size = 64
+    # max_distinct_words = 50000   # wordpiece only: learn from the most frequent words (faster)
 
     [tokenizer.target]             # translator only: overrides for the target side
     split = "whitespace"
@@ -81,6 +82,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "vocabulary_size": ((int,), 8000),
         "lowercase": ((bool,), False),
         "split": ((str,), "characters"),
+        "max_distinct_words": ((int,), None),
     },
     "optimizer": {
         "name": ((str,), "adam"),
@@ -196,6 +198,8 @@ def recipe_from_dict(
             _check_choice(where, "kind", settings["kind"], TOKENIZER_KINDS)
         if "split" in settings:
             _check_choice(where, "split", settings["split"], SYMBOL_SPLITS)
+        if settings.get("max_distinct_words") is not None:
+            _check_range(where, "max_distinct_words", settings["max_distinct_words"], low=1)
         if "vocabulary_size" in settings and settings["vocabulary_size"] < 5:
             raise RecipeError(
                 f"[{where}] vocabulary_size must be at least 5 (4 reserved tokens + 1); "
