@@ -213,41 +213,49 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     return command.run(
         model_name=args.model_name, model_base_path=args.model_base_path,
-        model_config_file=args.model_config_file, rest_api_port=args.rest_api_port,
-        host=args.host, poll_wait_seconds=args.file_system_poll_wait_seconds,
-        num_threads=args.rest_api_num_threads, enable_cors=args.rest_api_enable_cors_support,
-        max_body_bytes=args.max_body_bytes,
+        model_config_file=args.model_config_file, port=args.port,
+        rest_api_port=args.rest_api_port, host=args.host,
+        poll_wait_seconds=args.file_system_poll_wait_seconds,
+        grpc_max_threads=args.grpc_max_threads, rest_api_num_threads=args.rest_api_num_threads,
+        enable_cors=args.rest_api_enable_cors_support, max_body_bytes=args.max_body_bytes,
     )
 
 
 def _add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "serve",
-        help="serve exported SavedModels with TF Serving's REST API (loopback by default)",
+        help="serve exported SavedModels with TF Serving's gRPC and REST APIs (on loopback)",
         description="kerattn serve --model_name NAME --model_base_path export/models/NAME "
-        "[--rest_api_port 8501]\nkerattn serve --model_config_file export/models.config\n"
+        "[--port 8500] [--rest_api_port 8501]\n"
+        "kerattn serve --model_config_file export/models.config\n"
         "TF Serving's flag names; hyphenated spellings work too.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--model_name", "--model-name", default="default",
-                        help="the model's name in URLs (default 'default')")
+                        help="the model's name in URLs and ModelSpecs (default 'default')")
     parser.add_argument("--model_base_path", "--model-base-path", default=None,
                         help="folder of numeric version folders")
     parser.add_argument("--model_config_file", "--model-config-file", default=None,
                         help="text-format ModelServerConfig (overrides the two flags above)")
+    parser.add_argument("--port", type=int, default=8500,
+                        help="gRPC port (default 8500; 0 = no gRPC)")
     parser.add_argument("--rest_api_port", "--rest-api-port", type=int, default=8501,
-                        help="REST port (default 8501)")
+                        help="REST port (default 8501; 0 = no REST)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     parser.add_argument("--file_system_poll_wait_seconds", "--file-system-poll-wait-seconds",
                         type=float, default=1.0,
                         help="seconds between version discovery passes (default 1; 0 = once)")
+    parser.add_argument("--grpc_max_threads", "--grpc-max-threads", type=int, default=None,
+                        help="gRPC worker threads; more RPCs at once get RESOURCE_EXHAUSTED "
+                        "(default 4 x CPUs)")
     parser.add_argument("--rest_api_num_threads", "--rest-api-num-threads", type=int,
-                        default=None, help="request worker threads (default 4 x CPUs)")
+                        default=None, help="REST worker threads (default 4 x CPUs)")
     parser.add_argument("--rest_api_enable_cors_support", "--rest-api-enable-cors-support",
                         action="store_true", help="add CORS headers to responses")
     parser.add_argument("--max_body_bytes", "--max-body-bytes", type=int, default=None,
-                        help="larger request bodies get 413 (default 256 MiB)")
+                        help="larger REST bodies get 413, larger gRPC messages "
+                        "RESOURCE_EXHAUSTED (default 256 MiB)")
     parser.set_defaults(handler=_run_serve)
 
 

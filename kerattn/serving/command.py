@@ -1,11 +1,18 @@
-"""`kerattn serve`: TF Serving's model-server flags → a `ModelManager` and the REST server.
+"""`kerattn serve`: TF Serving's model-server flags → a `ModelManager`, the gRPC and REST servers.
 
 Flags keep TF Serving's names (`--model_name`, `--model_base_path`, `--model_config_file`,
-`--rest_api_port`, `--file_system_poll_wait_seconds`, `--rest_api_num_threads`,
-`--rest_api_enable_cors_support`), also accepted with hyphens, so a deployment's command line
-carries over. Differences: the server listens on 127.0.0.1 unless `--host` says otherwise (TF
-Serving listens on all interfaces), REST is on by default on port 8501, and gRPC (`--port`) is
-not served yet.
+`--port`, `--rest_api_port`, `--file_system_poll_wait_seconds`, `--grpc_max_threads`,
+`--rest_api_num_threads`, `--rest_api_enable_cors_support`), also accepted with hyphens, so a
+deployment's command line carries over. gRPC is served on `--port` (default 8500, as in TF
+Serving). Differences from TF Serving:
+
+* both endpoints listen on 127.0.0.1 unless `--host` says otherwise (TF Serving listens on all
+  interfaces);
+* REST is on by default on port 8501 (TF Serving: off unless `--rest_api_port` is given);
+* `--port 0` turns gRPC off and serves REST only (TF Serving refuses to start without a gRPC
+  port or a `--grpc_socket_path`, which kerattn does not offer); both ports 0 is an error;
+* `--max_body_bytes` (default 256 MiB, kerattn's own flag) caps REST bodies (413) and gRPC
+  messages (RESOURCE_EXHAUSTED); TF Serving accepts gRPC messages up to 2 GiB.
 """
 
 from __future__ import annotations
@@ -47,26 +54,34 @@ def model_configs(model_name: str, model_base_path: str | None,
 
 
 def run(model_name: str = "default", model_base_path: str | None = None,
-        model_config_file: str | None = None, rest_api_port: int = 8501,
-        host: str = "127.0.0.1", poll_wait_seconds: float = 1.0, num_threads: int | None = None,
+        model_config_file: str | None = None, port: int = 8500, rest_api_port: int = 8501,
+        host: str = "127.0.0.1", poll_wait_seconds: float = 1.0,
+        grpc_max_threads: int | None = None, rest_api_num_threads: int | None = None,
         enable_cors: bool = False, max_body_bytes: int | None = None) -> int:
     """Serves until SIGTERM/SIGINT; returns the exit code (0 after a clean shutdown)."""
-    from kerattn.serving.rest_server import DEFAULT_MAX_BODY_BYTES, serve
+    from kerattn.serving.model_server import serve
+    from kerattn.serving.servable_requests import DEFAULT_MAX_REQUEST_BYTES
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    if rest_api_port <= 0:
-        return _error(f"--rest_api_port must be a positive port; received {rest_api_port} "
-                      "(gRPC-only serving is not implemented yet).", 2)
+    for flag, value in (("--port", port), ("--rest_api_port", rest_api_port)):
+        if not 0 <= value <= 65535:
+            return _error(f"{flag} must be a TCP port from 0 (off) to 65535; received {value}.", 2)
+    for flag, value in (("--grpc_max_threads", grpc_max_threads),
+                        ("--rest_api_num_threads", rest_api_num_threads)):
+        if value is not None and value < 1:
+            return _error(f"{flag} must be at least 1; received {value}.", 2)
     try:
         configs = model_configs(model_name, model_base_path, model_config_file)
     except ValueError as error:
         return _error(str(error), 2 if not model_config_file else 1)
     manager = ModelManager(configs, poll_wait_seconds=poll_wait_seconds)
     try:
-        serve(manager, host=host, port=rest_api_port, num_threads=num_threads,
-              max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES, enable_cors=enable_cors)
-    except RuntimeError as error:
+        serve(manager, host=host, grpc_port=port, rest_api_port=rest_api_port,
+              grpc_max_threads=grpc_max_threads, rest_api_num_threads=rest_api_num_threads,
+              max_request_bytes=max_body_bytes or DEFAULT_MAX_REQUEST_BYTES,
+              enable_cors=enable_cors)
+    except ValueError as error:  # both ports 0: nothing to serve
+        return _error(str(error), 2)
+    except (RuntimeError, OSError) as error:  # a model did not load; a port is taken
         return _error(str(error), 1)
-    except OSError as error:  # e.g. the port is taken
-        return _error(f"cannot listen on {host}:{rest_api_port}: {error}", 1)
     return 0

@@ -8,10 +8,10 @@ with TF Serving's float text (`%.6g` if it round-trips, else `%.9g`/`%.17g`, `.0
 bare NaN/Infinity tokens, raw UTF-8 strings and `{"b64": ...}` for `*_bytes` outputs.
 
 Request bodies are parsed by `json_document.parse_request_body` (iterative, any depth). Tensors
-here are numpy arrays (strings: object arrays of bytes), so the gRPC layer can reuse the same
-conversion around TensorProtos. Tensor ranks above 64 (numpy's limit; TensorFlow allows 254, so
-ranks 65–254 are a known difference) are rejected with INVALID_ARGUMENT while reading the shape,
-which also bounds all later work on deeply nested values.
+here are numpy arrays (strings: object arrays of bytes), the form `servable_requests.run_signature`
+runs for both APIs. Tensor ranks above 64 (numpy's limit; TensorFlow allows 254, so ranks 65–254
+are a known difference) are rejected with INVALID_ARGUMENT while reading the shape, which also
+bounds all later work on deeply nested values.
 """
 
 from __future__ import annotations

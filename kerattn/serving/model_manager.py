@@ -339,9 +339,11 @@ class ModelManager:
         """The loaded version a request names (ModelSpec resolution, server_core.cc).
 
         Raises:
-            ServingError: INVALID_ARGUMENT for an unknown label, NOT_FOUND for a model or version
-                that is not loaded.
+            ServingError: INVALID_ARGUMENT for an empty name or an unknown label, NOT_FOUND for a
+                model or version that is not loaded.
         """
+        if not name:
+            raise ServingError("INVALID_ARGUMENT", "ModelSpec has no name specified.")
         with self._lock:
             model = self._models.get(name)
             if label is not None:

@@ -16,9 +16,9 @@ Request work (parsing, tensor conversion, running the signature, writing the res
 thread pool of `num_threads` workers, so the event loop stays free and at most `num_threads`
 requests compute at once. Bodies above `max_body_bytes` get 413 with a JSON error.
 
-`RestServer.start_in_thread()` runs the server on its own event loop thread (tests, and the
-combined REST + gRPC server to come); `serve(...)` runs it in the foreground until SIGTERM/SIGINT
-and then drains in-flight requests before returning.
+`RestServer.start()`/`stop()` run it on the caller's event loop (`model_server.serve`, which
+drains in-flight requests on SIGTERM); `RestServer.start_in_thread()` runs it on an event loop
+thread of its own (tests).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import re
-import signal
 import threading
 
 from aiohttp import web
@@ -37,7 +36,9 @@ from aiohttp import web
 from kerattn.serving.json_document import dump, parse_request_body
 from kerattn.serving.json_tensors import input_tensors, predict_response_json
 from kerattn.serving.model_manager import DEFAULT_SIGNATURE, ModelManager
-from kerattn.serving.serving_error import CODE_NUMBERS, ServingError, from_exception, invalid_argument
+from kerattn.serving.servable_requests import (
+    DEFAULT_MAX_REQUEST_BYTES, find_signature, model_metadata, model_status_response, run_signature)
+from kerattn.serving.serving_error import ServingError, from_exception, invalid_argument
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,6 @@ _NOT_FOUND_HTML = (
     "</BODY></HTML>\n"
 )
 JSON_CONTENT_TYPE = "application/json"
-DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024
 
 
 class _EmptyBodyError(Exception):
@@ -104,29 +104,13 @@ def _message_to_dict(message) -> dict:
 
 def model_status_json(manager: ModelManager, name: str, version: int | None) -> bytes:
     """GetModelStatusResponse as proto3 JSON (all fields printed)."""
-    from tensorflow_serving.apis import get_model_status_pb2
-
-    response = get_model_status_pb2.GetModelStatusResponse()
-    for status in manager.version_statuses(name, version):
-        entry = response.model_version_status.add()
-        entry.version = status.version
-        entry.state = get_model_status_pb2.ModelVersionStatus.State.Value(status.state)
-        entry.status.error_code = CODE_NUMBERS[status.error_code]
-        entry.status.error_message = status.error_message
-    return _json_bytes(_message_to_dict(response))
+    return _json_bytes(_message_to_dict(model_status_response(manager, name, version)))
 
 
 def model_metadata_json(manager: ModelManager, name: str, version: int | None,
                         label: str | None) -> bytes:
     """`{"model_spec": …, "metadata": {"signature_def": <SignatureDefMap>}}` (§3.3)."""
-    from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
-
-    loaded = manager.servable(name, version, label)
-    spec = model_pb2.ModelSpec(name=name)
-    spec.version.value = loaded.version
-    signature_map = get_model_metadata_pb2.SignatureDefMap()
-    for key, signature_def in loaded.signature_defs.items():
-        signature_map.signature_def[key].CopyFrom(signature_def)
+    spec, signature_map = model_metadata(manager, name, version, label)
     return _json_bytes({
         "model_spec": _message_to_dict(spec),
         "metadata": {"signature_def": _message_to_dict(signature_map)},
@@ -140,8 +124,6 @@ def _json_bytes(value) -> bytes:
 def predict_json(manager: ModelManager, name: str, version: int | None, label: str | None,
                  body: bytes) -> bytes:
     """Runs one REST predict request end to end (§3.4 processing order); returns the body."""
-    import tensorflow as tf
-
     document = parse_request_body(body)
     if not isinstance(document, dict):
         raise invalid_argument(f"JSON Value: {dump(document)} Is not object")
@@ -152,22 +134,15 @@ def predict_json(manager: ModelManager, name: str, version: int | None, label: s
             "a string value.")
     loaded = manager.servable(name, version, label)
     key = signature_name or DEFAULT_SIGNATURE
-    signature_def = loaded.signature_def(key)
-    if signature_def is None or key not in loaded.signatures:
+    signature = find_signature(loaded, key)
+    if signature is None:
         raise invalid_argument(f'Serving signature name: "{key}" not found in signature def')
+    signature_def, function = signature
     if not signature_def.inputs:
         raise invalid_argument(
             f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
     inputs, row_format = input_tensors(document, signature_def)
-    function = loaded.signatures[key]
-    try:
-        feed = {alias: tf.constant(array, dtype=tf.dtypes.as_dtype(signature_def.inputs[alias].dtype))
-                for alias, array in inputs.items()}
-        outputs = function(**feed)
-    except Exception as error:  # noqa: BLE001 - runtime errors pass through with their code
-        raise from_exception(error) from None
-    outputs = {alias: outputs[alias].numpy() for alias in signature_def.outputs if alias in outputs}
-    return predict_response_json(outputs, row_format)
+    return predict_response_json(run_signature(function, signature_def, inputs), row_format)
 
 
 class RestServer:
@@ -185,7 +160,7 @@ class RestServer:
     """
 
     def __init__(self, manager: ModelManager, host: str = "127.0.0.1", port: int = 8501,
-                 num_threads: int | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+                 num_threads: int | None = None, max_body_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
                  enable_cors: bool = False, shutdown_timeout: float = 30.0):
         if num_threads is not None and num_threads < 1:
             raise ValueError(f"`num_threads` must be >= 1; received {num_threads}.")
@@ -341,36 +316,3 @@ class RestServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._thread = None
-
-
-def serve(manager: ModelManager, host: str = "127.0.0.1", port: int = 8501,
-          num_threads: int | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-          enable_cors: bool = False, shutdown_timeout: float = 30.0) -> None:
-    """Serves REST in the foreground until SIGTERM or SIGINT, then drains and returns.
-
-    Like TF Serving, the port opens only once every model has an AVAILABLE version; if one has
-    none after the first discovery pass, raises RuntimeError.
-    """
-    manager.start()
-    try:
-        unavailable = manager.unavailable_models()
-        if unavailable:
-            raise RuntimeError(
-                f"{len(unavailable)} model(s) did not become available: {unavailable}")
-        server = RestServer(manager, host=host, port=port, num_threads=num_threads,
-                            max_body_bytes=max_body_bytes, enable_cors=enable_cors,
-                            shutdown_timeout=shutdown_timeout)
-
-        async def main() -> None:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signal_number in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signal_number, stop.set)
-            await server.start()
-            await stop.wait()
-            logger.info("Shutting down: draining in-flight requests.")
-            await server.stop()
-
-        asyncio.run(main())
-    finally:
-        manager.stop()

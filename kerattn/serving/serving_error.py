@@ -2,7 +2,7 @@
 
 `ServingError` carries one of the code names and the message a client sees; the REST layer
 turns it into `{"error": message}` with the HTTP status of `HTTP_STATUS` (SERVING-SPEC.md §3),
-the gRPC layer can pass the code through unchanged (§4).
+the gRPC layer passes the code through unchanged (§4).
 """
 
 from __future__ import annotations

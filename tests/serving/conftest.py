@@ -1,6 +1,6 @@
-"""Exports served in the serving tests, and a REST server on loopback with an HTTP client.
+"""Exports served in the serving tests, and REST and gRPC servers on loopback over them.
 
-The tiny classifier/translator come from tests/export/conftest.py's builders; `toy_base` is a
+The tiny classifier/translator come from tests/export/conftest.py's builders; the toy model is a
 plain tf.Module SavedModel with numeric and string inputs (fast to write and load) for the
 request-format tests.
 """
@@ -12,14 +12,16 @@ import json
 import shutil
 from dataclasses import dataclass
 
+import grpc
 import pytest
 import tensorflow as tf
 
 from kerattn.export.exporter import export_model
+from kerattn.serving.grpc_server import GrpcServer
 from kerattn.serving.model_manager import ModelConfig, ModelManager
 from kerattn.serving.rest_server import RestServer
-from tests.export.conftest import tiny_classifier
-from tests.zoo.conftest import review_tokenizer  # noqa: F401  (fixture)
+from tests.export.conftest import tiny_classifier, tiny_translator
+from tests.zoo.conftest import english_tokenizer, review_tokenizer, spanish_tokenizer  # noqa: F401
 
 
 def write_toy_saved_model(folder) -> None:
@@ -60,6 +62,15 @@ def toy_model_dir(tmp_path_factory):
 def classifier_base(review_tokenizer, tmp_path_factory):  # noqa: F811
     base = tmp_path_factory.mktemp("serving") / "classifier"
     export_model(tiny_classifier(review_tokenizer), base, version=1)
+    return base
+
+
+@pytest.fixture(scope="session")
+def translator_base(english_tokenizer, spanish_tokenizer, tmp_path_factory):  # noqa: F811
+    """Base path of the tiny translator exported as version 1 (beam 2 + greedy); slow to build."""
+    base = tmp_path_factory.mktemp("serving") / "translator"
+    export_model(tiny_translator(english_tokenizer, spanish_tokenizer), base, version=1,
+                 beam_size=2)
     return base
 
 
@@ -104,9 +115,9 @@ class Client:
 
 
 @pytest.fixture(scope="session")
-def served(toy_model_dir, classifier_base, tmp_path_factory):
-    """A running server with models `toy` (versions 1 and 2, label stable → 1, policy all) and
-    `classifier` (version 1)."""
+def serving_manager(toy_model_dir, classifier_base, tmp_path_factory):
+    """Models `toy` (versions 1 and 2, labels stable → 1 and gone → 7, policy all) and
+    `classifier` (version 1), loaded."""
     toy_base = tmp_path_factory.mktemp("serving") / "toy"
     shutil.copytree(toy_model_dir, toy_base / "1")
     shutil.copytree(toy_model_dir, toy_base / "0002")
@@ -116,7 +127,23 @@ def served(toy_model_dir, classifier_base, tmp_path_factory):
         ModelConfig("classifier", str(classifier_base)),
     ], poll_wait_seconds=-1)
     manager.poll_once()
-    server = RestServer(manager, port=0, num_threads=2, max_body_bytes=1 << 20)
+    return manager
+
+
+@pytest.fixture(scope="session")
+def served(serving_manager):
+    """A REST server over `serving_manager` (2 threads, 1 MiB bodies) and its client."""
+    server = RestServer(serving_manager, port=0, num_threads=2, max_body_bytes=1 << 20)
     port = server.start_in_thread()
     yield Client(port)
     server.stop_thread()
+
+
+@pytest.fixture(scope="session")
+def grpc_channel(serving_manager):
+    """A channel to a gRPC server over `serving_manager` (2 threads, 1 MiB messages)."""
+    server = GrpcServer(serving_manager, port=0, max_threads=2, max_message_bytes=1 << 20)
+    port = server.start()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield channel
+    server.stop()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 import socket
 
+import pytest
+
 from kerattn import cli
 
 
@@ -26,12 +28,28 @@ def test_model_without_versions_stops_startup(tmp_path, capsys):
     assert "1 model(s) did not become available" in capsys.readouterr().err
 
 
-def test_port_in_use(toy_model_dir, tmp_path, capsys):
+@pytest.mark.parametrize("api, flag, other_flag", [
+    ("REST", "--rest_api_port", "--port"), ("gRPC", "--port", "--rest-api-port")])
+def test_port_in_use(toy_model_dir, tmp_path, capsys, api, flag, other_flag):
     shutil.copytree(toy_model_dir, tmp_path / "1")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert cli.main(["serve", "--model_base_path", str(tmp_path), "--rest_api_port",
-                         str(port), "--file_system_poll_wait_seconds", "0"]) == 1
-    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+        assert cli.main(["serve", "--model_base_path", str(tmp_path), flag, str(port),
+                         other_flag, "0", "--file_system_poll_wait_seconds", "0"]) == 1
+    assert f"kerattn serve: cannot listen on 127.0.0.1:{port} ({api}): " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--port", "0", "--rest_api_port", "0"],
+     "--port and --rest_api_port are both 0, so there is nothing to serve; give at least one of "
+     "them a port."),
+    (["--port", "-1"], "--port must be a TCP port from 0 (off) to 65535; received -1."),
+    (["--rest_api_port", "70000"],
+     "--rest_api_port must be a TCP port from 0 (off) to 65535; received 70000."),
+    (["--grpc_max_threads", "0"], "--grpc_max_threads must be at least 1; received 0."),
+])
+def test_bad_port_and_thread_flags(tmp_path, capsys, flags, message):
+    assert cli.main(["serve", "--model_base_path", str(tmp_path), *flags]) == 2
+    assert capsys.readouterr().err == f"kerattn serve: {message}\n"

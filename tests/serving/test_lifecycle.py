@@ -1,4 +1,4 @@
-"""Server lifecycle: draining in-flight requests on stop, SIGTERM on `serve`, concurrency."""
+"""Server lifecycle: draining in-flight requests on stop and on SIGTERM, concurrency limits."""
 
 from __future__ import annotations
 
@@ -11,9 +11,15 @@ import sys
 import threading
 import time
 
+import grpc
+import numpy as np
 import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
+from kerattn.serving.grpc_server import GrpcServer
 from kerattn.serving.model_manager import ModelConfig, ModelManager, read_signature_defs
+from kerattn.serving.model_server import serve
 from kerattn.serving.rest_server import RestServer
 from tests.conftest import free_port
 from tests.serving.conftest import Client
@@ -46,15 +52,47 @@ class SlowVersion:
         return self.signature_defs.get(name)
 
 
+def wait_until_running(requests: int) -> None:
+    """Waits until `requests` calls of the slow signature are running."""
+    deadline = time.monotonic() + 30
+    while SlowVersion.running < requests:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def grpc_predict(port: int, model: str = "slow", x: float = 1.0) -> list[float]:
+    """The `y` a gRPC Predict of `x` gets from the server on `port`."""
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model
+    request.inputs["x"].CopyFrom(tf.make_tensor_proto(np.float32([x])))
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
+            request, timeout=60)
+    return tf.make_ndarray(response.outputs["y"]).tolist()
+
+
 @pytest.fixture
-def slow_server(toy_model_dir, tmp_path):
+def slow_manager(toy_model_dir, tmp_path):
     shutil.copytree(toy_model_dir, tmp_path / "1")
     manager = ModelManager([ModelConfig("slow", str(tmp_path))], loader=SlowVersion)
     manager.poll_once()
-    server = RestServer(manager, port=0, num_threads=2)
+    return manager
+
+
+@pytest.fixture
+def slow_server(slow_manager):
+    server = RestServer(slow_manager, port=0, num_threads=2)
     client = Client(server.start_in_thread())
     yield server, client
     server.stop_thread()
+
+
+@pytest.fixture
+def slow_grpc_server(slow_manager):
+    server = GrpcServer(slow_manager, port=0, max_threads=2)
+    server.start()
+    yield server
+    server.stop()
 
 
 def test_stop_drains_in_flight_requests(slow_server):
@@ -63,7 +101,7 @@ def test_stop_drains_in_flight_requests(slow_server):
     thread = threading.Thread(target=lambda: replies.append(
         client.post("/v1/models/slow:predict", {"instances": [1.0]})))
     thread.start()
-    time.sleep(0.4)  # the request is now running in the worker thread
+    wait_until_running(1)
     server.stop_thread()
     thread.join()
     assert replies[0].status == 200 and replies[0].json() == {"predictions": [2.0]}
@@ -71,36 +109,138 @@ def test_stop_drains_in_flight_requests(slow_server):
         socket.create_connection(("127.0.0.1", client.port), timeout=2)
 
 
-def test_thread_pool_limits_concurrency(slow_server):
-    _, client = slow_server
+def call_concurrently(call, times: int, delay: float) -> None:
+    """Runs `call` in `times` threads at once against a slow signature taking `delay` seconds."""
     SlowVersion.peak = 0
-    SlowVersion.delay = 0.3
+    SlowVersion.delay = delay
     try:
-        threads = [threading.Thread(target=client.post, args=(
-            "/v1/models/slow:predict", {"instances": [1.0]})) for _ in range(5)]
+        threads = [threading.Thread(target=call) for _ in range(times)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
     finally:
         SlowVersion.delay = 1.0
+
+
+def test_thread_pool_limits_concurrency(slow_server):
+    _, client = slow_server
+    call_concurrently(lambda: client.post("/v1/models/slow:predict", {"instances": [1.0]}),
+                      times=5, delay=0.3)
     assert SlowVersion.peak == 2
 
 
-@pytest.mark.slow  # a fresh interpreter importing TensorFlow: ~10-20 s
-def test_cli_serve_exits_cleanly_on_sigterm(toy_model_dir, tmp_path):
-    shutil.copytree(toy_model_dir, tmp_path / "1")
+def test_grpc_stop_drains_in_flight_rpcs(slow_grpc_server):
+    results = []
+    thread = threading.Thread(target=lambda: results.append(grpc_predict(slow_grpc_server.port)))
+    thread.start()
+    wait_until_running(1)
+    slow_grpc_server.stop()
+    thread.join()
+    assert results == [[2.0]]
+    with pytest.raises(grpc.RpcError) as caught:
+        grpc_predict(slow_grpc_server.port)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_grpc_rpcs_beyond_max_threads_are_resource_exhausted(slow_grpc_server):
+    outcomes = []
+
+    def call() -> None:
+        try:
+            outcomes.append(grpc_predict(slow_grpc_server.port))
+        except grpc.RpcError as error:
+            outcomes.append((error.code(), error.details()))
+
+    call_concurrently(call, times=5, delay=0.5)
+    assert SlowVersion.peak == 2
+    assert outcomes.count([2.0]) == 2
+    assert outcomes.count(
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, "Concurrent RPC limit exceeded!")) == 3
+
+
+def serve_until_sigterm(manager: ModelManager, port: int, client, **serve_args) -> None:
+    """Runs `serve(manager, **serve_args)` here and `client()` in a thread once `port` accepts
+    connections; SIGTERM (to this process) follows the client whatever it did."""
+    served = threading.Event()
+
+    def run_client() -> None:
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline and not served.is_set()
+                    time.sleep(0.1)
+            client()
+        finally:
+            if not served.is_set():  # serve() handles SIGTERM once its ports are open
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=run_client)
+    thread.start()
+    try:
+        serve(manager, **serve_args)
+    finally:
+        served.set()
+        thread.join()
+
+
+def test_sigterm_drains_both_servers_and_serve_returns(slow_manager):
+    grpc_port, rest_port = free_port(), free_port()
+    results = {}
+    requests = [
+        threading.Thread(target=lambda: results.update(grpc=grpc_predict(grpc_port))),
+        threading.Thread(target=lambda: results.update(rest=Client(rest_port).post(
+            "/v1/models/slow:predict", {"instances": [1.0]}).json())),
+    ]
+
+    def start_requests() -> None:
+        for request in requests:
+            request.start()
+        wait_until_running(2)
+
+    # REST opens after gRPC.
+    serve_until_sigterm(slow_manager, rest_port, start_requests, grpc_port=grpc_port,
+                        rest_api_port=rest_port)
+    for request in requests:
+        request.join()
+    assert results == {"grpc": [2.0], "rest": {"predictions": [2.0]}}
+    for port in (grpc_port, rest_port):
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2)
+
+
+def test_rest_port_equal_to_grpc_port_serves_grpc_only(slow_manager, caplog):
     port = free_port()
+    results = []
+    SlowVersion.delay = 0.0
+    try:
+        serve_until_sigterm(slow_manager, port, lambda: results.append(grpc_predict(port)),
+                            grpc_port=port, rest_api_port=port)
+    finally:
+        SlowVersion.delay = 1.0
+    assert results == [[2.0]]
+    assert ("--rest_api_port cannot be the same as --port (%d); skipped exporting the HTTP/REST "
+            "API." % port) in caplog.messages
+
+
+@pytest.mark.slow  # a fresh interpreter importing TensorFlow: ~10-20 s
+def test_cli_serve_answers_rest_and_grpc_and_exits_cleanly_on_sigterm(toy_model_dir, tmp_path):
+    shutil.copytree(toy_model_dir, tmp_path / "1")
+    rest_port, grpc_port = free_port(), free_port()
     code = (
         "import sys\nfrom kerattn import cli\n"
         f"sys.exit(cli.main(['serve', '--model_name', 'toy', '--model_base_path', "
-        f"{str(tmp_path)!r}, '--rest_api_port', '{port}']))\n"
+        f"{str(tmp_path)!r}, '--rest_api_port', '{rest_port}', '--port', '{grpc_port}']))\n"
     )
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     process = subprocess.Popen([sys.executable, "-c", code], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        client = Client(port)
+        client = Client(rest_port)
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -111,6 +251,7 @@ def test_cli_serve_exits_cleanly_on_sigterm(toy_model_dir, tmp_path):
                 assert time.monotonic() < deadline
                 time.sleep(0.3)
         assert reply.json() == {"predictions": [3.0]}
+        assert grpc_predict(grpc_port, model="toy") == [3.0]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0, process.stderr.read()[-3000:]
     finally:
@@ -120,8 +261,6 @@ def test_cli_serve_exits_cleanly_on_sigterm(toy_model_dir, tmp_path):
 
 
 def test_serve_refuses_to_start_without_an_available_version(tmp_path):
-    from kerattn.serving.rest_server import serve
-
     (tmp_path / "1").mkdir()  # no saved_model.pb
     with pytest.raises(RuntimeError, match=r"^1 model\(s\) did not become available: .*m.*"):
         serve(ModelManager([ModelConfig("m", str(tmp_path))], poll_wait_seconds=0))

@@ -6,23 +6,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerattn.export.exporter import export_model
 from kerattn.serving.model_manager import ModelConfig, ModelManager
 from kerattn.serving.rest_server import RestServer
-from tests.export.conftest import tiny_translator
 from tests.serving.conftest import Client
-from tests.zoo.conftest import ENGLISH, english_tokenizer, spanish_tokenizer  # noqa: F401
+from tests.zoo.conftest import ENGLISH
 
 pytestmark = pytest.mark.slow
 
 
-def test_row_request_gives_translation_and_attention(
-        english_tokenizer, spanish_tokenizer, tmp_path):  # noqa: F811
-    folder = export_model(tiny_translator(english_tokenizer, spanish_tokenizer),
-                          tmp_path / "translator", version=1, beam_size=2)
+def test_row_request_gives_translation_and_attention(translator_base):
     texts = [ENGLISH[0], "Привет 😀 ¿qué?"]
-    expected = tf.saved_model.load(str(folder)).signatures["greedy"](text=tf.constant(texts))
-    manager = ModelManager([ModelConfig("translator", str(tmp_path / "translator"))])
+    expected = tf.saved_model.load(str(translator_base / "1")).signatures["greedy"](
+        text=tf.constant(texts))
+    manager = ModelManager([ModelConfig("translator", str(translator_base))])
     manager.poll_once()
     server = RestServer(manager, port=0, num_threads=2)
     client = Client(server.start_in_thread())

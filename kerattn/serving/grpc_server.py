@@ -1,0 +1,212 @@
+"""TF Serving's gRPC API (port `--port`) on `grpc.server`, with the servicers generated in the
+`tensorflow-serving-api` package.
+
+Methods, status codes and messages follow SERVING-SPEC.md §4 (`predict_impl.cc`,
+`predict_util.cc`, `get_model_metadata_impl.cc`, `get_model_status_impl.cc`, `server_core.cc`):
+
+* `PredictionService/Predict`: ModelSpec name, version or version_label, signature_name (empty →
+  `serving_default`); inputs as TensorProtos; `output_filter`; the response's model_spec carries
+  the version that ran and the resolved signature name; outputs in typed `*_val` fields;
+* `PredictionService/GetModelMetadata`: `metadata_field` "signature_def" → a SignatureDefMap
+  packed in an Any;
+* `ModelService/GetModelStatus`: every version ever seen, or the one asked for (labels ignored);
+* `Classify`, `Regress`, `MultiInference` and `HandleReloadConfigRequest` → UNIMPLEMENTED.
+
+Status codes are TF Serving's internal codes unchanged; messages above 1024 characters are cut
+and suffixed `...TRUNCATED` (grpc_status_util.cc).
+
+RPCs run in a pool of `max_threads` threads; an RPC arriving while `max_threads` are in flight
+gets RESOURCE_EXHAUSTED, as TF Serving's thread quota (`--grpc_max_threads`) does. Messages above
+`max_message_bytes` get RESOURCE_EXHAUSTED from gRPC (TF Serving accepts up to 2 GiB).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+
+import grpc
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2, model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc)
+
+from kerattn.serving.model_manager import DEFAULT_SIGNATURE, ModelManager
+from kerattn.serving.servable_requests import (
+    DEFAULT_MAX_REQUEST_BYTES, find_signature, model_metadata, model_status_response, run_signature)
+from kerattn.serving.serving_error import ServingError, from_exception, invalid_argument
+from kerattn.serving.tensor_protos import input_arrays, output_aliases, tensor_proto
+
+logger = logging.getLogger(__name__)
+
+_MESSAGE_LIMIT = 1024
+_SIGNATURE_DEF_FIELD = "signature_def"
+
+
+def _answer(context: grpc.ServicerContext, handler, request):
+    """`handler(request)`, or the call aborted with the ServingError's code and message."""
+    try:
+        return handler(request)
+    except Exception as error:  # noqa: BLE001 - every failure becomes a status
+        if not isinstance(error, ServingError):
+            logger.exception("Unexpected failure in a gRPC request")
+        failure = from_exception(error)
+        message = failure.message
+        if len(message) > _MESSAGE_LIMIT:
+            message = message[:_MESSAGE_LIMIT] + "...TRUNCATED"
+        context.abort(grpc.StatusCode[failure.code], message)
+
+
+def _unimplemented(context: grpc.ServicerContext, method: str, instead: str):
+    context.abort(grpc.StatusCode.UNIMPLEMENTED,
+                  f"kerattn serve does not implement {method}; {instead}.")
+
+
+def _model_spec(request):
+    """The request's ModelSpec; INVALID_ARGUMENT `Missing ModelSpec` if it has none."""
+    if not request.HasField("model_spec"):
+        raise invalid_argument("Missing ModelSpec")
+    return request.model_spec
+
+
+def _version_and_label(spec) -> tuple[int | None, str | None]:
+    """The ModelSpec's version choice: (version, None), (None, label) or (None, None) = latest."""
+    choice = spec.WhichOneof("version_choice")
+    return (spec.version.value if choice == "version" else None,
+            spec.version_label if choice == "version_label" else None)
+
+
+class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+    """`tensorflow.serving.PredictionService` over a `ModelManager`."""
+
+    def __init__(self, manager: ModelManager):
+        self.manager = manager
+
+    def Predict(self, request, context):  # noqa: N802 - the generated servicer's method names
+        return _answer(context, self._predict, request)
+
+    def GetModelMetadata(self, request, context):  # noqa: N802
+        return _answer(context, self._model_metadata, request)
+
+    def Classify(self, request, context):  # noqa: N802
+        _unimplemented(context, "Classify", "use Predict")
+
+    def Regress(self, request, context):  # noqa: N802
+        _unimplemented(context, "Regress", "use Predict")
+
+    def MultiInference(self, request, context):  # noqa: N802
+        _unimplemented(context, "MultiInference", "use Predict")
+
+    def _predict(self, request):
+        spec = _model_spec(request)
+        loaded = self.manager.servable(spec.name, *_version_and_label(spec))
+        key = spec.signature_name or DEFAULT_SIGNATURE
+        signature = find_signature(loaded, key)
+        if signature is None:
+            raise ServingError("FAILED_PRECONDITION", f'Serving signature key "{key}" not found.')
+        signature_def, function = signature
+        inputs = input_arrays(request.inputs, signature_def)
+        aliases = output_aliases(request.output_filter, signature_def)
+        outputs = run_signature(function, signature_def, inputs, aliases)
+        response = predict_pb2.PredictResponse()
+        response.model_spec.name = spec.name
+        response.model_spec.signature_name = key
+        response.model_spec.version.value = loaded.version
+        for alias, array in outputs.items():
+            response.outputs[alias].CopyFrom(tensor_proto(array))
+        return response
+
+    def _model_metadata(self, request):
+        spec = _model_spec(request)
+        if not request.metadata_field:
+            raise invalid_argument(
+                "GetModelMetadataRequest must specify at least one metadata_field")
+        for field in request.metadata_field:
+            if field != _SIGNATURE_DEF_FIELD:
+                raise invalid_argument(f"Metadata field {field} is not supported")
+        model_spec, signature_map = model_metadata(
+            self.manager, spec.name, *_version_and_label(spec))
+        response = get_model_metadata_pb2.GetModelMetadataResponse(model_spec=model_spec)
+        response.metadata[_SIGNATURE_DEF_FIELD].Pack(signature_map)
+        return response
+
+
+class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
+    """`tensorflow.serving.ModelService` over a `ModelManager`."""
+
+    def __init__(self, manager: ModelManager):
+        self.manager = manager
+
+    def GetModelStatus(self, request, context):  # noqa: N802
+        return _answer(context, self._model_status, request)
+
+    def HandleReloadConfigRequest(self, request, context):  # noqa: N802
+        _unimplemented(context, "HandleReloadConfigRequest",
+                       "restart it with the new --model_config_file")
+
+    def _model_status(self, request):
+        spec = _model_spec(request)  # the label is ignored, as in get_model_status_impl.cc
+        return model_status_response(
+            self.manager, spec.name, spec.version.value if spec.HasField("version") else None)
+
+
+class GrpcServer:
+    """The gRPC endpoint over a `ModelManager`.
+
+    Args:
+        manager: the served models.
+        host: the interface to listen on (default loopback only).
+        port: the TCP port; 0 picks a free one (see `port` after start).
+        max_threads: RPC worker threads and the most RPCs in flight (TF Serving's
+            `--grpc_max_threads`, default 4 × CPUs).
+        max_message_bytes: larger request messages are refused with RESOURCE_EXHAUSTED.
+        shutdown_timeout: seconds in-flight RPCs get to finish on shutdown.
+    """
+
+    def __init__(self, manager: ModelManager, host: str = "127.0.0.1", port: int = 8500,
+                 max_threads: int | None = None, max_message_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+                 shutdown_timeout: float = 30.0):
+        if max_threads is not None and max_threads < 1:
+            raise ValueError(f"`max_threads` must be >= 1; received {max_threads}.")
+        self.manager = manager
+        self.host = host
+        self.port = port
+        self.max_threads = max_threads or 4 * (os.cpu_count() or 1)
+        self.max_message_bytes = max_message_bytes
+        self.shutdown_timeout = shutdown_timeout
+        self._server: grpc.Server | None = None
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def start(self) -> int:
+        """Starts serving in gRPC's own threads; returns (and sets `port` to) the bound port.
+
+        Raises:
+            OSError: the address cannot be bound (e.g. the port is taken).
+        """
+        executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.max_threads, thread_name_prefix="kerattn-grpc")
+        server = grpc.server(executor, maximum_concurrent_rpcs=self.max_threads, options=[
+            ("grpc.max_receive_message_length", self.max_message_bytes),
+            ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share it
+        ])
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+            PredictionServicer(self.manager), server)
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(
+            ModelServicer(self.manager), server)
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        try:
+            self.port = server.add_insecure_port(f"{host}:{self.port}")
+        except RuntimeError as error:  # grpcio's "Failed to bind to address …"
+            executor.shutdown()
+            raise OSError(str(error)) from None
+        server.start()
+        self._server, self._executor = server, executor
+        logger.info("Running gRPC ModelServer at %s:%d ...", self.host, self.port)
+        return self.port
+
+    def stop(self) -> None:
+        """Stops accepting RPCs and waits up to `shutdown_timeout` for in-flight ones."""
+        if self._server is None:
+            return
+        self._server.stop(self.shutdown_timeout).wait()
+        self._executor.shutdown(wait=True)
+        self._server = self._executor = None
