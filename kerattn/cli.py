@@ -96,6 +96,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         report = evaluation.evaluate_file(
             args.model, args.data, task=args.task, beam_size=args.beam_size,
             batch_size=args.batch_size, limit=args.limit, alternates_path=args.alternates,
+            origin=args.origin,
         )
     except (evaluation.EvaluationError, CorpusError) as error:
         print(f"kerattn evaluate: {error}", file=sys.stderr)
@@ -109,7 +110,7 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
         "evaluate",
         help="score a model on a test TSV: BLEU/chrF, G2P word/phoneme error rate, or accuracy/F1",
     )
-    parser.add_argument("model", metavar="MODEL", help="path to a .keras file")
+    parser.add_argument("model", metavar="MODEL", help="a preset name or a .keras file")
     parser.add_argument("--data", required=True, metavar="FILE",
                         help="test TSV: source<TAB>target, word<TAB>phonemes or text<TAB>label")
     parser.add_argument("--task", choices=["translation", "g2p", "classification"], default=None,
@@ -119,6 +120,8 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="examples per batch (default 64)")
     parser.add_argument("--limit", type=int, default=None,
                         help="evaluate the first N examples only")
+    parser.add_argument("--origin", default=None, metavar="PREFIX",
+                        help="only rows whose origin column starts with PREFIX (e.g. help/)")
     parser.add_argument("--alternates", default=None, metavar="FILE",
                         help="g2p: TSV of more acceptable pronunciations (cmudict alternates.tsv)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -184,7 +187,7 @@ def _add_export_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("targets", nargs="*", metavar="MODEL | NAME=BASE_PATH",
-                        help="a .keras file to export, or NAME=BASE_PATH pairs with "
+                        help="a preset name or .keras file to export, or NAME=BASE_PATH pairs with "
                         "--models-config")
     parser.add_argument("--base-path", default=None,
                         help="the model's TF Serving base path, e.g. export/models/translator")
@@ -259,12 +262,79 @@ def _add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run_serve)
 
 
+def _run_zoo(args: argparse.Namespace) -> int:
+    from kerattn.zoo import command
+
+    return command.list_command(as_json=args.json)
+
+
+def _add_zoo_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("zoo", help="the pretrained presets that ship with kerattn")
+    actions = parser.add_subparsers(title="actions", dest="action", required=True)
+    listing = actions.add_parser("list", help="list the presets with their task, size and metrics")
+    listing.add_argument("--json", action="store_true", help="print their metadata as JSON")
+    listing.set_defaults(handler=_run_zoo)
+
+
+def _add_inference_flags(parser: argparse.ArgumentParser, default_model: str) -> None:
+    parser.add_argument("texts", nargs="*", metavar="TEXT",
+                        help="texts to process (default: one per line from standard input)")
+    parser.add_argument("--model", default=default_model,
+                        help=f"a preset name or a .keras file (default {default_model})")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true",
+                        help="one JSON object per line, with scores, tokens and attention")
+    output.add_argument("--show-attention", action="store_true",
+                        help="print the attention under each result")
+    parser.add_argument("--plot", metavar="FILE.png", default=None,
+                        help="write a labelled attention heatmap (FILE-1.png, ... for several)")
+
+
+def _run_translate(args: argparse.Namespace) -> int:
+    from kerattn.zoo import command
+
+    return command.translate_command(
+        args.texts, model_name=args.model, beam_size=args.beam_size, as_json=args.json,
+        show_attention=args.show_attention, plot=args.plot,
+    )
+
+
+def _add_translate_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "translate", help="translate text with a translator preset or .keras file (G2P too)"
+    )
+    _add_inference_flags(parser, "translator_en_es")
+    parser.add_argument("--beam-size", type=int, default=None,
+                        help="beam size (default: the preset's, 1 for a .keras file)")
+    parser.set_defaults(handler=_run_translate)
+
+
+def _run_classify(args: argparse.Namespace) -> int:
+    from kerattn.zoo import command
+
+    return command.classify_command(
+        args.texts, model_name=args.model, as_json=args.json,
+        show_attention=args.show_attention, plot=args.plot,
+    )
+
+
+def _add_classify_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "classify", help="classify text with a classifier preset or .keras file"
+    )
+    _add_inference_flags(parser, "sentiment_en")
+    parser.set_defaults(handler=_run_classify)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kerattn", description="Attention-based recurrent models for Keras 3."
     )
     subparsers = parser.add_subparsers(title="commands", dest="command", required=True)
     _add_demo_parser(subparsers)
+    _add_zoo_parser(subparsers)
+    _add_translate_parser(subparsers)
+    _add_classify_parser(subparsers)
     _add_data_parser(subparsers)
     _add_train_parser(subparsers)
     _add_evaluate_parser(subparsers)

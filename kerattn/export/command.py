@@ -41,7 +41,7 @@ def run(
         return write_models_config(models_config, targets, models_dir, mount)
     if len(targets) != 1 or base_path is None:
         return _error(
-            "give one MODEL (a .keras file) and --base-path export/models/NAME; received "
+            "give one MODEL (a preset name or .keras file) and --base-path export/models/NAME; received "
             f"{len(targets)} MODEL argument(s) and --base-path={base_path!r}.",
             2,
         )

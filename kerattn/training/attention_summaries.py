@@ -18,60 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerattn.training import attention_diagnostics
-
-_DPI = 100
-_CELL_INCHES = 0.32  # per token: fits a 10-pt label rotated by 60°
-
-
-def heatmap_figure_size(source_count: int, target_count: int) -> tuple[float, float]:
-    """Figure (width, height) in inches for a (target_count × source_count) heatmap."""
-    width = max(4.0, 1.8 + _CELL_INCHES * source_count)
-    height = max(2.5, 1.6 + _CELL_INCHES * target_count)
-    return width, height
-
-
-def heatmap_pixel_size(source_count: int, target_count: int) -> tuple[int, int]:
-    """(height, width) in pixels of the PNG `heatmap_png` makes for these token counts."""
-    width, height = heatmap_figure_size(source_count, target_count)
-    return int(round(height * _DPI)), int(round(width * _DPI))
-
-
-def heatmap_png(
-    weights, source_tokens: list[str], target_tokens: list[str], title: str = ""
-) -> bytes:
-    """Renders attention weights (T, S) as a PNG of `heatmap_pixel_size` (matplotlib, Agg).
-
-    x: source tokens (labels rotated 60°), y: target tokens; one cell per weight.
-    """
-    import io
-
-    figure = heatmap_figure(weights, source_tokens, target_tokens, title)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=_DPI)  # no bbox_inches: the size stays predictable
-    return buffer.getvalue()
-
-
-def heatmap_figure(weights, source_tokens: list[str], target_tokens: list[str], title: str = ""):
-    """The matplotlib `Figure` behind `heatmap_png` (no pyplot, no global state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    weights = np.asarray(weights, np.float32).reshape(len(target_tokens), len(source_tokens))
-    figure = Figure(figsize=heatmap_figure_size(len(source_tokens), len(target_tokens)), dpi=_DPI)
-    FigureCanvasAgg(figure)  # Agg rendering, whatever pyplot's backend is
-    axes = figure.add_subplot()
-    axes.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
-    axes.set_xticks(range(len(source_tokens)))
-    axes.set_xticklabels(source_tokens, rotation=60, ha="right", rotation_mode="anchor", fontsize=9)
-    axes.set_yticks(range(len(target_tokens)))
-    axes.set_yticklabels(target_tokens, fontsize=9)
-    axes.set_xlabel("source")
-    axes.set_ylabel("output")
-    if title:
-        axes.set_title(title[:80], fontsize=9)
-    figure.tight_layout()
-    return figure
-
+from kerattn.visualization import heatmap_png
 
 def _markdown_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ") or " "

@@ -6,7 +6,7 @@ from the model, and calls one of them. Each returns a plain JSON-able dict:
 
     {
       "task": "translation" | "g2p" | "classification",
-      "model": ..., "data": ..., "limit": ...,  # evaluate_file only: paths (or the class name)
+      "model": ..., "data": ..., "origin": ..., "limit": ...,  # evaluate_file only
       "metrics": {...},      # see each function
       "counts": {...},       # examples, truncated inputs, ...
       "settings": {...},     # beam size, batch size, ...
@@ -328,6 +328,7 @@ def evaluate_file(
     batch_size: int = 64,
     limit: int | None = None,
     alternates_path: str | os.PathLike | None = None,
+    origin: str | None = None,
 ) -> dict:
     """Evaluate a model on a corpus TSV (`kerattn.data.read_pairs` format).
 
@@ -343,16 +344,18 @@ def evaluate_file(
         alternates_path: G2P only: a TSV of further acceptable pronunciations
             (`word<TAB>phonemes[<TAB>split]`, such as the cmudict corpus's `alternates.tsv`);
             those of words in `data_path` are added to their references.
+        origin: evaluate only the rows whose third column (the corpus builders' origin, such
+            as "help/text/..." or "ui/...") starts with this prefix.
 
     Returns:
         The report of `evaluate_translator`, `evaluate_g2p` or `evaluate_classifier`, plus
-        "model", "data" and "limit".
+        "model", "data", "origin" and "limit".
 
     Raises:
         EvaluationError: bad model, task, label or setting.
         kerattn.data.CorpusError: the data file is missing, not UTF-8 or not tab-separated.
     """
-    from kerattn.data import read_pairs
+    from kerattn.data import read_pairs, read_rows
 
     if task is not None and task not in TASKS:
         raise EvaluationError(
@@ -362,10 +365,15 @@ def evaluate_file(
     if limit is not None:
         _check_positive("limit", limit)
     # The data is read first: a wrong path fails at once, not after loading the model.
-    rows = read_pairs(data_path)
+    if origin is None:
+        rows = read_pairs(data_path)
+    else:
+        rows = [(row[0], row[1]) for row in read_rows(data_path)
+                if len(row) > 2 and row[2].startswith(origin)]
     if not rows:
+        where = "" if origin is None else f" whose origin starts with {origin!r}"
         raise EvaluationError(
-            f"The data file {os.fspath(data_path)!r} has no rows; pass a non-empty TSV."
+            f"The data file {os.fspath(data_path)!r} has no rows{where}; pass a non-empty TSV."
         )
     alternate_rows = read_pairs(alternates_path) if alternates_path is not None else []
     if isinstance(model_or_path, (str, os.PathLike)):
@@ -414,6 +422,7 @@ def evaluate_file(
         "task": report.pop("task"),
         "model": model_description,
         "data": os.fspath(data_path),
+        "origin": origin,
         "limit": limit,
         **report,
     }
@@ -447,6 +456,8 @@ def format_report(report: dict) -> str:
     header = f"kerattn evaluate: {task}"
     if "model" in report:
         header += f", model {report['model']}, data {report['data']}"
+        if report.get("origin"):
+            header += f" (origin {report['origin']}*)"
     lines = [header, ""]
     if task == "translation":
         lines += _table([

@@ -181,6 +181,13 @@ class Classifier(keras.Model):
         return config
 
     @classmethod
+    def from_preset(cls, name: str) -> "Classifier":
+        """Loads the zoo preset `name` (see `kerattn.zoo.list()`), which must be a Classifier."""
+        from kerattn.zoo import presets
+
+        return presets.load(name, expected_class=cls)
+
+    @classmethod
     def from_config(cls, config):
         config = dict(config)
         config["tokenizer"] = keras.saving.deserialize_keras_object(config["tokenizer"])

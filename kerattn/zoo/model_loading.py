@@ -1,5 +1,6 @@
-"""Resolving a command's MODEL argument to a loaded `Translator` or `Classifier`: the one place
-`kerattn evaluate`, `kerattn export` (and the zoo's preset names, when they come) share."""
+"""Resolving a command's MODEL argument (a preset name or a `.keras` file) to a loaded
+`Translator` or `Classifier`: the one place `kerattn evaluate`, `export`, `translate` and
+`classify` share."""
 
 from __future__ import annotations
 
@@ -11,24 +12,46 @@ class ModelLoadError(ValueError):
     """MODEL cannot be loaded; the message is one sentence saying what would be accepted."""
 
 
-def load_model(name_or_path: str | os.PathLike):
-    """Loads the `Translator` or `Classifier` saved at `name_or_path` (a `.keras` file).
+class WrongModelKindError(ModelLoadError):
+    """MODEL is a Translator where a Classifier is needed, or the other way round."""
 
-    Loaded without compiling: evaluating and exporting need no optimizer state.
+
+def load_model(name_or_path: str | os.PathLike, expected_class: type | None = None):
+    """Loads the zoo preset called `name_or_path`, or the `Translator` or `Classifier` saved at
+    that path (a `.keras` file).
+
+    Loaded without compiling: evaluating, exporting and inference need no optimizer state.
+    expected_class: `Translator` or `Classifier`; the other kind raises `WrongModelKindError`.
 
     Raises:
-        ModelLoadError: if the path is not an existing `.keras` file, cannot be loaded, or holds
-            another kind of model.
+        ModelLoadError: if the name is no preset (the message lists them), or the path is not an
+            existing `.keras` file, cannot be loaded, or holds another kind of model.
     """
     path = Path(name_or_path)
     if path.suffix != ".keras":
-        raise ModelLoadError(
-            f"MODEL must be a path to a .keras file; received {os.fspath(name_or_path)!r}."
+        from kerattn.zoo import presets
+
+        if not (isinstance(name_or_path, str) and not path.suffix and path.name == name_or_path):
+            raise ModelLoadError(
+                f"MODEL must be a preset name or a path to a .keras file; received "
+                f"{os.fspath(name_or_path)!r}."
+            )
+        path = presets.get_preset(name_or_path).model_path
+    model = _load_file(path)
+    if expected_class is not None and not isinstance(model, expected_class):
+        raise WrongModelKindError(
+            f"{os.fspath(name_or_path)!r} is a {type(model).__name__}, not a "
+            f"{expected_class.__name__}."
         )
+    return model
+
+
+def _load_file(path: Path):
+    """The `Translator` or `Classifier` in the `.keras` file at `path`."""
     if not path.is_file():
         raise ModelLoadError(
             f"MODEL must be a path to an existing .keras file; received "
-            f"{os.fspath(name_or_path)!r}, which does not exist."
+            f"{os.fspath(path)!r}, which does not exist."
         )
     import keras
 

@@ -306,6 +306,13 @@ class Translator(keras.Model):
         return config
 
     @classmethod
+    def from_preset(cls, name: str) -> "Translator":
+        """Loads the zoo preset `name` (see `kerattn.zoo.list()`), which must be a Translator."""
+        from kerattn.zoo import presets
+
+        return presets.load(name, expected_class=cls)
+
+    @classmethod
     def from_config(cls, config):
         config = dict(config)
         for name in ("source_tokenizer", "target_tokenizer"):

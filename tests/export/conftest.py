@@ -7,28 +7,13 @@ import pytest
 import tensorflow as tf
 
 from kerattn.export.exporter import export_model
-from kerattn.zoo.classifier import Classifier
-from kerattn.zoo.translator import Translator
 from tests.zoo.conftest import ENGLISH, SPANISH  # noqa: F401  (tokenizer fixtures below)
 from tests.zoo.conftest import english_tokenizer, review_tokenizer, spanish_tokenizer  # noqa: F401
+from tests.zoo.conftest import tiny_classifier, tiny_translator
 
 TRANSLATOR_INPUTS = [ENGLISH[0], ENGLISH[2], "", "Привет 😀 ¿qué?", " ".join(ENGLISH * 3)]
 CLASSIFIER_INPUTS = ["a great film", "boring", "", "Жук acting 😀", "a fine story " * 20]
 BEAM_SIZE = 3
-
-
-def tiny_translator(english, spanish) -> Translator:
-    keras.utils.set_random_seed(0)
-    return Translator(
-        english, spanish, embedding_dim=16, units=32, max_source_length=24, max_target_length=20,
-    )
-
-
-def tiny_classifier(tokenizer) -> Classifier:
-    keras.utils.set_random_seed(0)
-    return Classifier(
-        tokenizer, ["negative", "positive"], embedding_dim=8, units=8, max_length=16
-    )
 
 
 def keras_outputs(function, texts) -> dict:

@@ -32,7 +32,8 @@ PRONUNCIATIONS = [
     ("dog", "D AO G"),
     ("cat", "K AE T"),  # a repeated row is one reference, not two
 ]
-REPORT_KEYS = {"task", "metrics", "counts", "settings", "timing", "model", "data", "limit"}
+REPORT_KEYS = {"task", "metrics", "counts", "settings", "timing", "model", "data", "origin",
+               "limit"}
 
 
 @pytest.fixture(scope="module")
@@ -220,16 +221,29 @@ def test_cli_passes_every_flag_to_evaluate_file(monkeypatch, capsys):
 
     monkeypatch.setattr(evaluation, "evaluate_file", fake_evaluate_file)
     argv = ["evaluate", "m.keras", "--data", "d.tsv", "--task", "g2p", "--beam-size", "4",
-            "--batch-size", "8", "--limit", "10", "--alternates", "a.tsv", "--json"]
+            "--batch-size", "8", "--limit", "10", "--alternates", "a.tsv", "--origin", "help/",
+            "--json"]
     assert cli.main(argv) == 0
     assert json.loads(capsys.readouterr().out) == {"task": "fake"}
     assert received == {"model": "m.keras", "data": "d.tsv", "task": "g2p", "beam_size": 4,
-                        "batch_size": 8, "limit": 10, "alternates_path": "a.tsv"}
+                        "batch_size": 8, "limit": 10, "alternates_path": "a.tsv",
+                        "origin": "help/"}
+
+
+def test_origin_keeps_the_rows_of_that_origin(loaded, tmp_path):
+    data = tmp_path / "origins.tsv"
+    data.write_text("one\tuno\thelp/a.html\ntwo\tdos\tui/b.po\nthree\ttres\thelp/c.html\n")
+    report = evaluation.evaluate_file(loaded["translation"], data, origin="help/")
+    assert report["origin"] == "help/" and report["counts"]["examples"] == 2
+    assert "(origin help/*)" in evaluation.format_report(report).splitlines()[0]
+    with pytest.raises(EvaluationError, match=r"has no rows whose origin starts with 'web/'; "):
+        evaluation.evaluate_file(loaded["translation"], data, origin="web/")
 
 
 def test_errors_are_one_clear_sentence(saved, loaded, tmp_path, capsys):
     with pytest.raises(
-        EvaluationError, match=r"MODEL must be a path to a \.keras file; received 'model\.h5'\."
+        EvaluationError,
+        match=r"MODEL must be a preset name or a path to a \.keras file; received 'model\.h5'\.",
     ):
         evaluation.load_model_for_evaluation("model.h5")
     with pytest.raises(EvaluationError, match=r"received '.*missing\.keras', which does not exist"):
@@ -268,7 +282,7 @@ def test_errors_are_one_clear_sentence(saved, loaded, tmp_path, capsys):
 
     for argv, message in [
         (["evaluate", "model.h5", "--data", str(unknown)],
-         "kerattn evaluate: MODEL must be a path to a .keras file; received 'model.h5'.\n"),
+         "kerattn evaluate: MODEL must be a preset name or a path to a .keras file; received 'model.h5'.\n"),
         (["evaluate", str(saved["classification"]), "--data", str(tmp_path / "missing.tsv")],
          f"kerattn evaluate: TSV file {tmp_path / 'missing.tsv'} does not exist; "
          "pass an existing file.\n"),

@@ -13,7 +13,8 @@ from tensorboard.backend.event_processing import event_accumulator
 
 import kerattn  # noqa: F401  (registers the kerattn classes for load_model)
 from kerattn import cli
-from kerattn.training import RecipeError, attention_summaries, train
+from kerattn import visualization
+from kerattn.training import RecipeError, train
 from tests.training.conftest import write_recipe
 
 PROBES = ["a b c d e", "j i h g f e d c b a"]
@@ -93,7 +94,7 @@ def test_event_files_hold_scalars_heatmaps_and_text(translator_run):
         width, height, png = tf.make_ndarray(events[-1].tensor_proto)
         assert png.startswith(b"\x89PNG")
         image = tf.io.decode_png(png)
-        expected = attention_summaries.heatmap_pixel_size(
+        expected = visualization.heatmap_pixel_size(
             len(translation.source_tokens), len(translation.tokens))
         assert tuple(image.shape[:2]) == expected == (int(height), int(width))
 

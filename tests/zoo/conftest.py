@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import pytest
 
 from kerattn.text import (
@@ -10,6 +11,8 @@ from kerattn.text import (
     train_symbol_vocabulary,
     train_wordpiece_vocabulary,
 )
+from kerattn.zoo.classifier import Classifier
+from kerattn.zoo.translator import Translator
 
 ENGLISH = [
     "Turn off the lights.",
@@ -50,3 +53,17 @@ def review_tokenizer():
 def symbol_tokenizer(symbols: str) -> SymbolTokenizer:
     return SymbolTokenizer(train_symbol_vocabulary([" ".join(symbols)], split="whitespace"),
                            split="whitespace")
+
+
+def tiny_translator(english, spanish) -> Translator:
+    keras.utils.set_random_seed(0)
+    return Translator(
+        english, spanish, embedding_dim=16, units=32, max_source_length=24, max_target_length=20,
+    )
+
+
+def tiny_classifier(tokenizer) -> Classifier:
+    keras.utils.set_random_seed(0)
+    return Classifier(
+        tokenizer, ["negative", "positive"], embedding_dim=8, units=8, max_length=16
+    )

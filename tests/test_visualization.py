@@ -5,7 +5,7 @@ import io
 import numpy as np
 import pytest
 
-from kerattn.training import attention_summaries
+from kerattn import visualization
 
 pytest.importorskip("matplotlib")
 
@@ -20,18 +20,18 @@ def _png_size(png: bytes) -> tuple[int, int]:
 @pytest.mark.parametrize("source_count, target_count", [(1, 1), (5, 3), (30, 30)])
 def test_png_has_the_announced_size(source_count, target_count):
     weights = np.random.default_rng(0).dirichlet(np.ones(source_count), size=target_count)
-    png = attention_summaries.heatmap_png(
+    png = visualization.heatmap_png(
         weights, [f"s{i}" for i in range(source_count)], [f"t{i}" for i in range(target_count)],
         title="probe")
     assert png.startswith(b"\x89PNG")
-    assert _png_size(png) == attention_summaries.heatmap_pixel_size(source_count, target_count)
+    assert _png_size(png) == visualization.heatmap_pixel_size(source_count, target_count)
 
 
 def test_thirty_token_labels_do_not_overlap():
     count = 30
     source = [f"word{i:02d}" for i in range(count)]
     target = [f"palabra{i:02d}" for i in range(count)]
-    figure = attention_summaries.heatmap_figure(np.eye(count), source, target)
+    figure = visualization.heatmap_figure(np.eye(count), source, target)
     renderer = figure.canvas.get_renderer()
     axes = figure.axes[0]
     for labels, axis in ((axes.get_xticklabels(), 0), (axes.get_yticklabels(), 1)):

@@ -1,0 +1,126 @@
+"""Showing attention to people: labelled heatmaps (PNG) and plain-text renderings.
+
+The one place heatmaps are drawn: TensorBoard's probe images, `kerattn translate --plot` and the
+notebooks all call `heatmap_png`/`heatmap_figure`. `alignment_text` and `token_weights_text`
+render the same weights for a terminal.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+_DPI = 100
+_CELL_INCHES = 0.32  # per token: fits a 10-pt label rotated by 60°
+
+
+def heatmap_figure_size(source_count: int, target_count: int) -> tuple[float, float]:
+    """Figure (width, height) in inches for a (target_count × source_count) heatmap."""
+    width = max(4.0, 1.8 + _CELL_INCHES * source_count)
+    height = max(2.5, 1.6 + _CELL_INCHES * target_count)
+    return width, height
+
+
+def heatmap_pixel_size(source_count: int, target_count: int) -> tuple[int, int]:
+    """(height, width) in pixels of the PNG `heatmap_png` makes for these token counts."""
+    width, height = heatmap_figure_size(source_count, target_count)
+    return int(round(height * _DPI)), int(round(width * _DPI))
+
+
+def heatmap_png(
+    weights, source_tokens: list[str], target_tokens: list[str], title: str = ""
+) -> bytes:
+    """Renders attention weights (T, S) as a PNG of `heatmap_pixel_size` (matplotlib, Agg).
+
+    x: source tokens (labels rotated 60°), y: target tokens; one cell per weight.
+    """
+    import io
+
+    figure = heatmap_figure(weights, source_tokens, target_tokens, title)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=_DPI)  # no bbox_inches: the size stays predictable
+    return buffer.getvalue()
+
+
+def heatmap_figure(weights, source_tokens: list[str], target_tokens: list[str], title: str = ""):
+    """The matplotlib `Figure` behind `heatmap_png` (no pyplot, no global state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    weights = np.asarray(weights, np.float32).reshape(len(target_tokens), len(source_tokens))
+    figure = Figure(figsize=heatmap_figure_size(len(source_tokens), len(target_tokens)), dpi=_DPI)
+    FigureCanvasAgg(figure)  # Agg rendering, whatever pyplot's backend is
+    axes = figure.add_subplot()
+    axes.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    axes.set_xticks(range(len(source_tokens)))
+    axes.set_xticklabels(source_tokens, rotation=60, ha="right", rotation_mode="anchor", fontsize=9)
+    axes.set_yticks(range(len(target_tokens)))
+    axes.set_yticklabels(target_tokens, fontsize=9)
+    axes.set_xlabel("source")
+    axes.set_ylabel("output")
+    if title:
+        axes.set_title(title[:80], fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def write_heatmap(path: str | os.PathLike, weights, source_tokens: list[str],
+                  target_tokens: list[str], title: str = "") -> None:
+    """Writes `heatmap_png` to `path` (parent folders must exist)."""
+    with open(path, "wb") as file:
+        file.write(heatmap_png(weights, source_tokens, target_tokens, title))
+
+
+_SHADES = " .:-=+*#%@"  # weight 0 → " ", weight 1 → "@"
+
+
+def _shade(weight: float) -> str:
+    return _SHADES[min(len(_SHADES) - 1, int(round(float(weight) * (len(_SHADES) - 1))))]
+
+
+def alignment_text(weights, source_tokens: list[str], target_tokens: list[str]) -> str:
+    """A terminal rendering of attention weights (T, S): one row per output token.
+
+    The source tokens are listed once with their column letters; each row then shows the
+    output token, one shade character per source column (" " = 0 … "@" = 1), and the source
+    token it attended to most with that weight. Stays readable for ~60 source tokens.
+    """
+    weights = np.asarray(weights, np.float32).reshape(len(target_tokens), len(source_tokens))
+    columns = [_column_name(i) for i in range(len(source_tokens))]
+    width = max([len(token) for token in target_tokens] + [6])
+    lines = ["source: " + "  ".join(f"{c}={t}" for c, t in zip(columns, source_tokens))]
+    header_width = max((len(c) for c in columns), default=1)
+    for row in range(header_width):  # column letters, written vertically when two long
+        cells = "".join(c.rjust(header_width)[row] for c in columns)
+        lines.append(f"{'':{width}} |{cells}|")
+    for token, row in zip(target_tokens, weights):
+        best = int(np.argmax(row)) if row.size else 0
+        cells = "".join(_shade(w) for w in row)
+        pointer = f"<- {source_tokens[best]} ({row[best]:.2f})" if row.size else ""
+        lines.append(f"{token:{width}} |{cells}| {pointer}")
+    return "\n".join(lines)
+
+
+def _column_name(index: int) -> str:
+    """a, b, …, z, A, …, Z, then 52→"ba"-style two-letter names."""
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    name = letters[index % len(letters)]
+    index //= len(letters)
+    while index:
+        name = letters[index % len(letters)] + name
+        index //= len(letters)
+    return name
+
+
+def token_weights_text(tokens: list[str], weights, top: int = 10, bar_width: int = 30) -> str:
+    """The `top` most attended tokens as "token  weight  bar" lines, strongest first."""
+    weights = np.asarray(weights, np.float32)
+    order = np.argsort(-weights, kind="stable")[:top]
+    width = max([len(tokens[i]) for i in order] + [5])
+    peak = float(weights[order[0]]) if len(order) else 1.0
+    lines = []
+    for i in order:
+        bar = "#" * max(1, int(round(bar_width * float(weights[i]) / peak))) if peak > 0 else ""
+        lines.append(f"{tokens[i]:{width}}  {weights[i]:.3f}  {bar}")
+    return "\n".join(lines)

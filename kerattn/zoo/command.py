@@ -1,0 +1,232 @@
+"""`kerattn zoo list`, `kerattn translate` and `kerattn classify` (the CLI only parses flags).
+
+`translate` and `classify` take texts as arguments, or read one text per line from standard
+input when none are given, and write one result per line in the same order (an empty line gives
+an empty result, so outputs stay aligned with inputs). `--json` writes one JSON object per line
+with scores, tokens and attention; `--show-attention` adds a terminal rendering of the attention
+under each result; `--plot FILE.png` writes a labelled heatmap per input (FILE-1.png, FILE-2.png,
+… when there are several). Exit codes: 0 done, 2 bad arguments or a model that cannot be loaded.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+BATCH_SIZE = 32  # texts per model call when reading standard input
+
+
+def _error(command: str, message: str) -> int:
+    print(f"kerattn {command}: {message}", file=sys.stderr)
+    return 2
+
+
+def list_command(as_json: bool = False) -> int:
+    """Prints the installed presets as a table (or a JSON list of their metadata)."""
+    from kerattn.zoo import presets
+
+    found = presets.list_presets()
+    if as_json:
+        print(json.dumps([preset.metadata for preset in found], indent=2, ensure_ascii=False))
+        return 0
+    if not found:
+        print("No presets are installed.")
+        return 0
+    rows = [("name", "task", "size", "metrics", "description")]
+    for preset in found:
+        rows.append((preset.name, preset.task, f"{preset.size_bytes / 1e6:.1f} MB",
+                     format_metrics(preset.metrics), preset.description))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    return 0
+
+
+_METRIC_NAMES = {
+    "bleu": ("BLEU", False), "chrf": ("chrF", False), "word_error_rate": ("WER", True),
+    "phoneme_error_rate": ("PER", True), "accuracy": ("accuracy", True),
+    "macro_f1": ("macro F1", True),
+}
+
+
+def format_metrics(metrics: dict) -> str:
+    """"BLEU 31.2, chrF 55.0" / "WER 27.1 %, PER 6.8 %" for a preset's headline metrics."""
+    parts = []
+    for key, value in metrics.items():
+        label, percent = _METRIC_NAMES.get(key, (key, False))
+        parts.append(f"{label} {value * 100:.1f} %" if percent else f"{label} {value:.1f}")
+    return ", ".join(parts)
+
+
+def _input_texts(texts: Sequence[str]) -> Iterator[str]:
+    """The command-line texts, or standard input's lines (without their line ends)."""
+    if texts:
+        yield from texts
+        return
+    for line in sys.stdin:
+        yield line.rstrip("\r\n")
+
+
+def _results(texts: Sequence[str], predict) -> Iterator[tuple[int, str, object]]:
+    """(1-based index, text, result) for every input, in order; blank texts give None.
+
+    Command-line texts run as one batch; standard input in batches of `BATCH_SIZE` lines (one
+    line at a time from a terminal, so each answer comes at once).
+    """
+    size = len(texts) or (1 if sys.stdin.isatty() else BATCH_SIZE)
+    lines = iter(_input_texts(texts))
+    index = 0
+    while batch := list(itertools.islice(lines, size)):
+        nonempty = [text for text in batch if text.strip()]
+        results = iter(predict(nonempty) if nonempty else [])
+        for text in batch:
+            index += 1
+            yield index, text, next(results) if text.strip() else None
+        sys.stdout.flush()
+
+
+def _plot_path(plot: str, index: int, several: bool) -> Path:
+    path = Path(plot)
+    return path.with_name(f"{path.stem}-{index}{path.suffix}") if several else path
+
+
+def _load(command: str, model_name: str, expected: str):
+    """(model, decoding defaults); raises ModelLoadError with the message for the user."""
+    import kerattn
+    from kerattn.zoo import presets
+    from kerattn.zoo.model_loading import ModelLoadError, WrongModelKindError, load_model
+
+    try:
+        model = load_model(model_name, expected_class=getattr(kerattn, expected))
+    except WrongModelKindError as error:
+        other = "classify" if expected == "Translator" else "translate"
+        raise ModelLoadError(f"{error} Use kerattn {other} for it.") from None
+    try:
+        decoding = presets.get_preset(model_name).decoding
+    except presets.UnknownPresetError:  # a .keras file: the library's defaults
+        decoding = {}
+    return model, decoding
+
+
+def _check_plot(plot: str | None) -> str | None:
+    if plot is None:
+        return None
+    if Path(plot).suffix.lower() != ".png":
+        return f"--plot must name a .png file; received {plot!r}."
+    if not Path(plot).parent.is_dir():
+        return f"--plot {plot!r}: the folder {str(Path(plot).parent)!r} does not exist."
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return "--plot needs matplotlib; install it with pip install 'kerattn[plot]'."
+    return None
+
+
+def _rounded(values) -> list:
+    import numpy as np
+
+    return np.round(np.asarray(values, np.float64), 4).tolist()
+
+
+def translate_command(
+    texts: Sequence[str],
+    model_name: str = "translator_en_es",
+    beam_size: int | None = None,
+    as_json: bool = False,
+    show_attention: bool = False,
+    plot: str | None = None,
+) -> int:
+    """Translates `texts` (or standard input) and prints one result per line."""
+    from kerattn.visualization import alignment_text, write_heatmap
+    from kerattn.zoo.model_loading import ModelLoadError
+
+    if beam_size is not None and beam_size < 1:
+        return _error("translate", f"--beam-size must be >= 1; received {beam_size}.")
+    if problem := _check_plot(plot):
+        return _error("translate", problem)
+    try:
+        model, decoding = _load("translate", model_name, "Translator")
+    except ModelLoadError as error:
+        return _error("translate", str(error))
+    options = {**decoding, **({"beam_size": beam_size} if beam_size is not None else {})}
+    several = len(texts) != 1
+    for index, text, result in _results(texts, lambda batch: model.translate(batch, **options)):
+        if result is not None and result.truncated:
+            print(f"kerattn translate: input {index} is longer than the model's "
+                  f"{model.max_source_length} tokens; only its beginning was translated.",
+                  file=sys.stderr)
+        if as_json:
+            print(json.dumps(_translation_json(text, result), ensure_ascii=False))
+        else:
+            print(result.text if result else "")
+            if show_attention and result is not None and result.tokens:
+                print(alignment_text(result.attention, result.source_tokens, result.tokens))
+                print()
+        if plot and result is not None and result.tokens:
+            write_heatmap(_plot_path(plot, index, several), result.attention,
+                          result.source_tokens, result.tokens, title=text)
+    return 0
+
+
+def _translation_json(text: str, result) -> dict:
+    if result is None:
+        return {"input": text, "translation": "", "score": None, "log_prob": None,
+                "truncated": False, "source_tokens": [], "tokens": [], "attention": []}
+    return {
+        "input": text, "translation": result.text, "score": round(result.score, 4),
+        "log_prob": round(result.log_prob, 4), "truncated": result.truncated,
+        "source_tokens": result.source_tokens, "tokens": result.tokens,
+        "attention": _rounded(result.attention),
+    }
+
+
+def classify_command(
+    texts: Sequence[str],
+    model_name: str = "sentiment_en",
+    as_json: bool = False,
+    show_attention: bool = False,
+    plot: str | None = None,
+) -> int:
+    """Classifies `texts` (or standard input): "label<TAB>probability" per line."""
+    from kerattn.visualization import token_weights_text, write_heatmap
+    from kerattn.zoo.model_loading import ModelLoadError
+
+    if problem := _check_plot(plot):
+        return _error("classify", problem)
+    try:
+        model, _ = _load("classify", model_name, "Classifier")
+    except ModelLoadError as error:
+        return _error("classify", str(error))
+    several = len(texts) != 1
+    for index, text, result in _results(texts, model.classify):
+        if result is not None and result.truncated:
+            print(f"kerattn classify: input {index} is longer than the model's "
+                  f"{model.max_length} tokens; only its beginning was read.", file=sys.stderr)
+        if as_json:
+            print(json.dumps(_classification_json(text, result), ensure_ascii=False))
+        elif result is None:
+            print("")
+        else:
+            print(f"{result.label}\t{result.probabilities[result.label]:.4f}")
+            if show_attention and result.tokens:
+                print(token_weights_text(result.tokens, result.token_weights))
+                print()
+        if plot and result is not None and result.tokens:
+            write_heatmap(_plot_path(plot, index, several), result.token_weights[None],
+                          result.tokens, [result.label], title=text)
+    return 0
+
+
+def _classification_json(text: str, result) -> dict:
+    if result is None:
+        return {"input": text, "label": None, "probabilities": {}, "truncated": False,
+                "tokens": [], "token_weights": []}
+    return {
+        "input": text, "label": result.label,
+        "probabilities": {k: round(v, 4) for k, v in result.probabilities.items()},
+        "truncated": result.truncated, "tokens": result.tokens,
+        "token_weights": _rounded(result.token_weights),
+    }

@@ -1,0 +1,121 @@
+"""Writing a preset folder from a trained model (maintainers: see zoo/README.md).
+
+`write_preset` copies a training run's best model without optimizer state, draws the attention
+picture of one probe, measures CPU latency, and writes `metadata.json` with the metrics of a
+`kerattn evaluate --json` report and the run's training summary; the model card (`README.md`)
+and `recipe.toml` are written by hand next to them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import kerattn
+from kerattn.zoo.model_loading import load_model
+from kerattn.zoo.presets import TASKS
+
+MAX_MODEL_BYTES = 30 * 1024 * 1024  # every preset's model.keras stays under 30 MB
+
+
+def cpu_latency(model, text: str, decoding: dict, repeats: int = 20) -> dict:
+    """Median milliseconds for `text` alone, and per text in a batch of 32 (after warm-up)."""
+    if isinstance(model, kerattn.Translator):
+        def run(batch):
+            return model.translate(batch, **decoding)
+    else:
+        run = model.classify
+    timings = {}
+    for batch_size, runs, key in ((1, repeats, "batch_1_ms"),
+                                  (32, max(3, repeats // 4), "batch_32_ms_per_text")):
+        batch = [text] * batch_size
+        run(batch)  # warm-up: traces the function
+        seconds = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            run(batch)
+            seconds.append((time.perf_counter() - start) / batch_size)
+        timings[key] = round(1000 * statistics.median(seconds), 2)
+    timings["machine"] = f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU"
+    return timings
+
+
+def write_preset(
+    run_dir: str | os.PathLike,
+    preset_dir: str | os.PathLike,
+    *,
+    task: str,
+    description: str,
+    license: str,
+    data: str,
+    evaluation: dict,
+    evaluation_command: str,
+    probe: str,
+    decoding: dict | None = None,
+    headline_metrics: tuple[str, ...] = (),
+) -> dict:
+    """Writes `model.keras`, `attention.png` and `metadata.json` into `preset_dir`.
+
+    Args:
+        run_dir: a `kerattn train` run folder: its `best.keras` becomes the preset and its
+            `metrics.json` summary goes into the metadata.
+        task: "translation", "g2p" or "classification".
+        description, license, data: one line each, shown by `kerattn zoo list` and the card.
+        evaluation: the `kerattn evaluate --json` report of the card's test set.
+        evaluation_command: the command that produced `evaluation`.
+        probe: the text whose attention `attention.png` shows.
+        decoding: `translate` keyword arguments the evaluation used (e.g. {"beam_size": 4}).
+        headline_metrics: keys of `evaluation["metrics"]` that `kerattn zoo list` shows.
+
+    Returns the metadata written. Raises ValueError for an unknown task or an oversized model.
+    """
+    from kerattn.visualization import write_heatmap
+
+    if task not in TASKS:
+        raise ValueError(f"`task` must be one of {', '.join(TASKS)}; received {task!r}.")
+    preset_dir = Path(preset_dir)
+    preset_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(run_dir)
+    model = load_model(run_dir / "best.keras")
+    summary = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["summary"]
+    target = preset_dir / "model.keras"
+    model.save(target)  # loaded uncompiled: no optimizer slots are written
+    size = target.stat().st_size
+    if size > MAX_MODEL_BYTES:
+        target.unlink()
+        raise ValueError(f"The model is {size / 1e6:.1f} MB; presets must stay under "
+                         f"{MAX_MODEL_BYTES / 1e6:.0f} MB.")
+    decoding = dict(decoding or {})
+    if isinstance(model, kerattn.Translator):
+        result = model.translate(probe, **decoding)
+        write_heatmap(preset_dir / "attention.png", result.attention, result.source_tokens,
+                      result.tokens, title=probe)
+    else:
+        result = model.classify(probe)
+        write_heatmap(preset_dir / "attention.png", result.token_weights[None], result.tokens,
+                      [result.label], title=probe)
+    metrics = evaluation["metrics"]
+    metadata = {
+        "name": preset_dir.name,
+        "family": type(model).__name__,
+        "task": task,
+        "description": description,
+        "license": license,
+        "data": data,
+        "parameters": int(model.count_params()),
+        "model_bytes": size,
+        "metrics": {key: metrics[key] for key in headline_metrics},
+        "decoding": decoding,
+        "evaluation": {"command": evaluation_command, **evaluation},
+        "training": {key: summary[key] for key in ("step", "best_step", "seconds", "replicas")},
+        "cpu_latency": cpu_latency(model, probe, decoding),
+        "kerattn_version": kerattn.__version__,
+    }
+    (preset_dir / "metadata.json").write_text(
+        json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    return metadata
