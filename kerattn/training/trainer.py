@@ -269,7 +269,12 @@ class _Trainer:
             loss = loss_sum / tf.maximum(global_weight, 1.0)
             scaled_loss = self.optimizer.scale_loss(loss) if self.mixed_precision else loss
         # Dense gradients (embeddings give IndexedSlices): all-reduce, norm and scaling below.
-        gradients = [tf.convert_to_tensor(g) for g in tape.gradient(scaled_loss, variables)]
+        # A variable the loss does not reach (the encoder's annotation projection when
+        # attention="none") gets a zero gradient, so every replica all-reduces the same list.
+        gradients = [
+            tf.zeros_like(variable) if gradient is None else tf.convert_to_tensor(gradient)
+            for gradient, variable in zip(tape.gradient(scaled_loss, variables), variables)
+        ]
         gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)  # full gradient
         if self.mixed_precision:
             scale = tf.cast(self.optimizer.dynamic_scale, tf.float32)

@@ -190,6 +190,19 @@ def test_cli_trains_a_recipe(tmp_path, capsys):
     assert not (run / "logs").exists()
 
 
+def test_translator_without_attention_trains(tmp_path):
+    # attention="none" leaves the encoder's annotation projection out of the loss: its
+    # gradient is None, and the step must still run (the kernel stays as initialised).
+    recipe = write_recipe(tmp_path, "reversal.toml", model={"attention": "none"},
+                          training={"steps": 3, "log_every": 1, "checkpoint_every": 100},
+                          evaluation={"every": 100, "probes": []})
+    result = train(recipe, tmp_path / "run", strategy="default", print_function=_quiet)
+    assert result.step == 3
+    losses = [r["loss"] for r in json.loads((tmp_path / "run" / "metrics.json").read_text())[
+        "training"]]
+    assert len(losses) == 3 and all(np.isfinite(losses))
+
+
 @pytest.mark.slow
 def test_mixed_precision_trains_and_resumes_on_cpu(tmp_path):
     recipe = write_recipe(tmp_path, "reversal.toml",
