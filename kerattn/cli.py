@@ -221,6 +221,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         poll_wait_seconds=args.file_system_poll_wait_seconds,
         grpc_max_threads=args.grpc_max_threads, rest_api_num_threads=args.rest_api_num_threads,
         enable_cors=args.rest_api_enable_cors_support, max_body_bytes=args.max_body_bytes,
+        rest_api_timeout_in_ms=args.rest_api_timeout_in_ms,
     )
 
 
@@ -254,6 +255,9 @@ def _add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
                         "(default 4 x CPUs)")
     parser.add_argument("--rest_api_num_threads", "--rest-api-num-threads", type=int,
                         default=None, help="REST worker threads (default 4 x CPUs)")
+    parser.add_argument("--rest_api_timeout_in_ms", "--rest-api-timeout-in-ms", type=int,
+                        default=30000, help="a REST predict whose model runs longer gets 504 "
+                        "(default 30000; 0 = no limit)")
     parser.add_argument("--rest_api_enable_cors_support", "--rest-api-enable-cors-support",
                         action="store_true", help="add CORS headers to responses")
     parser.add_argument("--max_body_bytes", "--max-body-bytes", type=int, default=None,

@@ -2,9 +2,9 @@
 
 Flags keep TF Serving's names (`--model_name`, `--model_base_path`, `--model_config_file`,
 `--port`, `--rest_api_port`, `--file_system_poll_wait_seconds`, `--grpc_max_threads`,
-`--rest_api_num_threads`, `--rest_api_enable_cors_support`), also accepted with hyphens, so a
-deployment's command line carries over. gRPC is served on `--port` (default 8500, as in TF
-Serving). Differences from TF Serving:
+`--rest_api_num_threads`, `--rest_api_timeout_in_ms`, `--rest_api_enable_cors_support`), also
+accepted with hyphens, so a deployment's command line carries over. gRPC is served on `--port`
+(default 8500, as in TF Serving). Differences from TF Serving:
 
 * both endpoints listen on 127.0.0.1 unless `--host` says otherwise (TF Serving listens on all
   interfaces);
@@ -12,7 +12,9 @@ Serving). Differences from TF Serving:
 * `--port 0` turns gRPC off and serves REST only (TF Serving refuses to start without a gRPC
   port or a `--grpc_socket_path`, which kerattn does not offer); both ports 0 is an error;
 * `--max_body_bytes` (default 256 MiB, kerattn's own flag) caps REST bodies (413) and gRPC
-  messages (RESOURCE_EXHAUSTED); TF Serving accepts gRPC messages up to 2 GiB.
+  messages (RESOURCE_EXHAUSTED); TF Serving accepts gRPC messages up to 2 GiB;
+* a REST predict that passes `--rest_api_timeout_in_ms` gets TF Serving's 504, but its run is
+  not cancelled: it finishes in its worker thread (see `rest_server`).
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def run(model_name: str = "default", model_base_path: str | None = None,
         model_config_file: str | None = None, port: int = 8500, rest_api_port: int = 8501,
         host: str = "127.0.0.1", poll_wait_seconds: float = 1.0,
         grpc_max_threads: int | None = None, rest_api_num_threads: int | None = None,
-        enable_cors: bool = False, max_body_bytes: int | None = None) -> int:
+        enable_cors: bool = False, max_body_bytes: int | None = None,
+        rest_api_timeout_in_ms: int = 30000) -> int:
     """Serves until SIGTERM/SIGINT; returns the exit code (0 after a clean shutdown)."""
     from kerattn.serving.model_server import serve
     from kerattn.serving.servable_requests import DEFAULT_MAX_REQUEST_BYTES
@@ -79,7 +82,7 @@ def run(model_name: str = "default", model_base_path: str | None = None,
         serve(manager, host=host, grpc_port=port, rest_api_port=rest_api_port,
               grpc_max_threads=grpc_max_threads, rest_api_num_threads=rest_api_num_threads,
               max_request_bytes=max_body_bytes or DEFAULT_MAX_REQUEST_BYTES,
-              enable_cors=enable_cors)
+              enable_cors=enable_cors, rest_api_timeout_in_ms=rest_api_timeout_in_ms)
     except ValueError as error:  # both ports 0: nothing to serve
         return _error(str(error), 2)
     except (RuntimeError, OSError) as error:  # a model did not load; a port is taken

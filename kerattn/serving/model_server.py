@@ -15,7 +15,7 @@ import signal
 
 from kerattn.serving.grpc_server import GrpcServer
 from kerattn.serving.model_manager import ModelManager
-from kerattn.serving.rest_server import RestServer
+from kerattn.serving.rest_server import DEFAULT_TIMEOUT_IN_MS, RestServer
 from kerattn.serving.servable_requests import DEFAULT_MAX_REQUEST_BYTES
 
 logger = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ def serve(manager: ModelManager, host: str = "127.0.0.1", grpc_port: int = 8500,
           rest_api_port: int = 8501, grpc_max_threads: int | None = None,
           rest_api_num_threads: int | None = None,
           max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, enable_cors: bool = False,
+          rest_api_timeout_in_ms: int = DEFAULT_TIMEOUT_IN_MS,
           shutdown_timeout: float = 30.0) -> None:
     """Serves gRPC on `grpc_port` and REST on `rest_api_port` (0 = off) until SIGTERM/SIGINT,
     then drains in-flight requests and returns.
@@ -37,6 +38,7 @@ def serve(manager: ModelManager, host: str = "127.0.0.1", grpc_port: int = 8500,
         rest_api_num_threads: see `RestServer.num_threads`.
         max_request_bytes: the largest REST body and gRPC message accepted.
         enable_cors: TF Serving's CORS headers on REST responses.
+        rest_api_timeout_in_ms: see `RestServer.timeout_in_ms`.
         shutdown_timeout: seconds in-flight requests get to finish.
 
     Raises:
@@ -67,6 +69,7 @@ def serve(manager: ModelManager, host: str = "127.0.0.1", grpc_port: int = 8500,
             rest_server = RestServer(manager, host=host, port=rest_api_port,
                                      num_threads=rest_api_num_threads,
                                      max_body_bytes=max_request_bytes, enable_cors=enable_cors,
+                                     timeout_in_ms=rest_api_timeout_in_ms,
                                      shutdown_timeout=shutdown_timeout)
         asyncio.run(_serve_until_signal(grpc_server, rest_server))
     finally:

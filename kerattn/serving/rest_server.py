@@ -16,6 +16,15 @@ Request work (parsing, tensor conversion, running the signature, writing the res
 thread pool of `num_threads` workers, so the event loop stays free and at most `num_threads`
 requests compute at once. Bodies above `max_body_bytes` get 413 with a JSON error.
 
+A predict whose signature runs longer than `timeout_in_ms` (TF Serving's `--rest_api_timeout_in_ms`,
+default 30000; 0 or negative: no limit) gets 504 `{"error": "Timed out waiting for notification"}`,
+TF Serving's answer when the session run passes its RunOptions timeout (DirectSession's
+DEADLINE_EXCEEDED). As in TF Serving, only the run is timed, not parsing or writing the response.
+Unlike TF Serving, the run is not cancelled: it finishes in its worker thread and its result is
+dropped, because TensorFlow's eager runtime has no per-call cancellation that is safe with
+concurrent calls (`tensorflow.python.eager.cancellation` keeps the active manager in a process-wide
+global).
+
 `RestServer.start()`/`stop()` run it on the caller's event loop (`model_server.serve`, which
 drains in-flight requests on SIGTERM); `RestServer.start_in_thread()` runs it on an event loop
 thread of its own (tests).
@@ -25,12 +34,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import json
 import logging
 import os
 import re
 import threading
+from typing import Any
 
+import numpy as np
 from aiohttp import web
 
 from kerattn.serving.json_document import dump, parse_request_body
@@ -55,6 +67,9 @@ _NOT_FOUND_HTML = (
     "</BODY></HTML>\n"
 )
 JSON_CONTENT_TYPE = "application/json"
+DEFAULT_TIMEOUT_IN_MS = 30000  # TF Serving's --rest_api_timeout_in_ms (server.h)
+# DirectSession's DEADLINE_EXCEEDED text when a run passes RunOptions.timeout_in_ms.
+TIMEOUT_MESSAGE = "Timed out waiting for notification"
 
 
 class _EmptyBodyError(Exception):
@@ -121,9 +136,19 @@ def _json_bytes(value) -> bytes:
     return json.dumps(value, indent=1, ensure_ascii=False).encode("utf-8", "surrogateescape")
 
 
-def predict_json(manager: ModelManager, name: str, version: int | None, label: str | None,
-                 body: bytes) -> bytes:
-    """Runs one REST predict request end to end (§3.4 processing order); returns the body."""
+@dataclasses.dataclass(frozen=True)
+class PredictCall:
+    """A decoded REST predict request: the signature to run, its inputs, the response format."""
+
+    function: Any
+    signature_def: Any
+    inputs: dict[str, np.ndarray]
+    row_format: bool
+
+
+def predict_call(manager: ModelManager, name: str, version: int | None, label: str | None,
+                 body: bytes) -> PredictCall:
+    """Decodes one REST predict request: §3.4 steps 2–7, in TF Serving's order."""
     document = parse_request_body(body)
     if not isinstance(document, dict):
         raise invalid_argument(f"JSON Value: {dump(document)} Is not object")
@@ -142,7 +167,7 @@ def predict_json(manager: ModelManager, name: str, version: int | None, label: s
         raise invalid_argument(
             f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
     inputs, row_format = input_tensors(document, signature_def)
-    return predict_response_json(run_signature(function, signature_def, inputs), row_format)
+    return PredictCall(function, signature_def, inputs, row_format)
 
 
 class RestServer:
@@ -156,12 +181,15 @@ class RestServer:
             4 × CPUs).
         max_body_bytes: larger request bodies are refused with 413.
         enable_cors: add TF Serving's CORS headers (`--rest_api_enable_cors_support`).
+        timeout_in_ms: the longest a predict's signature may run before the client gets 504
+            (`--rest_api_timeout_in_ms`, default 30000; 0 or negative: no limit).
         shutdown_timeout: seconds in-flight requests get to finish on shutdown.
     """
 
     def __init__(self, manager: ModelManager, host: str = "127.0.0.1", port: int = 8501,
                  num_threads: int | None = None, max_body_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-                 enable_cors: bool = False, shutdown_timeout: float = 30.0):
+                 enable_cors: bool = False, timeout_in_ms: int = DEFAULT_TIMEOUT_IN_MS,
+                 shutdown_timeout: float = 30.0):
         if num_threads is not None and num_threads < 1:
             raise ValueError(f"`num_threads` must be >= 1; received {num_threads}.")
         self.manager = manager
@@ -170,6 +198,7 @@ class RestServer:
         self.num_threads = num_threads or 4 * (os.cpu_count() or 1)
         self.max_body_bytes = max_body_bytes
         self.enable_cors = enable_cors
+        self.timeout_in_ms = timeout_in_ms
         self.shutdown_timeout = shutdown_timeout
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._runner: web.AppRunner | None = None
@@ -200,6 +229,32 @@ class RestServer:
     async def _run(self, function, *args):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, function, *args)
+
+    async def _run_timed(self, function, *args):
+        """`_run`, but DEADLINE_EXCEEDED once `function` has run `timeout_in_ms` (time spent
+        waiting for a worker does not count); a timed-out call finishes unseen in its thread."""
+        if self.timeout_in_ms <= 0:
+            return await self._run(function, *args)
+        loop = asyncio.get_running_loop()
+        started = asyncio.Event()
+
+        def run():
+            loop.call_soon_threadsafe(started.set)
+            return function(*args)
+
+        work = loop.run_in_executor(self._executor, run)
+        await started.wait()
+        try:
+            return await asyncio.wait_for(work, self.timeout_in_ms / 1000)
+        except TimeoutError:
+            raise ServingError("DEADLINE_EXCEEDED", TIMEOUT_MESSAGE) from None
+
+    async def _predict(self, name: str, version: int | None, label: str | None,
+                       body: bytes) -> bytes:
+        call = await self._run(predict_call, self.manager, name, version, label, body)
+        outputs = await self._run_timed(
+            run_signature, call.function, call.signature_def, call.inputs)
+        return await self._run(predict_response_json, outputs, call.row_format)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.raw_path  # path + query string, undecoded (EvHTTPRequest::uri_path)
@@ -238,7 +293,7 @@ class RestServer:
                 raise ServingError(
                     "UNIMPLEMENTED", f"kerattn serve does not implement :{match.group(4)}; "
                     "use :predict.")
-            result = await self._run(predict_json, self.manager, name, version, label, body)
+            result = await self._predict(name, version, label, body)
             return self._response(200, result)
         if method == "GET":
             match = _GET_PATH.fullmatch(path)

@@ -7,9 +7,11 @@ request-format tests.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import grpc
@@ -112,6 +114,23 @@ class Client:
 
     def post(self, path: str, body) -> Reply:
         return self.request("POST", path, body)
+
+
+def assert_json_error(reply: Reply, status: int, message: str) -> None:
+    assert reply.status == status, reply.body
+    assert reply.headers["Content-Type"] == "application/json"
+    assert reply.error == message
+
+
+@contextlib.contextmanager
+def rest_client(manager: ModelManager, **server_args) -> Iterator[Client]:
+    """A client of a REST server over `manager` on a free loopback port, for a `with` block."""
+    server = RestServer(manager, port=0, **server_args)
+    client = Client(server.start_in_thread())
+    try:
+        yield client
+    finally:
+        server.stop_thread()
 
 
 @pytest.fixture(scope="session")

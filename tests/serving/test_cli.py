@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from kerattn import cli
+from kerattn.serving import model_server
 
 
 def test_serve_needs_a_base_path_or_config(capsys):
@@ -53,3 +54,12 @@ def test_port_in_use(toy_model_dir, tmp_path, capsys, api, flag, other_flag):
 def test_bad_port_and_thread_flags(tmp_path, capsys, flags, message):
     assert cli.main(["serve", "--model_base_path", str(tmp_path), *flags]) == 2
     assert capsys.readouterr().err == f"kerattn serve: {message}\n"
+
+
+@pytest.mark.parametrize("flags, timeout_in_ms", [
+    ([], 30000), (["--rest_api_timeout_in_ms", "250"], 250), (["--rest-api-timeout-in-ms", "0"], 0)])
+def test_rest_api_timeout_flag_reaches_serve(tmp_path, monkeypatch, flags, timeout_in_ms):
+    options = {}
+    monkeypatch.setattr(model_server, "serve", lambda manager, **given: options.update(given))
+    assert cli.main(["serve", "--model_base_path", str(tmp_path), *flags]) == 0
+    assert options["rest_api_timeout_in_ms"] == timeout_in_ms

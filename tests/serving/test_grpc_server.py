@@ -15,8 +15,7 @@ from tensorflow_serving.apis import (
 
 from kerattn.serving.grpc_server import GrpcServer
 from kerattn.serving.model_manager import ModelConfig, ModelManager
-from kerattn.serving.rest_server import RestServer
-from tests.serving.conftest import Client
+from tests.serving.conftest import rest_client
 from tests.zoo.conftest import ENGLISH
 
 MIXED_OUTPUTS = "{doubled,half,negated,text,text_bytes}"
@@ -299,11 +298,11 @@ def test_predict_equals_rest_for_the_translator(translator_base):
     texts = [ENGLISH[0], "Привет 😀 ¿qué?", ""]
     manager = ModelManager([ModelConfig("translator", str(translator_base))])
     manager.poll_once()
-    rest_server = RestServer(manager, port=0, num_threads=1)
-    client = Client(rest_server.start_in_thread())
     grpc_server = GrpcServer(manager, port=0, max_threads=1)
+    grpc_address = f"127.0.0.1:{grpc_server.start()}"
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{grpc_server.start()}") as channel:
+        with (rest_client(manager, num_threads=1) as client,
+              grpc.insecure_channel(grpc_address) as channel):
             for signature_name in ("serving_default", "greedy"):
                 response = predict(channel, predict_request(
                     name="translator", signature_name=signature_name,
@@ -313,4 +312,3 @@ def test_predict_equals_rest_for_the_translator(translator_base):
                 assert_same_outputs(outputs(response), rest["outputs"])
     finally:
         grpc_server.stop()
-        rest_server.stop_thread()

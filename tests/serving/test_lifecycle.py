@@ -1,4 +1,5 @@
-"""Server lifecycle: draining in-flight requests on stop and on SIGTERM, concurrency limits."""
+"""Server lifecycle: draining in-flight requests on stop and on SIGTERM, concurrency limits,
+the REST timeout, hot reload under traffic."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
+from kerattn.export.exporter import export_model
 from kerattn.serving.grpc_server import GrpcServer
 from kerattn.serving.model_manager import ModelConfig, ModelManager, read_signature_defs
 from kerattn.serving.model_server import serve
 from kerattn.serving.rest_server import RestServer
 from tests.conftest import free_port
-from tests.serving.conftest import Client
+from tests.export.conftest import tiny_classifier
+from tests.serving.conftest import Client, assert_json_error, rest_client
 
 
 class SlowVersion:
@@ -52,12 +55,17 @@ class SlowVersion:
         return self.signature_defs.get(name)
 
 
+def wait_until(condition, what: str, seconds: float = 30) -> None:
+    """Waits until `condition()` is true; fails naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.05)
+
+
 def wait_until_running(requests: int) -> None:
     """Waits until `requests` calls of the slow signature are running."""
-    deadline = time.monotonic() + 30
-    while SlowVersion.running < requests:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: SlowVersion.running >= requests, f"{requests} running requests")
 
 
 def grpc_predict(port: int, model: str = "slow", x: float = 1.0) -> list[float]:
@@ -161,8 +169,10 @@ def test_grpc_rpcs_beyond_max_threads_are_resource_exhausted(slow_grpc_server):
 
 def serve_until_sigterm(manager: ModelManager, port: int, client, **serve_args) -> None:
     """Runs `serve(manager, **serve_args)` here and `client()` in a thread once `port` accepts
-    connections; SIGTERM (to this process) follows the client whatever it did."""
+    connections; SIGTERM (to this process) follows the client whatever it did, and what the
+    client raised is raised here once `serve` has returned."""
     served = threading.Event()
+    client_errors = []
 
     def run_client() -> None:
         try:
@@ -175,6 +185,8 @@ def serve_until_sigterm(manager: ModelManager, port: int, client, **serve_args) 
                     assert time.monotonic() < deadline and not served.is_set()
                     time.sleep(0.1)
             client()
+        except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread
+            client_errors.append(error)
         finally:
             if not served.is_set():  # serve() handles SIGTERM once its ports are open
                 os.kill(os.getpid(), signal.SIGTERM)
@@ -186,6 +198,8 @@ def serve_until_sigterm(manager: ModelManager, port: int, client, **serve_args) 
     finally:
         served.set()
         thread.join()
+    if client_errors:
+        raise client_errors[0]
 
 
 def test_sigterm_drains_both_servers_and_serve_returns(slow_manager):
@@ -270,9 +284,7 @@ def test_cors_headers_when_enabled(toy_model_dir, tmp_path):
     shutil.copytree(toy_model_dir, tmp_path / "1")
     manager = ModelManager([ModelConfig("toy", str(tmp_path))])
     manager.poll_once()
-    server = RestServer(manager, port=0, num_threads=1, enable_cors=True)
-    client = Client(server.start_in_thread())
-    try:
+    with rest_client(manager, num_threads=1, enable_cors=True) as client:
         for reply in (client.get("/v1/models/toy"),
                       client.post("/v1/models/toy:predict", b"{"),
                       client.request("OPTIONS", "/v1/models/toy",
@@ -280,5 +292,125 @@ def test_cors_headers_when_enabled(toy_model_dir, tmp_path):
             assert reply.headers["Access-Control-Allow-Origin"] == "*"
             assert reply.headers["Access-Control-Allow-Methods"] == "POST, GET"
             assert reply.headers["Access-Control-Allow-Headers"] == "Content-Type"
-    finally:
-        server.stop_thread()
+
+
+# ---- the REST timeout -------------------------------------------------------------------------
+
+
+def test_rest_predict_running_past_the_timeout_gets_504_and_the_server_keeps_serving(
+        serving_manager):
+    """A real run (the tiny classifier on 100 000 texts: about a second here) against a
+    100 ms --rest_api_timeout_in_ms."""
+    port = free_port()
+    replies = {}
+
+    def requests() -> None:
+        client = Client(port)
+        replies["slow"] = client.post("/v1/models/classifier:predict",
+                                      {"instances": ["a great film and a fine story"] * 100_000})
+        # The timed-out run goes on in one worker thread; the other one answers these.
+        replies["status"] = client.get("/v1/models/classifier")
+        replies["toy"] = client.post("/v1/models/toy:predict", {"instances": [1.0]})
+
+    serve_until_sigterm(serving_manager, port, requests, grpc_port=0, rest_api_port=port,
+                        rest_api_num_threads=2, rest_api_timeout_in_ms=100)
+    assert_json_error(replies["slow"], 504, "Timed out waiting for notification")
+    assert replies["status"].status == 200
+    assert replies["toy"].json() == {"predictions": [3.0]}
+
+
+@pytest.mark.parametrize("timeout_in_ms", [0, -1])
+def test_rest_timeout_of_zero_or_less_is_no_limit(serving_manager, timeout_in_ms):
+    with rest_client(serving_manager, timeout_in_ms=timeout_in_ms) as client:
+        assert client.post("/v1/models/toy:predict", {"instances": [1.0]}).json() == {
+            "predictions": [3.0]}
+
+
+# ---- hot reload under traffic -----------------------------------------------------------------
+
+REVIEW = "a great film and a fine story"
+
+
+def classify_over_grpc(stub) -> tuple[str, int]:
+    """(label, version that answered) of a gRPC Predict of REVIEW."""
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "classifier"
+    request.inputs["text"].CopyFrom(tf.make_tensor_proto([REVIEW]))
+    response = stub.Predict(request, timeout=60)
+    return tf.make_ndarray(response.outputs["label"])[0].decode(), response.model_spec.version.value
+
+
+def classify_over_rest(port: int) -> tuple[str, None]:
+    """(label, None: REST does not say which version answered) of a REST predict of REVIEW."""
+    reply = Client(port).post("/v1/models/classifier:predict", {"instances": [REVIEW]})
+    assert reply.status == 200, reply.body
+    return reply.json()["predictions"][0]["label"], None
+
+
+def model_states(port: int) -> list[tuple[str, str]]:
+    statuses = Client(port).get("/v1/models/classifier").json()["model_version_status"]
+    return [(status["version"], status["state"]) for status in statuses]
+
+
+def test_hot_reload_under_rest_and_grpc_traffic_fails_no_request(
+        classifier_base, review_tokenizer, tmp_path):
+    shutil.copytree(classifier_base / "1", tmp_path / "1")
+    version_2 = tiny_classifier(review_tokenizer)  # version 1's weights ...
+    for weight in version_2.head.weights:  # ... with the head negated: the other label
+        weight.assign(-weight)
+    manager = ModelManager([ModelConfig("classifier", str(tmp_path))], poll_wait_seconds=0.2)
+    grpc_port, rest_port = free_port(), free_port()
+    stop = threading.Event()
+    answers = []  # (API, monotonic time sent, label, version or None)
+    failures = []
+    switched = []  # when the status first showed version 2 AVAILABLE and version 1 END
+
+    def keep_requesting(api: str, classify) -> None:
+        while not stop.is_set():
+            sent = time.monotonic()
+            try:
+                answers.append((api, sent, *classify()))
+            except Exception as error:  # noqa: BLE001 - every failure is counted
+                failures.append((api, repr(error)))
+            time.sleep(0.05)
+
+    def answers_sent_after(moment: float, api: str) -> int:
+        return sum(answer[0] == api and answer[1] > moment for answer in answers)
+
+    def traffic_during_reload() -> None:
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            clients = [("rest", lambda: classify_over_rest(rest_port)),
+                       ("grpc", lambda: classify_over_grpc(stub))] * 2
+            threads = [threading.Thread(target=keep_requesting, args=client) for client in clients]
+            for thread in threads:
+                thread.start()
+            try:
+                wait_until(lambda: {answer[0] for answer in answers} == {"rest", "grpc"},
+                           "answers over both APIs")
+                export_model(version_2, tmp_path, version=2)  # temporary folder, then rename
+                wait_until(lambda: model_states(rest_port) == [("2", "AVAILABLE"), ("1", "END")],
+                           "version 2 AVAILABLE and version 1 END", seconds=120)
+                switched.append(time.monotonic())
+                wait_until(lambda: min(answers_sent_after(switched[0], api)
+                                       for api in ("rest", "grpc")) >= 3,
+                           "3 more answers over each API")
+            finally:
+                stop.set()
+                for thread in threads:
+                    thread.join()
+
+    serve_until_sigterm(manager, rest_port, traffic_during_reload, grpc_port=grpc_port,
+                        rest_api_port=rest_port)
+    assert failures == []
+    # gRPC answers name their version: one label per version, a different one for each.
+    version_labels = {(version, label) for api, _, label, version in answers if api == "grpc"}
+    assert sorted(version for version, _ in version_labels) == [1, 2]
+    version_of_label = {label: version for version, label in version_labels}
+    assert len(version_of_label) == 2
+    answered_by = [(api, sent, version if api == "grpc" else version_of_label.get(label))
+                   for api, sent, label, version in answers]
+    for api in ("rest", "grpc"):
+        assert {version for answer_api, _, version in answered_by if answer_api == api} == {1, 2}
+        assert {version for answer_api, sent, version in answered_by
+                if answer_api == api and sent > switched[0]} == {2}

@@ -14,9 +14,8 @@ from kerattn.serving.model_manager import (
     discover_versions,
     model_configs_from_proto,
 )
-from kerattn.serving.rest_server import RestServer
 from kerattn.serving.serving_error import ServingError
-from tests.serving.conftest import Client
+from tests.serving.conftest import rest_client
 
 
 class StubLoaded:
@@ -205,9 +204,7 @@ def test_server_hot_reload_with_real_saved_models(toy_model_dir, tmp_path):
     shutil.copytree(toy_model_dir, tmp_path / "1")
     manager = ModelManager([ModelConfig("toy", str(tmp_path))], poll_wait_seconds=-1)
     manager.poll_once()
-    server = RestServer(manager, port=0, num_threads=2)
-    client = Client(server.start_in_thread())
-    try:
+    with rest_client(manager, num_threads=2) as client:
         assert client.get("/v1/models/toy/metadata").json()["model_spec"]["version"] == "1"
         shutil.copytree(toy_model_dir, tmp_path / "2")
         manager.poll_once()
@@ -226,5 +223,3 @@ def test_server_hot_reload_with_real_saved_models(toy_model_dir, tmp_path):
         assert statuses[1]["status"] == {"error_code": "OK", "error_message": ""}
         assert client.post("/v1/models/toy:predict", {"instances": [2.0]}).json() == {
             "predictions": [5.0]}
-    finally:
-        server.stop_thread()

@@ -7,13 +7,9 @@ import json
 
 import pytest
 
+from tests.serving.conftest import assert_json_error
+
 PREDICT = "/v1/models/toy:predict"
-
-
-def assert_json_error(reply, status: int, message: str) -> None:
-    assert reply.status == status, reply.body
-    assert reply.headers["Content-Type"] == "application/json"
-    assert reply.error == message
 
 
 # ---- model status and metadata ---------------------------------------------------------------

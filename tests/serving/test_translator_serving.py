@@ -7,8 +7,7 @@ import pytest
 import tensorflow as tf
 
 from kerattn.serving.model_manager import ModelConfig, ModelManager
-from kerattn.serving.rest_server import RestServer
-from tests.serving.conftest import Client
+from tests.serving.conftest import rest_client
 from tests.zoo.conftest import ENGLISH
 
 pytestmark = pytest.mark.slow
@@ -20,9 +19,7 @@ def test_row_request_gives_translation_and_attention(translator_base):
         text=tf.constant(texts))
     manager = ModelManager([ModelConfig("translator", str(translator_base))])
     manager.poll_once()
-    server = RestServer(manager, port=0, num_threads=2)
-    client = Client(server.start_in_thread())
-    try:
+    with rest_client(manager, num_threads=2) as client:
         reply = client.post("/v1/models/translator:predict",
                             {"signature_name": "greedy", "instances": texts})
         assert reply.status == 200, reply.body
@@ -35,5 +32,3 @@ def test_row_request_gives_translation_and_attention(translator_base):
                 expected["attention"][index].numpy(), rtol=1e-6, atol=1e-7)
         beam = client.post("/v1/models/translator:predict", {"instances": [ENGLISH[2]]})
         assert beam.status == 200 and isinstance(beam.json()["predictions"][0]["translation"], str)
-    finally:
-        server.stop_thread()
