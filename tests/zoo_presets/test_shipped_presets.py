@@ -1,0 +1,111 @@
+"""The `zoo` tier: the presets that ship with kerattn, loaded and checked against their cards.
+
+- every expected preset is installed, small enough, and its card states its metrics and the
+  command that measured them;
+- quality on a committed held-out sample (tests/zoo_presets/data, drawn from the test splits by
+  make_samples.py) agrees with the card: BLEU within 2 points, error rates and accuracy within
+  three binomial standard errors of the card's figure;
+- a few pinned outputs, so a change to tokenization, decoding or loading cannot pass unseen.
+
+Run with `make test-zoo` (pytest -m zoo).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+import kerattn
+from kerattn.training import evaluation
+from kerattn.zoo import command
+from kerattn.zoo.packaging import MAX_MODEL_BYTES
+
+pytestmark = pytest.mark.zoo
+
+DATA = Path(__file__).parent / "data"
+EXPECTED = ["g2p_en", "sentiment_en", "translator_en_es"]
+
+
+@pytest.fixture(scope="module")
+def presets():
+    return {preset.name: preset for preset in kerattn.zoo.list()}
+
+
+def test_every_expected_preset_ships(presets):
+    assert sorted(presets) == EXPECTED
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_card_states_the_metrics_and_their_command(presets, name):
+    preset = presets[name]
+    assert preset.size_bytes <= MAX_MODEL_BYTES
+    card = (preset.path / "README.md").read_text(encoding="utf-8")
+    assert preset.metadata["evaluation"]["command"] in card
+    assert command.format_metrics(preset.metrics) in card
+    for picture in ("attention.png",):
+        assert (preset.path / picture).is_file() and f"({picture})" in card
+    assert (preset.path / "recipe.toml").is_file()
+
+
+def _binomial_margin(rate: float, count: int) -> float:
+    return 3 * math.sqrt(max(rate * (1 - rate), 1e-4) / count)
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_quality_on_the_held_out_sample_matches_the_card(presets, name):
+    preset = presets[name]
+    report = evaluation.evaluate_file(
+        name, DATA / f"{name}.tsv", beam_size=preset.decoding.get("beam_size", 1)
+    )
+    card, measured = preset.metrics, report["metrics"]
+    if preset.task == "translation":
+        assert measured["bleu"] == pytest.approx(card["bleu"], abs=2.0)
+    elif preset.task == "g2p":
+        words = report["counts"]["examples"]
+        assert words == 1000
+        assert measured["word_error_rate"] == pytest.approx(
+            card["word_error_rate"], abs=_binomial_margin(card["word_error_rate"], words))
+        # Phoneme errors cluster within words, so their margin counts words, not phonemes.
+        assert measured["phoneme_error_rate"] == pytest.approx(
+            card["phoneme_error_rate"], abs=_binomial_margin(card["phoneme_error_rate"], words))
+    else:
+        reviews = report["counts"]["examples"]
+        assert measured["accuracy"] == pytest.approx(
+            card["accuracy"], abs=_binomial_margin(card["accuracy"], reviews))
+
+
+PINNED_TRANSLATIONS = {
+    "translator_en_es": {
+        "Save the document as PDF.": "Guarde el documento como PDF.",
+        "Click OK to close the dialog.": "Pulse en Aceptar para cerrar el cuadro de diálogo.",
+        "Turn off the lights": "Desactivar la curva",  # out of domain: see the model card
+    },
+    "g2p_en": {
+        "phoneme": "F OW N IY M",
+        "attention": "AH T EH N SH AH N",
+        "knight": "N AY T",
+        "psychology": "S AY K AA L AH JH IY",
+    },
+}
+PINNED_LABELS = {
+    "A wonderful film with superb acting.": "positive",
+    "Dull, predictable and far too long.": "negative",
+    "I expected much more from this director.": "negative",
+    "The plot was thin, but the acting was excellent and I loved every minute.": "positive",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED_TRANSLATIONS))
+def test_pinned_translations(presets, name):
+    model = kerattn.zoo.load(name)
+    pinned = PINNED_TRANSLATIONS[name]
+    results = model.translate(list(pinned), **presets[name].decoding)
+    assert {text: result.text for text, result in zip(pinned, results)} == pinned
+
+
+def test_pinned_labels():
+    model = kerattn.Classifier.from_preset("sentiment_en")
+    results = model.classify(list(PINNED_LABELS))
+    assert {text: result.label for text, result in zip(PINNED_LABELS, results)} == PINNED_LABELS
