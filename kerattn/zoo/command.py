@@ -93,7 +93,7 @@ def _plot_path(plot: str, index: int, several: bool) -> Path:
     return path.with_name(f"{path.stem}-{index}{path.suffix}") if several else path
 
 
-def _load(command: str, model_name: str, expected: str):
+def _load(model_name: str, expected: str):
     """(model, decoding defaults); raises ModelLoadError with the message for the user."""
     import kerattn
     from kerattn.zoo import presets
@@ -148,7 +148,7 @@ def translate_command(
     if problem := _check_plot(plot):
         return _error("translate", problem)
     try:
-        model, decoding = _load("translate", model_name, "Translator")
+        model, decoding = _load(model_name, "Translator")
     except ModelLoadError as error:
         return _error("translate", str(error))
     options = {**decoding, **({"beam_size": beam_size} if beam_size is not None else {})}
@@ -197,7 +197,7 @@ def classify_command(
     if problem := _check_plot(plot):
         return _error("classify", problem)
     try:
-        model, _ = _load("classify", model_name, "Classifier")
+        model, _ = _load(model_name, "Classifier")
     except ModelLoadError as error:
         return _error("classify", str(error))
     several = len(texts) != 1
