@@ -63,10 +63,13 @@ def validate_vocabulary(vocabulary: Iterable[str]) -> list[str]:
 
 
 def write_vocabulary_file(vocabulary: Iterable[str], path: str | os.PathLike) -> None:
-    """Writes a vocabulary, one token per line, UTF-8."""
+    """Writes a vocabulary, one token per line, UTF-8. The file appears whole or not at all (a
+    reader in another process never sees half of it)."""
     tokens = validate_vocabulary(vocabulary)
-    with open(path, "w", encoding="utf-8", newline="\n") as file:
+    partial = f"{os.fspath(path)}.partial"
+    with open(partial, "w", encoding="utf-8", newline="\n") as file:
         file.write("".join(token + "\n" for token in tokens))
+    os.replace(partial, path)
 
 
 def read_vocabulary_file(path: str | os.PathLike) -> list[str]:

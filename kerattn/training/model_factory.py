@@ -38,10 +38,11 @@ def make_tokenizer(settings: dict, vocabulary: list[str], name: str):
 
 
 def vocabularies(
-    recipe: Recipe, texts: list[str], targets: list, vocabulary_dir: Path
+    recipe: Recipe, texts: list[str], targets: list, vocabulary_dir: Path, write: bool = True
 ) -> dict[str, list[str]]:
     """The run's vocabularies: read from `vocabulary_dir` when a run resumes, otherwise learned
-    from the training split and written there (`source.txt`, and `target.txt` for translation)."""
+    from the training split and, if `write` (the chief worker), written there (`source.txt`, and
+    `target.txt` for translation)."""
     sides = {"source": texts}
     if recipe.family == "translator":
         sides["target"] = targets
@@ -52,8 +53,9 @@ def vocabularies(
             result[side] = read_vocabulary_file(path)
         else:
             result[side] = learn_vocabulary(recipe.tokenizer_settings(side), side_texts)
-            vocabulary_dir.mkdir(parents=True, exist_ok=True)
-            write_vocabulary_file(result[side], path)
+            if write:
+                vocabulary_dir.mkdir(parents=True, exist_ok=True)
+                write_vocabulary_file(result[side], path)
     return result
 
 

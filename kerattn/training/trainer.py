@@ -144,8 +144,8 @@ class _Trainer:
             )
         if self.resume and not tf.train.latest_checkpoint(str(checkpoint_dir)):
             raise RecipeError(f"Run folder {self.run_dir} has no checkpoint to resume from.")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.chief and not self.resume:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "recipe.toml").write_text(recipe.text, encoding="utf-8")
 
         keras.utils.set_random_seed(self.training["seed"])
@@ -163,7 +163,8 @@ class _Trainer:
         self.train_texts, self.train_targets = splits["train"]
         self.valid_texts, self.valid_targets = splits["valid"]
         vocabulary = model_factory.vocabularies(
-            recipe, self.train_texts, self.train_targets, self.run_dir / "vocabulary")
+            recipe, self.train_texts, self.train_targets, self.run_dir / "vocabulary",
+            write=self.chief)
 
         with self.strategy.scope():
             self.model = model_factory.build_model(recipe, vocabulary, labels)
@@ -430,7 +431,8 @@ class _Trainer:
         self.print(
             f"done: step {step} ({stop_reason}); {trained} steps in {seconds:.1f} s "
             f"({result.steps_per_second:.2f} steps/s, {result.tokens_per_second:.0f} tok/s); "
-            f"best valid loss {best}; run folder {self.run_dir}"
+            f"best valid loss {best}; "
+            + (f"run folder {self.run_dir}" if self.chief else "the chief wrote the run folder")
         )
         return result
 
