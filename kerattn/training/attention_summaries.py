@@ -10,6 +10,8 @@ default summary writer:
   `attention_per_probe/<diagnostic>` (one value per probe), see `attention_diagnostics`;
 - text `samples`: a Markdown table of probe → output, and for classifiers `top_tokens`: the
   most attended tokens of each probe.
+
+A translator with `attention="none"` has no attention to show: it gets the `samples` text only.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def write_probe_summaries(model, family: str, probes: list[str], step: int) -> d
     if not probes:
         return {}
     translation = family == "translator"
+    has_attention = not translation or model.attention != "none"
     results = model.translate(probes) if translation else model.classify(probes)
     rows, top_rows, per_probe = [], [], []
     for index, (probe, result) in enumerate(zip(probes, results)):
@@ -52,7 +55,7 @@ def write_probe_summaries(model, family: str, probes: list[str], step: int) -> d
                 + " |"
             )
         rows.append(f"| {_markdown_cell(probe)} | {_markdown_cell(output)} |")
-        if weights.shape[1] == 0:
+        if not has_attention or weights.shape[1] == 0:
             continue
         per_probe.append(attention_diagnostics.summarize(weights, translation=translation))
         png = heatmap_png(weights, result.source_tokens if translation else result.tokens,

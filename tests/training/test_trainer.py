@@ -195,12 +195,19 @@ def test_translator_without_attention_trains(tmp_path):
     # gradient is None, and the step must still run (the kernel stays as initialised).
     recipe = write_recipe(tmp_path, "reversal.toml", model={"attention": "none"},
                           training={"steps": 3, "log_every": 1, "checkpoint_every": 100},
-                          evaluation={"every": 100, "probes": []})
+                          evaluation={"every": 3, "probes": ["a b c"]})
     result = train(recipe, tmp_path / "run", strategy="default", print_function=_quiet)
     assert result.step == 3
-    losses = [r["loss"] for r in json.loads((tmp_path / "run" / "metrics.json").read_text())[
-        "training"]]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    losses = [r["loss"] for r in metrics["training"]]
     assert len(losses) == 3 and all(np.isfinite(losses))
+    # No attention, so no heatmaps or attention diagnostics (they would be meaningless zeros);
+    # the probe translations are still logged.
+    assert not any(name.startswith("attention") for name in metrics["evaluations"][-1])
+    tags = _events(tmp_path / "run" / "logs" / "valid").Tags()
+    assert tags["images"] == []
+    assert "samples" in {tag.split("/")[0] for tag in tags["tensors"]}
+    assert not any(tag.startswith("attention") for tag in tags["tensors"])
 
 
 @pytest.mark.slow
