@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-slow test-zoo test-jax install clean
+.PHONY: demo test test-slow test-zoo test-notebooks test-jax install clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test-slow: install
 # The shipped presets against their model cards, and the wheel installed in a fresh venv.
 test-zoo: install
 	$(BIN)/python -m pytest -q -n 2 -m zoo
+
+# The notebooks, executed top to bottom (they use the shipped presets).
+test-notebooks: install
+	$(BIN)/python -m pytest -q -n 2 -m notebooks
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -124,3 +124,26 @@ def token_weights_text(tokens: list[str], weights, top: int = 10, bar_width: int
         bar = "#" * max(1, int(round(bar_width * float(weights[i]) / peak))) if peak > 0 else ""
         lines.append(f"{tokens[i]:{width}}  {weights[i]:.3f}  {bar}")
     return "\n".join(lines)
+
+
+def token_weights_html(tokens: list[str], weights) -> str:
+    """The text as HTML with each token's background shaded by its attention weight (strongest
+    token fully shaded), for notebooks (`IPython.display.HTML`). WordPiece continuations
+    ("##ful") join the previous token; hovering a token shows its weight."""
+    import html
+
+    weights = np.asarray(weights, np.float32)
+    if weights.shape != (len(tokens),):
+        raise ValueError(f"token_weights_html needs one weight per token: {len(tokens)} tokens, "
+                         f"weights of shape {weights.shape}.")
+    peak = float(weights.max()) if len(tokens) and weights.max() > 0 else 1.0
+    pieces = []
+    for token, weight in zip(tokens, weights):
+        joined = token.startswith("##") and pieces
+        text = token[2:] if joined else token
+        pieces.append(
+            ("" if joined or not pieces else " ")
+            + f'<span title="{weight:.3f}" style="background: rgba(255, 140, 0, '
+            f'{float(weight) / peak:.2f})">{html.escape(text)}</span>'
+        )
+    return '<p style="line-height: 1.8">' + "".join(pieces) + "</p>"

@@ -47,3 +47,20 @@ def test_thirty_token_labels_do_not_overlap():
         box = label.get_window_extent(renderer)
         assert box.x0 >= 0 and box.y0 >= 0
         assert box.x1 <= figure.bbox.width + 1 and box.y1 <= figure.bbox.height + 1
+
+
+def test_token_weights_html_shades_by_relative_weight_and_escapes():
+    html = visualization.token_weights_html(["a", "<b>", "wonder", "##ful"], [0.1, 0.2, 0.2, 0.5])
+    spans = html.split("<span")[1:]
+    assert len(spans) == 4
+    assert 'rgba(255, 140, 0, 0.20)">a</span>' in spans[0]  # 0.1 / 0.5
+    assert "&lt;b&gt;" in spans[1] and "<b>" not in html
+    assert 'title="0.500"' in spans[3] and "1.00)" in spans[3]
+    assert ">a</span> <span" in html  # words are separated by a space
+    assert ">wonder</span><span" in html  # a continuation joins its word
+    assert ">ful</span>" in html and "##" not in html
+
+
+def test_token_weights_html_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="one weight per token: 2 tokens, weights of shape"):
+        visualization.token_weights_html(["a", "b"], [1.0])

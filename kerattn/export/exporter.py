@@ -74,7 +74,13 @@ def export_model(
             module, signatures, descriptions = build_serving_module(
                 model, beam_size, length_penalty, coverage_penalty
             )
-            tf.saved_model.save(module, str(folder), signatures=signatures)
+            # Its "Assets written to <temporary folder>" INFO line would only confuse.
+            logger, level = tf.get_logger(), tf.get_logger().level
+            logger.setLevel("WARNING")
+            try:
+                tf.saved_model.save(module, str(folder), signatures=signatures)
+            finally:
+                logger.setLevel(level)
         extra = folder / "assets.extra"
         requests = [(name, warmup_texts) for name in signatures]
         requests.append(("serving_default", warmup_texts[:1]))
