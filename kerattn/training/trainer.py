@@ -7,8 +7,8 @@ Loop structure (one Python iteration per batch; the step itself is one `tf.funct
         for each batch:
             train_step(batch)                       # strategy.run(replica step), in graph
             every log_every steps: progress line + train scalars
-            every evaluation.every steps: valid loss/accuracy, BLEU/chrF or accuracy/F1 on a
-                sample, probe heatmaps + diagnostics, sample outputs; best.keras if the valid
+            every evaluation.every steps: valid loss/accuracy, BLEU/chrF (+ WER/PER for symbol
+                targets) or accuracy/F1 on a sample, probe heatmaps + diagnostics, sample outputs; best.keras if the valid
                 loss improved;
                 early stopping after `patience` evaluations without improvement
             every checkpoint_every steps: checkpoint (model, optimizer, step, epoch, batch)
@@ -472,7 +472,7 @@ class _Trainer:
         # Decoded once: the quality scalars and the sample table share the outputs.
         sample_texts = self.valid_texts[:max(size, SAMPLE_ROWS)]
         outputs = decode_sample(self.model, self.family, sample_texts)
-        quality = sample_quality(self.model, self.family, outputs[:size],
+        quality = sample_quality(self.model, self.family, sample_texts[:size], outputs[:size],
                                  self.valid_targets[:size])
         record.update({f"sample_{name}": value for name, value in quality.items()})
         with self.valid_writer.as_default(step=step):

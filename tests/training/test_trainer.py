@@ -14,8 +14,8 @@ from tensorboard.backend.event_processing import event_accumulator
 import kerattn  # noqa: F401  (registers the kerattn classes for load_model)
 from kerattn import cli
 from kerattn import visualization
-from kerattn.training import RecipeError, train
-from tests.training.conftest import write_recipe
+from kerattn.training import RecipeError, input_pipeline, metrics, train
+from tests.training.conftest import FIXTURES, write_recipe
 
 PROBES = ["a b c d e", "j i h g f e d c b a"]
 
@@ -85,6 +85,16 @@ def test_event_files_hold_scalars_heatmaps_and_text(translator_run):
         assert np.isfinite(tf.make_ndarray(events[0].tensor_proto))
 
     final = keras.saving.load_model(result.run_dir / "final.keras")
+    # Symbol targets: the G2P error rates too, as `kerattn evaluate` computes them on the sample.
+    sample = input_pipeline.read_pairs(FIXTURES / "reversal" / "valid.tsv")[:32]
+    texts = [source for source, _ in sample]
+    expected = metrics.g2p_scores(
+        {text: t.text for text, t in zip(texts, final.translate(texts))},
+        {source: [target] for source, target in sample})
+    for name in ("word_error_rate", "phoneme_error_rate"):
+        events = valid_events.Tensors(f"sample_{name}")
+        assert [event.step for event in events] == [20, 40]
+        assert float(tf.make_ndarray(events[-1].tensor_proto)) == pytest.approx(expected[name])
     for index, probe in enumerate(PROBES):
         translation = final.translate(probe)
         events = valid_events.Tensors(f"attention/probe_{index}")
