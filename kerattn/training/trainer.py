@@ -73,8 +73,10 @@ class TrainResult:
     none ran). seconds: wall time of the training loop (vocabulary and setup excluded,
     evaluations included); steps_per_second over that time. tokens_per_second: target tokens
     (translator) or input tokens (classifier) per second of training steps alone (evaluations,
-    saving and the first, tracing, step excluded). history: one dict per evaluation; the best
-    model is the one with the lowest validation loss.
+    saving and the first, tracing, step excluded). run_seconds: wall time of the whole run,
+    summed over the segments of a resumed run (the steps redone after an interruption count
+    once); None when a resumed run folder does not record its earlier time. history: one dict
+    per evaluation; the best model is the one with the lowest validation loss.
     """
 
     run_dir: Path
@@ -85,6 +87,7 @@ class TrainResult:
     seconds: float
     steps_per_second: float
     tokens_per_second: float
+    run_seconds: float | None
     history: list[dict]
 
 
@@ -204,6 +207,10 @@ class _Trainer:
             self.checkpoint, str(directory), max_to_keep=self.training["keep_checkpoints"])
         self.history: list[dict] = []
         self.train_log: list[dict] = []
+        # Wall time of the earlier segments up to the checkpoint this run starts from.
+        self.earlier_seconds: float | None = 0.0
+        self.segment_start = time.perf_counter()
+        self.checkpoint_record: dict | None = None
         if self.resume:
             self._restore(checkpoint_dir)
 
@@ -233,6 +240,9 @@ class _Trainer:
         # A run may have evaluated/logged past its last checkpoint before it stopped.
         self.history = [r for r in previous.get("evaluations", []) if r["step"] <= step]
         self.train_log = [r for r in previous.get("training", []) if r["step"] <= step]
+        record = previous.get("checkpoint") or {}
+        self.earlier_seconds = record.get("run_seconds") if record.get("step") == step else None
+        self.checkpoint_record = record or None
         self.print(f"resumed from step {step} (epoch {int(self.state['epoch'].numpy()) + 1}, "
                    f"{int(self.state['batch_in_epoch'].numpy())} batches into it)")
 
@@ -336,6 +346,7 @@ class _Trainer:
         timed_tokens, first_step = 0.0, step
         window_steps, window_seconds, batch_start = 0, 0.0, time.perf_counter()
         start, start_step, total_tokens, train_seconds = time.perf_counter(), step, 0.0, 0.0
+        self.segment_start = start
         stop_reason = None
         evaluated_at = checkpointed_at = step
         self.print(f"training {self.family} for {last_step} steps ({self.batches_per_epoch} "
@@ -402,13 +413,13 @@ class _Trainer:
             else:
                 epoch += 1
                 batch_in_epoch = 0
-        seconds = time.perf_counter() - start
         total_tokens += timed_tokens
         train_seconds += window_seconds
         if evaluated_at != step:
             self._evaluate(step)
         if checkpointed_at != step or step == start_step:
             self._save_checkpoint(step, epoch, batch_in_epoch)
+        seconds = time.perf_counter() - start
         if self.chief:
             self._save_model(self.run_dir / "final.keras")
         trained = step - start_step
@@ -422,6 +433,7 @@ class _Trainer:
             seconds=seconds,
             steps_per_second=trained / max(seconds, 1e-9),
             tokens_per_second=total_tokens / max(train_seconds, 1e-9),
+            run_seconds=None if self.earlier_seconds is None else self.earlier_seconds + seconds,
             history=self.history,
         )
         self._write_metrics(result)
@@ -430,7 +442,9 @@ class _Trainer:
         best = "none" if best_step < 0 else f"{result.best_valid_loss:.4f} at step {best_step}"
         self.print(
             f"done: step {step} ({stop_reason}); {trained} steps in {seconds:.1f} s "
-            f"({result.steps_per_second:.2f} steps/s, {result.tokens_per_second:.0f} tok/s); "
+            f"({result.steps_per_second:.2f} steps/s, {result.tokens_per_second:.0f} tok/s"
+            + (f"; whole run {result.run_seconds:.1f} s" if self.resume and result.run_seconds
+               else "") + "); "
             f"best valid loss {best}; "
             + (f"run folder {self.run_dir}" if self.chief else "the chief wrote the run folder")
         )
@@ -509,6 +523,10 @@ class _Trainer:
         self.state["epoch"].assign(epoch)
         self.state["batch_in_epoch"].assign(batch_in_epoch)
         self.manager.save(checkpoint_number=step)
+        run_seconds = None
+        if self.earlier_seconds is not None:
+            run_seconds = self.earlier_seconds + time.perf_counter() - self.segment_start
+        self.checkpoint_record = {"step": step, "run_seconds": run_seconds}
         if self.chief:
             self._write_metrics(None)
 
@@ -530,6 +548,7 @@ class _Trainer:
             "recipe": str(self.recipe.path) if self.recipe.path else None,
             "evaluations": self.history,
             "training": self.train_log,
+            "checkpoint": self.checkpoint_record,
         }
         if result is not None:
             content["summary"] = {
@@ -537,6 +556,7 @@ class _Trainer:
                 "best_step": result.best_step, "best_valid_loss": result.best_valid_loss,
                 "seconds": result.seconds, "steps_per_second": result.steps_per_second,
                 "tokens_per_second": result.tokens_per_second,
+                "run_seconds": result.run_seconds,
                 "replicas": self.replicas, "mixed_precision": self.mixed_precision,
                 "xla": self.xla,
             }

@@ -170,6 +170,14 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path):
     for a, b in zip(resumed_log, straight_log):
         for key in ("loss", "token_accuracy", "learning_rate", "gradient_norm"):
             assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-7), key
+    # The whole run's time adds the segments: the first up to its checkpoint (at step 6, when
+    # it stopped), then the resumed one.
+    assert first.run_seconds >= first.seconds > 0
+    assert resumed.run_seconds == pytest.approx(first.run_seconds + resumed.seconds, abs=0.5)
+    assert resumed.run_seconds > resumed.seconds
+    assert f"whole run {resumed.run_seconds:.1f} s" in lines[-1]
+    summary = json.loads((tmp_path / "resumed" / "metrics.json").read_text())["summary"]
+    assert summary["run_seconds"] == resumed.run_seconds
     resumed_weights = keras.saving.load_model(tmp_path / "resumed" / "final.keras").get_weights()
     straight_weights = keras.saving.load_model(tmp_path / "straight" / "final.keras").get_weights()
     for a, b in zip(resumed_weights, straight_weights):
