@@ -309,7 +309,7 @@ def _check_known_labels(labels: Sequence[str], known: Sequence[str], where: str)
 # -- files ------------------------------------------------------------------------------------
 
 
-def _grouped_pronunciations(rows: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+def grouped_pronunciations(rows: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
     """word → its distinct pronunciations in file order (a word may have several rows)."""
     grouped: dict[str, list[str]] = {}
     for word, phonemes in rows:
@@ -396,11 +396,11 @@ def evaluate_file(
         )
 
     if task == "g2p":
-        references = _grouped_pronunciations(rows)
+        references = grouped_pronunciations(rows)
         if limit is not None:
             references = dict(list(references.items())[:limit])
         if alternates_path is not None:
-            for word, pronunciations in _grouped_pronunciations(alternate_rows).items():
+            for word, pronunciations in grouped_pronunciations(alternate_rows).items():
                 if word in references:
                     references[word] = list(dict.fromkeys(references[word] + pronunciations))
         report = evaluate_g2p(model, references, beam_size=beam_size, batch_size=batch_size)

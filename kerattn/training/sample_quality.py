@@ -27,7 +27,7 @@ def sample_quality(
     grapheme→phoneme (whitespace-separated symbol targets; a word listed on several rows has
     several acceptable pronunciations). Classifier: {"accuracy", "macro_f1"} against label ids.
     """
-    from kerattn.training.evaluation import detect_task
+    from kerattn.training.evaluation import detect_task, grouped_pronunciations
 
     if not outputs:
         return {}
@@ -37,9 +37,7 @@ def sample_quality(
             "chrf": metrics.corpus_chrf(outputs, list(targets))["score"],
         }
         if detect_task(model) == "g2p":
-            references: dict[str, list[str]] = {}
-            for text, target in zip(texts, targets):
-                references.setdefault(text, []).append(target)
+            references = grouped_pronunciations(list(zip(texts, targets)))
             rates = metrics.g2p_scores(dict(zip(texts, outputs)), references)
             scores.update({name: rates[name] for name in ("word_error_rate", "phoneme_error_rate")
                            if rates[name] is not None})

@@ -8,8 +8,8 @@ Loop structure (one Python iteration per batch; the step itself is one `tf.funct
             train_step(batch)                       # strategy.run(replica step), in graph
             every log_every steps: progress line + train scalars
             every evaluation.every steps: valid loss/accuracy, BLEU/chrF (+ WER/PER for symbol
-                targets) or accuracy/F1 on a sample, probe heatmaps + diagnostics, sample outputs; best.keras if the valid
-                loss improved;
+                targets) or accuracy/F1 on a sample, probe heatmaps + diagnostics, sample
+                outputs; best.keras if the valid loss improved;
                 early stopping after `patience` evaluations without improvement
             every checkpoint_every steps: checkpoint (model, optimizer, step, epoch, batch)
 
@@ -242,7 +242,6 @@ class _Trainer:
         self.train_log = [r for r in previous.get("training", []) if r["step"] <= step]
         record = previous.get("checkpoint") or {}
         self.earlier_seconds = record.get("run_seconds") if record.get("step") == step else None
-        self.checkpoint_record = record or None
         self.print(f"resumed from step {step} (epoch {int(self.state['epoch'].numpy()) + 1}, "
                    f"{int(self.state['batch_in_epoch'].numpy())} batches into it)")
 
