@@ -1,4 +1,4 @@
-from kerattn.cli import main
+from kerattn_cli import main
 
 
 def test_data_tsv_prints_one_line_per_split(tmp_path, capsys):

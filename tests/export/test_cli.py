@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import tensorflow as tf
 
-from kerattn import cli
+import kerattn_cli as cli
 from kerattn.export.exporter import read_export_metadata
 
 

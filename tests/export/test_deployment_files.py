@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kerattn import cli
+import kerattn_cli as cli
 from kerattn.export.model_server_config import (
     model_server_config_text,
     read_model_server_config,

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from kerattn import cli
+import kerattn_cli as cli
 from kerattn.serving import model_server
 
 

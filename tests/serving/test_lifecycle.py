@@ -246,7 +246,7 @@ def test_cli_serve_answers_rest_and_grpc_and_exits_cleanly_on_sigterm(toy_model_
     shutil.copytree(toy_model_dir, tmp_path / "1")
     rest_port, grpc_port = free_port(), free_port()
     code = (
-        "import sys\nfrom kerattn import cli\n"
+        "import sys\nimport kerattn_cli as cli\n"
         f"sys.exit(cli.main(['serve', '--model_name', 'toy', '--model_base_path', "
         f"{str(tmp_path)!r}, '--rest_api_port', '{rest_port}', '--port', '{grpc_port}']))\n"
     )

@@ -7,7 +7,7 @@ import json
 import keras
 import pytest
 
-from kerattn import cli
+import kerattn_cli as cli
 from kerattn.data import CorpusError, write_rows
 from kerattn.training import evaluation, metrics
 from kerattn.training.evaluation import EvaluationError

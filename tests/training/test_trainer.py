@@ -12,7 +12,7 @@ import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
 import kerattn  # noqa: F401  (registers the kerattn classes for load_model)
-from kerattn import cli
+import kerattn_cli as cli
 from kerattn import visualization
 from kerattn.training import RecipeError, input_pipeline, metrics, train
 from tests.training.conftest import FIXTURES, write_recipe

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import kerattn
-from kerattn import cli
+import kerattn_cli as cli
 from kerattn.zoo import packaging, presets
 from kerattn.zoo.model_loading import ModelLoadError, load_model
 from tests.zoo.conftest import ENGLISH, tiny_classifier, tiny_translator

@@ -1,9 +1,23 @@
-"""The `kerattn` command line. Thin by design: it parses flags and calls library functions."""
+"""The `kerattn` command line. Thin by design: it parses flags and calls library functions.
+
+This is a top-level package of its own, not `kerattn.cli`, so that `kerattn --help`,
+`kerattn <command> --help` and `kerattn --version` answer at once: importing `kerattn` registers
+its layers with Keras and so imports TensorFlow (several seconds), and Python always runs a
+package's `__init__` before any of its modules. Each handler imports what it needs.
+
+Every failure a user can cause ends in one sentence on standard error,
+`kerattn <command>: <what was wrong and what is accepted>`, with exit code 2 (the command was
+used wrongly) or 1 (it could not be carried out); `--debug` shows the traceback instead.
+TensorFlow's and absl's start-up log lines are hidden unless `--verbose` is given.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+from kerattn_cli.quiet_start import quiet_tensorflow_start
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -330,26 +344,91 @@ def _add_classify_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run_classify)
 
 
+def _add_common_flags(parser: argparse.ArgumentParser, top_level: bool) -> None:
+    # On subcommands the defaults are suppressed, so that `kerattn --debug translate` is not
+    # reset by the subcommand's own default.
+    default = {} if top_level else {"default": argparse.SUPPRESS}
+    parser.add_argument("--debug", action="store_true", **default,
+                        help="show the full traceback of an error")
+    parser.add_argument("--verbose", action="store_true", **default,
+                        help="show TensorFlow's and absl's log lines")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kerattn")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kerattn", description="Attention-based recurrent models for Keras 3."
     )
+    parser.add_argument("--version", action="version", version=f"kerattn {_version()}")
+    _add_common_flags(parser, top_level=True)
     subparsers = parser.add_subparsers(title="commands", dest="command", required=True)
-    _add_demo_parser(subparsers)
-    _add_zoo_parser(subparsers)
-    _add_translate_parser(subparsers)
-    _add_classify_parser(subparsers)
-    _add_data_parser(subparsers)
-    _add_train_parser(subparsers)
-    _add_evaluate_parser(subparsers)
-    _add_export_parser(subparsers)
-    _add_serve_parser(subparsers)
+    for add in (_add_demo_parser, _add_zoo_parser, _add_translate_parser, _add_classify_parser,
+                _add_data_parser, _add_train_parser, _add_evaluate_parser, _add_export_parser,
+                _add_serve_parser):
+        add(subparsers)
+    for command in subparsers.choices.values():
+        _add_common_flags(command, top_level=False)
+        for action in command._actions:  # the nested `kerattn data <corpus>` and `zoo list`
+            if isinstance(action, argparse._SubParsersAction):
+                for nested in action.choices.values():
+                    _add_common_flags(nested, top_level=False)
     return parser
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    return " ".join(part for part in (args.command, getattr(args, "corpus", None)) if part)
+
+
+def _report(args: argparse.Namespace, message: str, code: int) -> int:
+    print(f"kerattn {_command_name(args)}: {message}", file=sys.stderr)
+    return code
+
+
+def _os_error_sentence(error: OSError) -> str:
+    """"Permission denied: 'export/models/x'" -> one sentence naming the path and the cause."""
+    reason = error.strerror or type(error).__name__
+    if error.filename is None:
+        return f"{reason} ({error})." if str(error) != reason else f"{reason}."
+    return f"cannot write or read {str(error.filename)!r}: {reason}."
+
+
+# The commands that run a model; `data` and `zoo list` never load TensorFlow.
+_TENSORFLOW_COMMANDS = {"demo", "translate", "classify", "train", "evaluate", "export", "serve"}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    # The command line's models need TensorFlow (in-graph tokenization and decoding), whatever
+    # backend the user's shell or keras.json picks for their own Keras code.
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+    if not args.verbose and args.command in _TENSORFLOW_COMMANDS:
+        quiet_tensorflow_start()
+    if args.debug:
+        return args.handler(args)
+    from kerattn.errors import KerattnError
+
+    try:
+        return args.handler(args)
+    except KerattnError as error:
+        return _report(args, str(error), error.exit_code)
+    except KeyboardInterrupt:
+        return _report(args, "interrupted.", 130)
+    except BrokenPipeError:  # `kerattn translate ... | head`: the reader left; not an error
+        sys.stderr.close()
+        return 0
+    except OSError as error:
+        return _report(args, _os_error_sentence(error), 1)
+    except Exception as error:  # noqa: BLE001 (the last resort: one line, not a traceback)
+        return _report(args, f"unexpected error: {type(error).__name__}: {error} "
+                       "(run again with --debug for the traceback, and please report it).", 1)
 
 
 if __name__ == "__main__":

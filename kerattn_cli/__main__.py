@@ -1,0 +1,5 @@
+import sys
+
+from kerattn_cli import main
+
+sys.exit(main())
