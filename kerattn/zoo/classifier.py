@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerattn import layers
 from kerattn.text import Tokenizer
+from kerattn.zoo.backend import require_tensorflow_backend
 from kerattn.zoo.results import Classification
 from kerattn.zoo.token_batch import id_strings, text_list, tokenize_batch
+
+
+_EMPTY = Classification(label=None, probabilities={}, tokens=[],
+                        token_weights=np.zeros(0, np.float32), truncated=False)
 
 
 @keras.saving.register_keras_serializable(package="kerattn")
@@ -53,6 +60,7 @@ class Classifier(keras.Model):
         vocabulary_size: int | None = None,
         **kwargs,
     ):
+        require_tensorflow_backend(type(self).__name__)
         super().__init__(**kwargs)
         labels = list(labels)
         if (
@@ -137,8 +145,20 @@ class Classifier(keras.Model):
         }
 
     def classify(self, texts: str | list[str]) -> Classification | list[Classification]:
-        """Classifies a string or a list of strings; see `Classification` for the fields."""
+        """Classifies a string or a list of strings; see `Classification` for the fields.
+
+        An empty or whitespace-only text has nothing to classify: its result has label None,
+        no probabilities and no tokens (the model is not run on it).
+        """
         batch, single = text_list(texts)
+        results = [None if text.strip() else _EMPTY for text in batch]
+        runnable = [text for text in batch if text.strip()]
+        if runnable:
+            classified = iter(self._classify_texts(runnable))
+            results = [result or next(classified) for result in results]
+        return results[0] if single else results
+
+    def _classify_texts(self, batch: list[str]) -> list[Classification]:
         if self._classify_function is None:
             self._classify_function = tf.function(
                 self.classify_batch, input_signature=[tf.TensorSpec([None], tf.string)]
@@ -161,7 +181,7 @@ class Classifier(keras.Model):
                     truncated=bool(outputs["truncated"][row]),
                 )
             )
-        return results[0] if single else results
+        return results
 
     def get_config(self):
         config = super().get_config()
@@ -181,11 +201,22 @@ class Classifier(keras.Model):
         return config
 
     @classmethod
-    def from_preset(cls, name: str) -> "Classifier":
-        """Loads the zoo preset `name` (see `kerattn.zoo.list()`), which must be a Classifier."""
+    def from_preset(cls, name_or_folder: str | os.PathLike) -> "Classifier":
+        """Loads a zoo preset by name (see `kerattn.zoo.list()`), or a preset folder of your own
+        (see `save_to_preset`); it must hold a Classifier."""
         from kerattn.zoo import presets
 
-        return presets.load(name, expected_class=cls)
+        return presets.load(name_or_folder, expected_class=cls)
+
+    def save_to_preset(
+        self, folder: str | os.PathLike, description: str = "", overwrite: bool = False,
+        **metadata,
+    ):
+        """Writes this model as a preset folder that `from_preset(folder)` loads back; see
+        `kerattn.zoo.presets.save_preset` for what is written and when it refuses."""
+        from kerattn.zoo import presets
+
+        return presets.save_preset(self, folder, description, overwrite=overwrite, **metadata)
 
     @classmethod
     def from_config(cls, config):

@@ -5,18 +5,26 @@ input when none are given, and write one result per line in the same order (an e
 an empty result, so outputs stay aligned with inputs). `--json` writes one JSON object per line
 with scores, tokens and attention; `--show-attention` adds a terminal rendering of the attention
 under each result; `--plot FILE.png` writes a labelled heatmap per input (FILE-1.png, FILE-2.png,
-… when there are several). Exit codes: 0 done, 2 bad arguments or a model that cannot be loaded.
+… when there are several).
+
+Standard input is answered line by line as lines arrive (only lines already waiting are batched).
+A line that cannot be processed (not UTF-8, ...) is reported on standard error as
+`kerattn translate: line N ...` and gets an empty output line (or an `error` field with
+`--json`); every other line is still answered, in order. Exit codes: 0 done, 1 some input could
+not be processed, 2 bad arguments or a model that cannot be loaded.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
+import queue
 import sys
+import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-BATCH_SIZE = 32  # texts per model call when reading standard input
+BATCH_SIZE = 32  # most texts per model call when lines wait on standard input
 
 
 def _error(command: str, message: str) -> int:
@@ -61,30 +69,95 @@ def format_metrics(metrics: dict) -> str:
     return ", ".join(parts)
 
 
-def _input_texts(texts: Sequence[str]) -> Iterator[str]:
-    """The command-line texts, or standard input's lines (without their line ends)."""
-    if texts:
-        yield from texts
-        return
-    for line in sys.stdin:
-        yield line.rstrip("\r\n")
+@dataclass(frozen=True)
+class _Input:
+    """One input: its 1-based number, its text, and why it cannot be processed (or None)."""
+
+    index: int
+    text: str
+    error: str | None = None
 
 
-def _results(texts: Sequence[str], predict) -> Iterator[tuple[int, str, object]]:
-    """(1-based index, text, result) for every input, in order; blank texts give None.
+def _argument_inputs(texts: Sequence[str]) -> list[_Input]:
+    return [_Input(index, text) for index, text in enumerate(texts, start=1)]
 
-    Command-line texts run as one batch; standard input in batches of `BATCH_SIZE` lines (one
-    line at a time from a terminal, so each answer comes at once).
+
+def _line_input(index: int, line: bytes) -> _Input:
+    line = line.rstrip(b"\r\n")
+    try:
+        return _Input(index, line.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        text = line.decode("utf-8", errors="replace")
+        return _Input(index, text, f"line {index} is not valid UTF-8 (byte "
+                      f"0x{line[error.start]:02x} at position {error.start}); pass UTF-8 text.")
+
+
+def _stdin_batches(stream, limit: int) -> Iterator[list[_Input]]:
+    """Standard input's lines in batches of those already waiting (at most `limit`).
+
+    A reader thread takes lines as they arrive; each batch is the first waiting line plus
+    whatever else has arrived by then, so `tail -f log | kerattn translate` answers every line
+    at once while a file or a fast pipe still runs in batches.
     """
-    size = len(texts) or (1 if sys.stdin.isatty() else BATCH_SIZE)
-    lines = iter(_input_texts(texts))
+    lines: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True, name="kerattn-stdin").start()
     index = 0
-    while batch := list(itertools.islice(lines, size)):
-        nonempty = [text for text in batch if text.strip()]
-        results = iter(predict(nonempty) if nonempty else [])
-        for text in batch:
+    finished = False
+    while not finished:
+        batch = []
+        line = lines.get()
+        while line is not None:
             index += 1
-            yield index, text, next(results) if text.strip() else None
+            batch.append(_line_input(index, line))
+            if len(batch) == limit:
+                break
+            try:
+                line = lines.get_nowait()
+            except queue.Empty:
+                break
+        finished = line is None
+        if batch:
+            yield batch
+
+
+def _predict_each(batch: list[_Input], predict) -> list[tuple[object, str | None]]:
+    """(result, error) per input: blank or bad inputs get no result; if the batch fails as a
+    whole, each text is tried alone so that one bad text cannot cost the others theirs."""
+    from kerattn.errors import KerattnError
+
+    answers: list[tuple[object, str | None]] = [(None, item.error) for item in batch]
+    runnable = [i for i, item in enumerate(batch) if item.error is None and item.text.strip()]
+    if not runnable:
+        return answers
+    try:
+        results = predict([batch[i].text for i in runnable])
+        for i, result in zip(runnable, results):
+            answers[i] = (result, None)
+    except (KerattnError, ValueError, TypeError):
+        for i in runnable:
+            try:
+                answers[i] = (predict(batch[i].text), None)
+            except (KerattnError, ValueError, TypeError) as error:
+                answers[i] = (None, f"input {batch[i].index}: {error}")
+    return answers
+
+
+def _results(texts: Sequence[str], predict) -> Iterator[tuple[_Input, object, str | None]]:
+    """(input, result, error) for every input, in order; blank or bad inputs have no result.
+
+    Command-line texts run as one batch; standard input as its lines arrive (see
+    `_stdin_batches`).
+    """
+    batches = [_argument_inputs(texts)] if texts else _stdin_batches(sys.stdin.buffer, BATCH_SIZE)
+    for batch in batches:
+        for item, (result, error) in zip(batch, _predict_each(batch, predict)):
+            yield item, result, error
         sys.stdout.flush()
 
 
@@ -94,21 +167,15 @@ def _plot_path(plot: str, index: int, several: bool) -> Path:
 
 
 def _load(model_name: str, expected: str):
-    """(model, decoding defaults); raises ModelLoadError with the message for the user."""
+    """The model; raises ModelLoadError with the message for the user."""
     import kerattn
-    from kerattn.zoo import presets
     from kerattn.zoo.model_loading import ModelLoadError, WrongModelKindError, load_model
 
     try:
-        model = load_model(model_name, expected_class=getattr(kerattn, expected))
+        return load_model(model_name, expected_class=getattr(kerattn, expected))
     except WrongModelKindError as error:
         other = "classify" if expected == "Translator" else "translate"
         raise ModelLoadError(f"{error} Use kerattn {other} for it.") from None
-    try:
-        decoding = presets.get_preset(model_name).decoding
-    except presets.UnknownPresetError:  # a .keras file: the library's defaults
-        decoding = {}
-    return model, decoding
 
 
 def _check_plot(plot: str | None) -> str | None:
@@ -148,33 +215,38 @@ def translate_command(
     if problem := _check_plot(plot):
         return _error("translate", problem)
     try:
-        model, decoding = _load(model_name, "Translator")
+        model = _load(model_name, "Translator")
     except ModelLoadError as error:
         return _error("translate", str(error))
-    options = {**decoding, **({"beam_size": beam_size} if beam_size is not None else {})}
+    options = {"beam_size": beam_size} if beam_size is not None else {}
     several = len(texts) != 1
-    for index, text, result in _results(texts, lambda batch: model.translate(batch, **options)):
-        if result is not None and result.truncated:
-            print(f"kerattn translate: input {index} is longer than the model's "
+    failed = 0
+    for item, result, error in _results(texts, lambda batch: model.translate(batch, **options)):
+        if error is not None:
+            failed += 1
+            print(f"kerattn translate: {error}", file=sys.stderr)
+        elif result is not None and result.truncated:
+            print(f"kerattn translate: input {item.index} is longer than the model's "
                   f"{model.max_source_length} tokens; only its beginning was translated.",
                   file=sys.stderr)
         if as_json:
-            print(json.dumps(_translation_json(text, result), ensure_ascii=False))
+            print(json.dumps(_translation_json(item.text, result, error), ensure_ascii=False))
         else:
             print(result.text if result else "")
             if show_attention and result is not None and result.tokens:
                 print(alignment_text(result.attention, result.source_tokens, result.tokens))
                 print()
         if plot and result is not None and result.tokens:
-            write_heatmap(_plot_path(plot, index, several), result.attention,
-                          result.source_tokens, result.tokens, title=text)
-    return 0
+            write_heatmap(_plot_path(plot, item.index, several), result.attention,
+                          result.source_tokens, result.tokens, title=item.text)
+    return 1 if failed else 0
 
 
-def _translation_json(text: str, result) -> dict:
+def _translation_json(text: str, result, error: str | None) -> dict:
     if result is None:
         return {"input": text, "translation": "", "score": None, "log_prob": None,
-                "truncated": False, "source_tokens": [], "tokens": [], "attention": []}
+                "truncated": False, "source_tokens": [], "tokens": [], "attention": [],
+                **({"error": error} if error else {})}
     return {
         "input": text, "translation": result.text, "score": round(result.score, 4),
         "log_prob": round(result.log_prob, 4), "truncated": result.truncated,
@@ -197,16 +269,20 @@ def classify_command(
     if problem := _check_plot(plot):
         return _error("classify", problem)
     try:
-        model, _ = _load(model_name, "Classifier")
+        model = _load(model_name, "Classifier")
     except ModelLoadError as error:
         return _error("classify", str(error))
     several = len(texts) != 1
-    for index, text, result in _results(texts, model.classify):
-        if result is not None and result.truncated:
-            print(f"kerattn classify: input {index} is longer than the model's "
+    failed = 0
+    for item, result, error in _results(texts, model.classify):
+        if error is not None:
+            failed += 1
+            print(f"kerattn classify: {error}", file=sys.stderr)
+        elif result is not None and result.truncated:
+            print(f"kerattn classify: input {item.index} is longer than the model's "
                   f"{model.max_length} tokens; only its beginning was read.", file=sys.stderr)
         if as_json:
-            print(json.dumps(_classification_json(text, result), ensure_ascii=False))
+            print(json.dumps(_classification_json(item.text, result, error), ensure_ascii=False))
         elif result is None:
             print("")
         else:
@@ -215,15 +291,15 @@ def classify_command(
                 print(token_weights_text(result.tokens, result.token_weights))
                 print()
         if plot and result is not None and result.tokens:
-            write_heatmap(_plot_path(plot, index, several), result.token_weights[None],
-                          result.tokens, [result.label], title=text)
-    return 0
+            write_heatmap(_plot_path(plot, item.index, several), result.token_weights[None],
+                          result.tokens, [result.label], title=item.text)
+    return 1 if failed else 0
 
 
-def _classification_json(text: str, result) -> dict:
+def _classification_json(text: str, result, error: str | None) -> dict:
     if result is None:
         return {"input": text, "label": None, "probabilities": {}, "truncated": False,
-                "tokens": [], "token_weights": []}
+                "tokens": [], "token_weights": [], **({"error": error} if error else {})}
     return {
         "input": text, "label": result.label,
         "probabilities": {k: round(v, 4) for k, v in result.probabilities.items()},

@@ -5,10 +5,13 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
+from kerattn.errors import UsageError
 
-class ModelLoadError(ValueError):
+
+class ModelLoadError(UsageError):
     """MODEL cannot be loaded; the message is one sentence saying what would be accepted."""
 
 
@@ -17,8 +20,10 @@ class WrongModelKindError(ModelLoadError):
 
 
 def load_model(name_or_path: str | os.PathLike, expected_class: type | None = None):
-    """Loads the zoo preset called `name_or_path`, or the `Translator` or `Classifier` saved at
-    that path (a `.keras` file).
+    """Loads the zoo preset called `name_or_path`, the preset folder at that path, or the
+    `Translator` or `Classifier` saved at that path (a `.keras` file).
+
+    A translator from a preset decodes by default with the preset's `decoding` settings.
 
     Loaded without compiling: evaluating, exporting and inference need no optimizer state.
     expected_class: `Translator` or `Classifier`; the other kind raises `WrongModelKindError`.
@@ -28,16 +33,20 @@ def load_model(name_or_path: str | os.PathLike, expected_class: type | None = No
             existing `.keras` file, cannot be loaded, or holds another kind of model.
     """
     path = Path(name_or_path)
+    preset = None
     if path.suffix != ".keras":
         from kerattn.zoo import presets
 
-        if not (isinstance(name_or_path, str) and not path.suffix and path.name == name_or_path):
+        if not (presets.is_preset_name(name_or_path) or path.is_dir()):
             raise ModelLoadError(
-                f"MODEL must be a preset name or a path to a .keras file; received "
-                f"{os.fspath(name_or_path)!r}."
+                f"MODEL must be a preset name, a preset folder or a path to a .keras file; "
+                f"received {os.fspath(name_or_path)!r}."
             )
-        path = presets.get_preset(name_or_path).model_path
+        preset = presets.get_preset(name_or_path)
+        path = preset.model_path
     model = _load_file(path)
+    if preset is not None and preset.decoding and not getattr(model, "decoding", True):
+        model.decoding = dict(preset.decoding)  # a preset saved before models kept their own
     if expected_class is not None and not isinstance(model, expected_class):
         raise WrongModelKindError(
             f"{os.fspath(name_or_path)!r} is a {type(model).__name__}, not a "
@@ -48,22 +57,26 @@ def load_model(name_or_path: str | os.PathLike, expected_class: type | None = No
 
 def _load_file(path: Path):
     """The `Translator` or `Classifier` in the `.keras` file at `path`."""
-    if not path.is_file():
-        raise ModelLoadError(
-            f"MODEL must be a path to an existing .keras file; received "
-            f"{os.fspath(path)!r}, which does not exist."
-        )
+    if not path.exists():
+        raise ModelLoadError(f"MODEL {os.fspath(path)!r} not found; pass an existing .keras file.")
     import keras
 
     import kerattn  # registers kerattn's layers, tokenizers and models with Keras
 
     try:
+        if path.is_dir():
+            raise IsADirectoryError("it is a folder")
+        with open(path, "rb"):  # an unreadable file says why (permission) ...
+            pass
+        if not zipfile.is_zipfile(path):  # ... a damaged or foreign one, rather than Keras's
+            raise ValueError("not a zip archive")  # misleading "File not found"
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a damaged or foreign file.
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        reason = (error.strerror if isinstance(error, OSError) and error.strerror
+                  else (str(error).strip().splitlines() or [type(error).__name__])[0])
         raise ModelLoadError(
-            f"Could not load the model {os.fspath(path)!r} ({reason}); pass a .keras file "
-            "saved from a kerattn Translator or Classifier."
+            f"{os.fspath(path)!r} is not a readable .keras file ({reason.rstrip('.')}); pass a "
+            ".keras file saved from a kerattn Translator or Classifier."
         ) from None
     if not isinstance(model, (kerattn.Translator, kerattn.Classifier)):
         raise ModelLoadError(

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import kerattn
 from kerattn.zoo.model_loading import load_model
-from kerattn.zoo.presets import TASKS
+from kerattn.zoo.presets import TASKS, save_preset
 
-MAX_MODEL_BYTES = 30 * 1024 * 1024  # every preset's model.keras stays under 30 MB
+MAX_MODEL_BYTES = 30_000_000  # every preset's model.keras stays under 30 MB
 
 
 def cpu_latency(model, text: str, decoding: dict, repeats: int = 20) -> dict:
@@ -78,44 +78,32 @@ def write_preset(
     if task not in TASKS:
         raise ValueError(f"`task` must be one of {', '.join(TASKS)}; received {task!r}.")
     preset_dir = Path(preset_dir)
-    preset_dir.mkdir(parents=True, exist_ok=True)
     run_dir = Path(run_dir)
     model = load_model(run_dir / "best.keras")
     summary = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["summary"]
-    target = preset_dir / "model.keras"
-    model.save(target)  # loaded uncompiled: no optimizer slots are written
-    size = target.stat().st_size
-    if size > MAX_MODEL_BYTES:
-        target.unlink()
-        raise ValueError(f"The model is {size / 1e6:.1f} MB; presets must stay under "
-                         f"{MAX_MODEL_BYTES / 1e6:.0f} MB.")
     decoding = dict(decoding or {})
     if isinstance(model, kerattn.Translator):
-        result = model.translate(probe, **decoding)
+        model.decoding = decoding
+    metrics = evaluation["metrics"]
+    preset = save_preset(
+        model, preset_dir, description, overwrite=True, task=task, license=license, data=data,
+        metrics={key: metrics[key] for key in headline_metrics},
+        evaluation={"command": evaluation_command, **evaluation},
+        training={key: summary[key] for key in ("step", "best_step", "seconds", "replicas")},
+        cpu_latency=cpu_latency(model, probe, decoding),
+        kerattn_version=kerattn.__version__,
+    )
+    if (size := preset.size_bytes) > MAX_MODEL_BYTES:
+        preset.model_path.unlink()
+        (preset_dir / "metadata.json").unlink()
+        raise ValueError(f"The model.keras is {size:,} bytes; presets must stay "
+                         f"under {MAX_MODEL_BYTES:,} bytes ({MAX_MODEL_BYTES / 1e6:g} MB).")
+    if isinstance(model, kerattn.Translator):
+        result = model.translate(probe)
         write_heatmap(preset_dir / "attention.png", result.attention, result.source_tokens,
                       result.tokens, title=probe)
     else:
         result = model.classify(probe)
         write_heatmap(preset_dir / "attention.png", result.token_weights[None], result.tokens,
                       [result.label], title=probe)
-    metrics = evaluation["metrics"]
-    metadata = {
-        "name": preset_dir.name,
-        "family": type(model).__name__,
-        "task": task,
-        "description": description,
-        "license": license,
-        "data": data,
-        "parameters": int(model.count_params()),
-        "model_bytes": size,
-        "metrics": {key: metrics[key] for key in headline_metrics},
-        "decoding": decoding,
-        "evaluation": {"command": evaluation_command, **evaluation},
-        "training": {key: summary[key] for key in ("step", "best_step", "seconds", "replicas")},
-        "cpu_latency": cpu_latency(model, probe, decoding),
-        "kerattn_version": kerattn.__version__,
-    }
-    (preset_dir / "metadata.json").write_text(
-        json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    return metadata
+    return preset.metadata

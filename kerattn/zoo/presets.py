@@ -9,14 +9,19 @@ A preset is a folder of the top-level `zoo/` (packaged as `kerattn/zoo/presets`)
 - `README.md`: the model card; `recipe.toml`: the training recipe; `attention.png`: a heatmap.
 
 A folder without `model.keras` and `metadata.json` (a recipe still training) is not listed.
+`load`, `Translator.from_preset` and `Classifier.from_preset` also take the path of a preset
+folder of your own, such as one written by `save_to_preset`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kerattn.atomic_files import atomic_write_text, atomic_write_with
+from kerattn.errors import UsageError
 from kerattn.zoo.model_loading import ModelLoadError
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
@@ -81,27 +86,104 @@ def list_presets() -> list[Preset]:
     return [preset for preset in presets if preset is not None]
 
 
-def get_preset(name: str) -> Preset:
-    """The preset called `name`; raises `UnknownPresetError` listing the available names."""
-    presets = {preset.name: preset for preset in list_presets()}
-    if name not in presets:
-        available = ", ".join(presets) or "none (this installation has no presets)"
-        raise UnknownPresetError(
-            f"Unknown preset {name!r}; available presets: {available}."
-        )
-    return presets[name]
+def is_preset_name(name: str | os.PathLike) -> bool:
+    """Whether `name` has the form of a shipped preset's name (no folder part, no suffix)."""
+    return isinstance(name, str) and bool(name) and "/" not in name and os.sep not in name \
+        and not Path(name).suffix
 
 
-def load(name: str, expected_class: type | None = None):
-    """Loads the preset `name` as a ready `Translator` or `Classifier`.
+def get_preset(name_or_folder: str | os.PathLike) -> Preset:
+    """The shipped preset called `name_or_folder`, or the preset folder at that path.
+
+    A bare name is looked up among the shipped presets first; anything else must be a folder
+    holding `model.keras` and `metadata.json`.
+
+    Raises:
+        UnknownPresetError: neither; the message lists the shipped presets.
+    """
+    if is_preset_name(name_or_folder):
+        presets = {preset.name: preset for preset in list_presets()}
+        if name_or_folder in presets:
+            return presets[name_or_folder]
+    folder = Path(name_or_folder)
+    if folder.is_dir():
+        preset = _read_preset(folder)
+        if preset is None:
+            raise UnknownPresetError(
+                f"The folder {os.fspath(folder)!r} is not a preset: a preset folder holds "
+                "model.keras and metadata.json (kerattn writes them with save_to_preset)."
+            )
+        return preset
+    available = ", ".join(p.name for p in list_presets()) or "none (no presets are installed)"
+    raise UnknownPresetError(
+        f"Unknown preset {os.fspath(name_or_folder)!r}; available presets: {available}, "
+        "or the path of a preset folder."
+    )
+
+
+def load(name_or_folder: str | os.PathLike, expected_class: type | None = None):
+    """Loads a shipped preset, or a preset folder, as a ready `Translator` or `Classifier`.
 
     expected_class: if given, a preset of another class raises `ModelLoadError`
     (`Translator.from_preset` and `Classifier.from_preset` pass themselves).
 
-    The metrics on a translator's card use its `Preset.decoding` settings (e.g. beam size 4);
-    pass them to `translate` to get the same outputs (`kerattn translate` does).
+    A translator decodes by default with the preset's `decoding` settings (e.g. beam size 4),
+    those its model card was measured with and `kerattn translate` uses.
     """
     from kerattn.zoo.model_loading import load_model
 
-    get_preset(name)  # only preset names here, not paths
-    return load_model(name, expected_class)
+    get_preset(name_or_folder)  # only presets here, not .keras files
+    return load_model(name_or_folder, expected_class)
+
+
+def save_preset(
+    model, folder: str | os.PathLike, description: str = "", overwrite: bool = False,
+    **metadata,
+) -> Preset:
+    """Writes `model` (a `Translator` or `Classifier`) as a preset folder that `load` reads.
+
+    The folder gets `model.keras` (no optimizer state) and `metadata.json` (name, family, task,
+    description, decoding settings, parameter count, size, and any `metadata` given, e.g.
+    license or metrics). Each file is written atomically.
+
+    Args:
+        model: the model to save.
+        folder: the preset folder; its name becomes the preset's name.
+        description: one line for `kerattn zoo list`.
+        overwrite: whether `model.keras` and `metadata.json` may be written into a folder
+            that is not empty (replacing them if they exist). Other files in the folder (a
+            model card, a recipe) are never touched.
+
+    Raises:
+        UsageError: `folder` is a file, or a folder that is not empty and `overwrite` is
+            False.
+    """
+    from kerattn.training.evaluation import detect_task
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(
+            f"Cannot save a preset to {os.fspath(folder)!r}: it is a file; pass a folder."
+        )
+    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        what = "already holds a preset" if _read_preset(folder) else "is not empty"
+        raise UsageError(
+            f"The folder {os.fspath(folder)!r} {what}; pass overwrite=True to write its "
+            "model.keras and metadata.json (nothing else in it is touched), or a new folder."
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    model_path = folder / "model.keras"
+    atomic_write_with(model_path, lambda temporary: model.save(temporary))
+    content = {
+        "name": folder.resolve().name,
+        "family": type(model).__name__,
+        "task": detect_task(model),
+        "description": description,
+        "parameters": int(model.count_params()),
+        "model_bytes": model_path.stat().st_size,
+        "decoding": dict(getattr(model, "decoding", {})),
+        **metadata,
+    }
+    atomic_write_text(folder / "metadata.json",
+                      json.dumps(content, indent=2, ensure_ascii=False) + "\n")
+    return _read_preset(folder)

@@ -33,14 +33,15 @@ class Translation:
 class Classification:
     """One classified text.
 
-    label: the most probable label.
+    label: the most probable label; None for an empty or whitespace-only text, which has
+        nothing to classify (its probabilities and tokens are empty too).
     probabilities: label → probability.
     tokens: the tokens the model read.
     token_weights: attention weight of each token (they sum to 1 unless the text is empty).
     truncated: True when the input was longer than the model's maximum and was cut.
     """
 
-    label: str
+    label: str | None
     probabilities: dict[str, float]
     tokens: list[str]
     token_weights: np.ndarray

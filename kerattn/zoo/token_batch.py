@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
+from kerattn.errors import UsageError
 from kerattn.text import Tokenizer
 
 
@@ -81,4 +82,13 @@ def text_list(texts: str | list[str]) -> tuple[list[str], bool]:
             "`texts` must be a string or a list of strings; received "
             f"{', '.join(sorted({type(t).__name__ for t in batch if not isinstance(t, str)}))}."
         )
+    for index, text in enumerate(batch):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:  # e.g. undecodable bytes of a command-line argument
+            where = "The text" if single else f"Text {index}"
+            raise UsageError(
+                f"{where} is not valid Unicode (character {error.start} is an undecodable "
+                f"byte or a lone surrogate, {text[error.start]!r}); pass UTF-8 text."
+            ) from None
     return batch, single

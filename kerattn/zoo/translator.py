@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
+import os
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerattn import layers
 from kerattn.layers.attention_decoder import ATTENTIONS
+from kerattn.errors import UsageError
 from kerattn.text import Tokenizer
 from kerattn.zoo import decoding
+from kerattn.zoo.backend import require_tensorflow_backend
 from kerattn.zoo.results import Translation
 from kerattn.zoo.token_batch import id_strings, text_list, tokenize_batch
 
+DEFAULT_DECODING = {"beam_size": 1, "length_penalty": 0.6, "coverage_penalty": 0.0}
 
+
+def _checked_decoding(decoding: dict | None) -> dict:
+    """A copy of `decoding` with every key and value checked (one sentence if one is wrong)."""
+    decoding = dict(decoding or {})
+    unknown = sorted(set(decoding) - set(DEFAULT_DECODING))
+    if unknown:
+        raise UsageError(
+            f"Unknown decoding setting {unknown[0]!r}; accepted: {', '.join(DEFAULT_DECODING)}."
+        )
+    beam_size = decoding.get("beam_size", 1)
+    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
+        raise UsageError(f"`beam_size` must be an int >= 1; received beam_size={beam_size!r}.")
+    for name in ("length_penalty", "coverage_penalty"):
+        value = decoding.get(name, 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise UsageError(f"`{name}` must be a number >= 0; received {name}={value!r}.")
+    return decoding
 
 
 @keras.saving.register_keras_serializable(package="kerattn")
@@ -42,6 +64,9 @@ class Translator(keras.Model):
         max_target_length: most output tokens; decoding also stops at 2 × source length + 10.
         source_vocabulary_size, target_vocabulary_size: default to the tokenizers'; stored in
             the config because a `.keras` file restores vocabularies after the layers exist.
+        decoding: the default settings of `translate` (any of "beam_size", "length_penalty",
+            "coverage_penalty"), e.g. the ones a preset's model card was measured with; saved
+            with the model. Arguments given to `translate` override them.
 
     Call arguments (teacher forcing):
         inputs: dict with "source_ids" int32 (B, S) and "target_input_ids" int32 (B, T),
@@ -65,8 +90,10 @@ class Translator(keras.Model):
         max_target_length: int = 96,
         source_vocabulary_size: int | None = None,
         target_vocabulary_size: int | None = None,
+        decoding: dict | None = None,
         **kwargs,
     ):
+        require_tensorflow_backend(type(self).__name__)
         super().__init__(**kwargs)
         if attention not in ATTENTIONS:
             raise ValueError(
@@ -93,6 +120,7 @@ class Translator(keras.Model):
         self.max_target_length = max_target_length
         self.source_vocabulary_size = source_vocabulary_size or source_tokenizer.vocabulary_size()
         self.target_vocabulary_size = target_vocabulary_size or target_tokenizer.vocabulary_size()
+        self.decoding = _checked_decoding(decoding)
 
         self.source_embedding = keras.layers.Embedding(
             self.source_vocabulary_size, embedding_dim, mask_zero=True, name="source_embedding"
@@ -243,13 +271,23 @@ class Translator(keras.Model):
     def translate(
         self,
         texts: str | list[str],
-        beam_size: int = 1,
-        length_penalty: float = 0.6,
-        coverage_penalty: float = 0.0,
+        beam_size: int | None = None,
+        length_penalty: float | None = None,
+        coverage_penalty: float | None = None,
     ) -> Translation | list[Translation]:
-        """Translates a string or a list of strings; see `Translation` for the fields."""
-        if not isinstance(beam_size, int) or beam_size < 1:
-            raise ValueError(f"`beam_size` must be an int >= 1; received beam_size={beam_size!r}.")
+        """Translates a string or a list of strings; see `Translation` for the fields.
+
+        Settings left as None come from the model's `decoding` (for a preset: those its model
+        card reports, the same ones `kerattn translate` uses), else greedy decoding
+        (beam_size 1), length_penalty 0.6, coverage_penalty 0.
+        """
+        given = {"beam_size": beam_size, "length_penalty": length_penalty,
+                 "coverage_penalty": coverage_penalty}
+        settings = {**DEFAULT_DECODING, **self.decoding}
+        settings.update({name: value for name, value in given.items() if value is not None})
+        settings = _checked_decoding(settings)
+        beam_size = settings["beam_size"]
+        length_penalty, coverage_penalty = settings["length_penalty"], settings["coverage_penalty"]
         batch, single = text_list(texts)
         key = (beam_size, float(length_penalty), float(coverage_penalty))
         if key not in self._translate_functions:
@@ -301,16 +339,28 @@ class Translator(keras.Model):
                 "max_target_length": self.max_target_length,
                 "source_vocabulary_size": self.source_vocabulary_size,
                 "target_vocabulary_size": self.target_vocabulary_size,
+                "decoding": dict(self.decoding),
             }
         )
         return config
 
     @classmethod
-    def from_preset(cls, name: str) -> "Translator":
-        """Loads the zoo preset `name` (see `kerattn.zoo.list()`), which must be a Translator."""
+    def from_preset(cls, name_or_folder: str | os.PathLike) -> "Translator":
+        """Loads a zoo preset by name (see `kerattn.zoo.list()`), or a preset folder of your own
+        (see `save_to_preset`); it must hold a Translator."""
         from kerattn.zoo import presets
 
-        return presets.load(name, expected_class=cls)
+        return presets.load(name_or_folder, expected_class=cls)
+
+    def save_to_preset(
+        self, folder: str | os.PathLike, description: str = "", overwrite: bool = False,
+        **metadata,
+    ):
+        """Writes this model as a preset folder that `from_preset(folder)` loads back; see
+        `kerattn.zoo.presets.save_preset` for what is written and when it refuses."""
+        from kerattn.zoo import presets
+
+        return presets.save_preset(self, folder, description, overwrite=overwrite, **metadata)
 
     @classmethod
     def from_config(cls, config):

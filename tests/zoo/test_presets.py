@@ -87,16 +87,17 @@ def test_loaded_preset_translates_like_the_original(english_tokenizer, spanish_t
     original = tiny_translator(english_tokenizer, spanish_tokenizer)
     loaded = kerattn.zoo.load("tiny_translator")
     assert isinstance(loaded, kerattn.Translator)
-    assert [r.text for r in loaded.translate(ENGLISH[:3])] == [
+    assert [r.text for r in loaded.translate(ENGLISH[:3], beam_size=1)] == [
         r.text for r in original.translate(ENGLISH[:3])
     ]
     assert kerattn.Translator.from_preset("tiny_translator").translate(ENGLISH[0]).text == (
-        original.translate(ENGLISH[0]).text
+        original.translate(ENGLISH[0], beam_size=2).text  # the preset's decoding
     )
 
 
 def test_unknown_preset_lists_the_available_ones():
-    message = "Unknown preset 'translator_xx'; available presets: tiny_classifier, tiny_translator."
+    message = ("Unknown preset 'translator_xx'; available presets: tiny_classifier, "
+               "tiny_translator, or the path of a preset folder.")
     with pytest.raises(presets.UnknownPresetError) as caught:
         kerattn.zoo.load("translator_xx")
     assert str(caught.value) == message
@@ -112,8 +113,8 @@ def test_from_preset_refuses_the_other_family():
 
 
 def test_model_argument_with_another_suffix_is_refused():
-    with pytest.raises(ModelLoadError, match=r"MODEL must be a preset name or a path to a "
-                                             r"\.keras file; received 'model\.h5'\."):
+    with pytest.raises(ModelLoadError, match=r"MODEL must be a preset name, a preset folder or a "
+                                             r"path to a \.keras file; received 'model\.h5'\."):
         load_model("model.h5")
 
 
@@ -122,14 +123,16 @@ def test_oversized_model_is_refused_and_not_left_behind(tmp_path, monkeypatch, z
     run = tmp_path / "run"
     run.mkdir()
     (run / "best.keras").write_bytes((zoo_dir / "tiny_translator" / "model.keras").read_bytes())
-    (run / "metrics.json").write_text(json.dumps({"summary": {}}))
-    with pytest.raises(ValueError, match=r"presets must stay under 0 MB"):
+    summary = {"step": 1, "best_step": 1, "seconds": 1.0, "replicas": 1}
+    (run / "metrics.json").write_text(json.dumps({"summary": summary}))
+    with pytest.raises(ValueError, match=r"presets must stay under 1,000 bytes \(0.001 MB\)"):
         packaging.write_preset(
             run, tmp_path / "big", task="translation",
             description="d", license="l", data="d", evaluation={"metrics": {}},
             evaluation_command="c", probe="hello",
         )
     assert not (tmp_path / "big" / "model.keras").exists()
+    assert not (tmp_path / "big" / "metadata.json").exists()
 
 
 def test_unknown_task_is_refused(tmp_path):
@@ -147,7 +150,8 @@ def test_unknown_task_is_refused(tmp_path):
 
 def run_cli(capsys, *argv, stdin: str | None = None, monkeypatch=None):
     if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        raw = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8"))
     code = cli.main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
@@ -226,7 +230,7 @@ def test_classify_prints_label_and_probability(capsys, monkeypatch):
          "Use kerattn translate for it.\n"),
         (["translate", "--model", "nope", "hi"],
          "kerattn translate: Unknown preset 'nope'; available presets: tiny_classifier, "
-         "tiny_translator.\n"),
+         "tiny_translator, or the path of a preset folder.\n"),
         (["translate", "--model", "tiny_translator", "--plot", "out.jpg", "hi"],
          "kerattn translate: --plot must name a .png file; received 'out.jpg'.\n"),
         (["translate", "--model", "tiny_translator", "--beam-size", "0", "hi"],
@@ -236,3 +240,105 @@ def test_classify_prints_label_and_probability(capsys, monkeypatch):
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
     code, out, err = run_cli(capsys, *argv)
     assert (code, out, err) == (2, "", message)
+
+
+# -- defaults, preset folders, bad input (what a user touches) ------------------------------------
+
+
+def test_python_translate_defaults_to_the_preset_decoding_like_the_cli(capsys):
+    translator = kerattn.zoo.load("tiny_translator")
+    assert translator.decoding == {"beam_size": 2}
+    default = translator.translate(ENGLISH[:3])
+    assert [r.text for r in default] == [r.text for r in translator.translate(ENGLISH[:3],
+                                                                               beam_size=2)]
+    assert [r.score for r in default] != [r.score for r in translator.translate(ENGLISH[:3],
+                                                                                 beam_size=1)]
+    code, out, _ = run_cli(capsys, "translate", "--model", "tiny_translator", *ENGLISH[:3])
+    assert code == 0 and out.splitlines() == [r.text for r in default]
+
+
+def test_save_to_preset_writes_a_folder_that_loads_back_everywhere(tmp_path, capsys):
+    translator = kerattn.zoo.load("tiny_translator")
+    folder = tmp_path / "my_translator"
+    preset = translator.save_to_preset(folder, description="mine", license="test")
+    assert (preset.name, preset.task, preset.description) == ("my_translator", "translation", "mine")
+    assert preset.metadata["license"] == "test" and preset.decoding == {"beam_size": 2}
+    expected = [r.text for r in translator.translate(ENGLISH)]
+    for loaded in (kerattn.Translator.from_preset(folder), kerattn.zoo.load(str(folder)),
+                   load_model(folder)):
+        assert loaded.decoding == {"beam_size": 2}
+        assert [r.text for r in loaded.translate(ENGLISH)] == expected
+    code, out, _ = run_cli(capsys, "translate", "--model", str(folder), *ENGLISH)
+    assert code == 0 and out.splitlines() == expected
+    classifier = kerattn.Classifier.from_preset("tiny_classifier")
+    classifier.save_to_preset(tmp_path / "my_classifier")
+    reloaded = kerattn.Classifier.from_preset(tmp_path / "my_classifier")
+    assert reloaded.classify(REVIEWS[0]).probabilities == pytest.approx(
+        classifier.classify(REVIEWS[0]).probabilities, abs=1e-6)
+
+
+def test_save_to_preset_never_touches_what_it_did_not_write(tmp_path):
+    translator = kerattn.zoo.load("tiny_translator")
+    folder = tmp_path / "thesis"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("three years of work")
+    with pytest.raises(kerattn.errors.UsageError, match=r"'.*thesis' is not empty; pass "
+                       r"overwrite=True to write its model.keras and metadata.json"):
+        translator.save_to_preset(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["thesis.txt"]
+    translator.save_to_preset(folder, overwrite=True)
+    translator.save_to_preset(folder, overwrite=True)
+    assert sorted(p.name for p in folder.iterdir()) == ["metadata.json", "model.keras",
+                                                         "thesis.txt"]
+    assert (folder / "thesis.txt").read_text() == "three years of work"
+    with pytest.raises(kerattn.errors.UsageError, match=r"already holds a preset"):
+        translator.save_to_preset(folder)
+
+
+def test_a_folder_that_is_no_preset_is_one_sentence(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(presets.UnknownPresetError, match=r"is not a preset: a preset folder "
+                       r"holds model.keras and metadata.json"):
+        kerattn.Translator.from_preset(tmp_path)
+    code, out, err = run_cli(capsys, "translate", "--model", str(tmp_path), "hi")
+    assert (code, out) == (2, "") and err.count("\n") == 1 and "is not a preset" in err
+
+
+def test_classify_answers_empty_text_with_no_label():
+    classifier = kerattn.zoo.load("tiny_classifier")
+    empty = classifier.classify("")
+    assert (empty.label, empty.probabilities, empty.tokens) == (None, {}, [])
+    results = classifier.classify(["  \t", REVIEWS[0], ""])
+    assert [r.label is None for r in results] == [True, False, True]
+    assert results[1].probabilities == pytest.approx(
+        classifier.classify(REVIEWS[0]).probabilities, abs=1e-6)
+
+
+def test_bad_stdin_line_is_reported_and_every_other_line_answered(capsys, monkeypatch):
+    stdin = (REVIEWS[0] + "\n").encode() + b"caf\xe9 \xff\n" + (REVIEWS[1] + "\n").encode()
+    expected = kerattn.zoo.load("tiny_classifier").classify([REVIEWS[0], REVIEWS[1]])
+    code, out, err = run_cli(capsys, "classify", "--model", "tiny_classifier", stdin=stdin,
+                             monkeypatch=monkeypatch)
+    assert code == 1
+    assert err == ("kerattn classify: line 2 is not valid UTF-8 (byte 0xe9 at position 3); "
+                   "pass UTF-8 text.\n")
+    assert out.splitlines() == [f"{expected[0].label}\t{expected[0].probabilities[expected[0].label]:.4f}",
+                                "",
+                                f"{expected[1].label}\t{expected[1].probabilities[expected[1].label]:.4f}"]
+    code, out, _ = run_cli(capsys, "translate", "--model", "tiny_translator", "--json",
+                           stdin=b"\xff\n" + ENGLISH[0].encode() + b"\n", monkeypatch=monkeypatch)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and "not valid UTF-8" in rows[0]["error"] and rows[0]["translation"] == ""
+    assert "error" not in rows[1]
+    assert rows[1]["translation"] == kerattn.zoo.load("tiny_translator").translate(ENGLISH[0]).text
+
+
+def test_undecodable_argument_is_reported_and_the_others_answered(capsys):
+    # Python decodes an argument's invalid bytes as lone surrogates ("\udcff").
+    code, out, err = run_cli(capsys, "translate", "--model", "tiny_translator",
+                             ENGLISH[0], "bad \udcff byte", ENGLISH[1])
+    expected = kerattn.zoo.load("tiny_translator").translate([ENGLISH[0], ENGLISH[1]])
+    assert code == 1
+    assert out.splitlines() == [expected[0].text, "", expected[1].text]
+    assert err == ("kerattn translate: input 2: The text is not valid Unicode (character 4 is an "
+                   "undecodable byte or a lone surrogate, '\\udcff'); pass UTF-8 text.\n")
