@@ -193,7 +193,7 @@ def free_ports(count: int) -> list[int]:
 def start_server(base_path: Path, grpc_port: int, rest_port: int, threads: int,
                  log_path: Path) -> subprocess.Popen:
     """`kerattn serve` in a subprocess, returned once its model reports AVAILABLE over REST."""
-    command = [sys.executable, "-m", "kerattn", "serve", "--model_name", MODEL_NAME,
+    command = [sys.executable, "-m", "kerattn_cli", "serve", "--model_name", MODEL_NAME,
                "--model_base_path", str(base_path), "--port", str(grpc_port),
                "--rest_api_port", str(rest_port), "--grpc_max_threads", str(threads),
                "--rest_api_num_threads", str(threads)]

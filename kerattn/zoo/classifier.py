@@ -60,7 +60,7 @@ class Classifier(keras.Model):
         vocabulary_size: int | None = None,
         **kwargs,
     ):
-        require_tensorflow_backend(type(self).__name__)
+        require_tensorflow_backend(f"kerattn.{type(self).__name__}")
         super().__init__(**kwargs)
         labels = list(labels)
         if (

@@ -62,6 +62,9 @@ def _load_file(path: Path):
     import keras
 
     import kerattn  # registers kerattn's layers, tokenizers and models with Keras
+    from kerattn.zoo.backend import require_tensorflow_backend
+
+    require_tensorflow_backend(f"Loading {os.fspath(path)!r}")
 
     try:
         if path.is_dir():

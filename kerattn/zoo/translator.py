@@ -93,7 +93,7 @@ class Translator(keras.Model):
         decoding: dict | None = None,
         **kwargs,
     ):
-        require_tensorflow_backend(type(self).__name__)
+        require_tensorflow_backend(f"kerattn.{type(self).__name__}")
         super().__init__(**kwargs)
         if attention not in ATTENTIONS:
             raise ValueError(

@@ -1,7 +1,0 @@
-"""`python -m kerattn ...` is the `kerattn` command."""
-
-import sys
-
-from kerattn_cli import main
-
-sys.exit(main())
