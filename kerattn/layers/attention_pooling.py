@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from kerattn.layers.argument_checks import check_positive_int, check_rate
-from kerattn.layers.masked_attention import attend
+from kerattn.layers.masked_attention import attend, score_dtype
 
 POOLING_SCORES = ("bahdanau", "luong")
 
@@ -40,8 +40,9 @@ class AttentionPooling(keras.layers.Layer):
         pooled (B, D) and, if `return_attention_scores=True`, the weights α (B, T).
 
     Masking:
-        Padded positions get exactly zero weight and never change the pooled vector; a sequence
-        without any real position pools to zeros with all-zero weights (never NaN).
+        Padded positions get exactly zero weight and never change the pooled vector, whatever
+        the scores; a sequence without any real position pools to zeros with all-zero weights
+        (never NaN). Under float16/bfloat16 the scores and the softmax run in float32.
 
     Example:
 
@@ -91,25 +92,34 @@ class AttentionPooling(keras.layers.Layer):
                 f"features; received shape {tuple(input_shape)}."
             )
         features = input_shape[-1]
+        # The score weights are used in float32 under mixed precision (autocast=False), like
+        # the scores themselves.
         if self.attention == "bahdanau":
             self.kernel = self.add_weight(
-                name="kernel", shape=(features, self.units), initializer="glorot_uniform"
+                name="kernel",
+                shape=(features, self.units),
+                initializer="glorot_uniform",
+                autocast=False,
             )
-            self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
+            self.bias = self.add_weight(
+                name="bias", shape=(self.units,), initializer="zeros", autocast=False
+            )
             query_width = self.units
         else:
             query_width = features
         self.query = self.add_weight(
-            name="query", shape=(query_width,), initializer="glorot_uniform"
+            name="query", shape=(query_width,), initializer="glorot_uniform", autocast=False
         )
         self.dropout_layer.build(None)
         self.built = True
 
     def call(self, inputs, mask=None, training=None, return_attention_scores=False):
+        # Scores in float32 under float16/bfloat16: u·h overflows float16 for large h.
+        score_inputs = ops.cast(inputs, score_dtype(self.compute_dtype))
         if self.attention == "bahdanau":
-            keys = ops.tanh(ops.matmul(inputs, self.kernel) + self.bias)  # (B, T, U)
+            keys = ops.tanh(ops.matmul(score_inputs, self.kernel) + self.bias)  # (B, T, U)
         else:
-            keys = inputs  # (B, T, D)
+            keys = score_inputs  # (B, T, D)
         scores = ops.expand_dims(ops.matmul(keys, self.query), axis=1)  # (B, 1, T)
 
         def weights_dropout(weights):

@@ -45,11 +45,12 @@ class BahdanauAttention(BaseAttention):
         `return_attention_scores=True`, the weights α (B, Tq, Tv) — or (B, Tv) — as a tuple.
 
     Masking:
-        Padded keys get exactly zero weight; each row with a valid key sums to 1; a row without
-        any valid key and the row of a padded query are all zeros, so their context is zero
-        (never NaN, also in mixed_float16: the softmax runs in float32). Masks from an upstream
-        `Embedding(mask_zero=True)` fill `query_mask`/`value_mask` automatically; pass them
-        explicitly after recurrent layers.
+        Padded keys get exactly zero weight whatever their scores (the softmax is masked by
+        selection, not by a replacement score); each row with a valid key sums to 1; a row
+        without any valid key and the row of a padded query are all zeros, so their context is
+        zero (never NaN). Under mixed_float16/bfloat16, scores and softmax run in float32.
+        Masks from an upstream `Embedding(mask_zero=True)` fill `query_mask`/`value_mask`
+        automatically; pass them explicitly after recurrent layers.
 
     Example:
 
@@ -77,32 +78,26 @@ class BahdanauAttention(BaseAttention):
         self.normalize = normalize
 
     def build_score(self, query_dim: int, key_dim: int) -> None:
-        self.query_kernel = self.add_weight(
-            name="query_kernel", shape=(query_dim, self.units), initializer="glorot_uniform"
+        self.query_kernel = self.add_score_weight(
+            "query_kernel", (query_dim, self.units), "glorot_uniform"
         )
-        self.key_kernel = self.add_weight(
-            name="key_kernel", shape=(key_dim, self.units), initializer="glorot_uniform"
+        self.key_kernel = self.add_score_weight(
+            "key_kernel", (key_dim, self.units), "glorot_uniform"
         )
         self.bias = (
-            self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
-            if self.use_bias
-            else None
+            self.add_score_weight("bias", (self.units,), "zeros") if self.use_bias else None
         )
-        self.score_vector = self.add_weight(
-            name="score_vector", shape=(self.units,), initializer="glorot_uniform"
-        )
+        self.score_vector = self.add_score_weight("score_vector", (self.units,), "glorot_uniform")
         self.score_gain = (
-            self.add_weight(
-                name="score_gain",
-                shape=(),
-                initializer=keras.initializers.Constant((1.0 / self.units) ** 0.5),
+            self.add_score_weight(
+                "score_gain", (), keras.initializers.Constant((1.0 / self.units) ** 0.5)
             )
             if self.normalize
             else None
         )
 
     def project_keys(self, key):
-        projected = ops.matmul(key, self.key_kernel)  # (B, Tv, U)
+        projected = ops.matmul(ops.cast(key, self.score_dtype), self.key_kernel)  # (B, Tv, U)
         if self.bias is not None:
             projected = projected + self.bias
         return projected

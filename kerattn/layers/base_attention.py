@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from kerattn.layers.argument_checks import check_rate
-from kerattn.layers.masked_attention import attend
+from kerattn.layers import masked_attention
 
 
 class BaseAttention(keras.layers.Layer):
@@ -15,11 +15,18 @@ class BaseAttention(keras.layers.Layer):
     Subclasses define the alignment score e_ij = score(q_i, k_j) through two methods, split so
     that a decoder can project the keys once per sequence and score one step at a time:
 
-    - `project_keys(key)`: (B, Tv, Dk) → the key-side part of the score (e.g. W_k k).
-    - `compute_scores(query, projected_keys)`: query (B, Tq, Dq) → scores (B, Tq, Tv).
+    - `project_keys(key)`: (B, Tv, Dk) → the key-side part of the score (e.g. W_k k),
+      computed in `score_dtype` (cast `key` to it first).
+    - `compute_scores(query, projected_keys)`: query (B, Tq, Dq) → scores (B, Tq, Tv); both
+      arguments arrive in `score_dtype`.
 
-    Everything after the scores (masking, float32 softmax, dropout, weighted sum, zeroing of
-    padded queries) is `kerattn.layers.masked_attention.attend`, shared by every layer.
+    Scores are computed in `score_dtype`: float32 when the layer computes in float16 or
+    bfloat16 (dot-product scores overflow float16). The weights of the score function are
+    created with `add_score_weight` (`autocast=False`), so under mixed precision they enter the
+    scores at their float32 precision instead of rounded to float16. Everything after the
+    scores (masking by selection, softmax, dropout, weighted sum, zeroing of padded queries) is
+    `kerattn.layers.masked_attention.attend`, shared by every layer; context and weights come
+    back in the layer's compute dtype.
 
     Args:
         dropout: float in [0, 1), dropout rate on the attention weights during training.
@@ -65,8 +72,12 @@ class BaseAttention(keras.layers.Layer):
                 )
 
     def build_score(self, query_dim: int, key_dim: int) -> None:
-        """Creates the weights of the score function."""
+        """Creates the weights of the score function with `add_score_weight`."""
         raise NotImplementedError
+
+    def add_score_weight(self, name: str, shape: tuple, initializer):
+        """A weight of the score function: used in `score_dtype`, never autocast to float16."""
+        return self.add_weight(name=name, shape=shape, initializer=initializer, autocast=False)
 
     def compute_output_spec(
         self,
@@ -92,9 +103,14 @@ class BaseAttention(keras.layers.Layer):
 
     # -- the computation -----------------------------------------------------------------------
 
+    @property
+    def score_dtype(self) -> str:
+        """The dtype of keys, scores and softmax: float32 for float16/bfloat16 layers."""
+        return masked_attention.score_dtype(self.compute_dtype)
+
     def project_keys(self, key):
         """Key-side part of the score, computed once per source sequence. Default: identity."""
-        return key
+        return ops.cast(key, self.score_dtype)
 
     def compute_scores(self, query, projected_keys):
         """Alignment scores (B, Tq, Tv) for queries (B, Tq, Dq)."""
@@ -127,14 +143,16 @@ class BaseAttention(keras.layers.Layer):
             query = ops.expand_dims(query, axis=1)  # (B, 1, Dq)
             if query_mask is not None:
                 query_mask = ops.expand_dims(query_mask, axis=1)  # (B, 1)
-        scores = self.compute_scores(query, projected_keys)  # (B, Tq, Tv)
+        scores = self.compute_scores(
+            ops.cast(query, self.score_dtype), ops.cast(projected_keys, self.score_dtype)
+        )  # (B, Tq, Tv)
 
         def weights_dropout(weights):
             return self.dropout_layer(weights, training=training)
 
-        context, weights = attend(
+        context, weights = masked_attention.attend(
             scores,
-            value,
+            ops.cast(value, self.compute_dtype),
             key_mask=value_mask,
             query_mask=query_mask,
             weights_dropout=weights_dropout if self.dropout > 0 else None,

@@ -45,9 +45,11 @@ class LuongAttention(BaseAttention):
         `return_attention_scores=True`, the weights α (B, Tq, Tv) — or (B, Tv) — as a tuple.
 
     Masking:
-        Padded keys get exactly zero weight; each row with a valid key sums to 1; a row without
-        any valid key and the row of a padded query are all zeros (never NaN, also in
-        mixed_float16: the softmax runs in float32). Masks from an upstream
+        Padded keys get exactly zero weight whatever their scores (the softmax is masked by
+        selection, not by a replacement score that very negative valid scores could beat); each
+        row with a valid key sums to 1; a row without any valid key and the row of a padded
+        query are all zeros, never NaN. Under mixed_float16/bfloat16, scores and softmax run in
+        float32 (dot-product scores overflow float16). Masks from an upstream
         `Embedding(mask_zero=True)` fill `query_mask`/`value_mask` automatically; pass them
         explicitly after recurrent layers.
 
@@ -100,21 +102,18 @@ class LuongAttention(BaseAttention):
             )
         self.query_dim = query_dim
         if self.score == "general":
-            self.kernel = self.add_weight(
-                name="kernel", shape=(key_dim, query_dim), initializer="glorot_uniform"
-            )
+            self.kernel = self.add_score_weight("kernel", (key_dim, query_dim), "glorot_uniform")
         elif self.score == "concat":
-            self.kernel = self.add_weight(
-                name="kernel", shape=(query_dim + key_dim, self.units), initializer="glorot_uniform"
+            self.kernel = self.add_score_weight(
+                "kernel", (query_dim + key_dim, self.units), "glorot_uniform"
             )
-            self.score_vector = self.add_weight(
-                name="score_vector", shape=(self.units,), initializer="glorot_uniform"
+            self.score_vector = self.add_score_weight(
+                "score_vector", (self.units,), "glorot_uniform"
             )
-        self.scale = (
-            self.add_weight(name="scale", shape=(), initializer="ones") if self.use_scale else None
-        )
+        self.scale = self.add_score_weight("scale", (), "ones") if self.use_scale else None
 
     def project_keys(self, key):
+        key = ops.cast(key, self.score_dtype)
         if self.score == "general":
             return ops.matmul(key, self.kernel)  # (B, Tv, Dq)
         if self.score == "concat":

@@ -105,6 +105,23 @@ def test_mixed_float16_finite(variant):
     assert np.all(np.isfinite(pooled)) and np.all(pooled[2] == 0)
 
 
+
+@pytest.mark.parametrize("dtype", ("float32", "bfloat16", "mixed_bfloat16", "mixed_float16"))
+def test_padded_position_never_wins_against_very_negative_scores(dtype):
+    # Scores u·h = ±6.4e9, far below any fixed replacement score (and beyond float16).
+    layer = layers.AttentionPooling(attention="luong", dtype=dtype)
+    sequence = np.stack([np.full(64, sign * 1e4, "float32") for sign in (-1, -1, 1)])[None]
+    layer(sequence)
+    layer.query.assign(np.full(64, 1e4, "float32"))
+    pooled, weights = layer(
+        sequence, mask=np.array([[True, True, False]]), return_attention_scores=True
+    )
+    np.testing.assert_array_equal(np.asarray(weights, "float32")[0], [0.5, 0.5, 0.0])
+    np.testing.assert_allclose(np.asarray(pooled, "float32")[0], np.full(64, -1e4), rtol=1e-2)
+    pooled, weights = layer(sequence, mask=np.zeros((1, 3), bool), return_attention_scores=True)
+    assert np.all(np.asarray(weights, "float32") == 0)
+    assert np.all(np.asarray(pooled, "float32") == 0)
+
 def test_config_json_fit_and_keras_file_round_trip(variant, tmp_path):
     layer = VARIANTS[variant]()
     config = layer.get_config()

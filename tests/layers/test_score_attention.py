@@ -266,6 +266,160 @@ def test_mixed_float16_is_finite_and_close_to_float32(variant):
     np.testing.assert_allclose(context, expected, atol=2e-2)
 
 
+# -- numerics: scores beyond any replacement value, float16 overflow ------------------------------
+#
+# Scores of ±6.4e9 (dot, general) or ±1e10 (concat, Bahdanau with a large score vector) lie far
+# below any fixed "masked score" such as -1e9: with masking by replacement the padded key wins and
+# the masked row comes out all zeros instead of [0.5, 0.5, 0].
+
+WIDE = 64  # D of the reported cases
+SATURATED_UNITS = 4
+NUMERIC_VARIANTS = {
+    "bahdanau": lambda dtype: layers.BahdanauAttention(units=SATURATED_UNITS, dtype=dtype),
+    "luong_dot": lambda dtype: layers.LuongAttention(score="dot", dtype=dtype),
+    "luong_general": lambda dtype: layers.LuongAttention(score="general", dtype=dtype),
+    "luong_concat": lambda dtype: layers.LuongAttention(
+        score="concat", units=SATURATED_UNITS, dtype=dtype
+    ),
+}
+NUMERIC_DTYPES = ("float32", "bfloat16", "mixed_bfloat16", "mixed_float16")
+
+
+def far_apart_case():
+    """q = 1e4·1, keys = values = (-1e4·1, -1e4·1, 1e4·1), the last key padded."""
+    query = np.full((1, 1, WIDE), 1e4, "float32")  # (B, Tq, D)
+    value = np.stack([np.full(WIDE, sign * 1e4, "float32") for sign in (-1, -1, 1)])[None]
+    value_mask = np.array([[True, True, False]])  # (B, Tv)
+    return query, value, value_mask
+
+
+def set_huge_score_weights(variant, layer):
+    """Weights that make the valid scores of `far_apart_case` about -6.4e9 or -1e10."""
+    key_to_units = np.eye(WIDE, SATURATED_UNITS, dtype="float32")  # tanh(W_k k) = ∓1
+    huge_vector = np.full(SATURATED_UNITS, 1e10 / SATURATED_UNITS, "float32")
+    if variant == "bahdanau":
+        layer.query_kernel.assign(np.zeros((WIDE, SATURATED_UNITS), "float32"))
+        layer.key_kernel.assign(key_to_units)
+        layer.score_vector.assign(huge_vector)
+    elif variant == "luong_general":
+        layer.kernel.assign(np.eye(WIDE, dtype="float32"))  # scores = q·k = ±6.4e9
+    elif variant == "luong_concat":
+        layer.kernel.assign(
+            np.concatenate([np.zeros((WIDE, SATURATED_UNITS), "float32"), key_to_units])
+        )
+        layer.score_vector.assign(huge_vector)
+
+
+@pytest.mark.parametrize("dtype", NUMERIC_DTYPES)
+@pytest.mark.parametrize("variant_name", sorted(NUMERIC_VARIANTS))
+def test_padded_key_never_wins_against_very_negative_scores(variant_name, dtype):
+    query, value, value_mask = far_apart_case()
+    layer = NUMERIC_VARIANTS[variant_name](dtype)
+    layer(query, value)
+    set_huge_score_weights(variant_name, layer)
+    context, weights = layer(query, value, value_mask=value_mask, return_attention_scores=True)
+    np.testing.assert_array_equal(np.asarray(weights, "float32")[0, 0], [0.5, 0.5, 0.0])
+    context = np.asarray(context, "float32")
+    assert np.all(np.isfinite(context))
+    np.testing.assert_allclose(context[0, 0], np.full(WIDE, -1e4), rtol=1e-2)
+    # A row without any valid key stays exactly zero, however large the scores.
+    context, weights = layer(
+        query, value, value_mask=np.zeros_like(value_mask), return_attention_scores=True
+    )
+    assert np.all(np.asarray(weights, "float32") == 0.0)
+    assert np.all(np.asarray(context, "float32") == 0.0)
+
+
+@pytest.mark.parametrize("dtype", ("float32", "bfloat16"))
+@pytest.mark.parametrize("variant_name", sorted(NUMERIC_VARIANTS))
+def test_gradients_finite_and_zero_for_padding_with_very_negative_scores(variant_name, dtype):
+    query, value, value_mask = far_apart_case()
+    layer = NUMERIC_VARIANTS[variant_name](dtype)
+    layer(query, value)
+    set_huge_score_weights(variant_name, layer)
+
+    def loss(query, value):
+        context = layer(query, value, value_mask=value_mask)
+        return ops.sum(ops.cast(context, "float32")) * 1e-4
+
+    query_grad, value_grad = gradients(loss, query, value)
+    assert np.all(np.isfinite(query_grad)) and np.all(np.isfinite(value_grad))
+    assert np.all(value_grad[~value_mask] == 0.0)
+    # Each valid value gets weight 0.5 (times the loss scale).
+    np.testing.assert_allclose(value_grad[value_mask], 0.5e-4, rtol=1e-2)
+
+
+def reference_scores(variant, weights, query, key):
+    """float64 numpy scores (B, Tq, Tv) with the layer's weights (`get_weights()` order)."""
+    weights = [np.asarray(w, "float64") for w in weights]
+    if variant == "luong_dot":
+        return query @ key.transpose(0, 2, 1)
+    if variant == "luong_general":
+        (kernel,) = weights  # (Dk, Dq) = Wᵀ
+        return query @ (key @ kernel).transpose(0, 2, 1)
+    if variant == "luong_concat":
+        kernel, score_vector = weights  # (Dq + Dk, U), (U,)
+        query_part, key_part = query @ kernel[: query.shape[-1]], key @ kernel[query.shape[-1] :]
+    else:
+        query_kernel, key_kernel, score_vector = weights
+        query_part, key_part = query @ query_kernel, key @ key_kernel
+    return np.tanh(query_part[:, :, None] + key_part[:, None]) @ score_vector
+
+
+def reference_attention(scores, value, value_mask, query_mask):
+    """float64 masked softmax and context: (context (B, Tq, Dv), weights (B, Tq, Tv))."""
+    valid = np.broadcast_to(value_mask[:, None, :], scores.shape)
+    shifted = np.where(valid, scores, -np.inf)
+    row_max = np.where(valid.any(-1, keepdims=True), shifted.max(-1, keepdims=True), 0.0)
+    exponentials = np.where(valid, np.exp(np.where(valid, scores - row_max, 0.0)), 0.0)
+    denominator = exponentials.sum(-1, keepdims=True)
+    weights = exponentials / np.where(denominator > 0, denominator, 1.0)
+    weights = weights * query_mask[:, :, None]
+    return weights @ value, weights
+
+
+@pytest.mark.parametrize("variant_name", sorted(NUMERIC_VARIANTS))
+def test_mixed_float16_large_inputs_match_float64_reference(variant_name):
+    # The reported case: N(0, 100²) inputs at D = 64 made float16 dot/general scores overflow
+    # (23 of 120 weights NaN). B·Tq·Tv = 4·5·6 = 120 weights.
+    rng = np.random.default_rng(11)
+    batch, query_time, value_time = 4, 5, 6
+    query = rng.normal(0, 100, size=(batch, query_time, WIDE)).astype("float32")
+    value = rng.normal(0, 100, size=(batch, value_time, WIDE)).astype("float32")
+    value_mask = np.ones((batch, value_time), bool)
+    value_mask[0, 4:] = False
+    value_mask[1, 1:] = False
+    value_mask[3, :] = False  # a fully masked row
+    query_mask = np.ones((batch, query_time), bool)
+    query_mask[2, 3:] = False
+    layer = NUMERIC_VARIANTS[variant_name]("mixed_float16")
+    context, weights = layer(
+        query, value, query_mask=query_mask, value_mask=value_mask, return_attention_scores=True
+    )
+    assert "float16" in str(context.dtype) and "float16" in str(weights.dtype)
+    context, weights = np.asarray(context, "float64"), np.asarray(weights, "float64")
+    assert np.all(np.isfinite(weights)) and np.all(np.isfinite(context))
+    # The layer computes on its float16 inputs (mixed precision casts them on entry) with its
+    # float32 weights; the reference does the same in float64.
+    query16 = query.astype("float16").astype("float64")
+    value16 = value.astype("float16").astype("float64")
+    scores = reference_scores(variant_name, layer.get_weights(), query16, value16)
+    expected_context, expected_weights = reference_attention(
+        scores, value16, value_mask, query_mask
+    )
+    # Tolerances: the one float16 rounding of the returned weights (half an ulp below 1:
+    # ≤ 2.4e-4) and contexts (relative ≤ 4.9e-4) on top of float32 scores. Scores computed in
+    # float16 are off by up to ~1e-3 in the weights and ~0.3 in the contexts even where they do
+    # not overflow (Bahdanau, concat).
+    np.testing.assert_allclose(weights, expected_weights, rtol=0, atol=3e-4)
+    np.testing.assert_allclose(context, expected_context, rtol=1e-3, atol=1e-2)
+    padded_keys = ~np.broadcast_to(value_mask[:, None, :], weights.shape)
+    assert np.all(weights[padded_keys] == 0.0)
+    valid_rows = query_mask & value_mask.any(-1)[:, None]  # (B, Tq)
+    np.testing.assert_allclose(weights.sum(-1)[valid_rows], 1.0, atol=3e-3)
+    assert np.all(weights[3] == 0.0) and np.all(context[~query_mask] == 0.0)
+
+
 # -- Keras integration ----------------------------------------------------------------------------
 
 
