@@ -2,7 +2,9 @@
 
 Each builder cleans, deduplicates and splits one corpus by a stable hash (see `SplitRule`) and
 writes `train.tsv`, `valid.tsv`, `test.tsv` (UTF-8, `source<TAB>target<TAB>origin`, no header)
-and `manifest.json` into `corpora/<name>` atomically:
+and `manifest.json` into `corpora/<name>` or `out_dir`, durably and without touching anything
+else there: a folder that is not empty (a previous corpus included) receives the corpus only with
+`overwrite=True`, and then keeps its other files (see `corpus_writer`):
 
 - `build_libreoffice(lang)`: LibreOffice help paragraphs + UI strings, English -> lang
   (Debian packages; MPL-2.0).

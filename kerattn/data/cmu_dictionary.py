@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kerattn.data.corpus_error import CorpusError
 from kerattn.data.corpus_row import CorpusRow
-from kerattn.data.corpus_writer import write_corpus
+from kerattn.data.corpus_writer import check_out_dir, write_corpus
 from kerattn.data.installed_package_data import locate_source_file
 from kerattn.data.splits import SplitRule
 from kerattn.data.text_cleaning import normalize_whitespace
@@ -58,6 +58,7 @@ def build_cmudict(
     keep_stress: bool = False,
     test_fraction: float = 0.05,
     valid_fraction: float = 0.05,
+    overwrite: bool = False,
 ) -> dict:
     """Build the grapheme -> phoneme corpus: word<TAB>phonemes<TAB>cmudict, one row per word.
 
@@ -87,16 +88,20 @@ def build_cmudict(
         keep_stress: keep stress digits on vowels.
         test_fraction: share of hash buckets for test.
         valid_fraction: share of hash buckets for valid.
+        overwrite: whether an `out_dir` that is not empty may receive the corpus files: a
+            previous corpus there is rebuilt, other files stay (see `corpus_writer`).
 
     Returns:
         The manifest written to `out_dir/manifest.json`.
 
     Raises:
-        CorpusError: if cmudict is not installed or the file is malformed.
+        CorpusError: if cmudict is not installed, the file is malformed, or `out_dir` is a
+            file or a folder that is not empty, without `overwrite`.
     """
     rule = SplitRule(test_fraction=test_fraction, valid_fraction=valid_fraction)
     dict_path, source_description = locate_source_file(dict_path, "cmudict", "cmudict", _DATA_FILE)
     out_dir = Path(out_dir) if out_dir is not None else Path("corpora") / "cmudict"
+    check_out_dir(out_dir, overwrite, [ALTERNATES_FILE])
     rows = []
     alternates = []
     for word, pronunciations in read_cmudict(dict_path).items():
@@ -136,6 +141,7 @@ def build_cmudict(
             "Source column is the word as spelled in CMUdict (lower case, may contain ' - .).",
         ],
         extra_files={ALTERNATES_FILE: alternates},
+        overwrite=overwrite,
     )
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from kerattn.errors import UsageError
 
-class CorpusError(Exception):
+
+class CorpusError(UsageError):
     """A corpus could not be built or read; the message says what to change.
 
-    Raised for missing tools or packages, unreadable inputs and invalid options. The message is
-    one sentence naming the bad value and what would be accepted, so the CLI prints it as is.
+    Raised for missing tools or packages, unreadable inputs, invalid options and output
+    folders a build may not write into. The message is one sentence naming the bad value and
+    what would be accepted; the `kerattn` command prints it as is (exit code 2). As a
+    `UsageError` it is also a `ValueError`.
     """

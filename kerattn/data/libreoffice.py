@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kerattn.data.corpus_error import CorpusError
 from kerattn.data.corpus_row import CorpusRow
-from kerattn.data.corpus_writer import write_corpus
+from kerattn.data.corpus_writer import check_out_dir, write_corpus
 from kerattn.data.debian_packages import (
     deb_description,
     download_packages,
@@ -43,6 +43,7 @@ def build_libreoffice(
     out_dir: str | os.PathLike | None = None,
     test_fraction: float = 0.05,
     valid_fraction: float = 0.05,
+    overwrite: bool = False,
 ) -> dict:
     """Build the English -> `lang` LibreOffice corpus: help paragraphs plus UI strings.
 
@@ -66,16 +67,20 @@ def build_libreoffice(
         out_dir: output folder; default `corpora/libreoffice-en-<lang>`.
         test_fraction: share of hash buckets for test.
         valid_fraction: share of hash buckets for valid.
+        overwrite: whether an `out_dir` that is not empty may receive the corpus files: a
+            previous corpus there is rebuilt, other files stay (see `corpus_writer`).
 
     Returns:
         The manifest written to `out_dir/manifest.json`.
 
     Raises:
-        CorpusError: on a bad language code, missing tools, packages or files.
+        CorpusError: on a bad language code, missing tools, packages or files, or an
+            `out_dir` that is a file or a folder that is not empty, without `overwrite`.
     """
     help_folder, catalog_folder, suffix = _language_parts(lang)
     corpus = f"libreoffice-en-{suffix}"
     out_dir = Path(out_dir) if out_dir is not None else Path("corpora") / corpus
+    check_out_dir(out_dir, overwrite)
     rule = SplitRule(test_fraction=test_fraction, valid_fraction=valid_fraction)
     packages = libreoffice_packages(lang)
     with tempfile.TemporaryDirectory(prefix="kerattn-libreoffice-") as work:
@@ -109,6 +114,7 @@ def build_libreoffice(
                 "valid_fraction": valid_fraction,
             },
             dropped=dict(dropped),
+            overwrite=overwrite,
             notes=[
                 "Help paragraphs are paired by (help file path, paragraph id, occurrence of "
                 "that id); hidden platform alternatives are dropped except the default one.",

