@@ -115,7 +115,7 @@ def write_corpus(
         The manifest that was written.
 
     Raises:
-        CorpusError: see `check_out_dir`.
+        CorpusError: see `check_out_dir`; also if no row is left after deduplication.
     """
     out_dir = Path(out_dir)
     extra_files = extra_files or {}
@@ -124,6 +124,12 @@ def write_corpus(
     all_dropped = dict(dropped or {})
     for reason, count in split_dropped.items():
         all_dropped[reason] = all_dropped.get(reason, 0) + count
+    if not any(by_split.values()):
+        reasons = ", ".join(f"{count} {reason}" for reason, count in all_dropped.items() if count)
+        raise CorpusError(
+            f"No row of the corpus {corpus} is left to write (dropped: {reasons or 'none'}); "
+            "check that the input holds text pairs."
+        )
     remove_stale_temporaries(out_dir)
     with staged_files(out_dir, last=[MANIFEST_NAME]) as folder:
         counts = {}

@@ -49,7 +49,8 @@ def read_rows(path: str | os.PathLike, min_fields: int = 2) -> list[tuple[str, .
         One tuple per non-blank line.
 
     Raises:
-        CorpusError: if the file is missing, not UTF-8, or a line has fewer than `min_fields`.
+        CorpusError: if the file is missing, a folder, not UTF-8 text, or a line has fewer
+            than `min_fields`.
     """
     rows = []
     try:
@@ -58,6 +59,11 @@ def read_rows(path: str | os.PathLike, min_fields: int = 2) -> list[tuple[str, .
                 line = line.rstrip("\r\n")
                 if not line.strip():
                     continue
+                if "\x00" in line:
+                    raise CorpusError(
+                        f"Line {number} of {os.fspath(path)} contains a NUL character, so the "
+                        "file is not UTF-8 text (a binary or UTF-16 file?); pass a UTF-8 TSV file."
+                    )
                 fields = tuple(line.split("\t"))
                 if len(fields) < min_fields:
                     raise CorpusError(
@@ -66,13 +72,34 @@ def read_rows(path: str | os.PathLike, min_fields: int = 2) -> list[tuple[str, .
                     )
                 rows.append(fields)
     except FileNotFoundError:
-        raise CorpusError(f"TSV file {os.fspath(path)} does not exist; pass an existing file.")
-    except UnicodeDecodeError as error:
         raise CorpusError(
-            f"TSV file {os.fspath(path)} is not valid UTF-8 (byte {error.start}); "
-            "convert it to UTF-8 first."
+            f"TSV file {os.fspath(path)} does not exist; pass an existing file."
+        ) from None
+    except IsADirectoryError:
+        raise CorpusError(f"TSV file {os.fspath(path)} is a folder; pass a TSV file.") from None
+    except UnicodeDecodeError:
+        line, offset = _first_invalid_utf8(path)
+        raise CorpusError(
+            f"TSV file {os.fspath(path)} is not valid UTF-8 (line {line}, byte offset {offset}); "
+            "convert it to UTF-8 first (a binary file cannot be used)."
         ) from None
     return rows
+
+
+def _first_invalid_utf8(path: str | os.PathLike) -> tuple[int, int]:
+    """(line number, byte offset in the file) of the first byte that is not UTF-8."""
+    # The decoder reports a position inside its read buffer, not in the file: find it again,
+    # counting lines as `read_rows` does.
+    offset = 0
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as file:
+        for number, line in enumerate(file, start=1):
+            raw = line.encode("utf-8", "surrogateescape")
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return number, offset + error.start
+            offset += len(raw)
+    return 0, offset
 
 
 def read_pairs(path: str | os.PathLike) -> list[tuple[str, str]]:

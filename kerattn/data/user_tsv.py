@@ -47,8 +47,9 @@ def build_tsv(
         The manifest written to `out_dir/manifest.json`.
 
     Raises:
-        CorpusError: for an unknown kind, a missing or non-UTF-8 file, a line without a tab,
-            or an `out_dir` that is a file or a folder that is not empty, without `overwrite`.
+        CorpusError: for an unknown kind, a missing, empty or non-UTF-8 file, a line without a
+            tab, or an `out_dir` that is a file or a folder that is not empty, without
+            `overwrite`.
     """
     if kind not in KINDS:
         raise CorpusError(f"--kind {kind!r} is not supported; use translation or classification.")
@@ -63,6 +64,11 @@ def build_tsv(
         source, target = normalize_whitespace(fields[0]), normalize_whitespace(fields[1])
         origin = normalize_whitespace(fields[2]) if len(fields) > 2 else default_origin
         rows.append(CorpusRow(source, target, origin or default_origin, source))
+    if not rows:
+        raise CorpusError(
+            f"TSV file {os.fspath(path)} has no lines (it is empty or blank); pass a file of "
+            f"{'<TAB>'.join(_COLUMNS[kind][:2])} lines."
+        )
     return write_corpus(
         rows,
         out_dir,
