@@ -1,9 +1,13 @@
 """`kerattn export`'s three modes, with their messages and exit codes (the CLI only parses flags).
 
 - export: `MODEL --base-path DIR [--version N] [--beam-size K] ...` → exit 0, 1 if the export
-  fails its op audit, 2 for bad arguments or a taken version;
+  fails its op audit or cannot be written (full disk, read-only folder), 2 for bad arguments, a
+  base path that is a file or a taken version (checked before the model is loaded);
 - `--check DIR`: lists the SavedModel's op types and the refused ones → exit 0 or 1;
 - `--models-config FILE NAME=BASE_PATH ...`: writes TF Serving's model config → exit 0 or 2.
+
+Errors are one sentence on standard error; an OSError the library does not turn into one reaches
+the `kerattn` command's own handler, which prints one naming the path.
 """
 
 from __future__ import annotations
@@ -56,19 +60,21 @@ def export(
     length_penalty: float,
     coverage_penalty: float,
 ) -> int:
+    from kerattn.errors import KerattnError
     from kerattn.export import exporter, version_folder
     from kerattn.zoo.model_loading import load_model
 
     start = time.perf_counter()
     try:
+        version_folder.check_base_path(base_path, version)
         model = load_model(model_name_or_path)
         folder = exporter.export_model(
             model, base_path, version=version, beam_size=beam_size,
             length_penalty=length_penalty, coverage_penalty=coverage_penalty,
         )
-    except exporter.ExportError as error:
-        return _error(str(error), 1)
-    except (ValueError, TypeError, version_folder.VersionExistsError) as error:
+    except KerattnError as error:
+        return _error(str(error), error.exit_code)
+    except (ValueError, TypeError) as error:
         return _error(str(error), 2)
     seconds = time.perf_counter() - start
     summary = exporter.describe_export(folder)
@@ -110,6 +116,7 @@ def write_models_config(
     path: str, pairs: Sequence[str], models_dir: str | None, mount: str
 ) -> int:
     """`--models-config FILE NAME=BASE_PATH ...`."""
+    from kerattn.errors import KerattnError
     from kerattn.export.model_server_config import write_model_server_config
 
     models = {}
@@ -122,6 +129,8 @@ def write_models_config(
         models[name] = base
     try:
         written = write_model_server_config(path, models, models_dir=models_dir, mount=mount)
+    except KerattnError as error:
+        return _error(str(error), error.exit_code)
     except ValueError as error:
         return _error(str(error), 2)
     print(f"wrote {written} ({len(models)} model(s))")

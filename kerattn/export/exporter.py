@@ -3,30 +3,31 @@
 Steps: build the serving module (inference variables + tokenizers + signatures, traced with
 `use_cudnn=False`), `tf.saved_model.save` it into a temporary folder, add
 `assets.extra/kerattn_export.json` and the warm-up requests, audit the op types, and only then
-rename the folder to its version number (`version_folder.write_version`). Any failure - the
-audit included - removes the temporary folder, so no numeric folder is ever left half written.
+rename the folder to its version number (`version_folder.write_version`: fsync'd, atomic). Any
+failure - the audit, a full disk, a read-only folder - removes the temporary folder and raises one
+`ExportError` sentence, so no numeric folder is ever left half written.
 
 `assets.extra/` is ignored by TF Serving except for `tf_serving_warmup_requests`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import errno
 import json
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from kerattn.export import op_audit, version_folder, warmup
+from kerattn.export.export_error import ExportError
 from kerattn.export.serving_module import build_serving_module, inference_tracing, model_kind
 
 METADATA_FILE_NAME = "kerattn_export.json"
 METADATA_FORMAT = 1
-
-
-class ExportError(RuntimeError):
-    """An export that cannot produce a servable SavedModel (nothing was written)."""
 
 
 def export_model(
@@ -56,7 +57,9 @@ def export_model(
         Path of the new version folder.
 
     Raises:
-        ExportError: the SavedModel would use ops TF Serving cannot run (each op is named).
+        ExportError: the SavedModel would use ops TF Serving cannot run (each op is named), or
+            could not be written (full disk, no permission: the sentence says which and where).
+        ExportPathError: `base_path` or a parent of it is a file.
         version_folder.VersionExistsError: `version` is taken.
     """
     import tensorflow as tf
@@ -78,13 +81,15 @@ def export_model(
             logger, level = tf.get_logger(), tf.get_logger().level
             logger.setLevel("WARNING")
             try:
-                tf.saved_model.save(module, str(folder), signatures=signatures)
+                with _file_errors_as_os_errors():
+                    tf.saved_model.save(module, str(folder), signatures=signatures)
             finally:
                 logger.setLevel(level)
         extra = folder / "assets.extra"
         requests = [(name, warmup_texts) for name in signatures]
         requests.append(("serving_default", warmup_texts[:1]))
-        warmup.write_warmup_requests(extra / warmup.WARMUP_FILE_NAME, model_name, requests)
+        with _file_errors_as_os_errors():
+            warmup.write_warmup_requests(extra / warmup.WARMUP_FILE_NAME, model_name, requests)
         metadata = _metadata(model, kind, descriptions, len(module.model_variables))
         (extra / METADATA_FILE_NAME).write_text(
             json.dumps(metadata, indent=2, ensure_ascii=False, default=str) + "\n",
@@ -100,6 +105,29 @@ def export_model(
             )
 
     return version_folder.write_version(base_path, write, version=version)
+
+
+@contextlib.contextmanager
+def _file_errors_as_os_errors() -> Iterator[None]:
+    """TensorFlow's file-system errors as the OSError Python would raise, for one clear sentence.
+
+    TensorFlow reports ENOSPC as ResourceExhaustedError and EACCES/EROFS as
+    PermissionDeniedError, with messages like "{{function_node ...}} <path>; No space left on
+    device [Op:SaveV2]".
+    """
+    import tensorflow as tf
+
+    try:
+        yield
+    except (tf.errors.ResourceExhaustedError, tf.errors.PermissionDeniedError) as error:
+        text = re.sub(r"\s*\[Op:\w+\]\s*$", "", re.sub(r"^\{\{[^}]*\}\}\s*", "", error.message))
+        path, separator, reason = text.rpartition("; ")
+        code = next((code for code, name in _ERRNO_REASONS.items() if name in reason), None)
+        raise OSError(code, reason if separator else text, path or None) from error
+
+
+_ERRNO_REASONS = {errno.ENOSPC: "No space left on device", errno.EACCES: "Permission denied",
+                  errno.EROFS: "Read-only file system", errno.EDQUOT: "Disk quota exceeded"}
 
 
 def _metadata(model, kind: str, signatures: dict, variable_count: int) -> dict:

@@ -2,26 +2,39 @@
 
 TF Serving treats a child of the base path as a version as soon as its name parses as an
 integer (leading zeros and a sign allowed, `absl::SimpleAtoi`) and loads it on the next poll,
-even half written (SERVING-SPEC.md §2). So a version is written under a temporary name that
-cannot parse as an integer, in the same folder (a rename within one file system is atomic),
-and renamed to its number only when complete. If writing fails, the temporary folder is removed.
+even half written (SERVING-SPEC.md §2). So a version is written with
+`kerattn.atomic_files.atomic_folder`: under a `.kerattn-` temporary name in the base path, which
+cannot parse as an integer, fsync'd file by file, renamed to its number only when complete, and
+the base path fsync'd, so that after a crash or power loss a numbered folder is whole or absent.
+If writing fails, the temporary folder is removed; temporaries left by an export that was
+killed are removed by the next export to the same base path once they are stale
+(`remove_stale_temporaries`: kerattn's prefix only, unchanged for an hour, writer gone).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from kerattn.atomic_files import TEMPORARY_PREFIX, atomic_folder, remove_stale_temporaries
+from kerattn.errors import KerattnError
+from kerattn.export.export_error import ExportError, ExportPathError
+
 # What absl::SimpleAtoi accepts for int64: optional surrounding whitespace, sign, decimal digits.
 _VERSION_NAME = re.compile(r"\s*[+-]?\d+\s*")
-TEMPORARY_PREFIX = ".kerattn-export-"
+_HINTS = {
+    errno.ENOSPC: "free some disk space and export again",
+    errno.EDQUOT: "free some disk space and export again",
+    errno.EACCES: "pass a --base-path in a folder you can write to",
+    errno.EPERM: "pass a --base-path in a folder you can write to",
+    errno.EROFS: "pass a --base-path in a folder you can write to",
+}
 
 
-class VersionExistsError(FileExistsError):
+class VersionExistsError(ExportPathError, FileExistsError):
     """The requested version number is already present under the base path."""
 
 
@@ -56,6 +69,36 @@ def next_version(base_path: str | os.PathLike) -> int:
     return max(versions, default=0) + 1
 
 
+def file_in_the_way(folder: str | os.PathLike) -> Path | None:
+    """`folder` itself or the nearest of its parents that exists, if that is not a folder."""
+    folder = Path(folder)
+    for candidate in (folder, *folder.parents):
+        if candidate.is_dir():
+            return None
+        if candidate.exists() or candidate.is_symlink():
+            return candidate
+    return None
+
+
+def check_base_path(base_path: str | os.PathLike, version: int | None = None) -> None:
+    """Raises `ExportPathError` if `base_path` cannot hold version folders (it, or a parent, is a
+    file) and `VersionExistsError` if `version` is given and taken. Cheap: run it before the
+    slow part of an export."""
+    base = Path(base_path)
+    obstacle = file_in_the_way(base)
+    if obstacle == base:
+        raise ExportPathError(
+            f"--base-path {base} is a file; pass a folder (TF Serving's base path of the model, "
+            "e.g. export/models/NAME)."
+        )
+    if obstacle is not None:
+        raise ExportPathError(
+            f"--base-path {base} lies under {obstacle}, which is a file; pass a path of folders."
+        )
+    if version is not None:
+        check_version_is_free(base, version)
+
+
 def check_version_is_free(base_path: str | os.PathLike, version: int) -> None:
     """Raises `VersionExistsError` if `version` (compared as a number) already exists."""
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
@@ -79,30 +122,60 @@ def write_version(
     Args:
         base_path: the model's base path (created if missing).
         write: fills the (existing, empty) temporary folder; any exception aborts the export.
-        version: the version number; default: `next_version(base_path)` at rename time.
+        version: the version number; default: `next_version(base_path)` when the export starts.
 
     Returns:
         The path of the new version folder.
 
     Raises:
-        VersionExistsError: `version` is taken (checked before writing and again at the end).
+        VersionExistsError: `version` is taken (checked before writing and again at the end:
+            another export may have taken it meanwhile).
+        ExportPathError: `base_path` or one of its parents is a file.
+        ExportError: the folder could not be written (a full disk, no permission, ...).
     """
     base = Path(base_path)
-    if version is not None:
-        check_version_is_free(base, version)
-    base.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=TEMPORARY_PREFIX, dir=base))
+    check_base_path(base, version)
+    chosen = version is not None
+    version = version if chosen else next_version(base)
+    final = base / str(version)
     try:
-        # mkdtemp makes the folder private (0700); a server running as another user must read it.
-        temporary.chmod(0o755)
-        write(temporary)
-        final_version = next_version(base) if version is None else version
-        check_version_is_free(base, final_version)
-        final = base / str(final_version)
-        # os.rename would silently replace an empty folder of the same name; mkdir-free check
-        # above plus rename keeps a concurrent exporter's folder intact in all but a tiny window.
-        os.rename(temporary, final)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
+        remove_stale_temporaries(base)
+        with atomic_folder(final) as temporary:
+            write(temporary)
+            _check_still_free(base, version, chosen)
+    except KerattnError:
         raise
+    except FileExistsError as error:  # atomic_folder's last check: `final` appeared just now
+        _check_still_free(base, version, chosen)
+        raise ExportError(_failure_sentence(base, final, error)) from error
+    except OSError as error:
+        raise ExportError(_failure_sentence(base, final, error)) from error
     return final
+
+
+def _check_still_free(base: Path, version: int, chosen: bool) -> None:
+    try:
+        check_version_is_free(base, version)
+    except VersionExistsError:
+        if chosen:
+            raise
+        raise VersionExistsError(
+            f"version {version} of {base} was exported by another process while this export "
+            f"ran; export again for the next free one ({next_version(base)})."
+        ) from None
+
+
+def _failure_sentence(base: Path, final: Path, error: OSError) -> str:
+    """'could not export version 3 into export/models/x: No space left on device (writing
+    variables/variables.index); nothing was exported: free some disk space and export again.'"""
+    reason = error.strerror or str(error) or type(error).__name__
+    where = ""
+    if isinstance(error.filename, str | os.PathLike):
+        path = Path(os.fspath(error.filename))
+        if path.is_relative_to(final) and path != final:
+            where = f" (writing {path.relative_to(final).as_posix()})"
+        elif path not in (final, base) and not path.name.startswith(TEMPORARY_PREFIX):
+            where = f" ({path})"
+    hint = _HINTS.get(error.errno)
+    return (f"could not export version {final.name} into {base}: {reason}{where}; nothing was "
+            f"exported{': ' + hint if hint else ''}.")

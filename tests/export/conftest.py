@@ -1,6 +1,13 @@
-"""Tiny untrained models, their exports, and the Keras models' outputs for the same inputs."""
+"""Tiny untrained models, their exports, the Keras models' outputs for the same inputs, and
+read-only folders and full disks simulated for any user (root too)."""
 
 from __future__ import annotations
+
+import builtins
+import errno
+import io
+import os
+from pathlib import Path
 
 import keras
 import pytest
@@ -56,3 +63,93 @@ def exported_classifier(classifier, tmp_path_factory):
     folder = export_model(classifier, base)
     expected = {"serving_default": keras_outputs(classifier.classify_batch, CLASSIFIER_INPUTS)}
     return folder, expected
+
+
+def _inside(path, folders) -> bool:
+    if isinstance(path, int):  # a file descriptor
+        return False
+    absolute = os.path.abspath(os.fspath(path))
+    return any(absolute == folder or absolute.startswith(folder + os.sep) for folder in folders)
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+    """`read_only(folder)` makes `folder` behave like a read-only mount, also for root (whom
+    chmod does not stop): creating, writing or renaming anything in it raises EROFS, as the
+    kernel would. Reading, and fsync of what is read, still work."""
+    folders: list[str] = []
+    real_mkdir, real_os_open, real_open = os.mkdir, os.open, io.open
+    real_rename, real_replace = os.rename, os.replace
+    writing_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+    def refuse_in(path):
+        if _inside(os.path.dirname(os.path.abspath(os.fspath(path))), folders):
+            raise OSError(errno.EROFS, "Read-only file system", os.fspath(path))
+
+    def mkdir(path, *args, **kwargs):
+        refuse_in(path)
+        return real_mkdir(path, *args, **kwargs)
+
+    def os_open(path, flags, *args, **kwargs):
+        if flags & writing_flags:
+            refuse_in(path)
+        return real_os_open(path, flags, *args, **kwargs)
+
+    def open_(file, mode="r", *args, **kwargs):
+        if not isinstance(file, int) and any(letter in mode for letter in "wax+"):
+            refuse_in(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    def rename(source, destination, *args, **kwargs):
+        refuse_in(source)
+        refuse_in(destination)
+        return real_rename(source, destination, *args, **kwargs)
+
+    def replace(source, destination, *args, **kwargs):
+        refuse_in(source)
+        refuse_in(destination)
+        return real_replace(source, destination, *args, **kwargs)
+
+    for module, name, function in [(os, "mkdir", mkdir), (os, "open", os_open),
+                                   (io, "open", open_), (builtins, "open", open_),
+                                   (os, "rename", rename), (os, "replace", replace)]:
+        monkeypatch.setattr(module, name, function)
+    return lambda folder: folders.append(os.path.abspath(os.fspath(folder)))
+
+
+class _FileOnAFullDisk:
+    """A file whose writes fail as on a full disk: OSError ENOSPC, which names no file."""
+
+    def __init__(self, file):
+        self._file = file
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        self._file.close()
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """`full_disk(predicate)`: files whose path `predicate` accepts open for writing (so an
+    existing one is truncated, as on a real disk) but every write raises ENOSPC."""
+    predicates = []
+    real_open = io.open
+
+    def open_(file, mode="r", *args, **kwargs):
+        opened = real_open(file, mode, *args, **kwargs)
+        writing = any(letter in mode for letter in "wax+")
+        if writing and not isinstance(file, int) and any(test(Path(file)) for test in predicates):
+            return _FileOnAFullDisk(opened)
+        return opened
+
+    monkeypatch.setattr(io, "open", open_)
+    monkeypatch.setattr(builtins, "open", open_)
+    return predicates.append
