@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from kerattn.atomic_files import atomic_write_text
+
 PAD_TOKEN = "[PAD]"
 UNKNOWN_TOKEN = "[UNK]"
 START_TOKEN = "[START]"
@@ -64,12 +66,10 @@ def validate_vocabulary(vocabulary: Iterable[str]) -> list[str]:
 
 def write_vocabulary_file(vocabulary: Iterable[str], path: str | os.PathLike) -> None:
     """Writes a vocabulary, one token per line, UTF-8. The file appears whole or not at all (a
-    reader in another process never sees half of it)."""
+    reader in another process never sees half of it), also after a crash: it is written with
+    `kerattn.atomic_files.atomic_write_text`."""
     tokens = validate_vocabulary(vocabulary)
-    partial = f"{os.fspath(path)}.partial"
-    with open(partial, "w", encoding="utf-8", newline="\n") as file:
-        file.write("".join(token + "\n" for token in tokens))
-    os.replace(partial, path)
+    atomic_write_text(path, "".join(token + "\n" for token in tokens))
 
 
 def read_vocabulary_file(path: str | os.PathLike) -> list[str]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from kerattn import text
@@ -115,3 +117,28 @@ def test_vocabulary_file_keeps_space_and_unusual_line_separators(tmp_path):
     path = tmp_path / "vocabulary.txt"
     text.write_vocabulary_file(vocabulary, path)
     assert text.read_vocabulary_file(path) == vocabulary
+
+
+def test_vocabulary_file_is_written_durably_and_atomically(tmp_path, monkeypatch):
+    from kerattn import atomic_files
+
+    vocabulary = list(text.RESERVED_TOKENS) + ["hola"]
+    path = tmp_path / "vocabulary.txt"
+    text.write_vocabulary_file(vocabulary, path)
+    synced = []
+    real = atomic_files.fsync_path
+    monkeypatch.setattr(atomic_files, "fsync_path",
+                        lambda target: (synced.append(os.fspath(target)), real(target)))
+    text.write_vocabulary_file(vocabulary + ["adiós"], path)
+    assert os.fspath(tmp_path) in synced  # the rename is durable
+    assert any(os.path.basename(name).startswith(".kerattn-") for name in synced)  # the data too
+
+    def full_disk(target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic_files, "fsync_path", full_disk)
+    with pytest.raises(OSError, match="No space left") as raised:
+        text.write_vocabulary_file(vocabulary, path)
+    assert raised.value.filename == os.fspath(path)
+    assert text.read_vocabulary_file(path) == vocabulary + ["adiós"]  # the old file, whole
+    assert sorted(child.name for child in tmp_path.iterdir()) == ["vocabulary.txt"]
