@@ -58,6 +58,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kerattn.errors import UsageError
+
 FAMILIES = ("translator", "classifier")
 TOKENIZER_KINDS = ("wordpiece", "symbol")
 SYMBOL_SPLITS = ("characters", "whitespace")
@@ -65,8 +67,11 @@ SCHEDULES = ("constant", "inverse_sqrt", "cosine")
 OPTIMIZERS = ("adam",)
 
 
-class RecipeError(ValueError):
-    """A recipe file that cannot be used; the message is one sentence for the user."""
+class RecipeError(UsageError):
+    """A recipe file that cannot be used; the message is one sentence for the user.
+
+    A `UsageError` (`kerattn train` exits with 2), and so also a ValueError.
+    """
 
 
 # Section → key → (accepted Python types, default). `None` default with `required` below.
@@ -177,6 +182,7 @@ def recipe_from_dict(
                           '"classifier" to [model].')
     _check_choice("model", "family", family, FAMILIES)
     _check_model_arguments(family, model)
+    _check_model_values(family, model)
 
     sections = {}
     for name, schema in _SCHEMA.items():
@@ -309,13 +315,50 @@ def _check_model_arguments(family: str, arguments: dict) -> None:
                 f"family, {', '.join(accepted)}."
             )
         default = parameters[key].default
-        if isinstance(default, (int, float, str)) and not isinstance(default, bool):
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise RecipeError(f"[model] {key} must be true or false; received {value!r} "
+                                  f"({type(value).__name__}).")
+        elif isinstance(default, (int, float, str)):
             expected = (int, float) if isinstance(default, float) else (type(default),)
             if not isinstance(value, expected) or isinstance(value, bool):
                 raise RecipeError(
                     f"[model] {key} must be of type {type(default).__name__}; received "
                     f"{value!r} ({type(value).__name__})."
                 )
+
+
+def _check_model_values(family: str, arguments: dict) -> None:
+    """The [model] values the model would refuse, refused here in the recipe's terms (so that a
+    run fails before anything is written)."""
+    from kerattn.layers.attention_decoder import ATTENTIONS
+    from kerattn.layers.attention_pooling import POOLING_SCORES
+
+    lowest = {"embedding_dim": 1, "units": 1, "encoder_layers": 1, "max_length": 1,
+              "max_source_length": 2, "max_target_length": 2}
+    for key, low in lowest.items():
+        if key in arguments:
+            _check_range("model", key, arguments[key], low=low)
+    if "dropout" in arguments and not 0 <= arguments["dropout"] < 1:
+        raise RecipeError(f"[model] dropout must be in [0, 1); received {arguments['dropout']!r}.")
+    if family == "translator":
+        if "attention" in arguments:
+            _check_choice("model", "attention", arguments["attention"], ATTENTIONS)
+        if arguments.get("units", 2) % 2:
+            raise RecipeError(
+                "[model] units must be even for a translator (its bidirectional encoder gives "
+                f"each direction half); received {arguments['units']!r}."
+            )
+    else:
+        if "pooling" in arguments:
+            _check_choice("model", "pooling", arguments["pooling"], POOLING_SCORES)
+        labels = arguments.get("labels")
+        if labels is not None and not (
+            isinstance(labels, list) and len(labels) >= 2 and len(set(labels)) == len(labels)
+            and all(isinstance(label, str) and label for label in labels)
+        ):
+            raise RecipeError(f"[model] labels must be a list of at least two distinct, non-empty "
+                              f"strings; received {labels!r}.")
 
 
 _CORPUS_KINDS = {"translator": "translation", "classifier": "classification"}

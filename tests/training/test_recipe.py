@@ -2,6 +2,7 @@
 
 import pytest
 
+from kerattn.errors import UsageError
 from kerattn.training.recipe import RecipeError, load_recipe, recipe_from_dict
 from tests.training.conftest import FIXTURES
 
@@ -77,6 +78,27 @@ def test_minimal_recipe_is_valid():
         ({"evaluation": {"probes": ["ok", ""]}}, "[evaluation] probes must be a list of non-empty"),
         ({"data": {"train": "missing.tsv"}}, "[data] train file "),
         ({"model": None}, "The recipe has no model family; add family ="),
+        ({"model": {"family": "translator", "attention": "bahdanu"}},
+         "[model] attention must be one of 'bahdanau', 'luong_dot', 'luong_general', "
+         "'luong_concat', 'none'; received 'bahdanu'."),
+        ({"model": {"family": "classifier", "dropout": 1.5}},
+         "[model] dropout must be in [0, 1); received 1.5."),
+        ({"model": {"family": "classifier", "dropout": -0.1}},
+         "[model] dropout must be in [0, 1); received -0.1."),
+        ({"model": {"family": "classifier", "pooling": "max"}},
+         "[model] pooling must be one of 'bahdanau', 'luong'; received 'max'."),
+        ({"model": {"family": "classifier", "labels": ["pos"]}},
+         "[model] labels must be a list of at least two distinct, non-empty strings; "
+         "received ['pos']."),
+        ({"model": {"family": "classifier", "units": 0}},
+         "[model] units must be >= 1; received 0."),
+        ({"model": {"family": "translator", "max_target_length": 1}},
+         "[model] max_target_length must be >= 2; received 1."),
+        ({"model": {"family": "translator", "input_feeding": 1}},
+         "[model] input_feeding must be true or false; received 1 (int)."),
+        ({"training": {"steps": -5}}, "[training] steps must be >= 1; received -5."),
+        ({"training": {"keep_checkpoints": 0}},
+         "[training] keep_checkpoints must be >= 1; received 0."),
     ],
 )
 def test_errors_are_one_clear_sentence(sections, message):
@@ -89,6 +111,11 @@ def test_errors_are_one_clear_sentence(sections, message):
     assert text.count(". ") == 0 or text.endswith("."), text
     if message.startswith("[data] train file "):
         assert text.endswith("missing.tsv does not exist.")
+
+
+def test_recipe_errors_are_usage_errors():
+    assert issubclass(RecipeError, UsageError) and issubclass(RecipeError, ValueError)
+    assert RecipeError.exit_code == 2
 
 
 def test_corpus_folder_and_pair_errors():
