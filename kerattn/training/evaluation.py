@@ -27,16 +27,17 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from kerattn.errors import UsageError
 from kerattn.training import metrics
 
 TASKS = ("translation", "g2p", "classification")
 
 
-class EvaluationError(ValueError):
+class EvaluationError(UsageError):
     """A model or data set cannot be evaluated as asked; the message says what to change.
 
     The message is one sentence naming the bad value and what would be accepted, so the CLI
-    prints it as is.
+    prints it as is. A `UsageError` (exit code 2), and so also a ValueError.
     """
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+import zipfile
 
 import keras
 import pytest
 
 import kerattn_cli as cli
 from kerattn.data import CorpusError, write_rows
+from kerattn.errors import UsageError
 from kerattn.training import evaluation, metrics
 from kerattn.training.evaluation import EvaluationError
 from kerattn.zoo.classifier import Classifier
@@ -240,17 +243,42 @@ def test_origin_keeps_the_rows_of_that_origin(loaded, tmp_path):
         evaluation.evaluate_file(loaded["translation"], data, origin="web/")
 
 
+def test_a_damaged_keras_file_is_reported_as_unreadable_not_as_missing(saved, tmp_path):
+    # Keras itself answers "File not found" for any file it cannot open as a .keras archive.
+    whole = saved["classification"].read_bytes()
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    foreign = tmp_path / "foreign.keras"
+    with zipfile.ZipFile(foreign, "w") as archive:
+        archive.writestr("notes.txt", "not a model")
+    folder = tmp_path / "folder.keras"
+    folder.mkdir()
+    for path, reason in [(truncated, r"not a zip archive"), (foreign, r"[^)]+"),
+                         (folder, r"it is a folder")]:
+        with pytest.raises(EvaluationError) as caught:
+            evaluation.load_model_for_evaluation(path)
+        message = str(caught.value)
+        assert re.fullmatch(rf"'{re.escape(str(path))}' is not a readable \.keras file "
+                            rf"\({reason}\); pass a \.keras file saved from a kerattn "
+                            r"Translator or Classifier\.", message), message
+        assert "not found" not in message.lower()
+
+
 def test_errors_are_one_clear_sentence(saved, loaded, tmp_path, capsys):
     with pytest.raises(
         EvaluationError,
-        match=r"MODEL must be a preset name or a path to a \.keras file; received 'model\.h5'\.",
+        match=r"MODEL must be a preset name(, a preset folder)? or a path to a \.keras file; "
+              r"received 'model\.h5'\.",
     ):
         evaluation.load_model_for_evaluation("model.h5")
-    with pytest.raises(EvaluationError, match=r"received '.*missing\.keras', which does not exist"):
+    assert issubclass(EvaluationError, UsageError) and issubclass(EvaluationError, ValueError)
+    with pytest.raises(EvaluationError, match=r"^MODEL '.*missing\.keras' not found; pass an "
+                                              r"existing \.keras file\.$"):
         evaluation.load_model_for_evaluation(tmp_path / "missing.keras")
     damaged = tmp_path / "damaged.keras"
     damaged.write_text("not a zip file")
-    with pytest.raises(EvaluationError, match=r"Could not load the model '.*damaged\.keras'"):
+    with pytest.raises(EvaluationError, match=r"^'.*damaged\.keras' is not a readable \.keras "
+                                              r"file \(not a zip archive\); pass a \.keras file"):
         evaluation.load_model_for_evaluation(damaged)
     with pytest.raises(CorpusError, match="does not exist"):
         evaluation.evaluate_file(saved["classification"], tmp_path / "missing.tsv")
@@ -281,8 +309,11 @@ def test_errors_are_one_clear_sentence(saved, loaded, tmp_path, capsys):
         evaluation.evaluate_file(loaded["translation"], empty)
 
     for argv, message in [
-        (["evaluate", "model.h5", "--data", str(unknown)],
-         "kerattn evaluate: MODEL must be a preset name or a path to a .keras file; received 'model.h5'.\n"),
+        (["evaluate", "model.h5", "--data", str(unknown)], "kerattn evaluate: MODEL must be a "),
+        (["evaluate", str(damaged), "--data", str(unknown)],
+         f"kerattn evaluate: '{damaged}' is not a readable .keras file (not a zip archive); "),
+        (["evaluate", str(tmp_path / "missing.keras"), "--data", str(unknown)],
+         f"kerattn evaluate: MODEL '{tmp_path / 'missing.keras'}' not found; "),
         (["evaluate", str(saved["classification"]), "--data", str(tmp_path / "missing.tsv")],
          f"kerattn evaluate: TSV file {tmp_path / 'missing.tsv'} does not exist; "
          "pass an existing file.\n"),
