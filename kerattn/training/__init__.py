@@ -2,26 +2,31 @@
 TensorBoard scalars, attention heatmaps and attention diagnostics.
 
 Public API:
-    train, TrainResult (trainer), load_recipe, Recipe, RecipeError (recipe),
+    train, TrainResult, TrainingInterrupted (trainer), load_recipe, Recipe, RecipeError (recipe),
     make_dataset (input_pipeline), WarmupSchedule, attention_diagnostics,
-    evaluation (`kerattn evaluate`), metrics (BLEU/chrF, WER/PER, accuracy/F1).
+    evaluation (`kerattn evaluate`), metrics (BLEU/chrF, WER/PER, accuracy/F1),
+    checkpoints (atomic checkpoints, newest-readable resume), run_folder (progress, overwrite,
+    stale temporaries, the lock).
 """
 
-from kerattn.training import attention_diagnostics, evaluation, metrics
+from kerattn.training import attention_diagnostics, checkpoints, evaluation, metrics, run_folder
 from kerattn.training.input_pipeline import make_dataset
 from kerattn.training.learning_rate_schedule import WarmupSchedule
 from kerattn.training.recipe import Recipe, RecipeError, load_recipe
-from kerattn.training.trainer import TrainResult, train
+from kerattn.training.trainer import TrainingInterrupted, TrainResult, train
 
 __all__ = [
     "Recipe",
     "RecipeError",
     "TrainResult",
+    "TrainingInterrupted",
     "WarmupSchedule",
     "attention_diagnostics",
+    "checkpoints",
     "evaluation",
     "metrics",
     "load_recipe",
     "make_dataset",
+    "run_folder",
     "train",
 ]

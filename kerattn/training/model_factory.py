@@ -38,25 +38,29 @@ def make_tokenizer(settings: dict, vocabulary: list[str], name: str):
 
 
 def vocabularies(
-    recipe: Recipe, texts: list[str], targets: list, vocabulary_dir: Path, write: bool = True
+    recipe: Recipe, texts: list[str], targets: list, vocabulary_dir: Path, reuse: bool = False
 ) -> dict[str, list[str]]:
-    """The run's vocabularies: read from `vocabulary_dir` when a run resumes, otherwise learned
-    from the training split and, if `write` (the chief worker), written there (`source.txt`, and
-    `target.txt` for translation)."""
+    """The run's vocabularies ("source", and "target" for translation): read from
+    `vocabulary_dir` if `reuse` (a resumed run) and there, otherwise learned from the training
+    split. Nothing is written (`write_vocabularies`)."""
     sides = {"source": texts}
     if recipe.family == "translator":
         sides["target"] = targets
     result = {}
     for side, side_texts in sides.items():
         path = vocabulary_dir / f"{side}.txt"
-        if path.is_file():
+        if reuse and path.is_file():
             result[side] = read_vocabulary_file(path)
         else:
             result[side] = learn_vocabulary(recipe.tokenizer_settings(side), side_texts)
-            if write:
-                vocabulary_dir.mkdir(parents=True, exist_ok=True)
-                write_vocabulary_file(result[side], path)
     return result
+
+
+def write_vocabularies(vocabulary: dict[str, list[str]], vocabulary_dir: Path) -> None:
+    """Writes each side's vocabulary to `vocabulary_dir/<side>.txt`, atomically and durably."""
+    vocabulary_dir.mkdir(parents=True, exist_ok=True)
+    for side, tokens in vocabulary.items():
+        write_vocabulary_file(tokens, vocabulary_dir / f"{side}.txt")
 
 
 def build_model(recipe: Recipe, vocabulary: dict[str, list[str]], labels: list[str] | None):

@@ -28,7 +28,14 @@ seed and the epoch (`input_pipeline`), so the resumed run skips exactly the batc
 on and sees the same batches as an uninterrupted run: on one CPU device the resumed run is
 bitwise identical to an uninterrupted one (tested with tolerance 1e-6, measured 0.0).
 Evaluation restores the dropout seeds afterwards (Keras's LSTM advances them even when not
-training), so the evaluation cadence does not change training either.
+training), so the evaluation cadence does not change training either. Checkpoints are written
+atomically and durably, and a resume falls back past unreadable ones (`checkpoints`); the run
+folder's rules (progress, `overwrite`, the lock, stale temporaries) are in `run_folder`.
+
+Ctrl-C: the first one stops training at the end of the current step, saves a checkpoint there
+and raises `TrainingInterrupted` (exit code 130) naming the `--resume` command; a second one
+stops at once, keeping the last complete checkpoint (none is written in the middle of a step,
+whose variables may be half updated).
 
 Distribution: `distribution.choose_strategy` picks the default strategy on one device,
 MirroredStrategy over several visible devices (or when asked), MultiWorkerMirroredStrategy
@@ -43,10 +50,15 @@ steps whose gradients are not finite and adapts the scale.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
+import shlex
+import signal
+import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +67,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerattn.training import attention_summaries, distribution, input_pipeline, model_factory
+from kerattn.atomic_files import atomic_write_text, atomic_write_with
+from kerattn.errors import KerattnError, UsageError
+from kerattn.training import (
+    attention_summaries,
+    checkpoints,
+    distribution,
+    input_pipeline,
+    model_factory,
+    run_folder,
+)
 from kerattn.training.learning_rate_schedule import WarmupSchedule
 from kerattn.training.recipe import Recipe, RecipeError, load_recipe
 from kerattn.training.sample_quality import decode_sample, sample_quality
@@ -114,43 +135,120 @@ def token_cross_entropy(logits, targets, weights, label_smoothing: float = 0.0):
     return negative_log_likelihood * weights
 
 
-class _Trainer:
-    """One run's state; `train()` is the public entry point."""
+class TrainingInterrupted(KerattnError):
+    """Ctrl-C stopped training; the message says how to continue. `kerattn train` exits 130."""
 
-    def __init__(self, recipe: Recipe, run_dir: Path, *, resume: bool, logdir: Path | None,
-                 mixed_precision: bool, xla: bool, max_steps: int | None, strategy: str,
-                 print_function):
+    exit_code = 130
+
+
+class _Trainer:
+    """One run's state; `train()` is the public entry point.
+
+    The phases, in order (`train`): `check_run_folder` (before anything is read or learned:
+    writability, the lock, progress against resume/overwrite), `setup` (in memory only: data,
+    vocabulary, model, optimizer, restore), `prepare_run_folder` (the first writes) and `run`.
+    A recipe, data or option mistake therefore fails before anything is created on disk.
+    """
+
+    def __init__(self, recipe: Recipe, run_dir: Path, *, resume: bool, overwrite: bool,
+                 logdir: Path | None, mixed_precision: bool, xla: bool, max_steps: int | None,
+                 strategy: str, print_function, warn_function):
         self.recipe = recipe
         self.family = recipe.family
         self.run_dir = run_dir
+        self.checkpoint_dir = run_dir / "checkpoints"
         self.logdir = logdir or run_dir / "logs"
         self.resume = resume
+        self.overwrite = overwrite
         self.mixed_precision = mixed_precision
         self.xla = xla
         self.max_steps = max_steps
         self.print = print_function
+        self.warn = warn_function
         self.strategy = distribution.choose_strategy(strategy)
         self.chief = distribution.is_chief(self.strategy)
         self.replicas = self.strategy.num_replicas_in_sync
         self.training = recipe.training
         self.evaluation = recipe.evaluation
+        self.lock = run_folder.RunFolderLock(run_dir)
+        self.owned = False  # whether this process holds the run folder's lock
+        self.last_checkpoint_step: int | None = None
+        self.interrupt_requested = False
+        self.train_writer = self.valid_writer = None
 
-    # -- setup ------------------------------------------------------------------------------
+    # -- run folder -------------------------------------------------------------------------
+
+    def check_run_folder(self) -> None:
+        """Refuses, before minutes are spent, a run folder that cannot be written, that another
+        trainer uses, or whose progress does not fit resume/overwrite."""
+        if not self.chief:  # only the chief writes the run folder
+            if self.resume and not checkpoints.checkpoint_numbers(self.checkpoint_dir):
+                raise run_folder.RunFolderConflict(
+                    f"Run folder {self.run_dir} has no checkpoint to resume from.")
+            return
+        run_folder.check_writable(self.run_dir, "Run folder", "--run-dir",
+                                  subfolders=("checkpoints", "vocabulary"))
+        run_folder.check_writable(self.logdir, "TensorBoard folder", "--logdir",
+                                  subfolders=run_folder.LOG_SPLITS)
+        if self.run_dir.is_dir():
+            self.owned = self.lock.acquire()
+        self._check_progress()
+
+    def _check_progress(self) -> None:
+        found = run_folder.progress(self.run_dir)
+        if self.resume:
+            if not checkpoints.checkpoint_numbers(self.checkpoint_dir):
+                advice = ("pass --overwrite instead to start it again" if found
+                          else "train without --resume to start it")
+                raise run_folder.RunFolderConflict(
+                    f"Run folder {self.run_dir} has no checkpoint to resume from; {advice}.")
+        elif found and not self.overwrite:
+            raise run_folder.RunFolderConflict(
+                f"Run folder {self.run_dir} already has a run's progress ({', '.join(found)}); "
+                "pass --resume to continue it, or --overwrite to start it again (replacing the "
+                "run's own files only), or choose another --run-dir."
+            )
+
+    def prepare_run_folder(self) -> None:
+        """The first writes: the run folder, its stale temporaries removed, the run's old files
+        removed (overwrite), the recipe and vocabulary (new runs), the TensorBoard writers."""
+        if self.chief:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            if not self.owned and self.lock.descriptor is None:
+                # The folder is new, or locking is unavailable; check again under the lock.
+                self.owned = self.lock.acquire()
+                self._check_progress()
+            removed = run_folder.remove_stale_temporaries(self.run_dir, owned=self.owned)
+            if removed:
+                self.warn(f"removed {len(removed)} temporary file(s) an interrupted run left: "
+                          + ", ".join(os.fspath(path.relative_to(self.run_dir))
+                                      for path in removed))
+            if self.overwrite:
+                removed = run_folder.remove_run_files(self.run_dir, self.logdir)
+                if removed:
+                    self.warn(f"--overwrite: removed the earlier run's {len(removed)} file(s) "
+                              f"from {self.run_dir}")
+            if not self.resume:
+                atomic_write_text(self.run_dir / "recipe.toml", self.recipe.text)
+            vocabulary_dir = self.run_dir / "vocabulary"
+            if not self.resume or not all((vocabulary_dir / f"{side}.txt").is_file()
+                                          for side in self.vocabulary):
+                model_factory.write_vocabularies(self.vocabulary, vocabulary_dir)
+        writer_dir = self.logdir if self.chief else Path(tempfile.mkdtemp(prefix="kerattn-logs-"))
+        self.train_writer = tf.summary.create_file_writer(str(writer_dir / "train"))
+        self.valid_writer = tf.summary.create_file_writer(str(writer_dir / "valid"))
+
+    def release(self) -> None:
+        for writer in (self.train_writer, self.valid_writer):
+            if writer is not None:
+                with contextlib.suppress(Exception):
+                    writer.close()
+        self.lock.release()
+
+    # -- setup (in memory) ------------------------------------------------------------------
 
     def setup(self) -> None:
         recipe = self.recipe
-        checkpoint_dir = self.run_dir / "checkpoints"
-        if not self.resume and tf.train.latest_checkpoint(str(checkpoint_dir)):
-            raise RecipeError(
-                f"Run folder {self.run_dir} already has checkpoints; pass --resume to continue "
-                "it or choose another --run-dir."
-            )
-        if self.resume and not tf.train.latest_checkpoint(str(checkpoint_dir)):
-            raise RecipeError(f"Run folder {self.run_dir} has no checkpoint to resume from.")
-        if self.chief and not self.resume:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "recipe.toml").write_text(recipe.text, encoding="utf-8")
-
         keras.utils.set_random_seed(self.training["seed"])
         keras.config.set_dtype_policy("mixed_float16" if self.mixed_precision else "float32")
 
@@ -165,12 +263,17 @@ class _Trainer:
                 raise RecipeError(f"[data] {split} file {recipe.data[split]} has no rows.")
         self.train_texts, self.train_targets = splits["train"]
         self.valid_texts, self.valid_targets = splits["valid"]
-        vocabulary = model_factory.vocabularies(
+        self.vocabulary = model_factory.vocabularies(
             recipe, self.train_texts, self.train_targets, self.run_dir / "vocabulary",
-            write=self.chief)
+            reuse=self.resume)
 
         with self.strategy.scope():
-            self.model = model_factory.build_model(recipe, vocabulary, labels)
+            try:
+                self.model = model_factory.build_model(recipe, self.vocabulary, labels)
+            except (ValueError, TypeError) as error:  # what the recipe checks could not see
+                reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                raise RecipeError(f"The recipe's [model] settings do not make a {self.family} "
+                                  f"({reason.rstrip('.')}).") from None
             optimizer_settings = recipe.optimizer
             self.batches_per_epoch = input_pipeline.count_batches(self._train_dataset(0, 0))
             if self.training["steps"] is not None:
@@ -201,10 +304,6 @@ class _Trainer:
         self.random_states = random_states
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                               random_states=random_states, **self.state)
-        # Every worker takes part in saving; only the chief's copy is kept.
-        directory = checkpoint_dir if self.chief else Path(tempfile.mkdtemp(prefix="kerattn-"))
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, str(directory), max_to_keep=self.training["keep_checkpoints"])
         self.history: list[dict] = []
         self.train_log: list[dict] = []
         # Wall time of the earlier segments up to the checkpoint this run starts from.
@@ -212,7 +311,7 @@ class _Trainer:
         self.segment_start = time.perf_counter()
         self.checkpoint_record: dict | None = None
         if self.resume:
-            self._restore(checkpoint_dir)
+            self._restore()
 
         self.valid_dataset = self.strategy.experimental_distribute_dataset(
             self._dataset(self.valid_texts, self.valid_targets, None, 0))
@@ -223,25 +322,31 @@ class _Trainer:
             self._train_step, input_signature=[train_spec], jit_compile=self.xla or None)
         self.eval_function = tf.function(
             self._eval_step, input_signature=[self.valid_dataset.element_spec])
-        writer_dir = self.logdir if self.chief else Path(tempfile.mkdtemp(prefix="kerattn-logs-"))
-        self.train_writer = tf.summary.create_file_writer(str(writer_dir / "train"))
-        self.valid_writer = tf.summary.create_file_writer(str(writer_dir / "valid"))
 
-    def _restore(self, checkpoint_dir: Path) -> None:
-        """Restores the latest checkpoint and the history up to its step."""
+    def _restore(self) -> None:
+        """Restores the newest readable checkpoint and the history up to its step."""
         copy = self.run_dir / "recipe.toml"
         if copy.is_file() and copy.read_text(encoding="utf-8") != self.recipe.text:
-            self.print(f"warning: the recipe differs from the run folder's copy {copy}; "
-                       "resuming with the recipe given")
-        status = self.checkpoint.restore(tf.train.latest_checkpoint(str(checkpoint_dir)))
-        status.assert_existing_objects_matched()
+            self.warn(f"the recipe differs from the run folder's copy {copy}; resuming with "
+                      "the recipe given")
+        number, unreadable = checkpoints.restore_newest_readable(
+            self.checkpoint, self.checkpoint_dir)
         step = int(self.state["step"].numpy())
+        self.last_checkpoint_step = step
+        if unreadable:
+            names = " and ".join(f"ckpt-{item.number}" for item in unreadable)
+            reasons = "; ".join(item.reason for item in unreadable)
+            verb = "is" if len(unreadable) == 1 else "are"
+            self.warn(f"checkpoint {names} {verb} unreadable ({reasons}); resuming from "
+                      f"ckpt-{number} at step {step}")
         previous = self._read_metrics()
         # A run may have evaluated/logged past its last checkpoint before it stopped.
         self.history = [r for r in previous.get("evaluations", []) if r["step"] <= step]
         self.train_log = [r for r in previous.get("training", []) if r["step"] <= step]
         record = previous.get("checkpoint") or {}
         self.earlier_seconds = record.get("run_seconds") if record.get("step") == step else None
+        # Kept in metrics.json even if this segment writes no checkpoint of its own.
+        self.checkpoint_record = {"step": step, "run_seconds": self.earlier_seconds}
         self.print(f"resumed from step {step} (epoch {int(self.state['epoch'].numpy()) + 1}, "
                    f"{int(self.state['batch_in_epoch'].numpy())} batches into it)")
 
@@ -330,6 +435,55 @@ class _Trainer:
     # -- loop -------------------------------------------------------------------------------
 
     def run(self) -> TrainResult:
+        """The training loop; Ctrl-C stops it after the current step with a checkpoint (a
+        second Ctrl-C at once, keeping the last checkpoint) and raises `TrainingInterrupted`."""
+        with self._ctrl_c_stops_after_the_step():
+            try:
+                return self._run()
+            except KeyboardInterrupt:
+                # Anywhere, even inside a step: the variables may be half a step on, so no
+                # checkpoint is written now; the last one is complete.
+                with contextlib.suppress(Exception):
+                    self.train_writer.flush()
+                    self.valid_writer.flush()
+                raise TrainingInterrupted(self._how_to_continue(self.last_checkpoint_step)) \
+                    from None
+
+    @contextlib.contextmanager
+    def _ctrl_c_stops_after_the_step(self):
+        """SIGINT sets `interrupt_requested` (the loop stops at the end of the step); a second
+        one raises KeyboardInterrupt. Signal handlers exist in the main thread only."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def request_stop(signum, frame):
+            if self.interrupt_requested:
+                raise KeyboardInterrupt
+            self.interrupt_requested = True
+            self.warn("Ctrl-C: stopping after this step and saving a checkpoint "
+                      "(Ctrl-C again stops at once, keeping the last checkpoint)")
+
+        previous = signal.signal(signal.SIGINT, request_stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT,
+                          previous if previous is not None else signal.default_int_handler)
+
+    def _how_to_continue(self, step: int | None) -> str:
+        """The TrainingInterrupted sentence: where the run stands and the command to go on."""
+        recipe = shlex.quote(os.fspath(self.recipe.path)) if self.recipe.path else "RECIPE"
+        command = f"kerattn train {recipe} --run-dir {shlex.quote(os.fspath(self.run_dir))}"
+        if step is not None:
+            return f"training interrupted at step {step}; continue with: {command} --resume"
+        if self.resume:  # interrupted while restoring: the checkpoints are as they were
+            return f"training interrupted before it resumed; continue with: {command} --resume"
+        again = " --overwrite" if self.chief and run_folder.progress(self.run_dir) else ""
+        return ("training interrupted before its first checkpoint; start again with: "
+                f"{command}{again}")
+
+    def _run(self) -> TrainResult:
         state = self.state
         step = int(state["step"].numpy())
         epoch = int(state["epoch"].numpy())
@@ -347,7 +501,7 @@ class _Trainer:
         start, start_step, total_tokens, train_seconds = time.perf_counter(), step, 0.0, 0.0
         self.segment_start = start
         stop_reason = None
-        evaluated_at = checkpointed_at = step
+        evaluated_at = step
         self.print(f"training {self.family} for {last_step} steps ({self.batches_per_epoch} "
                    f"batches per epoch) on {self.replicas} replica(s) "
                    f"[{type(self.strategy).__name__}]")
@@ -404,8 +558,14 @@ class _Trainer:
                     if self._evaluate(step):
                         stop_reason = "early_stopping"
                 if step % checkpoint_every == 0:
-                    checkpointed_at = step
                     self._save_checkpoint(step, epoch, batch_in_epoch)
+                if self.interrupt_requested:
+                    # A clean point: the step is complete and recorded.
+                    if self.last_checkpoint_step != step:
+                        self._save_checkpoint(step, epoch, batch_in_epoch)
+                    self.train_writer.flush()
+                    self.valid_writer.flush()
+                    raise TrainingInterrupted(self._how_to_continue(step))
                 if stop_reason or step >= last_step:
                     break
                 batch_start = time.perf_counter()
@@ -416,7 +576,7 @@ class _Trainer:
         train_seconds += window_seconds
         if evaluated_at != step:
             self._evaluate(step)
-        if checkpointed_at != step or step == start_step:
+        if self.last_checkpoint_step != step:
             self._save_checkpoint(step, epoch, batch_in_epoch)
         seconds = time.perf_counter() - start
         if self.chief:
@@ -518,10 +678,16 @@ class _Trainer:
         return bool(patience) and int(state["evaluations_without_improvement"].numpy()) >= patience
 
     def _save_checkpoint(self, step: int, epoch: int, batch_in_epoch: int) -> None:
+        """Checkpoint `ckpt-<step>` (atomic and durable, `checkpoints`), then metrics.json."""
         self.state["step"].assign(step)
         self.state["epoch"].assign(epoch)
         self.state["batch_in_epoch"].assign(batch_in_epoch)
-        self.manager.save(checkpoint_number=step)
+        if self.chief:
+            checkpoints.write_checkpoint(self.checkpoint, self.checkpoint_dir, step,
+                                         keep=self.training["keep_checkpoints"])
+        else:  # every worker takes part in saving; only the chief's copy is kept
+            checkpoints.write_checkpoint_elsewhere(self.checkpoint)
+        self.last_checkpoint_step = step
         run_seconds = None
         if self.earlier_seconds is not None:
             run_seconds = self.earlier_seconds + time.perf_counter() - self.segment_start
@@ -530,14 +696,19 @@ class _Trainer:
             self._write_metrics(None)
 
     def _save_model(self, path: Path) -> None:
-        """Writes a `.keras` file atomically (a reader never sees a half-written best model)."""
-        temporary = path.with_name(path.stem + ".partial.keras")
-        self.model.save(temporary)
-        os.replace(temporary, path)
+        """Writes a `.keras` file atomically and durably (never a half-written best model)."""
+        atomic_write_with(path, lambda temporary: self.model.save(temporary))
 
     def _read_metrics(self) -> dict:
         path = self.run_dir / "metrics.json"
-        return json.loads(path.read_text()) if path.is_file() else {}
+        if not path.is_file():
+            return {}
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, OSError) as error:  # JSONDecodeError and UnicodeDecodeError too
+            self.warn(f"{path} is unreadable ({error}); the resumed run's history starts at "
+                      "its checkpoint")
+            return {}
 
     def _write_metrics(self, result: TrainResult | None) -> None:
         if not self.chief:
@@ -559,10 +730,8 @@ class _Trainer:
                 "replicas": self.replicas, "mixed_precision": self.mixed_precision,
                 "xla": self.xla,
             }
-        path = self.run_dir / "metrics.json"
-        temporary = path.with_suffix(".json.partial")
-        temporary.write_text(json.dumps(content, indent=1, default=float))
-        os.replace(temporary, path)
+        atomic_write_text(self.run_dir / "metrics.json",
+                          json.dumps(content, indent=1, default=float))
 
 
 def train(
@@ -570,47 +739,83 @@ def train(
     run_dir: str | os.PathLike | None = None,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     logdir: str | os.PathLike | None = None,
     mixed_precision: bool = False,
     xla: bool = False,
     max_steps: int | None = None,
     strategy: str = "auto",
-    print_function=print,
+    print_function=None,
 ) -> TrainResult:
     """Trains the model a recipe describes and returns a `TrainResult`.
 
     The run folder (default `runs/<recipe name>`) receives `recipe.toml`, `vocabulary/`,
     `checkpoints/`, `best.keras` (lowest validation loss), `final.keras`, `metrics.json` and
-    the TensorBoard logs (`logs/train`, `logs/valid`, or under `logdir`).
+    the TensorBoard logs (`logs/train`, `logs/valid`, or under `logdir`); see `run_folder`.
+    The recipe, the data and the model settings are checked, and the vocabulary and model built,
+    before anything is written, so a mistake leaves no half-made run folder behind.
 
     Args:
         recipe: a TOML recipe path or a loaded `Recipe`.
         run_dir: the run folder.
-        resume: continue from the latest checkpoint in the run folder (same step, optimizer
-            state, schedule and data position); without it a folder with checkpoints is refused.
+        resume: continue from the newest readable checkpoint in the run folder (same step,
+            optimizer state, schedule and data position); unreadable newer ones are reported
+            and skipped.
+        overwrite: start again in a run folder that has progress (checkpoints, best.keras,
+            final.keras or metrics.json), deleting the run's own files first and nothing else.
+            Without `resume` or `overwrite` such a folder is refused; with both, too.
         logdir: TensorBoard folder (default `run_dir/logs`).
         mixed_precision: mixed_float16 policy with dynamic loss scaling.
         xla: compile the train step with XLA (`jit_compile=True`).
         max_steps: stop at this step even if the recipe asks for more (the schedule still
             follows the recipe's length, so a later `resume` continues it unchanged).
         strategy: "auto", "default", "mirrored" or "multi_worker" (`distribution`).
-        print_function: where progress lines go.
+        print_function: where progress lines and warnings go (default: progress to standard
+            output, warnings to standard error).
+
+    Raises:
+        RecipeError: a bad recipe value, data file or model setting (a UsageError).
+        run_folder.RunFolderConflict: the run folder's progress does not fit resume/overwrite
+            (a UsageError), UsageError: resume with overwrite, or a bad max_steps.
+        run_folder.RunFolderError: a folder cannot be written, or another trainer uses it.
+        checkpoints.CheckpointError: resume found no readable checkpoint (nothing is deleted).
+        TrainingInterrupted: Ctrl-C; the message gives the command that continues the run.
     """
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
-    if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
-        raise ValueError(f"max_steps must be a positive int; received {max_steps!r}.")
+    if resume and overwrite:
+        raise UsageError("--resume and --overwrite cannot be combined: --resume continues the "
+                         "run folder's training, --overwrite starts it again; pass one of them.")
+    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int)
+                                  or max_steps < 1):
+        raise UsageError(f"max_steps must be a positive int; received {max_steps!r}.")
     if run_dir is None:
         stem = recipe.path.stem if recipe.path else "run"
         run_dir = Path("runs") / stem
+    if print_function is None:
+        print_function, warn_function = print, _warn_on_standard_error
+    else:
+        def warn_function(message: str, show=print_function) -> None:
+            show(f"warning: {message}")
     trainer = _Trainer(
-        recipe, Path(run_dir), resume=resume, logdir=Path(logdir) if logdir else None,
-        mixed_precision=mixed_precision, xla=xla, max_steps=max_steps, strategy=strategy,
-        print_function=print_function,
+        recipe, Path(run_dir), resume=resume, overwrite=overwrite,
+        logdir=Path(logdir) if logdir else None, mixed_precision=mixed_precision, xla=xla,
+        max_steps=max_steps, strategy=strategy, print_function=print_function,
+        warn_function=warn_function,
     )
     previous_policy = keras.config.dtype_policy()
     try:
-        trainer.setup()
+        trainer.check_run_folder()
+        try:
+            trainer.setup()
+            trainer.prepare_run_folder()
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(trainer._how_to_continue(None)) from None
         return trainer.run()
     finally:
         keras.config.set_dtype_policy(previous_policy)
+        trainer.release()
+
+
+def _warn_on_standard_error(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)

@@ -15,6 +15,7 @@ import kerattn  # noqa: F401  (registers the kerattn classes for load_model)
 import kerattn_cli as cli
 from kerattn import visualization
 from kerattn.training import RecipeError, input_pipeline, metrics, train
+from kerattn.training.run_folder import RunFolderConflict
 from tests.training.conftest import FIXTURES, write_recipe
 
 PROBES = ["a b c d e", "j i h g f e d c b a"]
@@ -153,7 +154,7 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path):
     first = train(recipe, tmp_path / "resumed", max_steps=6, strategy="default",
                   print_function=_quiet)
     assert first.step == 6 and first.stop_reason == "max_steps"
-    with pytest.raises(RecipeError, match="already has checkpoints; pass --resume"):
+    with pytest.raises(RunFolderConflict, match="already has a run's progress .*; pass --resume"):
         train(recipe, tmp_path / "resumed", strategy="default", print_function=_quiet)
     lines = []
     resumed = train(recipe, tmp_path / "resumed", resume=True, strategy="default",
@@ -192,7 +193,10 @@ def test_cli_reports_recipe_errors(tmp_path, capsys):
     assert error.startswith("kerattn train: Unknown key 'colour' in [model]")
     recipe = write_recipe(tmp_path, "reviews.toml")
     assert cli.main(["train", str(recipe), "--run-dir", str(tmp_path / "x"), "--resume"]) == 2
-    assert "has no checkpoint to resume from" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"kerattn train: Run folder {tmp_path / 'x'} has no checkpoint to resume from; train "
+        "without --resume to start it.\n")
+    assert not (tmp_path / "x").exists()
 
 
 def test_cli_trains_a_recipe(tmp_path, capsys):
@@ -263,7 +267,6 @@ def test_xla_flag_compiles_the_step_or_explains_why_not(tmp_path, fixture):
         assert result.step == 2
 
 
-
 def test_empty_training_split_is_a_recipe_error(tmp_path):
     (tmp_path / "empty.tsv").write_text("")
     (tmp_path / "valid.tsv").write_text("good film\tpos\nbad film\tneg\n")
@@ -272,3 +275,4 @@ def test_empty_training_split_is_a_recipe_error(tmp_path):
                       'valid = "valid.tsv"\n[training]\nbatch_size = 4\nsteps = 2\n')
     with pytest.raises(RecipeError, match=r"^\[data\] train file .*empty.tsv has no rows.$"):
         train(recipe, tmp_path / "run", strategy="default", print_function=_quiet)
+    assert not (tmp_path / "run").exists()  # checked before anything is written
