@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import queue
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -185,6 +186,11 @@ def _check_plot(plot: str | None) -> str | None:
         return f"--plot must name a .png file; received {plot!r}."
     if not Path(plot).parent.is_dir():
         return f"--plot {plot!r}: the folder {str(Path(plot).parent)!r} does not exist."
+    try:  # find out now, not after the first translations are printed
+        tempfile.TemporaryFile(dir=Path(plot).parent).close()
+    except OSError as error:
+        return (f"--plot {plot!r}: cannot write into the folder {str(Path(plot).parent)!r} "
+                f"({error.strerror or error}); pick a writable folder.")
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -342,3 +342,19 @@ def test_undecodable_argument_is_reported_and_the_others_answered(capsys):
     assert out.splitlines() == [expected[0].text, "", expected[1].text]
     assert err == ("kerattn translate: input 2: The text is not valid Unicode (character 4 is an "
                    "undecodable byte or a lone surrogate, '\\udcff'); pass UTF-8 text.\n")
+
+
+def test_plot_into_a_folder_that_cannot_be_written_is_refused_before_any_work(
+        capsys, tmp_path, monkeypatch):
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", read_only)  # root ignores chmod
+    code, out, err = run_cli(capsys, "translate", "--model", "tiny_translator", "--plot",
+                             str(tmp_path / "heat.png"), ENGLISH[0])
+    assert (code, out) == (2, "")
+    assert err == (f"kerattn translate: --plot {str(tmp_path / 'heat.png')!r}: cannot write into "
+                   f"the folder {str(tmp_path)!r} (Read-only file system); pick a writable "
+                   "folder.\n")
