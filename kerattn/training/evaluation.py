@@ -118,6 +118,15 @@ def _run_batched(run: Callable[[list[str]], list], inputs: Sequence[str], batch_
     return results, timing
 
 
+def _decoding(model, beam_size: int | None, length_penalty: float | None) -> tuple:
+    """The beam size and length penalty `translate` will use: given, else the model's own."""
+    from kerattn.zoo.translator import DEFAULT_DECODING
+
+    settings = {**DEFAULT_DECODING, **getattr(model, "decoding", {})}
+    return (settings["beam_size"] if beam_size is None else beam_size,
+            settings["length_penalty"] if length_penalty is None else length_penalty)
+
+
 def _require_sacrebleu() -> None:
     try:
         import sacrebleu  # noqa: F401
@@ -132,9 +141,9 @@ def evaluate_translator(
     model,
     sources: Sequence[str],
     references: Sequence[str],
-    beam_size: int = 1,
+    beam_size: int | None = None,
     batch_size: int = 64,
-    length_penalty: float = 0.6,
+    length_penalty: float | None = None,
     bucket_edges: Sequence[int] = metrics.DEFAULT_BUCKET_EDGES,
     tokenize: str = "13a",
 ) -> dict:
@@ -144,9 +153,10 @@ def evaluate_translator(
         model: a `Translator`.
         sources: source sentences.
         references: one reference translation per source.
-        beam_size: 1 is greedy search.
+        beam_size: 1 is greedy search; None: the model's own decoding (a preset's: the one its
+            card reports), else 1.
         batch_size: sentences per `translate` call.
-        length_penalty: passed to `translate` (matters for beam search).
+        length_penalty: passed to `translate` (matters for beam search); None as beam_size.
         bucket_edges: source-length buckets in words, see `metrics.bleu_by_source_length`.
         tokenize: sacrebleu's tokenizer for BLEU.
 
@@ -156,6 +166,7 @@ def evaluate_translator(
         "reference_length"}, "bleu_by_source_length": [{"bucket", "lower", "upper", "count",
         "bleu"}, ...]}` and counts `{"examples", "truncated", "empty_translations"}`.
     """
+    beam_size, length_penalty = _decoding(model, beam_size, length_penalty)
     _check_positive("beam_size", beam_size)
     _check_positive("batch_size", batch_size)
     _check_same_length("sources", sources, "references", references)
@@ -204,9 +215,9 @@ def evaluate_translator(
 def evaluate_g2p(
     model,
     references: Mapping[str, Sequence[str]],
-    beam_size: int = 1,
+    beam_size: int | None = None,
     batch_size: int = 64,
-    length_penalty: float = 0.6,
+    length_penalty: float | None = None,
 ) -> dict:
     """Pronounce every word of `references` and score word and phoneme error rates.
 
@@ -221,6 +232,7 @@ def evaluate_g2p(
         counts `{"examples" (words), "word_errors", "reference_phonemes", "phoneme_errors",
         "words_with_alternates", "truncated"}`.
     """
+    beam_size, length_penalty = _decoding(model, beam_size, length_penalty)
     _check_positive("beam_size", beam_size)
     _check_positive("batch_size", batch_size)
     words = list(references)
@@ -325,7 +337,7 @@ def evaluate_file(
     model_or_path,
     data_path: str | os.PathLike,
     task: str | None = None,
-    beam_size: int = 1,
+    beam_size: int | None = None,
     batch_size: int = 64,
     limit: int | None = None,
     alternates_path: str | os.PathLike | None = None,
@@ -339,7 +351,8 @@ def evaluate_file(
             word on several rows has several acceptable pronunciations) or `text<TAB>label`
             rows (classification; labels are the model's label names).
         task: "translation", "g2p" or "classification"; None picks it with `detect_task`.
-        beam_size: beam size for translation and G2P (1 = greedy).
+        beam_size: beam size for translation and G2P (1 = greedy); None: the model's own
+            (a preset's card setting), else 1.
         batch_size: examples per model call.
         limit: evaluate only the first `limit` examples (rows; words for G2P).
         alternates_path: G2P only: a TSV of further acceptable pronunciations

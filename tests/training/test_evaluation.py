@@ -324,3 +324,21 @@ def test_errors_are_one_clear_sentence(saved, loaded, tmp_path, capsys):
         captured = capsys.readouterr()
         assert captured.out == "" and captured.err.startswith(message)
         assert captured.err.count("\n") == 1
+
+
+def test_evaluation_defaults_to_the_models_own_decoding(loaded, monkeypatch):
+    model = loaded["translation"]
+    monkeypatch.setattr(model, "decoding", {"beam_size": 2, "length_penalty": 1.0})
+    calls = []
+    translate = model.translate
+
+    def spy(texts, **kwargs):
+        calls.append(kwargs)
+        return translate(texts, **kwargs)
+
+    monkeypatch.setattr(model, "translate", spy)
+    report = evaluation.evaluate_translator(model, ENGLISH[:2], SPANISH[:2])
+    assert report["settings"]["beam_size"] == 2 and report["settings"]["length_penalty"] == 1.0
+    assert calls and all(kwargs == {"beam_size": 2, "length_penalty": 1.0} for kwargs in calls)
+    explicit = evaluation.evaluate_translator(model, ENGLISH[:2], SPANISH[:2], beam_size=1)
+    assert explicit["settings"]["beam_size"] == 1
