@@ -1,7 +1,7 @@
 """An iterative JSON parser with rapidjson's behaviour and error texts, and rapidjson-like dumps.
 
 TF Serving parses request bodies with rapidjson (iterative parsing, NaN/Inf tokens allowed, stop
-when done; SERVING-SPEC.md §3.4 step 2). Python's `json.loads` differs on four points (§9): it
+when done; docs/serving.md §3.4 step 2). Python's `json.loads` differs on four points (§9): it
 recurses (RecursionError near 1000 levels), rejects bytes after the document, rejects `Inf`/`-Inf`,
 and reports other error texts. So this module has its own small parser: one explicit stack, no
 recursion, so any nesting depth parses (memory is the only limit), the first complete value is
@@ -204,7 +204,9 @@ def _scalar(text: bytes, position: int):
     if end < len(text) and text[end] in b"eE":
         raise JsonParseError("Miss exponent in number.", end + 1)
     token = number.group()
-    if number.group(1) is None and number.group(2) is None:
+    # An integer literal longer than 20 digits fits no int64/uint64 (and Python's int() refuses
+    # more than 4300 digits): like rapidjson, it is read as a double.
+    if number.group(1) is None and number.group(2) is None and len(token) <= 21:
         value = int(token)
         if -(2**63) <= value < 2**64:
             return value, end
