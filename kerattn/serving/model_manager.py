@@ -1,7 +1,7 @@
-"""Discovers, loads and unloads the SavedModel versions of the served models (TF Serving §2).
+"""Discovers, loads and unloads the SavedModel versions of the served models (docs/serving.md §2).
 
 `ModelManager` follows `--model_base_path` folders the way TF Serving's file-system source and
-`AvailabilityPreservingPolicy` do (SERVING-SPEC.md §2):
+`AvailabilityPreservingPolicy` do (docs/serving.md §2):
 
 * a child of the base path is a version iff its name parses like `absl::SimpleAtoi` (leading zeros
   and sign allowed; `tmp`, `1.partial` skipped);
@@ -13,11 +13,12 @@
   thread (0 = poll once, negative = never).
 
 Every version ever seen keeps its state (START, LOADING, AVAILABLE, UNLOADING, END) for model
-status. A failed load is retried on later passes, at most `max_load_retries` times and at least
-`load_retry_interval_seconds` apart (TF Serving's `--max_num_load_retries` 5 and
-`--load_retry_interval_micros` 60 s; TF Serving retries inside one load while kerattn retries on
-later discovery passes, and shows END with the last error in between); a version whose folder
-disappears and comes back gets a fresh set of retries.
+status; a failed load's message there names the version (`version 3/saved_model.pb`), never the
+server's absolute paths, which only the server's log shows. A failed load is retried on later
+passes, at most `max_load_retries` times and at least `load_retry_interval_seconds` apart (TF
+Serving's `--max_num_load_retries` 5 and `--load_retry_interval_micros` 60 s; TF Serving retries
+inside one load while kerattn retries on later discovery passes, and shows END with the last
+error in between); a version whose folder disappears and comes back gets a fresh set of retries.
 
 The manager knows nothing about HTTP or gRPC: request handlers call `servable(...)`,
 `version_statuses(...)` and get `ServingError`s with TF Serving's codes and texts.
@@ -169,6 +170,20 @@ def read_signature_defs(version_dir: Path) -> dict[str, Any]:
     )
 
 
+def status_message(message: str, version: int, version_dir: Path, base_path: str) -> str:
+    """A load failure's message for model status: the version folder named `version <v>` and
+    the base path `<base path>`, so clients never see the server's absolute paths."""
+    replacements = {}
+    for folder, name in ((Path(base_path), "<base path>"),
+                         (Path(version_dir), f"version {version}")):
+        for text in (str(folder), os.path.abspath(folder), os.path.realpath(folder)):
+            if text.strip("/.") and len(text) > 1:
+                replacements[text] = name
+    for text in sorted(replacements, key=len, reverse=True):  # the version folder first
+        message = message.replace(text, replacements[text])
+    return message
+
+
 @dataclasses.dataclass
 class VersionStatus:
     """What model status reports about one version."""
@@ -284,10 +299,11 @@ class ModelManager:
             failure = from_exception(error)
             logger.error("Loading servable version %s %d failed: %s",
                          model.config.name, version, failure.message)
+            message = status_message(failure.message, version, path, model.config.base_path)
             with self._lock:
                 attempts = model.failures.get(version, (path, 0, 0.0))[1] + 1
                 model.failures[version] = (path, attempts, time.monotonic())
-                model.statuses[version] = VersionStatus(version, END, failure.code, failure.message)
+                model.statuses[version] = VersionStatus(version, END, failure.code, message)
             return
         with self._lock:
             model.failures.pop(version, None)
