@@ -1,12 +1,17 @@
 """A TF-Serving-compatible endpoint over exported SavedModels (`kerattn serve`).
 
 A client written against TensorFlow Serving's gRPC or REST API works unchanged
-(SERVING-SPEC.md §2–4).
+(docs/serving.md §2–4), and a request can make it read and build only what `RequestLimits`
+allows (§7).
 
 Modules:
     model_manager: version discovery, policies, labels, loading/unloading, model status.
     servable_requests: what both APIs do with a decoded request: model status, metadata,
         running a signature on named arrays.
+    request_limits: `RequestLimits`: bytes, batch size, elements and rank one request may have.
+    request_body: a REST body read and gzip-inflated within the byte limit.
+    json_error_server: aiohttp's low-level server answering unparseable HTTP with JSON errors.
+    rate_limited_log: one log line per failed request, at most 10 a second.
     json_document: iterative JSON parsing with rapidjson's behaviour; error-message dumps.
     json_tensors: predict request JSON → input arrays, outputs → response JSON.
     rest_server: the aiohttp REST application, `RestServer`.
@@ -18,6 +23,8 @@ Modules:
 """
 
 from kerattn.serving.model_manager import ModelConfig, ModelManager, model_configs_from_proto
+from kerattn.serving.request_limits import RequestLimits
 from kerattn.serving.serving_error import ServingError
 
-__all__ = ["ModelConfig", "ModelManager", "ServingError", "model_configs_from_proto"]
+__all__ = ["ModelConfig", "ModelManager", "RequestLimits", "ServingError",
+           "model_configs_from_proto"]

@@ -11,8 +11,11 @@ accepted with hyphens, so a deployment's command line carries over. gRPC is serv
 * REST is on by default on port 8501 (TF Serving: off unless `--rest_api_port` is given);
 * `--port 0` turns gRPC off and serves REST only (TF Serving refuses to start without a gRPC
   port or a `--grpc_socket_path`, which kerattn does not offer); both ports 0 is an error;
-* `--max_body_bytes` (default 256 MiB, kerattn's own flag) caps REST bodies (413) and gRPC
-  messages (RESOURCE_EXHAUSTED); TF Serving accepts gRPC messages up to 2 GiB;
+* kerattn's own limits on one request (docs/serving.md §7; TF Serving has none but memory):
+  `--max_body_bytes` (default 4 MiB) caps REST bodies, counted after gzip inflation (413), and
+  gRPC messages (RESOURCE_EXHAUSTED; TF Serving accepts up to 2 GiB);
+  `--max_request_elements` (default 4 Mi) caps the tensor elements of a request's inputs and
+  `--max_batch_size_per_request` (default 1000) their dimension 0 (INVALID_ARGUMENT / 400);
 * a REST predict that passes `--rest_api_timeout_in_ms` gets TF Serving's 504, but its run is
   not cancelled: it finishes in its worker thread (see `rest_server`).
 """
@@ -60,10 +63,14 @@ def run(model_name: str = "default", model_base_path: str | None = None,
         host: str = "127.0.0.1", poll_wait_seconds: float = 1.0,
         grpc_max_threads: int | None = None, rest_api_num_threads: int | None = None,
         enable_cors: bool = False, max_body_bytes: int | None = None,
-        rest_api_timeout_in_ms: int = 30000) -> int:
-    """Serves until SIGTERM/SIGINT; returns the exit code (0 after a clean shutdown)."""
+        rest_api_timeout_in_ms: int = 30000, max_request_elements: int | None = None,
+        max_batch_size_per_request: int | None = None) -> int:
+    """Serves until SIGTERM/SIGINT; returns the exit code (0 after a clean shutdown).
+
+    The three limits default to `RequestLimits`'s defaults when None.
+    """
     from kerattn.serving.model_server import serve
-    from kerattn.serving.servable_requests import DEFAULT_MAX_REQUEST_BYTES
+    from kerattn.serving.request_limits import RequestLimits
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for flag, value in (("--port", port), ("--rest_api_port", rest_api_port)):
@@ -73,6 +80,13 @@ def run(model_name: str = "default", model_base_path: str | None = None,
                         ("--rest_api_num_threads", rest_api_num_threads)):
         if value is not None and value < 1:
             return _error(f"{flag} must be at least 1; received {value}.", 2)
+    given = {"max_request_bytes": max_body_bytes, "max_request_elements": max_request_elements,
+             "max_batch_size_per_request": max_batch_size_per_request}
+    try:
+        limits = RequestLimits(**{name: value for name, value in given.items()
+                                  if value is not None})
+    except ValueError as error:
+        return _error(str(error), 2)
     try:
         configs = model_configs(model_name, model_base_path, model_config_file)
     except ValueError as error:
@@ -81,8 +95,8 @@ def run(model_name: str = "default", model_base_path: str | None = None,
     try:
         serve(manager, host=host, grpc_port=port, rest_api_port=rest_api_port,
               grpc_max_threads=grpc_max_threads, rest_api_num_threads=rest_api_num_threads,
-              max_request_bytes=max_body_bytes or DEFAULT_MAX_REQUEST_BYTES,
-              enable_cors=enable_cors, rest_api_timeout_in_ms=rest_api_timeout_in_ms)
+              limits=limits, enable_cors=enable_cors,
+              rest_api_timeout_in_ms=rest_api_timeout_in_ms)
     except ValueError as error:  # both ports 0: nothing to serve
         return _error(str(error), 2)
     except (RuntimeError, OSError) as error:  # a model did not load; a port is taken

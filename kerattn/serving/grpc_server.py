@@ -1,7 +1,7 @@
 """TF Serving's gRPC API (port `--port`) on `grpc.server`, with the servicers generated in the
 `tensorflow-serving-api` package.
 
-Methods, status codes and messages follow SERVING-SPEC.md §4 (`predict_impl.cc`,
+Methods, status codes and messages follow docs/serving.md §4 (`predict_impl.cc`,
 `predict_util.cc`, `get_model_metadata_impl.cc`, `get_model_status_impl.cc`, `server_core.cc`):
 
 * `PredictionService/Predict`: ModelSpec name, version or version_label, signature_name (empty →
@@ -17,7 +17,11 @@ and suffixed `...TRUNCATED` (grpc_status_util.cc).
 
 RPCs run in a pool of `max_threads` threads; an RPC arriving while `max_threads` are in flight
 gets RESOURCE_EXHAUSTED, as TF Serving's thread quota (`--grpc_max_threads`) does. Messages above
-`max_message_bytes` get RESOURCE_EXHAUSTED from gRPC (TF Serving accepts up to 2 GiB).
+`limits.max_request_bytes` get RESOURCE_EXHAUSTED from gRPC (TF Serving accepts up to 2 GiB);
+Predict inputs are checked against `limits` before any array is built (`tensor_protos`,
+`request_limits`). Every failed RPC is logged on one line, without a traceback, at most 10 lines a
+second (`rate_limited_log`), a request message that does not parse included (gRPC's own
+traceback for it is replaced by that line); only server faults (UNKNOWN) log a traceback.
 """
 
 from __future__ import annotations
@@ -31,29 +35,57 @@ from tensorflow_serving.apis import (
     get_model_metadata_pb2, model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc)
 
 from kerattn.serving.model_manager import DEFAULT_SIGNATURE, ModelManager
+from kerattn.serving.rate_limited_log import RateLimitedLog, one_line
+from kerattn.serving.request_limits import RequestLimits
 from kerattn.serving.servable_requests import (
-    DEFAULT_MAX_REQUEST_BYTES, find_signature, model_metadata, model_status_response, run_signature)
-from kerattn.serving.serving_error import ServingError, from_exception, invalid_argument
+    find_signature, model_metadata, model_status_response, run_signature)
+from kerattn.serving.serving_error import (
+    ServingError, from_exception, invalid_argument, valid_unicode)
 from kerattn.serving.tensor_protos import input_arrays, output_aliases, tensor_proto
 
 logger = logging.getLogger(__name__)
 
 _MESSAGE_LIMIT = 1024
 _SIGNATURE_DEF_FIELD = "signature_def"
+# What grpcio logs, with a traceback, for a request message that does not parse.
+_DESERIALIZING_FAILURE = "Exception deserializing message!"
 
 
-def _answer(context: grpc.ServicerContext, handler, request):
-    """`handler(request)`, or the call aborted with the ServingError's code and message."""
+def _answer(context: grpc.ServicerContext, handler, request, request_log: RateLimitedLog,
+            method: str):
+    """`handler(request)`, or the call aborted with the ServingError's code and message (and
+    one line logged)."""
     try:
         return handler(request)
     except Exception as error:  # noqa: BLE001 - every failure becomes a status
-        if not isinstance(error, ServingError):
-            logger.exception("Unexpected failure in a gRPC request")
         failure = from_exception(error)
-        message = failure.message
+        if isinstance(error, ServingError):
+            request_log.log(logging.INFO, "gRPC %s: %s %s", method, failure.code,
+                            one_line(failure.message))
+        else:
+            request_log.log(logging.ERROR, "Unexpected failure in gRPC %s", method,
+                            exc_info=error)
+        message = valid_unicode(failure.message)
         if len(message) > _MESSAGE_LIMIT:
             message = message[:_MESSAGE_LIMIT] + "...TRUNCATED"
         context.abort(grpc.StatusCode[failure.code], message)
+
+
+class _UnparseableRequestFilter(logging.Filter):
+    """Replaces grpcio's traceback for a request message that does not parse (the client gets
+    INTERNAL `Exception deserializing request!`, as from TF Serving's C++ gRPC) by one line."""
+
+    def __init__(self, request_log: RateLimitedLog):
+        super().__init__()
+        self.request_log = request_log
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg != _DESERIALIZING_FAILURE:
+            return True
+        error = record.exc_info[1] if record.exc_info else None
+        self.request_log.log(logging.INFO, "gRPC request message does not parse: %s",
+                             one_line(f"{type(error).__name__}: {error}" if error else "?"))
+        return False
 
 
 def _unimplemented(context: grpc.ServicerContext, method: str, instead: str):
@@ -78,14 +110,18 @@ def _version_and_label(spec) -> tuple[int | None, str | None]:
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     """`tensorflow.serving.PredictionService` over a `ModelManager`."""
 
-    def __init__(self, manager: ModelManager):
+    def __init__(self, manager: ModelManager, limits: RequestLimits | None = None,
+                 request_log: RateLimitedLog | None = None):
         self.manager = manager
+        self.limits = limits or RequestLimits()
+        self.request_log = request_log or RateLimitedLog(logger)
 
     def Predict(self, request, context):  # noqa: N802 - the generated servicer's method names
-        return _answer(context, self._predict, request)
+        return _answer(context, self._predict, request, self.request_log, "Predict")
 
     def GetModelMetadata(self, request, context):  # noqa: N802
-        return _answer(context, self._model_metadata, request)
+        return _answer(context, self._model_metadata, request, self.request_log,
+                       "GetModelMetadata")
 
     def Classify(self, request, context):  # noqa: N802
         _unimplemented(context, "Classify", "use Predict")
@@ -104,7 +140,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         if signature is None:
             raise ServingError("FAILED_PRECONDITION", f'Serving signature key "{key}" not found.')
         signature_def, function = signature
-        inputs = input_arrays(request.inputs, signature_def)
+        inputs = input_arrays(request.inputs, signature_def, self.limits)
         aliases = output_aliases(request.output_filter, signature_def)
         outputs = run_signature(function, signature_def, inputs, aliases)
         response = predict_pb2.PredictResponse()
@@ -133,11 +169,12 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
     """`tensorflow.serving.ModelService` over a `ModelManager`."""
 
-    def __init__(self, manager: ModelManager):
+    def __init__(self, manager: ModelManager, request_log: RateLimitedLog | None = None):
         self.manager = manager
+        self.request_log = request_log or RateLimitedLog(logger)
 
     def GetModelStatus(self, request, context):  # noqa: N802
-        return _answer(context, self._model_status, request)
+        return _answer(context, self._model_status, request, self.request_log, "GetModelStatus")
 
     def HandleReloadConfigRequest(self, request, context):  # noqa: N802
         _unimplemented(context, "HandleReloadConfigRequest",
@@ -158,12 +195,13 @@ class GrpcServer:
         port: the TCP port; 0 picks a free one (see `port` after start).
         max_threads: RPC worker threads and the most RPCs in flight (TF Serving's
             `--grpc_max_threads`, default 4 × CPUs).
-        max_message_bytes: larger request messages are refused with RESOURCE_EXHAUSTED.
+        limits: what one request may send and build (default `RequestLimits()`): larger
+            messages get RESOURCE_EXHAUSTED, inputs over the limits INVALID_ARGUMENT.
         shutdown_timeout: seconds in-flight RPCs get to finish on shutdown.
     """
 
     def __init__(self, manager: ModelManager, host: str = "127.0.0.1", port: int = 8500,
-                 max_threads: int | None = None, max_message_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+                 max_threads: int | None = None, limits: RequestLimits | None = None,
                  shutdown_timeout: float = 30.0):
         if max_threads is not None and max_threads < 1:
             raise ValueError(f"`max_threads` must be >= 1; received {max_threads}.")
@@ -171,10 +209,12 @@ class GrpcServer:
         self.host = host
         self.port = port
         self.max_threads = max_threads or 4 * (os.cpu_count() or 1)
-        self.max_message_bytes = max_message_bytes
+        self.limits = limits or RequestLimits()
         self.shutdown_timeout = shutdown_timeout
         self._server: grpc.Server | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._request_log = RateLimitedLog(logger)
+        self._log_filter = _UnparseableRequestFilter(self._request_log)
 
     def start(self) -> int:
         """Starts serving in gRPC's own threads; returns (and sets `port` to) the bound port.
@@ -185,19 +225,20 @@ class GrpcServer:
         executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.max_threads, thread_name_prefix="kerattn-grpc")
         server = grpc.server(executor, maximum_concurrent_rpcs=self.max_threads, options=[
-            ("grpc.max_receive_message_length", self.max_message_bytes),
+            ("grpc.max_receive_message_length", self.limits.max_request_bytes),
             ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share it
         ])
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            PredictionServicer(self.manager), server)
+            PredictionServicer(self.manager, self.limits, self._request_log), server)
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(
-            ModelServicer(self.manager), server)
+            ModelServicer(self.manager, self._request_log), server)
         host = f"[{self.host}]" if ":" in self.host else self.host
         try:
             self.port = server.add_insecure_port(f"{host}:{self.port}")
         except RuntimeError as error:  # grpcio's "Failed to bind to address …"
             executor.shutdown()
             raise OSError(str(error)) from None
+        logging.getLogger("grpc._common").addFilter(self._log_filter)
         server.start()
         self._server, self._executor = server, executor
         logger.info("Running gRPC ModelServer at %s:%d ...", self.host, self.port)
@@ -209,4 +250,5 @@ class GrpcServer:
             return
         self._server.stop(self.shutdown_timeout).wait()
         self._executor.shutdown(wait=True)
+        logging.getLogger("grpc._common").removeFilter(self._log_filter)
         self._server = self._executor = None

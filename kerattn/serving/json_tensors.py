@@ -1,6 +1,6 @@
 """TF Serving's REST JSON ⇄ tensors: predict requests to named inputs, outputs to response JSON.
 
-Follows `tensorflow_serving/util/json_tensor.cc` as SERVING-SPEC.md §3.4–3.5 describes it: row
+Follows `tensorflow_serving/util/json_tensor.cc` as docs/serving.md §3.4–3.5 describes it: row
 (`instances`) and columnar (`inputs`) request formats, shape inference from the first element of
 each level (ragged lists rejected), the dtype rules and their error texts, `{"b64": ...}` strings
 decoded like `absl::Base64Unescape`, and responses as `predictions` (row) or `outputs` (columnar)
@@ -9,9 +9,10 @@ bare NaN/Infinity tokens, raw UTF-8 strings and `{"b64": ...}` for `*_bytes` out
 
 Request bodies are parsed by `json_document.parse_request_body` (iterative, any depth). Tensors
 here are numpy arrays (strings: object arrays of bytes), the form `servable_requests.run_signature`
-runs for both APIs. Tensor ranks above 64 (numpy's limit; TensorFlow allows 254, so ranks 65–254
-are a known difference) are rejected with INVALID_ARGUMENT while reading the shape, which also
-bounds all later work on deeply nested values.
+runs for both APIs. Each input's shape is read from the first element of each level, no deeper
+than the input may be, and checked against `RequestLimits` (its rank against the signature's and
+`MAX_RANK`, the batch size, the request's element count; docs/serving.md §7) before any value is
+read or any array is built, which also bounds all later work on deeply nested values.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ import base64
 import binascii
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from kerattn.serving.json_document import dump, json_string, type_name
+from kerattn.serving.request_limits import MAX_RANK, RequestLimits, shape_text
 from kerattn.serving.serving_error import ServingError, invalid_argument
-
-MAX_RANK = 64  # numpy's maximum number of dimensions
 
 # DataType enum number → (DataTypeString name, numpy dtype or None if JSON conversion is unsupported).
 DTYPES = {
@@ -40,7 +41,7 @@ DTYPES = {
 }
 _INTEGER_RANGES = {
     "int32": (-(2**31), 2**31 - 1), "int16": (-(2**31), 2**31 - 1),
-    "int8": (-(2**31), 2**31 - 1), "uint8": (-(2**31), 2**31 - 1),  # no narrower check (§3.4)
+    "int8": (-(2**31), 2**31 - 1), "uint8": (-(2**31), 2**31 - 1),  # no narrower check
     "int64": (-(2**63), 2**63 - 1), "uint32": (0, 2**32 - 1), "uint64": (0, 2**64 - 1),
 }
 _BASE64_BODY = re.compile(r"[A-Za-z0-9+/]*")
@@ -53,7 +54,10 @@ def dtype_name(dtype_enum: int) -> str:
         return DTYPES[dtype_enum][0]
     import tensorflow as tf
 
-    return tf.dtypes.as_dtype(dtype_enum).name
+    try:
+        return tf.dtypes.as_dtype(dtype_enum).name
+    except TypeError:  # a number no DataType has
+        return f"unknown dtype enum ({dtype_enum})"
 
 
 def absl_base64_decode(text: str) -> bytes | None:
@@ -117,15 +121,12 @@ def convert_leaf(value, dtype_enum: int):
     return value
 
 
-def dense_shape(value) -> list[int]:
-    """Shape read from the first element at each nesting level (GetDenseTensorShape)."""
+def dense_shape(value, max_rank: int = MAX_RANK) -> list[int]:
+    """Shape read from the first element at each nesting level (GetDenseTensorShape), read no
+    deeper than `max_rank` + 1 levels: a longer result means "nested deeper than `max_rank`"."""
     shape = []
-    while isinstance(value, list):
+    while isinstance(value, list) and len(shape) <= max_rank:
         shape.append(len(value))
-        if len(shape) > MAX_RANK:
-            raise invalid_argument(
-                f"JSON value is nested more than {MAX_RANK} levels deep; kerattn serve accepts "
-                f"tensors of at most {MAX_RANK} dimensions.")
         if not value:
             break
         value = value[0]
@@ -171,34 +172,70 @@ def _array(values: list, shape: list[int], dtype_enum: int) -> np.ndarray:
     return np.asarray(values, dtype=numpy_dtype).reshape(shape)
 
 
-def json_to_tensor(value, dtype_enum: int) -> np.ndarray:
-    """One JSON value (any rank) as an array of the signature dtype."""
-    shape = dense_shape(value)
-    values: list = []
-    fill_values(value, shape, dtype_enum, values)
-    return _array(values, shape, dtype_enum)
+class _RequestInputs:
+    """The signature inputs one request feeds, the limits their shapes are checked against, and
+    the elements the request's inputs add up to so far."""
+
+    def __init__(self, dtypes: Mapping[str, int], tensor_infos: Mapping[str, Any],
+                 limits: RequestLimits | None):
+        self.dtypes = dict(dtypes)
+        self.tensor_infos = dict(tensor_infos)
+        self.limits = limits or RequestLimits()
+        self.elements = 0
+
+    def checked_shape(self, name: str, value, batch_size: int | None = None,
+                      count: bool = True) -> list[int]:
+        """The shape of `value`, read no deeper than input `name` may be and checked against the
+        limits; with `batch_size`, `value` is one of that many instances and the checked shape
+        is `[batch_size] + its shape`. `count` adds the elements to the request's total."""
+        info = self.tensor_infos.get(name)
+        limit = self.limits.rank_limit(info)
+        outer = [] if batch_size is None else [batch_size]
+        shape = dense_shape(value, max(limit - len(outer), 0))
+        full_shape = outer + shape
+        if len(full_shape) > limit:
+            self.limits.check_rank(name, limit, info, deeper=True)
+        if count:
+            self.elements = self.limits.check_input(name, full_shape, info, self.elements)
+        else:
+            self.limits.check_rank(name, len(full_shape), info)
+        return shape
+
+    def tensor(self, name: str, value) -> np.ndarray:
+        """A columnar value (any rank) as an array of the input's dtype."""
+        shape = self.checked_shape(name, value)
+        values: list = []
+        fill_values(value, shape, self.dtypes[name], values)
+        return _array(values, shape, self.dtypes[name])
 
 
-def _shape_text(shape) -> str:
-    return "[" + ",".join(str(d) for d in shape) + "]"
+def json_to_tensor(value, dtype_enum: int, limits: RequestLimits | None = None,
+                   name: str = "inputs", tensor_info=None) -> np.ndarray:
+    """One JSON value as an array of `dtype_enum`, its shape checked against `limits` (default
+    `RequestLimits()`) and `tensor_info`'s shape (None: any rank) before its values are read."""
+    return _RequestInputs({name: dtype_enum}, {name: tensor_info}, limits).tensor(name, value)
 
 
 def _status_text(error: ServingError) -> str:
     return f"{error.code}: {error.message}"
 
 
-def input_tensors(document: dict, signature_def) -> tuple[dict[str, np.ndarray], bool]:
+def input_tensors(document: dict, signature_def, limits: RequestLimits | None = None
+                  ) -> tuple[dict[str, np.ndarray], bool]:
     """Named input arrays for a predict request, and whether it used the row format.
 
     Args:
         document: the parsed body (a dict).
         signature_def: the SignatureDef proto whose `inputs` the request feeds.
+        limits: what one request may build (default `RequestLimits()`).
 
     Raises:
         ServingError: with json_tensor.cc's texts (INVALID_ARGUMENT, or UNIMPLEMENTED for a
-            columnar value of an unsupported dtype).
+            columnar value of an unsupported dtype), or INVALID_ARGUMENT for an input over the
+            limits.
     """
-    infos = {name: info.dtype for name, info in signature_def.inputs.items()}
+    infos = _RequestInputs({name: info.dtype for name, info in signature_def.inputs.items()},
+                           signature_def.inputs, limits)
     has_instances, has_inputs = "instances" in document, "inputs" in document
     if has_instances and has_inputs:
         raise invalid_argument(
@@ -215,33 +252,35 @@ def _is_element_object(value) -> bool:
     return isinstance(value, dict) and not is_base64_object(value)
 
 
-def _inputs_to_tensors(inputs, infos: dict[str, int]) -> dict[str, np.ndarray]:
+def _inputs_to_tensors(inputs, infos: _RequestInputs) -> dict[str, np.ndarray]:
     if not _is_element_object(inputs):
-        if len(infos) > 1:
+        if len(infos.dtypes) > 1:
             raise invalid_argument(
                 "inputs is a plain value/list, but expecting an object as multiple input tensors "
                 "required as per tensorinfo_map")
-        (name, dtype), = infos.items()
-        return {name: json_to_tensor(inputs, dtype)}
+        (name,) = infos.dtypes
+        return {name: infos.tensor(name, inputs)}
     tensors = {}
-    for name, dtype in infos.items():
+    for name in infos.dtypes:
         if name not in inputs:
             raise invalid_argument(f"Missing named input: {name} in 'inputs' object.")
-        tensors[name] = json_to_tensor(inputs[name], dtype)
+        tensors[name] = infos.tensor(name, inputs[name])
     return tensors
 
 
-def _instances_to_tensors(instances, infos: dict[str, int]) -> dict[str, np.ndarray]:
+def _instances_to_tensors(instances, infos: _RequestInputs) -> dict[str, np.ndarray]:
     if not isinstance(instances, list):
         raise invalid_argument(
             f"JSON Value: {dump(instances)} Expecting 'instances' to be an list/array")
     if not instances:
         raise invalid_argument(f"JSON Value: {dump(instances)} No values in 'instances' array")
+    infos.limits.check_batch(len(instances))
     # Per input: [item shape, item size, flat values of all items].
     collected: dict[str, list] = {}
 
     def add_item(name: str, item, dtype: int) -> None:
-        shape = dense_shape(item)
+        # The first item's shape is checked for the whole batch; later items must match it.
+        shape = infos.checked_shape(name, item, len(instances), count=name not in collected)
         values: list = []
         fill_values(item, shape, dtype, values)
         if name not in collected:
@@ -252,33 +291,34 @@ def _instances_to_tensors(instances, infos: dict[str, int]) -> dict[str, np.ndar
             raise invalid_argument(f"Expecting tensor size: {first_size} but got: {len(values)}")
         if shape != first_shape:
             raise invalid_argument(
-                f"Expecting shape {_shape_text(first_shape)} but got: {_shape_text(shape)}")
+                f"Expecting shape {shape_text(first_shape)} but got: {shape_text(shape)}")
         all_values.extend(values)
 
-    names = sorted(infos)
+    dtypes = infos.dtypes
+    names = sorted(dtypes)
     if _is_element_object(instances[0]):
         for index, element in enumerate(instances):
             if not _is_element_object(element):
                 raise invalid_argument(f"Expecting object but got list at item {index} of input list")
-            if len(element) != len(infos):
+            if len(element) != len(dtypes):
                 raise invalid_argument(
                     f"Failed to process element: {index} of 'instances' list. JSON object: "
                     f"{dump(element)} keys must be equal to: {','.join(names)}")
             for key, item in element.items():
                 try:
-                    if key not in infos:
+                    if key not in dtypes:
                         raise invalid_argument(f"JSON object: does not have named input: {key}")
-                    add_item(key, item, infos[key])
+                    add_item(key, item, dtypes[key])
                 except ServingError as error:
                     raise invalid_argument(
                         f"Failed to process element: {index} key: {key} of 'instances' list. "
                         f"Error: {_status_text(error)}") from None
     else:
-        if len(infos) > 1:
+        if len(dtypes) > 1:
             raise invalid_argument(
                 "instances is a plain list, but expecting list of objects as multiple input "
                 "tensors required as per tensorinfo_map")
-        (name, dtype), = infos.items()
+        (name, dtype), = dtypes.items()
         for index, element in enumerate(instances):
             if _is_element_object(element):
                 raise invalid_argument(
@@ -290,7 +330,7 @@ def _instances_to_tensors(instances, infos: dict[str, int]) -> dict[str, np.ndar
                     f"Failed to process element: {index} of 'instances' list. "
                     f"Error: {_status_text(error)}") from None
     return {
-        name: _array(values, [len(instances)] + shape, infos[name])
+        name: _array(values, [len(instances)] + shape, dtypes[name])
         for name, (shape, _, values) in collected.items()
     }
 

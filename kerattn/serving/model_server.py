@@ -2,7 +2,7 @@
 `model_servers/server.cc`).
 
 As in TF Serving, the ports open only once every model has an AVAILABLE version, and a REST
-port equal to the gRPC port skips REST with an error log (SERVING-SPEC.md §2). Port 0 leaves an
+port equal to the gRPC port skips REST with an error log (docs/serving.md §2). Port 0 leaves an
 endpoint off. On SIGTERM or SIGINT both endpoints stop accepting at once, in-flight requests get
 `shutdown_timeout` seconds to finish, and `serve` returns.
 """
@@ -15,8 +15,8 @@ import signal
 
 from kerattn.serving.grpc_server import GrpcServer
 from kerattn.serving.model_manager import ModelManager
+from kerattn.serving.request_limits import RequestLimits
 from kerattn.serving.rest_server import DEFAULT_TIMEOUT_IN_MS, RestServer
-from kerattn.serving.servable_requests import DEFAULT_MAX_REQUEST_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 def serve(manager: ModelManager, host: str = "127.0.0.1", grpc_port: int = 8500,
           rest_api_port: int = 8501, grpc_max_threads: int | None = None,
           rest_api_num_threads: int | None = None,
-          max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, enable_cors: bool = False,
+          limits: RequestLimits | None = None, enable_cors: bool = False,
           rest_api_timeout_in_ms: int = DEFAULT_TIMEOUT_IN_MS,
           shutdown_timeout: float = 30.0) -> None:
     """Serves gRPC on `grpc_port` and REST on `rest_api_port` (0 = off) until SIGTERM/SIGINT,
@@ -36,7 +36,8 @@ def serve(manager: ModelManager, host: str = "127.0.0.1", grpc_port: int = 8500,
         grpc_port, rest_api_port: the endpoints' TCP ports; 0 leaves one off.
         grpc_max_threads: see `GrpcServer.max_threads`.
         rest_api_num_threads: see `RestServer.num_threads`.
-        max_request_bytes: the largest REST body and gRPC message accepted.
+        limits: what one request may send and build (`RequestLimits`; default its defaults),
+            the same for both endpoints.
         enable_cors: TF Serving's CORS headers on REST responses.
         rest_api_timeout_in_ms: see `RestServer.timeout_in_ms`.
         shutdown_timeout: seconds in-flight requests get to finish.
@@ -63,12 +64,12 @@ def serve(manager: ModelManager, host: str = "127.0.0.1", grpc_port: int = 8500,
         if grpc_port:
             grpc_server = GrpcServer(manager, host=host, port=grpc_port,
                                      max_threads=grpc_max_threads,
-                                     max_message_bytes=max_request_bytes,
+                                     limits=limits,
                                      shutdown_timeout=shutdown_timeout)
         if rest_api_port:
             rest_server = RestServer(manager, host=host, port=rest_api_port,
                                      num_threads=rest_api_num_threads,
-                                     max_body_bytes=max_request_bytes, enable_cors=enable_cors,
+                                     limits=limits, enable_cors=enable_cors,
                                      timeout_in_ms=rest_api_timeout_in_ms,
                                      shutdown_timeout=shutdown_timeout)
         asyncio.run(_serve_until_signal(grpc_server, rest_server))

@@ -1,6 +1,6 @@
 """TF Serving's REST API (port `--rest_api_port`) as an aiohttp application.
 
-Routes, error texts and status codes follow SERVING-SPEC.md §3 (`http_rest_api_handler.cc`,
+Routes, error texts and status codes follow docs/serving.md §3 (`http_rest_api_handler.cc`,
 `http_rest_api_util.cc`):
 
 * only paths matching `(?i)/v1/.*` reach the JSON handler; others get a 404 HTML page;
@@ -9,12 +9,19 @@ Routes, error texts and status codes follow SERVING-SPEC.md §3 (`http_rest_api_
   fit int64 or a bad percent escape gives 400 with an empty body;
 * GET → model status (§3.2) or metadata (§3.3); POST `:predict` → predict (§3.4); other methods on
   `/v1/…` → 400 `Malformed request: <METHOD> <path>`; OPTIONS → CORS preflight;
-* handler errors are `{"error": "<message>"}` with the HTTP status of the internal code;
-  every handler response carries `Content-Type: application/json`.
+* handler errors are `{"error": "<message>"}` (valid UTF-8: bytes of the request that were not
+  UTF-8 appear as `\\xNN`) with the HTTP status of the internal code; every handler response
+  carries `Content-Type: application/json`; so do requests aiohttp cannot parse
+  (`json_error_server`).
 
-Request work (parsing, tensor conversion, running the signature, writing the response) runs in a
-thread pool of `num_threads` workers, so the event loop stays free and at most `num_threads`
-requests compute at once. Bodies above `max_body_bytes` get 413 with a JSON error.
+Request work (gzip inflation, parsing, tensor conversion, running the signature, writing the
+response) runs in a thread pool of `num_threads` workers, so the event loop stays free and at most
+`num_threads` requests compute at once. The body is read within `limits.max_request_bytes`
+(`request_body`: a larger `Content-Length` gets 413 before the body is read, a larger body or
+inflated body 413 as soon as it passes the limit) and its inputs are checked against `limits`
+before any tensor is built (`request_limits`). Every failed request is logged on one line, without
+a traceback, at most 10 lines a second (`rate_limited_log`); only server faults (HTTP 500) log a
+traceback.
 
 A predict whose signature runs longer than `timeout_in_ms` (TF Serving's `--rest_api_timeout_in_ms`,
 default 30000; 0 or negative: no limit) gets 504 `{"error": "Timed out waiting for notification"}`,
@@ -46,10 +53,15 @@ import numpy as np
 from aiohttp import web
 
 from kerattn.serving.json_document import dump, parse_request_body
+from kerattn.serving.json_error_server import JSON_CONTENT_TYPE, JsonErrorServer, json_error_body
 from kerattn.serving.json_tensors import input_tensors, predict_response_json
 from kerattn.serving.model_manager import DEFAULT_SIGNATURE, ModelManager
+from kerattn.serving.rate_limited_log import RateLimitedLog, one_line
+from kerattn.serving.request_body import (
+    BodyTooLargeError, check_content_length, inflate_gzip, needs_inflating, read_body)
+from kerattn.serving.request_limits import RequestLimits
 from kerattn.serving.servable_requests import (
-    DEFAULT_MAX_REQUEST_BYTES, find_signature, model_metadata, model_status_response, run_signature)
+    find_signature, model_metadata, model_status_response, run_signature)
 from kerattn.serving.serving_error import ServingError, from_exception, invalid_argument
 
 logger = logging.getLogger(__name__)
@@ -66,7 +78,6 @@ _NOT_FOUND_HTML = (
     "<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n<H1>Not Found</H1>\n"
     "</BODY></HTML>\n"
 )
-JSON_CONTENT_TYPE = "application/json"
 DEFAULT_TIMEOUT_IN_MS = 30000  # TF Serving's --rest_api_timeout_in_ms (server.h)
 # DirectSession's DEADLINE_EXCEEDED text when a run passes RunOptions.timeout_in_ms.
 TIMEOUT_MESSAGE = "Timed out waiting for notification"
@@ -147,8 +158,9 @@ class PredictCall:
 
 
 def predict_call(manager: ModelManager, name: str, version: int | None, label: str | None,
-                 body: bytes) -> PredictCall:
-    """Decodes one REST predict request: §3.4 steps 2–7, in TF Serving's order."""
+                 body: bytes, limits: RequestLimits | None = None) -> PredictCall:
+    """Decodes one REST predict request: docs/serving.md §3.4 steps 2–7, in TF Serving's order,
+    its inputs checked against `limits` (default `RequestLimits()`) before they are built."""
     document = parse_request_body(body)
     if not isinstance(document, dict):
         raise invalid_argument(f"JSON Value: {dump(document)} Is not object")
@@ -166,8 +178,17 @@ def predict_call(manager: ModelManager, name: str, version: int | None, label: s
     if not signature_def.inputs:
         raise invalid_argument(
             f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
-    inputs, row_format = input_tensors(document, signature_def)
+    inputs, row_format = input_tensors(document, signature_def, limits)
     return PredictCall(function, signature_def, inputs, row_format)
+
+
+async def _cancel_left_over_tasks() -> None:
+    """As `asyncio.run` does before closing its loop: cancels the tasks still pending (a
+    connection lingering over the unread body of a refused request) and waits for them."""
+    left = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in left:
+        task.cancel()
+    await asyncio.gather(*left, return_exceptions=True)
 
 
 class RestServer:
@@ -179,7 +200,8 @@ class RestServer:
         port: the TCP port; 0 picks a free one (see `port` after start).
         num_threads: request worker threads (TF Serving's `--rest_api_num_threads`, default
             4 × CPUs).
-        max_body_bytes: larger request bodies are refused with 413.
+        limits: what one request may send and build (default `RequestLimits()`): larger bodies
+            get 413, inputs over the limits 400.
         enable_cors: add TF Serving's CORS headers (`--rest_api_enable_cors_support`).
         timeout_in_ms: the longest a predict's signature may run before the client gets 504
             (`--rest_api_timeout_in_ms`, default 30000; 0 or negative: no limit).
@@ -187,7 +209,7 @@ class RestServer:
     """
 
     def __init__(self, manager: ModelManager, host: str = "127.0.0.1", port: int = 8501,
-                 num_threads: int | None = None, max_body_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+                 num_threads: int | None = None, limits: RequestLimits | None = None,
                  enable_cors: bool = False, timeout_in_ms: int = DEFAULT_TIMEOUT_IN_MS,
                  shutdown_timeout: float = 30.0):
         if num_threads is not None and num_threads < 1:
@@ -196,21 +218,23 @@ class RestServer:
         self.host = host
         self.port = port
         self.num_threads = num_threads or 4 * (os.cpu_count() or 1)
-        self.max_body_bytes = max_body_bytes
+        self.limits = limits or RequestLimits()
         self.enable_cors = enable_cors
         self.timeout_in_ms = timeout_in_ms
         self.shutdown_timeout = shutdown_timeout
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
-        self._runner: web.AppRunner | None = None
+        self._runner: web.ServerRunner | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._request_log = RateLimitedLog(logger)
 
     # ---- aiohttp plumbing ------------------------------------------------------------------
 
-    def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=self.max_body_bytes)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        return app
+    def _make_server(self) -> web.Server:
+        """The low-level server (one handler for every path; no aiohttp access log; bodies
+        left compressed, `_read_body` inflates them)."""
+        return JsonErrorServer(self._handle, request_log=self._request_log, access_log=None,
+                               auto_decompress=False)
 
     def _response(self, status: int, body: bytes | None, content_type: str = JSON_CONTENT_TYPE
                   ) -> web.Response:
@@ -222,9 +246,30 @@ class RestServer:
             response.headers["Access-Control-Allow-Headers"] = "Content-Type"
         return response
 
-    def _error(self, error: ServingError) -> web.Response:
-        body = json.dumps({"error": error.message}, indent=4, ensure_ascii=False)
-        return self._response(error.http_status, body.encode("utf-8", "surrogateescape"))
+    def _error(self, status: int, message: str) -> web.Response:
+        return self._response(status, json_error_body(message))
+
+    def _log_failure(self, method: str, path: str, status: int, message: str) -> None:
+        self._request_log.log(logging.INFO, "REST %s %s: %d %s", method, one_line(path, 200),
+                              status, one_line(message))
+
+    async def _read_body(self, request: web.BaseRequest) -> bytes:
+        """The body, inflated if TF Serving would inflate it, within `limits.max_request_bytes`.
+
+        Raises:
+            BodyTooLargeError: over the limit (a `Content-Length` over it before reading).
+            ServingError: INVALID_ARGUMENT for a body that is not the gzip it says it is or that
+                breaks off (a bad chunked encoding, fewer bytes than its Content-Length).
+        """
+        limit = self.limits.max_request_bytes
+        check_content_length(request.content_length, limit)
+        try:
+            body = await read_body(request.content, limit)
+        except web.RequestPayloadError as error:
+            raise invalid_argument(f"Malformed HTTP request body: {error}") from None
+        if needs_inflating(request.headers.get("Content-Encoding", "")):
+            body = await self._run(inflate_gzip, body, limit)
+        return body
 
     async def _run(self, function, *args):
         loop = asyncio.get_running_loop()
@@ -251,35 +296,45 @@ class RestServer:
 
     async def _predict(self, name: str, version: int | None, label: str | None,
                        body: bytes) -> bytes:
-        call = await self._run(predict_call, self.manager, name, version, label, body)
+        call = await self._run(predict_call, self.manager, name, version, label, body,
+                               self.limits)
         outputs = await self._run_timed(
             run_signature, call.function, call.signature_def, call.inputs)
         return await self._run(predict_response_json, outputs, call.row_format)
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         path = request.raw_path  # path + query string, undecoded (EvHTTPRequest::uri_path)
         method = request.method
         if not _V1_PATH.fullmatch(path):
+            self._log_failure(method, path, 404, "not a /v1/ path")
             return web.Response(status=404, text=_NOT_FOUND_HTML, content_type="text/html")
         if method == "OPTIONS":
             origin = request.headers.get("Origin", "")
-            return self._response(200 if _CORS_ORIGIN.fullmatch(origin) else 400, None)
+            if not _CORS_ORIGIN.fullmatch(origin):
+                self._log_failure(method, path, 400, "OPTIONS without an http(s) Origin")
+                return self._response(400, None)
+            return self._response(200, None)
         try:
             return await self._dispatch(request, method, path)
         except _EmptyBodyError as error:
-            logger.info("Bad request %s %s: %s", method, path, error)
+            self._log_failure(method, path, 400, str(error))
             return self._response(400, None)
         except ServingError as error:
-            return self._error(error)
-        except web.HTTPRequestEntityTooLarge:
-            message = f"Request body is larger than the limit of {self.max_body_bytes} bytes."
-            body = json.dumps({"error": message}, indent=4).encode("utf-8")
-            return self._response(413, body)
+            self._log_failure(method, path, error.http_status, error.message)
+            return self._error(error.http_status, error.message)
+        except BodyTooLargeError as error:
+            self._log_failure(method, path, 413, str(error))
+            response = self._error(413, str(error))
+            response.force_close()  # the rest of the body is not read
+            return response
         except Exception as error:  # noqa: BLE001 - never drop the connection without an answer
-            logger.exception("Unexpected failure handling %s %s", method, path)
-            return self._error(from_exception(error))
+            self._request_log.log(logging.ERROR, "Unexpected failure handling %s %s", method,
+                                  one_line(path, 200), exc_info=error)
+            failure = from_exception(error)
+            return self._error(failure.http_status, failure.message)
 
-    async def _dispatch(self, request: web.Request, method: str, path: str) -> web.Response:
+    async def _dispatch(self, request: web.BaseRequest, method: str, path: str
+                        ) -> web.Response:
         malformed = invalid_argument(f"Malformed request: {method} {path}")
         if method == "POST":
             match = _POST_PATH.fullmatch(path)
@@ -288,7 +343,7 @@ class RestServer:
             name = percent_decode(match.group(1))
             version = _version_number(match.group(2))
             label = percent_decode(match.group(3)) if match.group(3) is not None else None
-            body = await request.read()
+            body = await self._read_body(request)
             if match.group(4) != "predict":
                 raise ServingError(
                     "UNIMPLEMENTED", f"kerattn serve does not implement :{match.group(4)}; "
@@ -310,6 +365,7 @@ class RestServer:
                 result = await self._run(model_status_json, self.manager, name, version)
             return self._response(200, result)
         if method == "HEAD":
+            self._log_failure(method, path, 400, "HEAD is not served")
             return self._response(400, None)
         raise malformed
 
@@ -319,8 +375,8 @@ class RestServer:
         """Starts listening on the running event loop; sets `port` to the bound port."""
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.num_threads, thread_name_prefix="kerattn-rest")
-        self._runner = web.AppRunner(
-            self.make_app(), shutdown_timeout=self.shutdown_timeout, access_log=None)
+        self._runner = web.ServerRunner(self._make_server(),
+                                        shutdown_timeout=self.shutdown_timeout)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -354,6 +410,7 @@ class RestServer:
             started.set()
             loop.run_forever()
             loop.run_until_complete(self.stop())
+            loop.run_until_complete(_cancel_left_over_tasks())
             loop.close()
 
         self._thread = threading.Thread(target=run, name="kerattn-rest-loop", daemon=True)

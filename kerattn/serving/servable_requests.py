@@ -1,4 +1,4 @@
-"""What the REST and gRPC endpoints both do once a request is decoded (SERVING-SPEC.md §3–4).
+"""What the REST and gRPC endpoints both do once a request is decoded (docs/serving.md §3–4).
 
 * `model_status_response`: GetModelStatusResponse of a model or one version
   (get_model_status_impl.cc);
@@ -21,9 +21,6 @@ import numpy as np
 from kerattn.serving.json_tensors import dtype_name
 from kerattn.serving.model_manager import ModelManager
 from kerattn.serving.serving_error import CODE_NUMBERS, from_exception, invalid_argument
-
-# The default size limit of one request: a REST body or a gRPC message.
-DEFAULT_MAX_REQUEST_BYTES = 256 * 1024 * 1024
 
 
 def model_status_response(manager: ModelManager, name: str, version: int | None):

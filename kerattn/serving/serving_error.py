@@ -1,7 +1,7 @@
 """The status codes TF Serving reports (tensorflow.error.Code) and their HTTP mapping.
 
 `ServingError` carries one of the code names and the message a client sees; the REST layer
-turns it into `{"error": message}` with the HTTP status of `HTTP_STATUS` (SERVING-SPEC.md §3),
+turns it into `{"error": message}` with the HTTP status of `HTTP_STATUS` (docs/serving.md §3),
 the gRPC layer passes the code through unchanged (§4).
 """
 
@@ -42,6 +42,16 @@ class ServingError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def valid_unicode(text: str) -> str:
+    """`text` as valid Unicode, so it encodes to valid UTF-8: bytes of a request that were not
+    UTF-8 (surrogate-escaped when decoded) become `\\xNN`, a lone surrogate `\\udNNN`."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def invalid_argument(message: str) -> ServingError:

@@ -21,6 +21,7 @@ import tensorflow as tf
 from kerattn.export.exporter import export_model
 from kerattn.serving.grpc_server import GrpcServer
 from kerattn.serving.model_manager import ModelConfig, ModelManager
+from kerattn.serving.request_limits import RequestLimits
 from kerattn.serving.rest_server import RestServer
 from tests.export.conftest import tiny_classifier, tiny_translator
 from tests.zoo.conftest import english_tokenizer, review_tokenizer, spanish_tokenizer  # noqa: F401
@@ -28,7 +29,8 @@ from tests.zoo.conftest import english_tokenizer, review_tokenizer, spanish_toke
 
 def write_toy_saved_model(folder) -> None:
     """serving_default: x (float, any shape) → y = 2x + 1; "mixed": a int32 [B], b string [B],
-    flag bool [B] → several outputs incl. a `_bytes` one; "scalar": x float → rank-0 output."""
+    flag bool [B] → several outputs incl. a `_bytes` one; "scalar": x float → rank-0 output;
+    "lengths": s (string, any shape) → its byte lengths (strings of any rank reach TensorFlow)."""
 
     class Toy(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec(None, tf.float32, name="x")])
@@ -47,9 +49,14 @@ def write_toy_saved_model(folder) -> None:
         def scalar(self, x):
             return {"total": tf.reduce_sum(x)}
 
+        @tf.function(input_signature=[tf.TensorSpec(None, tf.string, name="s")])
+        def lengths(self, s):
+            return {"length": tf.strings.length(s)}
+
     toy = Toy()
     tf.saved_model.save(toy, str(folder), signatures={
-        "serving_default": toy.affine, "mixed": toy.mixed, "scalar": toy.scalar})
+        "serving_default": toy.affine, "mixed": toy.mixed, "scalar": toy.scalar,
+        "lengths": toy.lengths})
 
 
 @pytest.fixture(scope="session")
@@ -152,7 +159,8 @@ def serving_manager(toy_model_dir, classifier_base, tmp_path_factory):
 @pytest.fixture(scope="session")
 def served(serving_manager):
     """A REST server over `serving_manager` (2 threads, 1 MiB bodies) and its client."""
-    server = RestServer(serving_manager, port=0, num_threads=2, max_body_bytes=1 << 20)
+    server = RestServer(serving_manager, port=0, num_threads=2,
+                        limits=RequestLimits(max_request_bytes=1 << 20))
     port = server.start_in_thread()
     yield Client(port)
     server.stop_thread()
@@ -161,7 +169,8 @@ def served(serving_manager):
 @pytest.fixture(scope="session")
 def grpc_channel(serving_manager):
     """A channel to a gRPC server over `serving_manager` (2 threads, 1 MiB messages)."""
-    server = GrpcServer(serving_manager, port=0, max_threads=2, max_message_bytes=1 << 20)
+    server = GrpcServer(serving_manager, port=0, max_threads=2,
+                        limits=RequestLimits(max_request_bytes=1 << 20))
     port = server.start()
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         yield channel

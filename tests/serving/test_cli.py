@@ -9,6 +9,7 @@ import pytest
 
 import kerattn_cli as cli
 from kerattn.serving import model_server
+from kerattn.serving.request_limits import RequestLimits
 
 
 def test_serve_needs_a_base_path_or_config(capsys):
@@ -63,3 +64,29 @@ def test_rest_api_timeout_flag_reaches_serve(tmp_path, monkeypatch, flags, timeo
     monkeypatch.setattr(model_server, "serve", lambda manager, **given: options.update(given))
     assert cli.main(["serve", "--model_base_path", str(tmp_path), *flags]) == 0
     assert options["rest_api_timeout_in_ms"] == timeout_in_ms
+
+
+@pytest.mark.parametrize("flags, limits", [
+    ([], RequestLimits()),
+    (["--max_body_bytes", "1000", "--max_request_elements", "50",
+      "--max_batch_size_per_request", "8"], RequestLimits(1000, 50, 8)),
+    (["--max-body-bytes", "1000", "--max-request-elements", "50",
+      "--max-batch-size-per-request", "8"], RequestLimits(1000, 50, 8)),
+])
+def test_request_limit_flags_reach_serve(tmp_path, monkeypatch, flags, limits):
+    options = {}
+    monkeypatch.setattr(model_server, "serve", lambda manager, **given: options.update(given))
+    assert cli.main(["serve", "--model_base_path", str(tmp_path), *flags]) == 0
+    assert options["limits"] == limits
+
+
+@pytest.mark.parametrize("flag", [
+    "--max_body_bytes", "--max_request_elements", "--max_batch_size_per_request"])
+def test_request_limits_below_one_are_refused(tmp_path, capsys, flag):
+    assert cli.main(["serve", "--model_base_path", str(tmp_path), flag, "0"]) == 2
+    assert capsys.readouterr().err == (
+        f"kerattn serve: {flag} must be a whole number of at least 1; received 0.\n")
+
+
+def test_defaults_of_the_request_limits():
+    assert RequestLimits() == RequestLimits(4 * 1024 * 1024, 4 * 1024 * 1024, 1000)

@@ -221,7 +221,7 @@ def test_metadata_packs_the_signature_def_map_like_rest(grpc_channel, served):
     assert any_value.Unpack(signature_map)
     # Every SignatureDef of the MetaGraph, the SavedModel's init op included, as in TF Serving.
     assert set(signature_map.signature_def) == {
-        "serving_default", "mixed", "scalar", "__saved_model_init_op"}
+        "serving_default", "mixed", "scalar", "lengths", "__saved_model_init_op"}
     rest = served.get("/v1/models/toy/metadata").json()["metadata"]["signature_def"]
     assert json_format.MessageToDict(signature_map, preserving_proto_field_name=True,
                                      always_print_fields_with_no_presence=True) == rest

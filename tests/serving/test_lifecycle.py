@@ -22,6 +22,7 @@ from kerattn.export.exporter import export_model
 from kerattn.serving.grpc_server import GrpcServer
 from kerattn.serving.model_manager import ModelConfig, ModelManager, read_signature_defs
 from kerattn.serving.model_server import serve
+from kerattn.serving.request_limits import RequestLimits
 from kerattn.serving.rest_server import RestServer
 from tests.conftest import free_port
 from tests.export.conftest import tiny_classifier
@@ -299,21 +300,22 @@ def test_cors_headers_when_enabled(toy_model_dir, tmp_path):
 
 def test_rest_predict_running_past_the_timeout_gets_504_and_the_server_keeps_serving(
         serving_manager):
-    """A real run (the tiny classifier on 100 000 texts: about a second here) against a
-    100 ms --rest_api_timeout_in_ms."""
+    """A real run (the tiny classifier on 20 000 texts, a batch the limits are raised for:
+    about half a second here) against a 100 ms --rest_api_timeout_in_ms."""
     port = free_port()
     replies = {}
 
     def requests() -> None:
         client = Client(port)
         replies["slow"] = client.post("/v1/models/classifier:predict",
-                                      {"instances": ["a great film and a fine story"] * 100_000})
+                                      {"instances": ["a great film and a fine story"] * 20_000})
         # The timed-out run goes on in one worker thread; the other one answers these.
         replies["status"] = client.get("/v1/models/classifier")
         replies["toy"] = client.post("/v1/models/toy:predict", {"instances": [1.0]})
 
     serve_until_sigterm(serving_manager, port, requests, grpc_port=0, rest_api_port=port,
-                        rest_api_num_threads=2, rest_api_timeout_in_ms=100)
+                        rest_api_num_threads=2, rest_api_timeout_in_ms=100,
+                        limits=RequestLimits(max_batch_size_per_request=20_000))
     assert_json_error(replies["slow"], 504, "Timed out waiting for notification")
     assert replies["status"].status == 200
     assert replies["toy"].json() == {"predictions": [3.0]}

@@ -1,4 +1,4 @@
-"""Version discovery, policies, labels, hot reload and load failures (SERVING-SPEC.md §2)."""
+"""Version discovery, policies, labels, hot reload and load failures (docs/serving.md §2)."""
 
 from __future__ import annotations
 
