@@ -41,24 +41,19 @@ def _run_data(args: argparse.Namespace) -> int:
 
     from kerattn import data
 
-    fractions = {"test_fraction": args.test_fraction, "valid_fraction": args.valid_fraction}
-    try:
-        if args.corpus == "libreoffice":
-            manifest = data.build_libreoffice(
-                args.lang, from_dir=args.from_dir, out_dir=args.out, **fractions
-            )
-        elif args.corpus == "imdb":
-            sources = ["imdb", "rotten_tomatoes"] if args.source == "all" else [args.source]
-            manifest = data.build_imdb(sources=sources, out_dir=args.out, **fractions)
-        elif args.corpus == "cmudict":
-            manifest = data.build_cmudict(
-                out_dir=args.out, keep_stress=args.keep_stress, **fractions
-            )
-        else:
-            manifest = data.build_tsv(args.file, kind=args.kind, out_dir=args.out, **fractions)
-    except data.CorpusError as error:
-        print(f"kerattn data: {error}", file=sys.stderr)
-        return 2
+    fractions = {"test_fraction": args.test_fraction, "valid_fraction": args.valid_fraction,
+                 "overwrite": args.overwrite}
+    if args.corpus == "libreoffice":
+        manifest = data.build_libreoffice(
+            args.lang, from_dir=args.from_dir, out_dir=args.out, **fractions
+        )
+    elif args.corpus == "imdb":
+        sources = ["imdb", "rotten_tomatoes"] if args.source == "all" else [args.source]
+        manifest = data.build_imdb(sources=sources, out_dir=args.out, **fractions)
+    elif args.corpus == "cmudict":
+        manifest = data.build_cmudict(out_dir=args.out, keep_stress=args.keep_stress, **fractions)
+    else:
+        manifest = data.build_tsv(args.file, kind=args.kind, out_dir=args.out, **fractions)
     out = Path(args.out) if args.out else Path("corpora") / manifest["corpus"]
     for split, rows in manifest["counts"].items():
         print(f"{manifest['corpus']} {split:<5} {rows:>8,} rows  {out / (split + '.tsv')}")
@@ -75,6 +70,9 @@ def _add_data_parser(subparsers: argparse._SubParsersAction) -> None:
     def add_corpus(name: str, help_text: str) -> argparse.ArgumentParser:
         corpus = corpora.add_parser(name, help=help_text)
         corpus.add_argument("--out", default=None, help="output folder (default corpora/<name>)")
+        corpus.add_argument("--overwrite", action="store_true",
+                            help="replace the corpus files of an existing --out folder "
+                            "(other files in it are kept)")
         corpus.add_argument("--test-fraction", type=float, default=0.05,
                             help="share of hash buckets for test (default 0.05)")
         corpus.add_argument("--valid-fraction", type=float, default=0.05,
@@ -103,18 +101,13 @@ def _add_data_parser(subparsers: argparse._SubParsersAction) -> None:
 def _run_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from kerattn.data import CorpusError
     from kerattn.training import evaluation
 
-    try:
-        report = evaluation.evaluate_file(
-            args.model, args.data, task=args.task, beam_size=args.beam_size,
-            batch_size=args.batch_size, limit=args.limit, alternates_path=args.alternates,
-            origin=args.origin,
-        )
-    except (evaluation.EvaluationError, CorpusError) as error:
-        print(f"kerattn evaluate: {error}", file=sys.stderr)
-        return 2
+    report = evaluation.evaluate_file(
+        args.model, args.data, task=args.task, beam_size=args.beam_size,
+        batch_size=args.batch_size, limit=args.limit, alternates_path=args.alternates,
+        origin=args.origin,
+    )
     print(json.dumps(report, indent=2) if args.json else evaluation.format_report(report))
     return 0
 
@@ -129,7 +122,9 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="test TSV: source<TAB>target, word<TAB>phonemes or text<TAB>label")
     parser.add_argument("--task", choices=["translation", "g2p", "classification"], default=None,
                         help="default: from the model (Classifier, phoneme Translator, Translator)")
-    parser.add_argument("--beam-size", type=int, default=1, help="beam size (default 1: greedy)")
+    parser.add_argument("--beam-size", type=int, default=None,
+                        help="beam size (default: the preset's, as on its card; 1 for a .keras "
+                        "file saved without decoding settings)")
     parser.add_argument("--batch-size", type=int, default=64,
                         help="examples per batch (default 64)")
     parser.add_argument("--limit", type=int, default=None,
@@ -143,18 +138,13 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from kerattn.data import CorpusError
-    from kerattn.training import RecipeError, train
+    from kerattn.training import train
 
-    try:
-        train(
-            args.recipe, args.run_dir, resume=args.resume, logdir=args.logdir,
-            mixed_precision=args.mixed_precision, xla=args.xla, max_steps=args.max_steps,
-            strategy=args.strategy,
-        )
-    except (RecipeError, CorpusError) as error:
-        print(f"kerattn train: {error}", file=sys.stderr)
-        return 2
+    train(
+        args.recipe, args.run_dir, resume=args.resume, logdir=args.logdir,
+        mixed_precision=args.mixed_precision, xla=args.xla, max_steps=args.max_steps,
+        strategy=args.strategy, overwrite=args.overwrite,
+    )
     return 0
 
 
@@ -166,7 +156,10 @@ def _add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--run-dir", default=None,
                         help="run folder (default runs/<recipe name>)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue from the run folder's latest checkpoint")
+                        help="continue from the run folder's latest readable checkpoint")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start again in a run folder that has progress, replacing the "
+                        "run's own files (checkpoints, best.keras, metrics.json, logs)")
     parser.add_argument("--logdir", default=None,
                         help="TensorBoard folder (default <run dir>/logs)")
     parser.add_argument("--mixed-precision", action="store_true",
@@ -236,6 +229,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         grpc_max_threads=args.grpc_max_threads, rest_api_num_threads=args.rest_api_num_threads,
         enable_cors=args.rest_api_enable_cors_support, max_body_bytes=args.max_body_bytes,
         rest_api_timeout_in_ms=args.rest_api_timeout_in_ms,
+        max_request_elements=args.max_request_elements,
+        max_batch_size_per_request=args.max_batch_size_per_request,
     )
 
 
@@ -275,8 +270,16 @@ def _add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rest_api_enable_cors_support", "--rest-api-enable-cors-support",
                         action="store_true", help="add CORS headers to responses")
     parser.add_argument("--max_body_bytes", "--max-body-bytes", type=int, default=None,
-                        help="larger REST bodies get 413, larger gRPC messages "
-                        "RESOURCE_EXHAUSTED (default 256 MiB)")
+                        help="larger REST bodies (counted after gzip inflation) get 413, larger "
+                        "gRPC messages RESOURCE_EXHAUSTED (default 4194304 = 4 MiB)")
+    parser.add_argument("--max_request_elements", "--max-request-elements", type=int,
+                        default=None, help="a request whose input tensors have more elements "
+                        "in all gets 400 / INVALID_ARGUMENT before any is built "
+                        "(default 4194304)")
+    parser.add_argument("--max_batch_size_per_request", "--max-batch-size-per-request",
+                        type=int, default=None, help="a request with a larger batch "
+                        "(dimension 0 of an input, or REST instances) gets 400 / "
+                        "INVALID_ARGUMENT (default 1000)")
     parser.set_defaults(handler=_run_serve)
 
 
@@ -396,12 +399,8 @@ def _os_error_sentence(error: OSError) -> str:
     """"Permission denied: 'export/models/x'" -> one sentence naming the path and the cause."""
     reason = error.strerror or type(error).__name__
     if error.filename is None:
-        return f"{reason} ({error})." if str(error) != reason else f"{reason}."
+        return f"{reason}."
     return f"cannot write or read {str(error.filename)!r}: {reason}."
-
-
-# The commands that run a model; `data` and `zoo list` never load TensorFlow.
-_TENSORFLOW_COMMANDS = {"demo", "translate", "classify", "train", "evaluate", "export", "serve"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -409,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     # The command line's models need TensorFlow (in-graph tokenization and decoding), whatever
     # backend the user's shell or keras.json picks for their own Keras code.
     os.environ["KERAS_BACKEND"] = "tensorflow"
-    if not args.verbose and args.command in _TENSORFLOW_COMMANDS:
+    if not args.verbose:  # every command imports kerattn, and so TensorFlow
         quiet_tensorflow_start()
     if args.debug:
         return args.handler(args)

@@ -30,7 +30,7 @@ def test_data_error_is_one_sentence_on_stderr(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.strip() == (
-        f"kerattn data: TSV file {tmp_path / 'missing.tsv'} does not exist; pass an existing file."
+        f"kerattn data tsv: TSV file {tmp_path / 'missing.tsv'} does not exist; pass an existing file."
     )
 
 
