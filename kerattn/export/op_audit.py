@@ -1,7 +1,7 @@
 """Which op types a SavedModel needs, and which of them stock TF Serving cannot run.
 
 TF Serving can run an op if it is a core TensorFlow op or one of the tf-text ops it links
-(`ops_lib` of tf-text **2.20.0**, the version pinned by current TF Serving; SERVING-SPEC.md §6).
+(`ops_lib` of tf-text **2.20.0**, the version pinned by current TF Serving; docs/stack.md §3).
 Anything else - an op from another custom-op library, or a tf-text op newer than 2.20 - fails at
 load time with "Op type not registered". Some core ops are refused on purpose:
 `PyFunc`/`PyFuncStateless`/`EagerPyFunc` call back into a Python interpreter that the server

@@ -4,7 +4,7 @@ Only what serving needs is attached: each model weight once (the underlying `tf.
 by its Keras path) and the tokenizers, whose lookup tables are TensorFlow resources that
 `tf.saved_model.save` must be able to track. The Keras model itself is not attached - it would
 bring its optimizer, metrics and compiled functions - and neither `model.export` nor
-`ExportArchive` is used, because they store each weight twice (STACK.md).
+`ExportArchive` is used, because they store each weight twice (docs/stack.md §2).
 
 Every signature takes one input, `text` tf.string [B], and returns batch-major outputs only, so
 TF Serving's REST row format (`{"instances": [...]}`) works.

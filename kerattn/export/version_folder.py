@@ -2,7 +2,7 @@
 
 TF Serving treats a child of the base path as a version as soon as its name parses as an
 integer (leading zeros and a sign allowed, `absl::SimpleAtoi`) and loads it on the next poll,
-even half written (SERVING-SPEC.md §2). So a version is written with
+even half written (docs/serving.md §2). So a version is written with
 `kerattn.atomic_files.atomic_folder`: under a `.kerattn-` temporary name in the base path, which
 cannot parse as an integer, fsync'd file by file, renamed to its number only when complete, and
 the base path fsync'd, so that after a crash or power loss a numbered folder is whole or absent.

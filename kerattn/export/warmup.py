@@ -3,7 +3,7 @@
 A TFRecord file of `tensorflow_serving.apis.prediction_log_pb2.PredictionLog` messages whose
 `predict_log.request` is a `PredictRequest`; TF Serving replays them when it loads a version
 (`--enable_model_warmup`, default on), so the first real request does not pay for graph
-initialisation. At most 1000 records are read (SERVING-SPEC.md §1).
+initialisation. At most 1000 records are read (docs/serving.md §1).
 """
 
 from __future__ import annotations

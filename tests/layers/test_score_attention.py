@@ -1,4 +1,4 @@
-"""BahdanauAttention and LuongAttention: every STYLE.md test pattern, for every score."""
+"""BahdanauAttention and LuongAttention: every test pattern a kerattn layer gets, for every score."""
 
 from __future__ import annotations
 
