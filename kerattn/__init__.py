@@ -9,6 +9,6 @@ from kerattn import layers, text, zoo
 from kerattn.zoo.classifier import Classifier
 from kerattn.zoo.translator import Translator
 
-__version__ = "0.1.0"
+from kerattn.version import __version__
 
 __all__ = ["Classifier", "Translator", "layers", "text", "zoo", "__version__"]

@@ -123,6 +123,6 @@ def load_manifest(path: str | os.PathLike, verify: bool = False) -> dict:
 
 
 def _kerattn_version() -> str:
-    from kerattn import __version__
+    from kerattn.version import __version__
 
     return __version__

@@ -135,7 +135,7 @@ def _metadata(model, kind: str, signatures: dict, variable_count: int) -> dict:
     import tensorflow as tf
     import tensorflow_text
 
-    import kerattn
+    from kerattn.version import __version__
 
     parameters = int(sum(int(tf.size(weight)) for weight in model.weights))
     metadata = {
@@ -144,7 +144,7 @@ def _metadata(model, kind: str, signatures: dict, variable_count: int) -> dict:
         "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "versions": {
-            "kerattn": kerattn.__version__,
+            "kerattn": __version__,
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
             "tensorflow_text": tensorflow_text.__version__,

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from kerattn.errors import UsageError
 from kerattn.training import metrics
-
-TASKS = ("translation", "g2p", "classification")
+from kerattn.zoo import tasks
+from kerattn.zoo.tasks import TASKS
 
 
 class EvaluationError(UsageError):
@@ -60,22 +60,11 @@ def load_model_for_evaluation(name_or_path: str | os.PathLike):
 
 
 def detect_task(model) -> str:
-    """"classification" for a `Classifier`, "g2p" for a `Translator` whose target tokenizer is a
-    whitespace `SymbolTokenizer` (phoneme symbols), "translation" for any other `Translator`."""
-    from kerattn.text import SymbolTokenizer
-    from kerattn.zoo.classifier import Classifier
-    from kerattn.zoo.translator import Translator
-
-    if isinstance(model, Classifier):
-        return "classification"
-    if isinstance(model, Translator):
-        target = model.target_tokenizer
-        if isinstance(target, SymbolTokenizer) and target.split == "whitespace":
-            return "g2p"
-        return "translation"
-    raise EvaluationError(
-        f"The model is a {type(model).__name__}; kerattn evaluates a Translator or a Classifier."
-    )
+    """The task of `model` (see `kerattn.zoo.tasks.detect_task`); EvaluationError if it has none."""
+    try:
+        return tasks.detect_task(model)
+    except TypeError as error:
+        raise EvaluationError(str(error)) from None
 
 
 # -- running ----------------------------------------------------------------------------------

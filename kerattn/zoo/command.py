@@ -169,11 +169,13 @@ def _plot_path(plot: str, index: int, several: bool) -> Path:
 
 def _load(model_name: str, expected: str):
     """The model; raises ModelLoadError with the message for the user."""
-    import kerattn
+    from kerattn.zoo.classifier import Classifier
     from kerattn.zoo.model_loading import ModelLoadError, WrongModelKindError, load_model
+    from kerattn.zoo.translator import Translator
 
+    kinds = {"Translator": Translator, "Classifier": Classifier}
     try:
-        return load_model(model_name, expected_class=getattr(kerattn, expected))
+        return load_model(model_name, expected_class=kinds[expected])
     except WrongModelKindError as error:
         other = "classify" if expected == "Translator" else "translate"
         raise ModelLoadError(f"{error} Use kerattn {other} for it.") from None

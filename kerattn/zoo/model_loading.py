@@ -8,15 +8,22 @@ import os
 import zipfile
 from pathlib import Path
 
-from kerattn.errors import UsageError
+from kerattn.zoo import presets
+from kerattn.zoo.model_load_error import ModelLoadError, WrongModelKindError
 
 
-class ModelLoadError(UsageError):
-    """MODEL cannot be loaded; the message is one sentence saying what would be accepted."""
+def load_preset(name_or_folder: str | os.PathLike, expected_class: type | None = None):
+    """Loads a shipped preset, or a preset folder, as a ready `Translator` or `Classifier`
+    (`kerattn.zoo.load`).
 
+    expected_class: if given, a preset of another class raises `ModelLoadError`
+    (`Translator.from_preset` and `Classifier.from_preset` pass themselves).
 
-class WrongModelKindError(ModelLoadError):
-    """MODEL is a Translator where a Classifier is needed, or the other way round."""
+    A translator decodes by default with the preset's `decoding` settings (e.g. beam size 4),
+    those its model card was measured with and `kerattn translate` uses.
+    """
+    presets.get_preset(name_or_folder)  # only presets here, not .keras files
+    return load_model(name_or_folder, expected_class)
 
 
 def load_model(name_or_path: str | os.PathLike, expected_class: type | None = None):
@@ -35,8 +42,6 @@ def load_model(name_or_path: str | os.PathLike, expected_class: type | None = No
     path = Path(name_or_path)
     preset = None
     if path.suffix != ".keras":
-        from kerattn.zoo import presets
-
         if not (presets.is_preset_name(name_or_path) or path.is_dir()):
             raise ModelLoadError(
                 f"MODEL must be a preset name, a preset folder or a path to a .keras file; "
@@ -61,8 +66,9 @@ def _load_file(path: Path):
         raise ModelLoadError(f"MODEL {os.fspath(path)!r} not found; pass an existing .keras file.")
     import keras
 
-    import kerattn  # registers kerattn's layers, tokenizers and models with Keras
     from kerattn.zoo.backend import require_tensorflow_backend
+    from kerattn.zoo.classifier import Classifier  # (and the Translator: registered with Keras,
+    from kerattn.zoo.translator import Translator  # with the layers and tokenizers they use)
 
     require_tensorflow_backend(f"Loading {os.fspath(path)!r}")
 
@@ -81,7 +87,7 @@ def _load_file(path: Path):
             f"{os.fspath(path)!r} is not a readable .keras file ({reason.rstrip('.')}); pass a "
             ".keras file saved from a kerattn Translator or Classifier."
         ) from None
-    if not isinstance(model, (kerattn.Translator, kerattn.Classifier)):
+    if not isinstance(model, (Translator, Classifier)):
         raise ModelLoadError(
             f"The model {os.fspath(path)!r} is a {type(model).__name__}; kerattn expects "
             "a Translator or a Classifier."

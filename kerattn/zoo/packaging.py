@@ -15,16 +15,18 @@ import statistics
 import time
 from pathlib import Path
 
-import kerattn
+from kerattn.version import __version__
 from kerattn.zoo.model_loading import load_model
-from kerattn.zoo.presets import TASKS, save_preset
+from kerattn.zoo.presets import save_preset
+from kerattn.zoo.tasks import TASKS
+from kerattn.zoo.translator import Translator
 
 MAX_MODEL_BYTES = 30_000_000  # every preset's model.keras stays under 30 MB
 
 
 def cpu_latency(model, text: str, decoding: dict, repeats: int = 20) -> dict:
     """Median milliseconds for `text` alone, and per text in a batch of 32 (after warm-up)."""
-    if isinstance(model, kerattn.Translator):
+    if isinstance(model, Translator):
         def run(batch):
             return model.translate(batch, **decoding)
     else:
@@ -82,7 +84,7 @@ def write_preset(
     model = load_model(run_dir / "best.keras")
     summary = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["summary"]
     decoding = dict(decoding or {})
-    if isinstance(model, kerattn.Translator):
+    if isinstance(model, Translator):
         model.decoding = decoding
     metrics = evaluation["metrics"]
     preset = save_preset(
@@ -91,14 +93,14 @@ def write_preset(
         evaluation={"command": evaluation_command, **evaluation},
         training={key: summary[key] for key in ("step", "best_step", "seconds", "replicas")},
         cpu_latency=cpu_latency(model, probe, decoding),
-        kerattn_version=kerattn.__version__,
+        kerattn_version=__version__,
     )
     if (size := preset.size_bytes) > MAX_MODEL_BYTES:
         preset.model_path.unlink()
         (preset_dir / "metadata.json").unlink()
         raise ValueError(f"The model.keras is {size:,} bytes; presets must stay "
                          f"under {MAX_MODEL_BYTES:,} bytes ({MAX_MODEL_BYTES / 1e6:g} MB).")
-    if isinstance(model, kerattn.Translator):
+    if isinstance(model, Translator):
         result = model.translate(probe)
         write_heatmap(preset_dir / "attention.png", result.attention, result.source_tokens,
                       result.tokens, title=probe)

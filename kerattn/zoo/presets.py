@@ -9,7 +9,8 @@ A preset is a folder of the top-level `zoo/` (packaged as `kerattn/zoo/presets`)
 - `README.md`: the model card; `recipe.toml`: the training recipe; `attention.png`: a heatmap.
 
 A folder without `model.keras` and `metadata.json` (a recipe still training) is not listed.
-`load`, `Translator.from_preset` and `Classifier.from_preset` also take the path of a preset
+`kerattn.zoo.load` (`model_loading.load_preset`), `Translator.from_preset` and
+`Classifier.from_preset` also take the path of a preset
 folder of your own, such as one written by `save_to_preset`.
 """
 
@@ -22,10 +23,9 @@ from pathlib import Path
 
 from kerattn.atomic_files import atomic_write_text, atomic_write_with
 from kerattn.errors import UsageError
-from kerattn.zoo.model_loading import ModelLoadError
+from kerattn.zoo.model_load_error import ModelLoadError
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
-TASKS = ("translation", "g2p", "classification")
 
 
 class UnknownPresetError(ModelLoadError, KeyError):
@@ -121,21 +121,6 @@ def get_preset(name_or_folder: str | os.PathLike) -> Preset:
     )
 
 
-def load(name_or_folder: str | os.PathLike, expected_class: type | None = None):
-    """Loads a shipped preset, or a preset folder, as a ready `Translator` or `Classifier`.
-
-    expected_class: if given, a preset of another class raises `ModelLoadError`
-    (`Translator.from_preset` and `Classifier.from_preset` pass themselves).
-
-    A translator decodes by default with the preset's `decoding` settings (e.g. beam size 4),
-    those its model card was measured with and `kerattn translate` uses.
-    """
-    from kerattn.zoo.model_loading import load_model
-
-    get_preset(name_or_folder)  # only presets here, not .keras files
-    return load_model(name_or_folder, expected_class)
-
-
 def save_preset(
     model, folder: str | os.PathLike, description: str = "", overwrite: bool = False,
     **metadata,
@@ -158,7 +143,7 @@ def save_preset(
         UsageError: `folder` is a file, or a folder that is not empty and `overwrite` is
             False.
     """
-    from kerattn.training.evaluation import detect_task
+    from kerattn.zoo.tasks import detect_task
 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():

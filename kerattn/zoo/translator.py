@@ -348,9 +348,9 @@ class Translator(keras.Model):
     def from_preset(cls, name_or_folder: str | os.PathLike) -> "Translator":
         """Loads a zoo preset by name (see `kerattn.zoo.list()`), or a preset folder of your own
         (see `save_to_preset`); it must hold a Translator."""
-        from kerattn.zoo import presets
+        from kerattn.zoo.model_loading import load_preset
 
-        return presets.load(name_or_folder, expected_class=cls)
+        return load_preset(name_or_folder, expected_class=cls)
 
     def save_to_preset(
         self, folder: str | os.PathLike, description: str = "", overwrite: bool = False,
