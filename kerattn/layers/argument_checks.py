@@ -24,3 +24,9 @@ def check_use_cudnn(value) -> None:
         raise ValueError(
             f"`use_cudnn` must be 'auto', True or False; received use_cudnn={value!r}."
         )
+
+
+def check_bool(name: str, value) -> None:
+    """Raises ValueError unless `value` is a bool."""
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be True or False; received {name}={value!r}.")

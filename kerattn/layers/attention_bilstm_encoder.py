@@ -5,8 +5,14 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kerattn.layers.argument_checks import check_positive_int, check_rate, check_use_cudnn
+from kerattn.layers.argument_checks import (
+    check_bool,
+    check_positive_int,
+    check_rate,
+    check_use_cudnn,
+)
 from kerattn.layers.attention_pooling import POOLING_SCORES, AttentionPooling
+from kerattn.layers.lstm_recurrence import run_lstm
 
 
 @keras.saving.register_keras_serializable(package="kerattn")
@@ -38,6 +44,10 @@ class AttentionBiLSTMEncoder(keras.layers.Layer):
             exporting for CPU serving (a model traced on a GPU would otherwise carry
             `CudnnRNN` ops).
         seed: optional int, seed of the dropout.
+        fused_lstm: bool, run the LSTMs with kerattn's fused recurrence
+            (`kerattn.layers.lstm_recurrence`: hoisted input projection, fused gates, a
+            hand-written backward pass; same weights and numerics). Default True. False runs
+            `keras.layers.LSTM` itself. Either way cuDNN is used where Keras would use it.
         **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -80,6 +90,7 @@ class AttentionBiLSTMEncoder(keras.layers.Layer):
         pooling_units: int | None = None,
         use_cudnn: str | bool = "auto",
         seed: int | None = None,
+        fused_lstm: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -99,6 +110,7 @@ class AttentionBiLSTMEncoder(keras.layers.Layer):
                 f"pooling_units={pooling_units!r} with pooling={pooling!r}."
             )
         check_use_cudnn(use_cudnn)
+        check_bool("fused_lstm", fused_lstm)
         self.units = units
         self.num_layers = num_layers
         self.dropout = dropout
@@ -107,6 +119,7 @@ class AttentionBiLSTMEncoder(keras.layers.Layer):
         self.pooling_units = pooling_units
         self.use_cudnn = use_cudnn
         self.seed = seed
+        self.fused_lstm = fused_lstm
 
         def lstm(direction: str, index: int) -> keras.layers.LSTM:
             return keras.layers.LSTM(
@@ -177,11 +190,11 @@ class AttentionBiLSTMEncoder(keras.layers.Layer):
         float_mask = ops.expand_dims(ops.cast(mask, self.compute_dtype), axis=-1)  # (B, T, 1)
         sequence = inputs
         for forward, backward in zip(self.forward_layers, self.backward_layers):
-            forward_sequence, forward_h, forward_c = forward(
-                sequence, mask=mask, training=training
+            forward_sequence, forward_h, forward_c = run_lstm(
+                forward, sequence, mask=mask, training=training, fused=self.fused_lstm
             )
-            backward_sequence, backward_h, backward_c = backward(
-                sequence, mask=mask, training=training
+            backward_sequence, backward_h, backward_c = run_lstm(
+                backward, sequence, mask=mask, training=training, fused=self.fused_lstm
             )
             # go_backwards returns the sequence in reversed time order; restore it.
             backward_sequence = ops.flip(backward_sequence, axis=1)  # (B, T, units)
@@ -244,6 +257,7 @@ class AttentionBiLSTMEncoder(keras.layers.Layer):
                 "pooling_units": self.pooling_units,
                 "use_cudnn": self.use_cudnn,
                 "seed": self.seed,
+                "fused_lstm": self.fused_lstm,
             }
         )
         return config

@@ -5,8 +5,14 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kerattn.layers.argument_checks import check_positive_int, check_rate, check_use_cudnn
+from kerattn.layers.argument_checks import (
+    check_bool,
+    check_positive_int,
+    check_rate,
+    check_use_cudnn,
+)
 from kerattn.layers.bahdanau_attention import BahdanauAttention
+from kerattn.layers.lstm_recurrence import lstm_gates, run_lstm
 from kerattn.layers.luong_attention import LuongAttention
 
 ATTENTIONS = ("bahdanau", "luong_dot", "luong_general", "luong_concat", "none")
@@ -44,6 +50,12 @@ class AttentionDecoder(keras.layers.Layer):
         dropout: float in [0, 1), dropout on the outputs (training only).
         use_cudnn: passed to the LSTM: "auto", True or False.
         seed: optional int, seed of the dropout.
+        fused_lstm: bool, run the LSTM with kerattn's fused recurrence
+            (`kerattn.layers.lstm_recurrence`; same weights and numerics). Default True.
+            A teacher-forced sequence then projects all target embeddings through the LSTM's
+            input kernel in one product, and each step multiplies [fed-back input; h] by the
+            stacked remaining kernel once; styles without step-wise attention run the whole
+            LSTM fused. False runs Keras's `LSTM`/`LSTMCell` as they are.
         **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
 
     Call arguments (whole teacher-forced sequence):
@@ -87,6 +99,7 @@ class AttentionDecoder(keras.layers.Layer):
         dropout: float = 0.0,
         use_cudnn: str | bool = "auto",
         seed: int | None = None,
+        fused_lstm: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -105,6 +118,7 @@ class AttentionDecoder(keras.layers.Layer):
             check_positive_int("attention_units", attention_units)
         check_rate("dropout", dropout)
         check_use_cudnn(use_cudnn)
+        check_bool("fused_lstm", fused_lstm)
         self.units = units
         self.attention = attention
         self.attention_units = attention_units
@@ -112,6 +126,7 @@ class AttentionDecoder(keras.layers.Layer):
         self.dropout = dropout
         self.use_cudnn = use_cudnn
         self.seed = seed
+        self.fused_lstm = fused_lstm
 
         self.is_luong = attention.startswith("luong_")
         # Bahdanau attention and Luong input feeding make step i depend on step i-1's
@@ -216,20 +231,33 @@ class AttentionDecoder(keras.layers.Layer):
 
     def step(self, inputs, states, memory, projected_memory, memory_mask=None, training=None):
         """One decoder step: y (B, E) and the states → (output (B, units), states, weights (B, S))."""
-        state_h, state_c = states[0], states[1]
+        lstm_step = self._keras_lstm_step(training)
+        return self._step(inputs, states, memory, projected_memory, memory_mask, lstm_step)
+
+    def _keras_lstm_step(self, training):
+        """An `lstm_step` for `_step` that runs Keras's `LSTMCell` on [inputs; fed_back]."""
         cell = self.lstm.cell
+
+        def lstm_step(inputs, fed_back, state_h, state_c):
+            cell_input = inputs if fed_back is None else ops.concatenate([inputs, fed_back], -1)
+            _, (state_h, state_c) = cell(cell_input, [state_h, state_c], training=training)
+            return state_h, state_c
+
+        return lstm_step
+
+    def _step(self, inputs, states, memory, projected_memory, memory_mask, lstm_step):
+        """`step` with the LSTM given as `lstm_step(inputs, fed_back, h, c) -> (h, c)`, where
+        the LSTM's input is [inputs; fed_back] (fed_back: the context, h̃_{i-1}, or None)."""
+        state_h, state_c = states[0], states[1]
         if self.attention == "bahdanau":
             context, weights = self.attention_layer.attend(
                 state_h, projected_memory, memory, value_mask=memory_mask
             )
-            cell_input = ops.concatenate([inputs, context], axis=-1)  # (B, E + Dm)
-            _, (state_h, state_c) = cell(cell_input, [state_h, state_c], training=training)
+            state_h, state_c = lstm_step(inputs, context, state_h, state_c)
             return self._attentional(context, state_h), [state_h, state_c], weights
         if self.is_luong:
-            cell_input = (
-                ops.concatenate([inputs, states[2]], axis=-1) if self.input_feeding else inputs
-            )
-            _, (state_h, state_c) = cell(cell_input, [state_h, state_c], training=training)
+            fed_back = states[2] if self.input_feeding else None
+            state_h, state_c = lstm_step(inputs, fed_back, state_h, state_c)
             context, weights = self.attention_layer.attend(
                 state_h, projected_memory, memory, value_mask=memory_mask
             )
@@ -237,11 +265,38 @@ class AttentionDecoder(keras.layers.Layer):
             new_states = [state_h, state_c] + ([output] if self.input_feeding else [])
             return output, new_states, weights
         fixed_context = states[2]
-        cell_input = ops.concatenate([inputs, fixed_context], axis=-1)  # (B, E + units)
-        _, (state_h, state_c) = cell(cell_input, [state_h, state_c], training=training)
+        state_h, state_c = lstm_step(inputs, fixed_context, state_h, state_c)
         output = self._attentional(fixed_context, state_h)  # (B, units)
         weights = ops.zeros(ops.shape(memory)[:2], dtype=output.dtype)  # (B, S)
         return output, [state_h, state_c, fixed_context], weights
+
+    def _fused_lstm_step(self, target_width: int):
+        """An `lstm_step` for `_step` whose `inputs` are the target rows already multiplied by
+        the target part of the LSTM kernel (bias included): z = inputs + [fed_back; h] W, with
+        W the rest of the input kernel stacked on the recurrent kernel, one product per step."""
+        cell = self.lstm.cell
+        dtype = self.compute_dtype
+        kernel = ops.cast(cell.kernel, dtype)
+        recurrent_kernel = ops.cast(cell.recurrent_kernel, dtype)
+        # (Dm + units, 4·units), or (units, 4·units) without a fed-back input
+        stacked_kernel = ops.concatenate([kernel[target_width:], recurrent_kernel], axis=0)
+
+        def lstm_step(projected_inputs, fed_back, state_h, state_c):
+            combined = state_h if fed_back is None else ops.concatenate([fed_back, state_h], -1)
+            z = projected_inputs + ops.matmul(combined, stacked_kernel)  # (B, 4·units)
+            return lstm_gates(z, state_c)
+
+        return lstm_step
+
+    def _project_target(self, target):
+        """The target's share of every step's LSTM input projection, all steps at once:
+        target (B, T, E) → (B, T, 4·units)."""
+        cell = self.lstm.cell
+        kernel = ops.cast(cell.kernel, self.compute_dtype)
+        projected = ops.matmul(target, kernel[: ops.shape(target)[-1]])  # (B, T, 4·units)
+        if cell.use_bias:
+            projected = projected + ops.cast(cell.bias, self.compute_dtype)
+        return projected
 
     # -- a whole sequence ------------------------------------------------------------------------
 
@@ -269,8 +324,9 @@ class AttentionDecoder(keras.layers.Layer):
                 target, target_mask, states, memory, projected_memory, memory_mask, training
             )
         elif self.is_luong:
-            sequence, _, _ = self.lstm(
-                target, mask=target_mask, initial_state=states[:2], training=training
+            sequence, _, _ = run_lstm(
+                self.lstm, target, mask=target_mask, initial_state=states[:2],
+                training=training, fused=self.fused_lstm,
             )
             context, weights = self.attention_layer.attend(
                 sequence, projected_memory, memory, value_mask=memory_mask, query_mask=target_mask
@@ -280,8 +336,9 @@ class AttentionDecoder(keras.layers.Layer):
             fixed_context = ops.expand_dims(states[2], axis=1)  # (B, 1, units)
             fixed_context = ops.repeat(fixed_context, ops.shape(target)[1], axis=1)  # (B, T, units)
             lstm_input = ops.concatenate([target, fixed_context], axis=-1)  # (B, T, E + units)
-            sequence, _, _ = self.lstm(
-                lstm_input, mask=target_mask, initial_state=states[:2], training=training
+            sequence, _, _ = run_lstm(
+                self.lstm, lstm_input, mask=target_mask, initial_state=states[:2],
+                training=training, fused=self.fused_lstm,
             )
             outputs = self._attentional(fixed_context, sequence)  # (B, T, units)
             weights = ops.zeros(
@@ -296,11 +353,17 @@ class AttentionDecoder(keras.layers.Layer):
 
     def _run_steps(self, target, target_mask, states, memory, projected_memory, memory_mask,
                    training):
+        if self.fused_lstm:
+            lstm_step = self._fused_lstm_step(target.shape[-1])
+            target = self._project_target(target)  # (B, T, 4·units)
+        else:
+            lstm_step = self._keras_lstm_step(training)
+
         def scan_step(carry, step_inputs):
             previous_states = carry[0]
-            inputs, step_mask = step_inputs[:, :-1], step_inputs[:, -1] > 0.5  # (B, E), (B,)
-            output, new_states, weights = self.step(
-                inputs, previous_states, memory, projected_memory, memory_mask, training
+            inputs, step_mask = step_inputs[:, :-1], step_inputs[:, -1] > 0.5  # (B, ·), (B,)
+            output, new_states, weights = self._step(
+                inputs, previous_states, memory, projected_memory, memory_mask, lstm_step
             )
             keep = ops.expand_dims(step_mask, axis=-1)  # (B, 1)
             # A padded target step leaves the state as it was.
@@ -320,8 +383,9 @@ class AttentionDecoder(keras.layers.Layer):
         )
         # One scanned tensor: Keras's TensorFlow scan fails on several `xs` of unknown length.
         mask_channel = ops.expand_dims(ops.cast(target_mask, target.dtype), axis=-1)  # (B, T, 1)
-        step_inputs = ops.concatenate([target, mask_channel], axis=-1)  # (B, T, E + 1)
-        step_inputs = ops.transpose(step_inputs, (1, 0, 2))  # (T, B, E + 1)
+        # W = E, or 4·units for the projected target of the fused LSTM
+        step_inputs = ops.concatenate([target, mask_channel], axis=-1)  # (B, T, W + 1)
+        step_inputs = ops.transpose(step_inputs, (1, 0, 2))  # (T, B, W + 1)
         _, (_, outputs, weights) = ops.scan(scan_step, initial_carry, step_inputs)
         outputs = ops.transpose(outputs, (1, 0, 2))  # (B, T, units)
         weights = ops.transpose(weights, (1, 0, 2))  # (B, T, S)
@@ -358,6 +422,7 @@ class AttentionDecoder(keras.layers.Layer):
                 "dropout": self.dropout,
                 "use_cudnn": self.use_cudnn,
                 "seed": self.seed,
+                "fused_lstm": self.fused_lstm,
             }
         )
         return config

@@ -11,6 +11,7 @@ from keras import ops
 
 from kerattn import layers
 from tests.conftest import gradients
+from tests.layers import layer_gradients
 
 B, T, E, UNITS = 3, 6, 5, 4
 
@@ -183,3 +184,51 @@ def test_invalid_arguments_fail_clearly(kwargs, message):
 def test_unembedded_input_fails_clearly():
     with pytest.raises(ValueError, match=r"expects embedded inputs of shape \(batch, time, features\).*received shape \(2, 6\)"):
         layers.AttentionBiLSTMEncoder(4)(np.zeros((2, 6), "float32"))
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_fused_lstm_equals_keras_lstm_outputs_and_gradients(config_name, policy):
+    keras.config.set_dtype_policy(policy)
+    fused = layers.AttentionBiLSTMEncoder(**CONFIGS[config_name])
+    reference = layers.AttentionBiLSTMEncoder(fused_lstm=False, **CONFIGS[config_name])
+    embedded, mask = make_inputs()
+    mask[2, [0, 2]] = False  # an arbitrary (not right-padded) mask as well
+    fused.build(embedded.shape)
+    reference.build(embedded.shape)
+    reference.set_weights(fused.get_weights())
+    def loss_of(outputs):
+        # Every float output enters the loss with its own fixed random weights.
+        return sum(
+            ops.sum(
+                ops.cast(outputs[key], "float32")
+                * np.random.default_rng(index).normal(size=outputs[key].shape).astype("float32")
+            )
+            for index, key in enumerate(sorted(outputs))
+            if key != "mask"
+        )
+
+    results = [
+        layer_gradients.outputs_and_gradients(
+            encoder, lambda x, encoder=encoder: encoder(x, mask=mask), [embedded], loss_of
+        )
+        for encoder in (fused, reference)
+    ]
+    tolerance = 1e-5 if policy == "float32" else 2e-2
+    for actual, expected in zip(results[0][0] + results[0][1], results[1][0] + results[1][1]):
+        if actual.dtype == bool:
+            np.testing.assert_array_equal(actual, expected)
+            continue
+        actual, expected = actual.astype("float32"), expected.astype("float32")
+        assert np.all(np.isfinite(actual))
+        scale = 1 if policy == "float32" else 1 + np.max(np.abs(expected))
+        np.testing.assert_allclose(actual, expected, atol=tolerance * scale, rtol=tolerance)
+
+
+def test_fused_lstm_is_in_the_config_and_old_configs_load():
+    encoder = layers.AttentionBiLSTMEncoder(UNITS, fused_lstm=False)
+    assert encoder.get_config()["fused_lstm"] is False
+    config = layers.AttentionBiLSTMEncoder(UNITS).get_config()
+    del config["fused_lstm"]  # a config saved before the option existed
+    assert layers.AttentionBiLSTMEncoder.from_config(config).fused_lstm is True
+    with pytest.raises(ValueError, match="`fused_lstm` must be True or False; received"):
+        layers.AttentionBiLSTMEncoder(UNITS, fused_lstm=1)

@@ -11,6 +11,7 @@ from keras import ops
 
 from kerattn import layers
 from tests.conftest import gradients
+from tests.layers import layer_gradients
 
 B, T, S, E, DM, UNITS = 3, 5, 6, 4, 8, 8
 
@@ -215,3 +216,47 @@ def test_missing_or_wrong_initial_state_fails_clearly():
         layers.AttentionDecoder(UNITS)(target, memory, initial_state=[s[:, :4] for s in state])
     with pytest.raises(ValueError, match=r"score='dot' needs query and key of the same width; received query width 8 and key width 6"):
         layers.AttentionDecoder(UNITS, attention="luong_dot")(target, memory[:, :, :6])
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_fused_lstm_equals_keras_lstm_outputs_and_gradients(mode, policy):
+    keras.config.set_dtype_policy(policy)
+    fused = layers.AttentionDecoder(UNITS, **MODES[mode])
+    reference = layers.AttentionDecoder(UNITS, fused_lstm=False, **MODES[mode])
+    target, memory, state, target_mask, memory_mask = make_inputs()
+    fused.build(target.shape, memory.shape, [s.shape for s in state])
+    reference.build(target.shape, memory.shape, [s.shape for s in state])
+    reference.set_weights(fused.get_weights())
+    rng = np.random.default_rng(4)
+    loss_weights = [rng.normal(size=(B, T, UNITS)), rng.normal(size=(B, T, S))]
+
+    def loss_of(outputs):
+        return sum(ops.sum(ops.cast(o, "float32") * w) for o, w in zip(outputs, loss_weights))
+
+    results = [
+        layer_gradients.outputs_and_gradients(
+            decoder,
+            lambda t, m, h, c, decoder=decoder: decode(
+                decoder, t, m, [h, c], target_mask, memory_mask
+            ),
+            [target, memory, *state],
+            loss_of,
+        )
+        for decoder in (fused, reference)
+    ]
+    tolerance = 1e-5 if policy == "float32" else 2e-2
+    for actual, expected in zip(results[0][0] + results[0][1], results[1][0] + results[1][1]):
+        actual, expected = actual.astype("float32"), expected.astype("float32")
+        assert np.all(np.isfinite(actual))
+        scale = 1 if policy == "float32" else 1 + np.max(np.abs(expected))
+        np.testing.assert_allclose(actual, expected, atol=tolerance * scale, rtol=tolerance)
+
+
+def test_fused_lstm_is_in_the_config_and_old_configs_load():
+    decoder = layers.AttentionDecoder(UNITS, fused_lstm=False)
+    assert decoder.get_config()["fused_lstm"] is False
+    config = layers.AttentionDecoder(UNITS).get_config()
+    del config["fused_lstm"]  # a config saved before the option existed
+    assert layers.AttentionDecoder.from_config(config).fused_lstm is True
+    with pytest.raises(ValueError, match="`fused_lstm` must be True or False; received"):
+        layers.AttentionDecoder(UNITS, fused_lstm="yes")
