@@ -11,17 +11,12 @@ import os
 import select
 import subprocess
 import sys
-import time
 
 import pytest
 
 import kerattn_cli as cli
-from tests.zoo.conftest import (  # noqa: F401 (fixtures)
-    ENGLISH,
-    english_tokenizer,
-    spanish_tokenizer,
-    tiny_translator,
-)
+from kerattn.text import WordPieceTokenizer, train_wordpiece_vocabulary
+from tests.zoo.conftest import ENGLISH, SPANISH, tiny_translator
 
 
 def run_kerattn(*argv: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
@@ -31,9 +26,11 @@ def run_kerattn(*argv: str, env: dict | None = None, **kwargs) -> subprocess.Com
 
 
 @pytest.fixture(scope="module")
-def translator_preset(tmp_path_factory, english_tokenizer, spanish_tokenizer):
+def translator_preset(tmp_path_factory):
     folder = tmp_path_factory.mktemp("presets") / "tiny_translator"
-    translator = tiny_translator(english_tokenizer, spanish_tokenizer)
+    english, spanish = (WordPieceTokenizer(train_wordpiece_vocabulary(texts, 300))
+                        for texts in (ENGLISH, SPANISH))
+    translator = tiny_translator(english, spanish)
     translator.save_to_preset(folder, description="tiny")
     return folder, [r.text for r in translator.translate(ENGLISH)]
 
@@ -98,9 +95,9 @@ def test_zoo_models_on_another_backend_say_so_in_one_sentence(translator_preset)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={**os.environ, "KERAS_BACKEND": "jax"}, timeout=300)
     assert result.stdout == (
-        f"Loading {str(folder / 'model.keras')!r} needs the TensorFlow backend, but Keras is running on 'jax'; set "
-        "KERAS_BACKEND=tensorflow for the zoo's models (the layers in kerattn.layers work on "
-        "every backend).\n"
+        f"Loading {str(folder / 'model.keras')!r} needs the TensorFlow backend, but Keras is "
+        "running on 'jax'; set KERAS_BACKEND=tensorflow for the zoo's models (the layers in "
+        "kerattn.layers work on every backend).\n"
         "kerattn.Translator needs the TensorFlow backend, but Keras is running on 'jax'; set "
         "KERAS_BACKEND=tensorflow for the zoo's models (the layers in kerattn.layers work on "
         "every backend).\n"
