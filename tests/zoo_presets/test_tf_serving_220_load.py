@@ -33,7 +33,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.zoo]
 PINS = ["tensorflow==2.20.*", "tensorflow-text==2.20.*"]
 MARKER = "kerattn-pins.json"
 
-# TF Serving's path (docs/serving.md §11): TF1 session, tag "serve", the SignatureDef's tensor names.
+# TF Serving's path (docs/serving.md §11): TF1 session, tag "serve", the SignatureDef's tensor
+# names.
 TF220_LOADER = """
 import json, sys
 import numpy as np
