@@ -5,7 +5,8 @@ Follows `tensorflow_serving/util/json_tensor.cc` as docs/serving.md §3.4–3.5 
 each level (ragged lists rejected), the dtype rules and their error texts, `{"b64": ...}` strings
 decoded like `absl::Base64Unescape`, and responses as `predictions` (row) or `outputs` (columnar)
 with TF Serving's float text (`%.6g` if it round-trips, else `%.9g`/`%.17g`, `.0` appended),
-bare NaN/Infinity tokens, raw UTF-8 strings and `{"b64": ...}` for `*_bytes` outputs.
+bare NaN/Infinity tokens, raw UTF-8 strings and `{"b64": ...}` for `*_bytes` outputs, laid out
+byte for byte as rapidjson's PrettyWriter writes them there.
 
 Request bodies are parsed by `json_document.parse_request_body` (iterative, any depth). Tensors
 here are numpy arrays (strings: object arrays of bytes), the form `servable_requests.run_signature`
@@ -30,7 +31,7 @@ from kerattn.serving.json_document import dump, json_string, type_name
 from kerattn.serving.request_limits import MAX_RANK, RequestLimits, shape_text
 from kerattn.serving.serving_error import ServingError, invalid_argument
 
-# DataType enum number → (DataTypeString name, numpy dtype or None if JSON conversion is unsupported).
+# DataType enum number → (DataTypeString name, numpy dtype; None: JSON conversion unsupported).
 DTYPES = {
     1: ("float", np.float32), 2: ("double", np.float64), 3: ("int32", np.int32),
     4: ("uint8", np.uint8), 5: ("int16", np.int16), 6: ("int8", np.int8),
@@ -94,7 +95,8 @@ def convert_leaf(value, dtype_enum: int):
     """The Python value a JSON leaf gives for `dtype_enum` (AddValueToTensor)."""
     name, numpy_dtype = DTYPES.get(dtype_enum, (dtype_name(dtype_enum), None))
     if numpy_dtype is None:
-        raise ServingError("UNIMPLEMENTED", f"Conversion of JSON Value: {dump(value)} to type: {name}")
+        raise ServingError("UNIMPLEMENTED",
+                           f"Conversion of JSON Value: {dump(value)} to type: {name}")
     if name == "string":
         if isinstance(value, str):
             return value.encode("utf-8", "surrogateescape")
@@ -299,11 +301,10 @@ def _instances_to_tensors(instances, infos: _RequestInputs) -> dict[str, np.ndar
     if _is_element_object(instances[0]):
         for index, element in enumerate(instances):
             if not _is_element_object(element):
-                raise invalid_argument(f"Expecting object but got list at item {index} of input list")
-            if len(element) != len(dtypes):
                 raise invalid_argument(
-                    f"Failed to process element: {index} of 'instances' list. JSON object: "
-                    f"{dump(element)} keys must be equal to: {','.join(names)}")
+                    f"Expecting object but got list at item {index} of input list")
+            # As json_tensor.cc: every key in the object's order first (an unknown one, e.g.
+            # the `b64` of `{"b64": …, "x": …}`, fails as that key), then the set of keys.
             for key, item in element.items():
                 try:
                     if key not in dtypes:
@@ -313,6 +314,10 @@ def _instances_to_tensors(instances, infos: _RequestInputs) -> dict[str, np.ndar
                     raise invalid_argument(
                         f"Failed to process element: {index} key: {key} of 'instances' list. "
                         f"Error: {_status_text(error)}") from None
+            if len(element) != len(dtypes):  # every key is an input name: some are missing
+                raise invalid_argument(
+                    f"Failed to process element: {index} of 'instances' list. JSON object: "
+                    f"{dump(element)} keys must be equal to: {','.join(names)}")
     else:
         if len(dtypes) > 1:
             raise invalid_argument(
@@ -355,7 +360,13 @@ def format_float(value, double: bool) -> str:
     return text
 
 
-def _leaf_texts(name: str, array: np.ndarray) -> list[str]:
+# rapidjson's PrettyWriter indents by 4 spaces per open container.
+_INDENT = "    "
+
+
+def _leaf_texts(name: str, array: np.ndarray, depth: int) -> list[str]:
+    """The texts of every element, written with `depth` containers open (a `*_bytes` element
+    is a pretty-printed `{"b64": …}` object, so its layout depends on the depth)."""
     kind = array.dtype
     flat = array.reshape(-1)
     if kind == np.float32:
@@ -366,9 +377,11 @@ def _leaf_texts(name: str, array: np.ndarray) -> list[str]:
         return ["true" if x else "false" for x in flat]
     if kind.kind in "iu":
         return [str(int(x)) for x in flat]
-    if kind == object or kind.kind == "S":
+    if kind.kind in "OS":
         if name.endswith("_bytes"):
-            return ['{"b64": "' + base64.b64encode(bytes(x)).decode("ascii") + '"}' for x in flat]
+            opening = "{\n" + _INDENT * (depth + 1) + '"b64": "'
+            closing = '"\n' + _INDENT * depth + "}"
+            return [opening + base64.b64encode(bytes(x)).decode("ascii") + closing for x in flat]
         return [json_string(bytes(x).decode("utf-8", "surrogateescape")) for x in flat]
     tf_name = {np.dtype(np.float16): "half", np.dtype(np.complex64): "complex64",
                np.dtype(np.complex128): "complex128", np.dtype(np.uint16): "uint16"}.get(
@@ -376,33 +389,42 @@ def _leaf_texts(name: str, array: np.ndarray) -> list[str]:
     raise invalid_argument(f"Failed to write JSON value for tensor type: {tf_name}")
 
 
-def _nest(texts: list[str], shape: tuple[int, ...]) -> str:
-    """Joins leaf texts into nested JSON lists of `shape` (innermost first, no recursion)."""
-    if not shape:
-        return texts[0]
-    level = texts
-    for size in reversed(shape):  # sizes are > 0 here: empty tensors are written directly
-        level = ["[" + ", ".join(level[i:i + size]) + "]" for i in range(0, len(level), size)]
+def _tensor_text(name: str, array, depth: int, single_line: bool) -> str:
+    """A tensor as json_tensor.cc's AddTensorValues writes it with rapidjson's PrettyWriter,
+    `depth` containers open: nested arrays on one line (`[1, 2]`, kFormatSingleLineArray) or one
+    element a line, indented (kFormatDefault); an empty array is `[]`. Built a level at a time
+    from the innermost dimension (no recursion)."""
+    array = np.asarray(array)
+    shape = array.shape
+    if array.size == 0:  # arrays down to the first 0-sized dimension, which are `[]`
+        shape = shape[:shape.index(0)]
+        level = ["[]"] * int(np.prod(shape))
+    else:
+        level = _leaf_texts(name, array, depth + len(shape))
+    for axis in range(len(shape) - 1, -1, -1):  # the arrays of `axis` have depth + axis open
+        size = shape[axis]
+        if single_line:
+            level = ["[" + ", ".join(level[i:i + size]) + "]"
+                     for i in range(0, len(level), size)]
+        else:
+            inner, outer = "\n" + _INDENT * (depth + axis + 1), "\n" + _INDENT * (depth + axis)
+            level = ["[" + ",".join(inner + text for text in level[i:i + size]) + outer + "]"
+                     for i in range(0, len(level), size)]
     return level[0]
 
 
-def _tensor_text(name: str, array: np.ndarray) -> str:
-    array = np.asarray(array)
-    if array.size == 0:
-        # Nested empty lists of the right shape.
-        shape = array.shape
-        zero_at = shape.index(0)
-        count = int(np.prod(shape[:zero_at]))
-        level = ["[]"] * count
-        for size in reversed(shape[:zero_at]):
-            level = ["[" + ", ".join(level[i:i + size]) + "]" for i in range(0, len(level), size)]
-        return level[0]
-    return _nest(_leaf_texts(name, array), array.shape)
-
-
 def predict_response_json(outputs: dict[str, Any], row_format: bool) -> bytes:
-    """The response body for predict outputs (MakeJsonFromTensors): `{"predictions": …}` for a
-    row request, `{"outputs": …}` for a columnar one; raw UTF-8, NaN/Infinity tokens."""
+    """The response body for predict outputs, byte for byte as json_tensor.cc's
+    MakeJsonFromTensors writes it with rapidjson's PrettyWriter (docs/serving.md §3.5):
+    `{"predictions": …}` for a row request, `{"outputs": …}` for a columnar one; raw UTF-8,
+    NaN/Infinity tokens.
+
+    Row format writes each item with single-line arrays and switches back to the default
+    layout after it, so the items of a one-output response follow `[` on its line and the
+    closing `]` gets a line of its own (`{\n    "predictions": [3.0, 5.0\n    ]\n}`); with
+    several outputs each item is an object, its members one a line. Columnar format keeps
+    the default layout: one array element a line.
+    """
     if not outputs:
         raise invalid_argument("Cannot convert empty tensor map to JSON")
     arrays = {name: np.asarray(value) for name, value in outputs.items()}
@@ -417,20 +439,25 @@ def predict_response_json(outputs: dict[str, Any], row_format: bool) -> bytes:
                 raise invalid_argument(
                     f"Tensor name: {name} has inconsistent batch size: {array.shape[0]} "
                     f"expecting: {batch}")
-        items_per_output = {name: [_tensor_text(name, item) for item in array]
-                            for name, array in arrays.items()}
         if len(arrays) == 1:
-            (items,) = items_per_output.values()
+            ((name, array),) = arrays.items()
+            items = ", ".join(_tensor_text(name, item, 2, single_line=True) for item in array)
         else:
-            items = ["{" + ", ".join(f"{json_string(name)}: {texts[i]}"
-                                     for name, texts in items_per_output.items()) + "}"
-                     for i in range(batch)]
-        body = '{"predictions": [' + ", ".join(items) + "]}"
+            member = "\n" + _INDENT * 3
+            items = ",".join(
+                "\n" + _INDENT * 2 + "{" + ",".join(
+                    f"{member}{json_string(name)}: "
+                    f"{_tensor_text(name, array[index], 3, single_line=True)}"
+                    for name, array in arrays.items()) + "\n" + _INDENT * 2 + "}"
+                for index in range(batch))
+        closing = "\n" + _INDENT + "]" if batch else "]"
+        body = '{\n' + _INDENT + '"predictions": [' + items + closing + "\n}"
     elif len(arrays) == 1:
         ((name, array),) = arrays.items()
-        body = '{"outputs": ' + _tensor_text(name, array) + "}"
+        body = "{\n" + _INDENT + '"outputs": ' + _tensor_text(name, array, 1, False) + "\n}"
     else:
-        body = '{"outputs": {' + ", ".join(
-            f"{json_string(name)}: {_tensor_text(name, array)}" for name, array in arrays.items()
-        ) + "}}"
+        members = ",".join(
+            f"\n{_INDENT * 2}{json_string(name)}: {_tensor_text(name, array, 2, False)}"
+            for name, array in arrays.items())
+        body = "{\n" + _INDENT + '"outputs": {' + members + "\n" + _INDENT + "}\n}"
     return body.encode("utf-8", "surrogateescape")

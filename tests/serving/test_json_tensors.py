@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -130,15 +132,18 @@ def test_tensor_values_and_narrowing():
 
 
 def test_response_formats():
+    # The layout byte for byte: tests/serving/test_response_layout.py.
     two = {"a": np.array([1, 2], np.int64), "b": np.array([[0.5], [1.5]], np.float32)}
-    assert predict_response_json(two, row_format=True) == (
-        b'{"predictions": [{"a": 1, "b": [0.5]}, {"a": 2, "b": [1.5]}]}')
-    assert predict_response_json(two, row_format=False) == (
-        b'{"outputs": {"a": [1, 2], "b": [[0.5], [1.5]]}}')
-    assert predict_response_json({"a": np.zeros((0, 3), np.float32)}, True) == b'{"predictions": []}'
+    assert json.loads(predict_response_json(two, row_format=True)) == {
+        "predictions": [{"a": 1, "b": [0.5]}, {"a": 2, "b": [1.5]}]}
+    assert json.loads(predict_response_json(two, row_format=False)) == {
+        "outputs": {"a": [1, 2], "b": [[0.5], [1.5]]}}
+    assert json.loads(predict_response_json({"a": np.zeros((0, 3), np.float32)}, True)) == {
+        "predictions": []}
     strings = {"s": np.array(["é\"\n".encode()], object), "s_bytes": np.array([b"\x00"], object)}
-    assert predict_response_json(strings, False) == (
-        '{"outputs": {"s": ["é\\"\\n"], "s_bytes": [{"b64": "AA=="}]}}'.encode())
+    body = predict_response_json(strings, False)
+    assert 'é\\"\\n'.encode() in body  # raw UTF-8, as TF Serving writes it
+    assert json.loads(body) == {"outputs": {"s": ["é\"\n"], "s_bytes": [{"b64": "AA=="}]}}
     with pytest.raises(ServingError, match="inconsistent batch size: 3 expecting: 2"):
         predict_response_json({"a": np.zeros(2), "b": np.zeros(3)}, True)
     with pytest.raises(ServingError, match="^Cannot convert empty tensor map to JSON$"):
