@@ -6,9 +6,8 @@ registry, so `.keras` files that contain them load with `keras.saving.load_model
 """
 
 from kerattn import layers, text, zoo
+from kerattn.version import __version__
 from kerattn.zoo.classifier import Classifier
 from kerattn.zoo.translator import Translator
-
-from kerattn.version import __version__
 
 __all__ = ["Classifier", "Translator", "layers", "text", "zoo", "__version__"]

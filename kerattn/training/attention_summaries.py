@@ -22,6 +22,7 @@ import tensorflow as tf
 from kerattn.training import attention_diagnostics
 from kerattn.visualization import heatmap_png
 
+
 def _markdown_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ") or " "
 

@@ -53,10 +53,11 @@ from __future__ import annotations
 
 import inspect
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from kerattn.errors import UsageError
 
@@ -153,7 +154,9 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RecipeError(f"Recipe file {os.fspath(path)} does not exist; pass a TOML file.")
+        raise RecipeError(
+            f"Recipe file {os.fspath(path)} does not exist; pass a TOML file."
+        ) from None
     try:
         content = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

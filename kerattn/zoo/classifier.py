@@ -14,7 +14,6 @@ from kerattn.zoo.backend import require_tensorflow_backend
 from kerattn.zoo.results import Classification
 from kerattn.zoo.token_batch import id_strings, text_list, tokenize_batch
 
-
 _EMPTY = Classification(label=None, probabilities={}, tokens=[],
                         token_weights=np.zeros(0, np.float32), truncated=False)
 

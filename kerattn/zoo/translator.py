@@ -9,8 +9,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerattn import layers
-from kerattn.layers.attention_decoder import ATTENTIONS
 from kerattn.errors import UsageError
+from kerattn.layers.attention_decoder import ATTENTIONS
 from kerattn.text import Tokenizer
 from kerattn.zoo import decoding
 from kerattn.zoo.backend import require_tensorflow_backend

@@ -9,14 +9,19 @@ import io
 import os
 from pathlib import Path
 
-import keras
 import pytest
 import tensorflow as tf
 
 from kerattn.export.exporter import export_model
-from tests.zoo.conftest import ENGLISH, SPANISH  # noqa: F401  (tokenizer fixtures below)
-from tests.zoo.conftest import english_tokenizer, review_tokenizer, spanish_tokenizer  # noqa: F401
-from tests.zoo.conftest import tiny_classifier, tiny_translator
+from tests.zoo.conftest import (  # noqa: F401  (tokenizer fixtures below)  # noqa: F401
+    ENGLISH,
+    SPANISH,
+    english_tokenizer,
+    review_tokenizer,
+    spanish_tokenizer,
+    tiny_classifier,
+    tiny_translator,
+)
 
 TRANSLATOR_INPUTS = [ENGLISH[0], ENGLISH[2], "", "Привет 😀 ¿qué?", " ".join(ENGLISH * 3)]
 CLASSIFIER_INPUTS = ["a great film", "boring", "", "Жук acting 😀", "a fine story " * 20]

@@ -119,7 +119,7 @@ def test_two_worker_cluster_on_loopback_matches_one_device(tmp_path):
     finally:
         for process in processes:
             process.kill()  # a worker whose peer died waits forever; no-op once finished
-    for process, (out, err) in zip(processes, outputs):
+    for process, (_, err) in zip(processes, outputs):
         assert process.returncode == 0, err[-3000:]
     reports = [json.loads(out.split("REPORT ", 1)[1]) for out, _ in outputs]
     chief, other = reports

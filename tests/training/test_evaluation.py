@@ -12,11 +12,11 @@ import pytest
 import kerattn_cli as cli
 from kerattn.data import CorpusError, write_rows
 from kerattn.errors import UsageError
+from kerattn.text import WordPieceTokenizer, train_wordpiece_vocabulary
 from kerattn.training import evaluation, metrics
 from kerattn.training.evaluation import EvaluationError
 from kerattn.zoo.classifier import Classifier
 from kerattn.zoo.translator import Translator
-from kerattn.text import WordPieceTokenizer, train_wordpiece_vocabulary
 from tests.zoo.conftest import ENGLISH, SPANISH, symbol_tokenizer
 
 pytest.importorskip("sacrebleu")

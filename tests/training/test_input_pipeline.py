@@ -56,7 +56,7 @@ def test_shuffle_is_seeded_and_skip_resumes_the_same_order(translator_and_rows):
     first, again, other, tail = make(3), make(3), make(4), make(3, skip=5)
     assert len(first) == len(again) == input_pipeline.count_batches(
         input_pipeline.make_dataset(model, "translator", texts, targets, batch_size=16))
-    for (a_inputs, a_outputs), (b_inputs, b_outputs) in zip(first, again):
+    for (_, a_outputs), (_, b_outputs) in zip(first, again):
         np.testing.assert_array_equal(a_outputs, b_outputs)
     assert any(a[1].shape != b[1].shape or (a[1] != b[1]).any() for a, b in zip(first, other))
     assert len(tail) == len(first) - 5

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kerattn.text import WordPieceTokenizer, train_wordpiece_vocabulary
 from kerattn.zoo.classifier import Classifier
 from kerattn.zoo.translator import Translator
-from kerattn.text import WordPieceTokenizer, train_wordpiece_vocabulary
 from tests.zoo.conftest import symbol_tokenizer
 
 pytestmark = pytest.mark.slow

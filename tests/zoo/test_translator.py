@@ -28,7 +28,7 @@ def test_translate_returns_a_result_per_input(translator):
     single = translator.translate(ENGLISH[0])
     assert single.text == results[0].text and single.tokens == results[0].tokens
     np.testing.assert_allclose(single.attention, results[0].attention, atol=1e-6)
-    for text, result in zip(ENGLISH, results):
+    for result in results:
         assert isinstance(result.text, str)
         assert result.source_tokens[-1] == "[END]"
         assert result.attention.shape == (len(result.tokens), len(result.source_tokens))
