@@ -12,7 +12,7 @@ from kerattn.layers.argument_checks import (
     check_use_cudnn,
 )
 from kerattn.layers.attention_pooling import POOLING_SCORES, AttentionPooling
-from kerattn.layers.lstm_recurrence import run_lstm
+from kerattn.layers.lstm_recurrence import run_lstm_pair
 
 
 @keras.saving.register_keras_serializable(package="kerattn")
@@ -190,12 +190,11 @@ class AttentionBiLSTMEncoder(keras.layers.Layer):
         float_mask = ops.expand_dims(ops.cast(mask, self.compute_dtype), axis=-1)  # (B, T, 1)
         sequence = inputs
         for forward, backward in zip(self.forward_layers, self.backward_layers):
-            forward_sequence, forward_h, forward_c = run_lstm(
-                forward, sequence, mask=mask, training=training, fused=self.fused_lstm
+            forward_outputs, backward_outputs = run_lstm_pair(
+                forward, backward, sequence, mask=mask, training=training, fused=self.fused_lstm
             )
-            backward_sequence, backward_h, backward_c = run_lstm(
-                backward, sequence, mask=mask, training=training, fused=self.fused_lstm
-            )
+            forward_sequence, forward_h, forward_c = forward_outputs
+            backward_sequence, backward_h, backward_c = backward_outputs
             # go_backwards returns the sequence in reversed time order; restore it.
             backward_sequence = ops.flip(backward_sequence, axis=1)  # (B, T, units)
             sequence = ops.concatenate([forward_sequence, backward_sequence], axis=-1)

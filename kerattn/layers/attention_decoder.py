@@ -353,18 +353,30 @@ class AttentionDecoder(keras.layers.Layer):
 
     def _run_steps(self, target, target_mask, states, memory, projected_memory, memory_mask,
                    training):
+        # Bahdanau's output tanh(W_c [c_i; s_i]) feeds nothing back: with the fused LSTM it
+        # is computed after the loop for all steps at once, the loop yields c_i instead.
+        output_after_loop = self.fused_lstm and self.attention == "bahdanau"
         if self.fused_lstm:
             lstm_step = self._fused_lstm_step(target.shape[-1])
             target = self._project_target(target)  # (B, T, 4·units)
         else:
             lstm_step = self._keras_lstm_step(training)
 
+        def step_function(inputs, previous_states):
+            if not output_after_loop:
+                return self._step(
+                    inputs, previous_states, memory, projected_memory, memory_mask, lstm_step
+                )
+            context, weights = self.attention_layer.attend(
+                previous_states[0], projected_memory, memory, value_mask=memory_mask
+            )
+            new_states = list(lstm_step(inputs, context, *previous_states))
+            return context, new_states, weights
+
         def scan_step(carry, step_inputs):
             previous_states = carry[0]
             inputs, step_mask = step_inputs[:, :-1], step_inputs[:, -1] > 0.5  # (B, ·), (B,)
-            output, new_states, weights = self._step(
-                inputs, previous_states, memory, projected_memory, memory_mask, lstm_step
-            )
+            output, new_states, weights = step_function(inputs, previous_states)
             keep = ops.expand_dims(step_mask, axis=-1)  # (B, 1)
             # A padded target step leaves the state as it was.
             new_states = [
@@ -376,9 +388,10 @@ class AttentionDecoder(keras.layers.Layer):
             return new_carry, new_carry
 
         batch_size = ops.shape(target)[0]
+        output_width = memory.shape[-1] if output_after_loop else self.units
         initial_carry = (
             states,
-            ops.zeros((batch_size, self.units), dtype=self.compute_dtype),
+            ops.zeros((batch_size, output_width), dtype=self.compute_dtype),
             ops.zeros((batch_size, ops.shape(memory)[1]), dtype=self.compute_dtype),
         )
         # One scanned tensor: Keras's TensorFlow scan fails on several `xs` of unknown length.
@@ -386,7 +399,11 @@ class AttentionDecoder(keras.layers.Layer):
         # W = E, or 4·units for the projected target of the fused LSTM
         step_inputs = ops.concatenate([target, mask_channel], axis=-1)  # (B, T, W + 1)
         step_inputs = ops.transpose(step_inputs, (1, 0, 2))  # (T, B, W + 1)
-        _, (_, outputs, weights) = ops.scan(scan_step, initial_carry, step_inputs)
+        _, (step_states, outputs, weights) = ops.scan(scan_step, initial_carry, step_inputs)
+        if output_after_loop:
+            # outputs are the contexts (T, B, Dm); the states are the carried ones, which
+            # differ from the step's own only at padded steps, whose outputs are zeroed.
+            outputs = self._attentional(outputs, step_states[0])  # (T, B, units)
         outputs = ops.transpose(outputs, (1, 0, 2))  # (B, T, units)
         weights = ops.transpose(weights, (1, 0, 2))  # (B, T, S)
         return outputs, weights

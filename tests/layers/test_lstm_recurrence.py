@@ -8,7 +8,12 @@ import keras
 import numpy as np
 import pytest
 
-from kerattn.layers.lstm_recurrence import fused_path_applies, lstm_sequence, run_lstm
+from kerattn.layers.lstm_recurrence import (
+    fused_path_applies,
+    lstm_sequence,
+    run_lstm,
+    run_lstm_pair,
+)
 from tests.layers import layer_gradients
 
 B, T, E, UNITS = 4, 7, 5, 6
@@ -194,3 +199,46 @@ def test_fused_false_and_unsupported_configurations_run_keras_itself():
     for fused in (True, False):
         actual = run_lstm(lstm, inputs, fused=fused)
         assert_close([np.asarray(a) for a in actual], [np.asarray(e) for e in expected], 0)
+
+
+@pytest.mark.parametrize("mask_name", sorted(MASKS))
+@pytest.mark.parametrize("dropout", [0.0, 0.4])
+def test_pair_of_directions_equals_two_keras_lstms(mask_name, dropout):
+    forward = make_lstm(use_cudnn=False, dropout=dropout, seed=2)
+    backward = make_lstm(go_backwards=True, use_cudnn=False, dropout=dropout, seed=3)
+    backward.set_weights([w[::-1] if w.ndim == 1 else -w for w in forward.get_weights()])
+    mask = MASKS[mask_name]
+    inputs, _, _, _ = make_arrays()
+    rng = np.random.default_rng(8)
+    shapes = [(B, T, UNITS), (B, UNITS), (B, UNITS)] * 2  # per direction: sequence, h, c
+    loss_weights = [rng.normal(size=shape) for shape in shapes]
+    generators = [lstm.cell.seed_generator for lstm in (forward, backward)]
+    starts = [np.asarray(g.state.value) for g in generators]
+
+    def loss_of(outputs):
+        return sum(keras.ops.sum(o * w) for o, w in zip(outputs, loss_weights))
+
+    class Pair(keras.layers.Layer):  # gathers both LSTMs' variables for the gradient helper
+        def __init__(self):
+            super().__init__()
+            self.forward, self.backward = forward, backward
+
+    def keras_call(x):
+        return [*forward(x, mask=mask, training=True), *backward(x, mask=mask, training=True)]
+
+    def pair_call(x):
+        for generator, start in zip(generators, starts):
+            generator.state.assign(start)
+        forward_outputs, backward_outputs = run_lstm_pair(
+            forward, backward, x, mask=mask, training=True
+        )
+        return [*forward_outputs, *backward_outputs]
+
+    pair = Pair()
+    for generator, start in zip(generators, starts):
+        generator.state.assign(start)
+    expected = layer_gradients.outputs_and_gradients(pair, keras_call, [inputs], loss_of)
+    actual = layer_gradients.outputs_and_gradients(pair, pair_call, [inputs], loss_of)
+    assert len(actual[1]) == 7
+    assert_close(actual[0], expected[0])
+    assert_close(actual[1], expected[1])

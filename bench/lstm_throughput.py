@@ -1,0 +1,230 @@
+"""One LSTM layer, forward + backward: Keras's `keras.layers.LSTM` against kerattn's fused
+recurrence (`kerattn.layers.lstm_recurrence.run_lstm`, same layer, same variables), and
+PyTorch's `nn.LSTM` (oneDNN) when torch is installed (a bench-only extra), in one run.
+
+Each case is a `tf.function` computing a weighted sum of the output sequence and the final
+states and its gradients with respect to the inputs and all three weights (what a training
+step needs). Keras and kerattn run on the same layer object; PyTorch gets the same weights
+(Keras's (E, 4U) kernels transposed, both biases in `bias_ih`) and its numerics are checked
+against Keras before timing. Cases alternate in every round so they share the machine's
+noise; the medians are reported, with ratios against Keras measured in the same run.
+
+With `--translator STYLE...`, also the whole training step (`fit`, Adam, masked
+cross-entropy) of a `Translator` at the translator_en_es preset's sizes (embedding 128, units
+256, vocabulary 8000) with the fused LSTM (today's code) against the same model, same weights,
+with `fused_lstm=False` on its encoder and decoder (Keras's LSTM and LSTMCell: the code of
+commit 5b7905a), on the batches of bench/translator_training.py; the losses of one batch are
+printed side by side first.
+
+Usage: python bench/lstm_throughput.py [--batch 64] [--length 30] [--inputs 256]
+       [--units 256 512] [--repeats 20] [--rounds 3] [--masked]
+       [--translator bahdanau luong_concat] [--steps 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerattn.layers.lstm_recurrence import run_lstm
+
+
+def timed(function, repeats: int) -> float:
+    """Median milliseconds of `function()` over `repeats` calls (after one warm-up call)."""
+    function()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        samples.append(1000 * (time.perf_counter() - start))
+    return statistics.median(samples)
+
+
+def tensorflow_case(lstm, inputs, mask, weights, fused: bool):
+    """A tf.function: loss and gradients of one LSTM layer (Keras's or the fused path)."""
+    variables = lstm.trainable_variables
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            if fused:
+                sequence, state_h, state_c = run_lstm(lstm, inputs, mask=mask)
+            else:
+                sequence, state_h, state_c = lstm(inputs, mask=mask)
+            loss = (
+                tf.reduce_sum(sequence * weights)
+                + tf.reduce_sum(state_h) + tf.reduce_sum(state_c)
+            )
+        gradients = tape.gradient(loss, [inputs] + variables)
+        return loss, gradients
+
+    return step
+
+
+def torch_case(lstm, inputs_array, weights_array, lengths):
+    """PyTorch's nn.LSTM with Keras's weights; returns (step function, loss check)."""
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    kernel, recurrent_kernel, bias = (np.asarray(v) for v in lstm.cell.weights)
+    units = recurrent_kernel.shape[0]
+    model = torch.nn.LSTM(kernel.shape[0], units, batch_first=True)
+    with torch.no_grad():
+        # Same gate order (i, f, g, o); PyTorch stores (4U, E) and has two biases.
+        model.weight_ih_l0.copy_(torch.from_numpy(kernel.T.copy()))
+        model.weight_hh_l0.copy_(torch.from_numpy(recurrent_kernel.T.copy()))
+        model.bias_ih_l0.copy_(torch.from_numpy(bias))
+        model.bias_hh_l0.zero_()
+    inputs = torch.from_numpy(inputs_array).requires_grad_(True)
+    weights = torch.from_numpy(weights_array)
+
+    def step():
+        if lengths is None:
+            sequence, (state_h, state_c) = model(inputs)
+        else:
+            packed = torch.nn.utils.rnn.pack_padded_sequence(
+                inputs, lengths, batch_first=True, enforce_sorted=False
+            )
+            packed_sequence, (state_h, state_c) = model(packed)
+            sequence, _ = torch.nn.utils.rnn.pad_packed_sequence(
+                packed_sequence, batch_first=True, total_length=inputs.shape[1]
+            )
+        loss = (sequence * weights).sum() + state_h.sum() + state_c.sum()
+        model.zero_grad()
+        inputs.grad = None
+        loss.backward()
+        return float(loss)
+
+    return step
+
+
+def translator_comparison(style: str, arguments) -> None:
+    """Target tokens/s of a Translator's `fit` step, fused LSTM vs Keras's, same weights."""
+    from compute_efficiency import synthetic_translator
+    from translator_training import synthetic_batches, tokens_per_second
+
+    vocabulary, length = 8000, arguments.length
+    models = {}
+    for name in ("keras", "kerattn"):
+        keras.utils.set_random_seed(0)
+        model = synthetic_translator(
+            vocabulary, length, embedding_dim=128, units=256, attention=style
+        )
+        model.encoder.fused_lstm = model.decoder.fused_lstm = name == "kerattn"
+        model.compile()
+        models[name] = model
+    models["kerattn"].set_weights(models["keras"].get_weights())
+    batches = synthetic_batches(4, arguments.batch, length, vocabulary)
+    inputs, targets = batches[0]
+    losses = {
+        name: float(model.compute_loss(inputs, targets, model(inputs, training=False)))
+        for name, model in models.items()
+    }
+    print(f"{style}: loss of one batch " + ", ".join(f"{n} {v:.7f}" for n, v in losses.items()))
+    results = {name: [] for name in models}
+    for name, model in models.items():
+        tokens_per_second(model, batches, 2)  # traces the train function
+    for _ in range(arguments.rounds):
+        for name, model in models.items():
+            results[name].append(tokens_per_second(model, batches, arguments.steps))
+    summary = {
+        name: (
+            statistics.median(rate for rate, _ in values),
+            statistics.median(milliseconds for _, milliseconds in values),
+        )
+        for name, values in results.items()
+    }
+    line = ", ".join(
+        f"{name} {rate:.0f} target tokens/s ({milliseconds:.0f} ms/step)"
+        for name, (rate, milliseconds) in summary.items()
+    )
+    ratio = summary["kerattn"][0] / summary["keras"][0]
+    print(f"translator {style}: {line}; kerattn/keras {ratio:.2f}x")
+    print(f"  load average: {open('/proc/loadavg').read().split()[:3]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--length", type=int, default=30)
+    parser.add_argument("--inputs", type=int, default=256)
+    parser.add_argument("--units", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--translator", nargs="*", default=[], metavar="STYLE")
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument(
+        "--masked", action="store_true",
+        help="right-padded batch (lengths uniform in [length/2, length]) with its mask",
+    )
+    arguments = parser.parse_args()
+    try:
+        import torch  # noqa: F401
+
+        have_torch = True
+    except ImportError:
+        have_torch = False
+    rng = np.random.default_rng(0)
+    shape = (arguments.batch, arguments.length, arguments.inputs)
+    inputs_array = rng.normal(size=shape).astype("float32")
+    lengths = mask = None
+    if arguments.masked:
+        lengths = rng.integers(arguments.length // 2, arguments.length + 1, arguments.batch)
+        lengths[0] = arguments.length
+        mask = tf.constant(np.arange(arguments.length)[None, :] < lengths[:, None])
+    inputs = tf.constant(inputs_array)
+    print(f"load average before: {open('/proc/loadavg').read().split()[:3]}")
+    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, torch: {have_torch}")
+
+    for units in arguments.units:
+        lstm = keras.layers.LSTM(
+            units, return_sequences=True, return_state=True, use_cudnn=False
+        )
+        lstm.build((None, None, arguments.inputs))
+        weights_array = rng.normal(size=(arguments.batch, arguments.length, units)).astype(
+            "float32"
+        )
+        weights = tf.constant(weights_array)
+        cases = {
+            "keras": tensorflow_case(lstm, inputs, mask, weights, fused=False),
+            "kerattn": tensorflow_case(lstm, inputs, mask, weights, fused=True),
+        }
+        keras_loss, keras_gradients = cases["keras"]()
+        fused_loss, fused_gradients = cases["kerattn"]()
+        difference = max(
+            float(tf.reduce_max(tf.abs(a - b)) / (1 + tf.reduce_max(tf.abs(a))))
+            for a, b in zip(keras_gradients, fused_gradients)
+        )
+        print(
+            f"units {units}: loss keras {float(keras_loss):.6f} kerattn {float(fused_loss):.6f}"
+            f", largest gradient difference (relative to the gradient's scale) {difference:.1e}"
+        )
+        if have_torch:
+            torch_step = torch_case(lstm, inputs_array, weights_array, lengths)
+            print(f"units {units}: loss torch {torch_step():.6f}")
+            cases["torch"] = torch_step
+        results = {name: [] for name in cases}
+        for _ in range(arguments.rounds):
+            for name, case in cases.items():
+                results[name].append(timed(case, arguments.repeats))
+        medians = {name: statistics.median(values) for name, values in results.items()}
+        line = ", ".join(f"{name} {value:.1f} ms" for name, value in medians.items())
+        ratios = ", ".join(
+            f"keras/{name} {medians['keras'] / value:.2f}x"
+            for name, value in medians.items() if name != "keras"
+        )
+        print(f"units {units} ({'masked' if mask is not None else 'no mask'}): {line}; {ratios}")
+        print(f"  load average: {open('/proc/loadavg').read().split()[:3]}")
+    for style in arguments.translator:
+        translator_comparison(style, arguments)
+
+
+if __name__ == "__main__":
+    main()
