@@ -17,6 +17,10 @@ Modules:
     rest_server: the aiohttp REST application, `RestServer`.
     tensor_protos: PredictRequest TensorProtos → input arrays, outputs → TensorProtos.
     grpc_server: PredictionService and ModelService servicers, `GrpcServer`.
+    model_run_queue: `ModelRunQueue`: bounded concurrent model runs behind a bounded queue,
+        deadlines honoured before a run starts.
+    model_warmup: a version's warm-up records replayed before it is AVAILABLE.
+    model_config_poller: `--model_config_file` re-read periodically.
     model_server: `serve`: both servers until SIGTERM/SIGINT, then a drain.
     serving_error: TF Serving status codes, HTTP mapping, `ServingError`.
     command: `kerattn serve`'s flags → models and servers.

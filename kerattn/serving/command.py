@@ -16,8 +16,17 @@ accepted with hyphens, so a deployment's command line carries over. gRPC is serv
   gRPC messages (RESOURCE_EXHAUSTED; TF Serving accepts up to 2 GiB);
   `--max_request_elements` (default 4 Mi) caps the tensor elements of a request's inputs and
   `--max_batch_size_per_request` (default 1000) their dimension 0 (INVALID_ARGUMENT / 400);
-* a REST predict that passes `--rest_api_timeout_in_ms` gets TF Serving's 504, but its run is
-  not cancelled: it finishes in its worker thread (see `rest_server`).
+* a REST predict that passes `--rest_api_timeout_in_ms` gets TF Serving's 504; a run still
+  queued is dropped, one already running finishes in its run thread (docs/serving.md §12);
+* model runs are queued, not refused: `--model_run_threads`, `--max_queued_requests`; REST
+  connections are bounded: `--rest_api_header_timeout_seconds`, `--rest_api_body_timeout_seconds`,
+  `--rest_api_idle_timeout_seconds`, `--rest_api_max_connections` (docs/serving.md §12);
+* `--enable_batching=true` (and `--batching_parameters_file`) is refused with exit 2: request
+  batching is not implemented yet.
+
+TF Serving's `--enable_model_warmup` (default true; docs/serving.md §13) and
+`--model_config_file_poll_wait_seconds` (default 0 = read once; re-reading adds and removes
+models) keep their meaning; boolean flags accept TF Serving's `--flag=true|false` syntax.
 """
 
 from __future__ import annotations
@@ -27,6 +36,13 @@ import sys
 from pathlib import Path
 
 from kerattn.serving.model_manager import ModelConfig, ModelManager, model_configs_from_proto
+
+BATCHING_NOT_IMPLEMENTED = (
+    "--enable_batching: request batching is not implemented in kerattn serve yet; leave the "
+    "flag off (or =false), every request then runs as its own model call.")
+BATCHING_FILE_WITHOUT_BATCHING = (
+    "--batching_parameters_file {path} was given without --enable_batching; TF Serving "
+    "refuses that too, and kerattn serve does not implement batching yet.")
 
 
 def _error(message: str, code: int) -> int:
@@ -64,11 +80,18 @@ def run(model_name: str = "default", model_base_path: str | None = None,
         grpc_max_threads: int | None = None, rest_api_num_threads: int | None = None,
         enable_cors: bool = False, max_body_bytes: int | None = None,
         rest_api_timeout_in_ms: int = 30000, max_request_elements: int | None = None,
-        max_batch_size_per_request: int | None = None) -> int:
+        max_batch_size_per_request: int | None = None, enable_model_warmup: bool = True,
+        model_config_file_poll_wait_seconds: float = 0.0, enable_batching: bool = False,
+        batching_parameters_file: str | None = None, model_run_threads: int | None = None,
+        max_queued_requests: int | None = None,
+        header_timeout_seconds: float | None = None, body_timeout_seconds: float | None = None,
+        idle_timeout_seconds: float | None = None, max_connections: int | None = None) -> int:
     """Serves until SIGTERM/SIGINT; returns the exit code (0 after a clean shutdown).
 
-    The three limits default to `RequestLimits`'s defaults when None.
+    The three limits default to `RequestLimits`'s defaults when None, the queue and connection
+    settings to `model_server.serve`'s.
     """
+    from kerattn.serving.model_config_poller import ModelConfigPoller
     from kerattn.serving.model_server import serve
     from kerattn.serving.request_limits import RequestLimits
 
@@ -80,6 +103,30 @@ def run(model_name: str = "default", model_base_path: str | None = None,
                         ("--rest_api_num_threads", rest_api_num_threads)):
         if value is not None and value < 1:
             return _error(f"{flag} must be at least 1; received {value}.", 2)
+    if enable_batching:
+        return _error(BATCHING_NOT_IMPLEMENTED, 2)
+    if batching_parameters_file:
+        return _error(BATCHING_FILE_WITHOUT_BATCHING.format(path=batching_parameters_file), 2)
+    if model_run_threads is not None and model_run_threads < 1:
+        return _error(f"--model_run_threads must be at least 1; received {model_run_threads}.",
+                      2)
+    if max_queued_requests is not None and max_queued_requests < 1:
+        return _error(
+            f"--max_queued_requests must be at least 1; received {max_queued_requests}.", 2)
+    connection_settings = {
+        "header_timeout_seconds": ("--rest_api_header_timeout_seconds", header_timeout_seconds),
+        "body_timeout_seconds": ("--rest_api_body_timeout_seconds", body_timeout_seconds),
+        "idle_timeout_seconds": ("--rest_api_idle_timeout_seconds", idle_timeout_seconds),
+        "max_connections": ("--rest_api_max_connections", max_connections),
+        "max_queued_requests": ("--max_queued_requests", max_queued_requests),
+    }
+    serve_settings = {}
+    for name, (flag, value) in connection_settings.items():
+        if value is None:
+            continue
+        if value < 0:
+            return _error(f"{flag} must be 0 (no limit) or more; received {value:g}.", 2)
+        serve_settings[name] = value
     given = {"max_request_bytes": max_body_bytes, "max_request_elements": max_request_elements,
              "max_batch_size_per_request": max_batch_size_per_request}
     try:
@@ -91,14 +138,25 @@ def run(model_name: str = "default", model_base_path: str | None = None,
         configs = model_configs(model_name, model_base_path, model_config_file)
     except ValueError as error:
         return _error(str(error), 2 if not model_config_file else 1)
-    manager = ModelManager(configs, poll_wait_seconds=poll_wait_seconds)
+    manager = ModelManager(configs, poll_wait_seconds=poll_wait_seconds,
+                           enable_model_warmup=enable_model_warmup)
+    poller = None
+    if model_config_file and model_config_file_poll_wait_seconds > 0:
+        poller = ModelConfigPoller(
+            manager, lambda: model_configs(model_name, model_base_path, model_config_file),
+            model_config_file_poll_wait_seconds)
+        poller.start(configs)
     try:
         serve(manager, host=host, grpc_port=port, rest_api_port=rest_api_port,
               grpc_max_threads=grpc_max_threads, rest_api_num_threads=rest_api_num_threads,
               limits=limits, enable_cors=enable_cors,
-              rest_api_timeout_in_ms=rest_api_timeout_in_ms)
+              rest_api_timeout_in_ms=rest_api_timeout_in_ms,
+              model_run_threads=model_run_threads, **serve_settings)
     except ValueError as error:  # both ports 0: nothing to serve
         return _error(str(error), 2)
     except (RuntimeError, OSError) as error:  # a model did not load; a port is taken
         return _error(str(error), 1)
+    finally:
+        if poller is not None:
+            poller.stop()
     return 0

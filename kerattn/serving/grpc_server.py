@@ -15,8 +15,13 @@ Methods, status codes and messages follow docs/serving.md §4 (`predict_impl.cc`
 Status codes are TF Serving's internal codes unchanged; messages above 1024 characters are cut
 and suffixed `...TRUNCATED` (grpc_status_util.cc).
 
-RPCs run in a pool of `max_threads` threads; an RPC arriving while `max_threads` are in flight
-gets RESOURCE_EXHAUSTED, as TF Serving's thread quota (`--grpc_max_threads`) does. Messages above
+RPCs are handled in a pool of `max_threads` threads; RPCs beyond those wait, up to
+`max_queued_requests` of them, and only an RPC beyond that gets RESOURCE_EXHAUSTED (`Concurrent
+RPC limit exceeded!`, from grpcio). The model runs themselves go through a `ModelRunQueue`
+(shared with REST in `kerattn serve`): bounded concurrency, a bounded FIFO queue, and the client's
+deadline honoured: an RPC whose deadline passed before its turn, or whose client cancelled it, is
+never run (DEADLINE_EXCEEDED / CANCELLED), as TF Serving's session run follows the deadline
+(docs/serving.md §12). Messages above
 `limits.max_request_bytes` get RESOURCE_EXHAUSTED from gRPC (TF Serving accepts up to 2 GiB);
 Predict inputs are checked against `limits` before any array is built (`tensor_protos`,
 `request_limits`). Every failed RPC is logged on one line, without a traceback, at most 10 lines a
@@ -27,6 +32,7 @@ traceback for it is replaced by that line); only server faults (UNKNOWN) log a t
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import os
 
@@ -35,6 +41,7 @@ from tensorflow_serving.apis import (
     get_model_metadata_pb2, model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc)
 
 from kerattn.serving.model_manager import DEFAULT_SIGNATURE, ModelManager
+from kerattn.serving.model_run_queue import DEFAULT_MAX_QUEUED, ModelRunQueue
 from kerattn.serving.rate_limited_log import RateLimitedLog, one_line
 from kerattn.serving.request_limits import RequestLimits
 from kerattn.serving.servable_requests import (
@@ -49,6 +56,14 @@ _MESSAGE_LIMIT = 1024
 _SIGNATURE_DEF_FIELD = "signature_def"
 # What grpcio logs, with a traceback, for a request message that does not parse.
 _DESERIALIZING_FAILURE = "Exception deserializing message!"
+# grpcio's time_remaining() without a client deadline is the distance to gpr's infinite future.
+_NO_DEADLINE_SECONDS = 1e8
+
+
+def _time_remaining(context: grpc.ServicerContext) -> float | None:
+    """Seconds left before the client's deadline, or None when the client set none."""
+    remaining = context.time_remaining()
+    return None if remaining is None or remaining > _NO_DEADLINE_SECONDS else remaining
 
 
 def _answer(context: grpc.ServicerContext, handler, request, request_log: RateLimitedLog,
@@ -111,13 +126,16 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     """`tensorflow.serving.PredictionService` over a `ModelManager`."""
 
     def __init__(self, manager: ModelManager, limits: RequestLimits | None = None,
-                 request_log: RateLimitedLog | None = None):
+                 request_log: RateLimitedLog | None = None,
+                 run_queue: ModelRunQueue | None = None):
         self.manager = manager
         self.limits = limits or RequestLimits()
         self.request_log = request_log or RateLimitedLog(logger)
+        self.run_queue = run_queue or ModelRunQueue()
 
     def Predict(self, request, context):  # noqa: N802 - the generated servicer's method names
-        return _answer(context, self._predict, request, self.request_log, "Predict")
+        return _answer(context, functools.partial(self._predict, context=context), request,
+                       self.request_log, "Predict")
 
     def GetModelMetadata(self, request, context):  # noqa: N802
         return _answer(context, self._model_metadata, request, self.request_log,
@@ -132,7 +150,10 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     def MultiInference(self, request, context):  # noqa: N802
         _unimplemented(context, "MultiInference", "use Predict")
 
-    def _predict(self, request):
+    def _predict(self, request, context: grpc.ServicerContext):
+        remaining = _time_remaining(context)
+        if remaining is not None and remaining <= 0:  # it waited for a thread past its deadline
+            raise ServingError("DEADLINE_EXCEEDED", "Deadline Exceeded")
         spec = _model_spec(request)
         loaded = self.manager.servable(spec.name, *_version_and_label(spec))
         key = spec.signature_name or DEFAULT_SIGNATURE
@@ -142,7 +163,10 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         signature_def, function = signature
         inputs = input_arrays(request.inputs, signature_def, self.limits)
         aliases = output_aliases(request.output_filter, signature_def)
-        outputs = run_signature(function, signature_def, inputs, aliases)
+        outputs = self.run_queue.call(
+            run_signature, function, signature_def, inputs, aliases,
+            timeout=_time_remaining(context),
+            on_submit=lambda future: context.add_callback(future.cancel))
         response = predict_pb2.PredictResponse()
         response.model_spec.name = spec.name
         response.model_spec.signature_name = key
@@ -193,8 +217,13 @@ class GrpcServer:
         manager: the served models.
         host: the interface to listen on (default loopback only).
         port: the TCP port; 0 picks a free one (see `port` after start).
-        max_threads: RPC worker threads and the most RPCs in flight (TF Serving's
-            `--grpc_max_threads`, default 4 × CPUs).
+        max_threads: RPC handler threads (TF Serving's `--grpc_max_threads`, default 4 × CPUs).
+        max_queued_requests: RPCs that may wait for a handler thread beyond those (default
+            256); one more gets RESOURCE_EXHAUSTED.
+        run_queue: where model runs execute (default a `ModelRunQueue()` of its own; `serve`
+            shares one with REST).
+        idle_timeout_seconds: a connection without an RPC for that long is closed (gRPC's
+            `max_connection_idle_ms`); 0 = never.
         limits: what one request may send and build (default `RequestLimits()`): larger
             messages get RESOURCE_EXHAUSTED, inputs over the limits INVALID_ARGUMENT.
         shutdown_timeout: seconds in-flight RPCs get to finish on shutdown.
@@ -202,9 +231,17 @@ class GrpcServer:
 
     def __init__(self, manager: ModelManager, host: str = "127.0.0.1", port: int = 8500,
                  max_threads: int | None = None, limits: RequestLimits | None = None,
-                 shutdown_timeout: float = 30.0):
+                 shutdown_timeout: float = 30.0, max_queued_requests: int = DEFAULT_MAX_QUEUED,
+                 run_queue: ModelRunQueue | None = None, idle_timeout_seconds: float = 0.0):
         if max_threads is not None and max_threads < 1:
             raise ValueError(f"`max_threads` must be >= 1; received {max_threads}.")
+        if max_queued_requests < 0:
+            raise ValueError(
+                f"`max_queued_requests` must be >= 0; received {max_queued_requests}.")
+        self.max_queued_requests = max_queued_requests
+        self.idle_timeout_seconds = idle_timeout_seconds
+        self._own_run_queue = run_queue is None
+        self.run_queue = run_queue or ModelRunQueue(max_queued=max(1, max_queued_requests))
         self.manager = manager
         self.host = host
         self.port = port
@@ -224,12 +261,18 @@ class GrpcServer:
         """
         executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.max_threads, thread_name_prefix="kerattn-grpc")
-        server = grpc.server(executor, maximum_concurrent_rpcs=self.max_threads, options=[
+        options = [
             ("grpc.max_receive_message_length", self.limits.max_request_bytes),
             ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share it
-        ])
+        ]
+        if self.idle_timeout_seconds > 0:  # connections without an RPC for that long are closed
+            options.append(("grpc.max_connection_idle_ms", int(self.idle_timeout_seconds * 1000)))
+        server = grpc.server(
+            executor, maximum_concurrent_rpcs=self.max_threads + self.max_queued_requests,
+            options=options)
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            PredictionServicer(self.manager, self.limits, self._request_log), server)
+            PredictionServicer(self.manager, self.limits, self._request_log, self.run_queue),
+            server)
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(
             ModelServicer(self.manager, self._request_log), server)
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -250,5 +293,7 @@ class GrpcServer:
             return
         self._server.stop(self.shutdown_timeout).wait()
         self._executor.shutdown(wait=True)
+        if self._own_run_queue:
+            self.run_queue.stop()
         logging.getLogger("grpc._common").removeFilter(self._log_filter)
         self._server = self._executor = None

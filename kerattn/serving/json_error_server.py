@@ -11,6 +11,12 @@ answers those with an HTML page; kerattn answers every `/v1/` error in JSON.)
 
 It uses aiohttp's public `web.Server`, `web.RequestHandler` and `handle_error` (aiohttp 3.9 to
 3.14); `tests/serving/test_request_limits.py` checks the answer.
+
+Connections are also bounded (docs/serving.md §12): `max_connections` open connections at most
+(one more is answered 503 `{"error": "Too many open connections …"}` and closed at once), and a
+request's headers must be complete `header_timeout` seconds after its first byte (otherwise 408
+and the connection is closed); idle connections, and connections that never send a complete
+request, close after aiohttp's `keepalive_timeout` (the caller passes it).
 """
 
 from __future__ import annotations
@@ -41,10 +47,74 @@ def _reason(message: str | None, status: int) -> str:
     return text or HTTPStatus(status).phrase
 
 
+def raw_json_response(status: int, message: str) -> bytes:
+    """A complete HTTP/1.1 response `{"error": message}` that closes the connection, for answers
+    written straight to a transport (no aiohttp request exists yet)."""
+    body = json_error_body(message)
+    head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+            f"Content-Type: {JSON_CONTENT_TYPE}\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n")
+    return head.encode("ascii") + body
+
+
 class _JsonErrorRequestHandler(web.RequestHandler):
-    def __init__(self, manager: web.Server, *, request_log: RateLimitedLog, **kwargs):
+    def __init__(self, manager: "JsonErrorServer", *, request_log: RateLimitedLog,
+                 header_timeout: float = 0.0, **kwargs):
         super().__init__(manager, **kwargs)
         self._request_log = request_log
+        self._server = manager
+        self._header_timeout = header_timeout
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._in_request = False
+        self._refused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if not self._server.admit():
+            self._refused = True
+            self._request_log.log(logging.INFO, "REST connection refused: %d connections open",
+                                  self._server.max_connections)
+            transport.write(raw_json_response(
+                503, f"Too many open connections (the limit is {self._server.max_connections}); "
+                "retry later."))
+            transport.close()
+            return
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._refused:
+            return
+        self._server.release()
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if (data and self._header_timeout > 0 and not self._in_request
+                and self._header_timer is None and self.transport is not None):
+            self._header_timer = asyncio.get_running_loop().call_later(
+                self._header_timeout, self._headers_too_slow)
+
+    def request_started(self) -> None:
+        """Called by the server's handler: the headers are complete."""
+        self._in_request = True
+        self._cancel_header_timer()
+
+    def request_finished(self) -> None:
+        self._in_request = False
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self._in_request or self.transport is None:
+            return
+        text = f"Request headers not received within {self._header_timeout:g} seconds."
+        self._request_log.log(logging.INFO, "REST connection: 408 %s", text)
+        self.transport.write(raw_json_response(408, text))
+        self.force_close()
 
     def handle_error(self, request: web.BaseRequest, status: int = 500,
                      exc: BaseException | None = None, message: str | None = None
@@ -68,18 +138,49 @@ class _JsonErrorRequestHandler(web.RequestHandler):
 
 class JsonErrorServer(web.Server):
     """`web.Server(handler, **handler_args)` whose connections answer unparseable requests with
-    a JSON error body (see the module docstring). Create it on the event loop that serves it.
+    a JSON error body, and bound connections and header time (see the module docstring).
+    Create it on the event loop that serves it.
 
     Args:
         handler: the request handler (`async (web.BaseRequest) -> web.StreamResponse`).
         request_log: where the one line per malformed request goes.
-        handler_args: `web.RequestHandler` options (`access_log`, `auto_decompress`, …).
+        max_connections: the most open connections (0 = no limit).
+        header_timeout: seconds from a request's first byte to its complete headers (0 = no
+            limit).
+        handler_args: `web.RequestHandler` options (`access_log`, `auto_decompress`,
+            `keepalive_timeout`, …).
     """
 
-    def __init__(self, handler, *, request_log: RateLimitedLog, **handler_args):
-        super().__init__(handler, loop=asyncio.get_running_loop(), **handler_args)
+    def __init__(self, handler, *, request_log: RateLimitedLog, max_connections: int = 0,
+                 header_timeout: float = 0.0, **handler_args):
+        super().__init__(self._handle_marked, loop=asyncio.get_running_loop(), **handler_args)
+        self._inner_handler = handler
         self._serving_loop = asyncio.get_running_loop()
-        self._handler_args = dict(handler_args, request_log=request_log)
+        self._handler_args = dict(handler_args, request_log=request_log,
+                                  header_timeout=header_timeout)
+        self.max_connections = max_connections
+        self.open_connections = 0
+
+    def admit(self) -> bool:
+        """Counts a new connection in; False (not counted) when `max_connections` are open."""
+        if self.max_connections and self.open_connections >= self.max_connections:
+            return False
+        self.open_connections += 1
+        return True
+
+    def release(self) -> None:
+        self.open_connections -= 1
+
+    async def _handle_marked(self, request: web.BaseRequest) -> web.StreamResponse:
+        protocol = request.protocol
+        marked = isinstance(protocol, _JsonErrorRequestHandler)
+        if marked:
+            protocol.request_started()
+        try:
+            return await self._inner_handler(request)
+        finally:
+            if marked:
+                protocol.request_finished()
 
     def __call__(self) -> web.RequestHandler:
         return _JsonErrorRequestHandler(self, loop=self._serving_loop, **self._handler_args)

@@ -20,6 +20,10 @@ Serving's `--max_num_load_retries` 5 and `--load_retry_interval_micros` 60 s; TF
 inside one load while kerattn retries on later discovery passes, and shows END with the last
 error in between); a version whose folder disappears and comes back gets a fresh set of retries.
 
+With `enable_model_warmup` (TF Serving's `--enable_model_warmup`, default on) a loaded version
+replays its `assets.extra/tf_serving_warmup_requests` (`model_warmup`) before it becomes
+AVAILABLE; a failing record fails the load.
+
 The manager knows nothing about HTTP or gRPC: request handlers call `servable(...)`,
 `version_statuses(...)` and get `ServingError`s with TF Serving's codes and texts.
 """
@@ -197,6 +201,7 @@ class VersionStatus:
 class _ModelState:
     def __init__(self, config: ModelConfig):
         self.config = config
+        self.active = True  # False once a new config no longer lists the model
         self.statuses: dict[int, VersionStatus] = {}
         self.loaded: dict[int, LoadedVersion] = {}
         # Failed versions: version → (folder, attempts so far, monotonic time of the last one).
@@ -214,16 +219,20 @@ class ModelManager:
             (tests may pass a stub).
         max_load_retries: how many times a failed load is tried again (default 5).
         load_retry_interval_seconds: the least time between two attempts (default 60).
+        enable_model_warmup: replay each version's warm-up records before it is AVAILABLE
+            (default True, as TF Serving).
     """
 
     def __init__(self, configs: list[ModelConfig], poll_wait_seconds: float = 1.0, loader=None,
-                 max_load_retries: int = 5, load_retry_interval_seconds: float = 60.0):
+                 max_load_retries: int = 5, load_retry_interval_seconds: float = 60.0,
+                 enable_model_warmup: bool = True):
         names = [config.name for config in configs]
         if len(set(names)) != len(names):
             raise ValueError(f"model names must be unique; received {names}.")
         self.poll_wait_seconds = poll_wait_seconds
         self.max_load_retries = max_load_retries
         self.load_retry_interval_seconds = load_retry_interval_seconds
+        self.enable_model_warmup = enable_model_warmup
         self._loader = loader or LoadedVersion
         self._models = {config.name: _ModelState(config) for config in configs}
         self._lock = threading.Lock()  # guards _models' dictionaries
@@ -237,6 +246,38 @@ class ModelManager:
         """One discovery pass over every model: load new aspired versions, then unload old ones."""
         with self._poll_lock:
             for name in list(self._models):
+                if self._models[name].active:
+                    self._poll_model(self._models[name])
+
+    def set_configs(self, configs: list[ModelConfig]) -> None:
+        """Replaces the served models, as a re-read `--model_config_file` does in TF Serving:
+        new models are loaded now, models no longer listed are unloaded (their versions END,
+        requests NOT_FOUND), changed policies, labels and base paths apply from this pass.
+
+        Raises:
+            ValueError: two configs share a name.
+        """
+        names = [config.name for config in configs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"model names must be unique; received {names}.")
+        with self._poll_lock:
+            with self._lock:
+                wanted = {config.name: config for config in configs}
+                for name, model in self._models.items():
+                    if name not in wanted and model.active:
+                        model.active = False
+                        for version in list(model.loaded):
+                            model.loaded.pop(version)
+                            model.statuses[version].state = END
+                        logger.info("Unloaded model %s: no longer in the model config", name)
+                for name, config in wanted.items():
+                    model = self._models.get(name)
+                    if model is None:
+                        self._models[name] = _ModelState(config)
+                        logger.info("Added model %s from the model config", name)
+                    else:
+                        model.config, model.active = config, True
+            for name in wanted:
                 self._poll_model(self._models[name])
 
     def _poll_model(self, model: _ModelState) -> None:
@@ -295,6 +336,10 @@ class ModelManager:
         logger.info("Loading servable version %s %d from %s", model.config.name, version, path)
         try:
             loaded = self._loader(model.config.name, version, path)
+            if self.enable_model_warmup:
+                from kerattn.serving.model_warmup import warm_up
+
+                warm_up(loaded)
         except Exception as error:  # noqa: BLE001 - any load failure is recorded, not raised
             failure = from_exception(error)
             logger.error("Loading servable version %s %d failed: %s",
@@ -339,7 +384,7 @@ class ModelManager:
         with self._lock:
             result = {}
             for name, model in self._models.items():
-                if not model.loaded:
+                if model.active and not model.loaded:
                     failures = [s for s in model.statuses.values() if s.error_code != "OK"]
                     result[name] = failures[0].error_message if failures else "no version loaded"
             return result

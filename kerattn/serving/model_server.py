@@ -15,8 +15,11 @@ import signal
 
 from kerattn.serving.grpc_server import GrpcServer
 from kerattn.serving.model_manager import ModelManager
+from kerattn.serving.model_run_queue import DEFAULT_MAX_QUEUED, ModelRunQueue
 from kerattn.serving.request_limits import RequestLimits
-from kerattn.serving.rest_server import DEFAULT_TIMEOUT_IN_MS, RestServer
+from kerattn.serving.rest_server import (
+    DEFAULT_BODY_TIMEOUT_SECONDS, DEFAULT_HEADER_TIMEOUT_SECONDS, DEFAULT_IDLE_TIMEOUT_SECONDS,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT_IN_MS, RestServer)
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +29,12 @@ def serve(manager: ModelManager, host: str = "127.0.0.1", grpc_port: int = 8500,
           rest_api_num_threads: int | None = None,
           limits: RequestLimits | None = None, enable_cors: bool = False,
           rest_api_timeout_in_ms: int = DEFAULT_TIMEOUT_IN_MS,
-          shutdown_timeout: float = 30.0) -> None:
+          shutdown_timeout: float = 30.0, model_run_threads: int | None = None,
+          max_queued_requests: int = DEFAULT_MAX_QUEUED,
+          header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
+          body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS,
+          idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
+          max_connections: int = DEFAULT_MAX_CONNECTIONS) -> None:
     """Serves gRPC on `grpc_port` and REST on `rest_api_port` (0 = off) until SIGTERM/SIGINT,
     then drains in-flight requests and returns.
 
@@ -41,6 +49,10 @@ def serve(manager: ModelManager, host: str = "127.0.0.1", grpc_port: int = 8500,
         enable_cors: TF Serving's CORS headers on REST responses.
         rest_api_timeout_in_ms: see `RestServer.timeout_in_ms`.
         shutdown_timeout: seconds in-flight requests get to finish.
+        model_run_threads, max_queued_requests: the `ModelRunQueue` both endpoints share (and
+            the RPCs gRPC queues for a handler thread).
+        header_timeout_seconds, body_timeout_seconds, idle_timeout_seconds, max_connections:
+            see `RestServer` (the idle timeout also closes idle gRPC connections).
 
     Raises:
         ValueError: both ports are 0.
@@ -61,18 +73,29 @@ def serve(manager: ModelManager, host: str = "127.0.0.1", grpc_port: int = 8500,
             raise RuntimeError(
                 f"{len(unavailable)} model(s) did not become available: {unavailable}")
         grpc_server = rest_server = None
+        run_queue = ModelRunQueue(model_run_threads, max_queued=max_queued_requests)
         if grpc_port:
             grpc_server = GrpcServer(manager, host=host, port=grpc_port,
                                      max_threads=grpc_max_threads,
                                      limits=limits,
-                                     shutdown_timeout=shutdown_timeout)
+                                     shutdown_timeout=shutdown_timeout,
+                                     max_queued_requests=max_queued_requests,
+                                     run_queue=run_queue,
+                                     idle_timeout_seconds=idle_timeout_seconds)
         if rest_api_port:
             rest_server = RestServer(manager, host=host, port=rest_api_port,
                                      num_threads=rest_api_num_threads,
                                      limits=limits, enable_cors=enable_cors,
                                      timeout_in_ms=rest_api_timeout_in_ms,
-                                     shutdown_timeout=shutdown_timeout)
-        asyncio.run(_serve_until_signal(grpc_server, rest_server))
+                                     shutdown_timeout=shutdown_timeout, run_queue=run_queue,
+                                     header_timeout_seconds=header_timeout_seconds,
+                                     body_timeout_seconds=body_timeout_seconds,
+                                     idle_timeout_seconds=idle_timeout_seconds,
+                                     max_connections=max_connections)
+        try:
+            asyncio.run(_serve_until_signal(grpc_server, rest_server))
+        finally:
+            run_queue.stop()
     finally:
         manager.stop()
 

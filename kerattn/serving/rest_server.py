@@ -23,14 +23,17 @@ before any tensor is built (`request_limits`). Every failed request is logged on
 a traceback, at most 10 lines a second (`rate_limited_log`); only server faults (HTTP 500) log a
 traceback.
 
-A predict whose signature runs longer than `timeout_in_ms` (TF Serving's `--rest_api_timeout_in_ms`,
-default 30000; 0 or negative: no limit) gets 504 `{"error": "Timed out waiting for notification"}`,
-TF Serving's answer when the session run passes its RunOptions timeout (DirectSession's
-DEADLINE_EXCEEDED). As in TF Serving, only the run is timed, not parsing or writing the response.
-Unlike TF Serving, the run is not cancelled: it finishes in its worker thread and its result is
-dropped, because TensorFlow's eager runtime has no per-call cancellation that is safe with
-concurrent calls (`tensorflow.python.eager.cancellation` keeps the active manager in a process-wide
-global).
+Model runs go through a `ModelRunQueue` (shared with gRPC in `kerattn serve`), not the worker
+pool: at most its `num_threads` run at once, the others wait in its bounded queue (full: 429
+RESOURCE_EXHAUSTED). A predict whose run is not done `timeout_in_ms` after it was queued (TF
+Serving's `--rest_api_timeout_in_ms`, default 30000; 0 or negative: no limit) gets 504
+`{"error": "Timed out waiting for notification"}`, TF Serving's answer when the session run passes
+its RunOptions timeout (DirectSession's DEADLINE_EXCEEDED); as in TF Serving, parsing and writing
+the response are not timed. A run still queued then is dropped without running; one already
+running cannot be interrupted (TensorFlow's eager runtime has no per-call cancellation that is
+safe with concurrent calls) and finishes in its run thread, its result dropped. So timed-out
+requests never hold the worker pool, and at most `num_threads` abandoned runs exist at once
+(docs/serving.md §12).
 
 `RestServer.start()`/`stop()` run it on the caller's event loop (`model_server.serve`, which
 drains in-flight requests on SIGTERM); `RestServer.start_in_thread()` runs it on an event loop
@@ -47,6 +50,7 @@ import logging
 import os
 import re
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -56,6 +60,7 @@ from kerattn.serving.json_document import dump, parse_request_body
 from kerattn.serving.json_error_server import JSON_CONTENT_TYPE, JsonErrorServer, json_error_body
 from kerattn.serving.json_tensors import input_tensors, predict_response_json
 from kerattn.serving.model_manager import DEFAULT_SIGNATURE, ModelManager
+from kerattn.serving.model_run_queue import DEADLINE_MESSAGE, ModelRunQueue
 from kerattn.serving.rate_limited_log import RateLimitedLog, one_line
 from kerattn.serving.request_body import (
     BodyTooLargeError, check_content_length, inflate_gzip, needs_inflating, read_body)
@@ -79,8 +84,19 @@ _NOT_FOUND_HTML = (
     "</BODY></HTML>\n"
 )
 DEFAULT_TIMEOUT_IN_MS = 30000  # TF Serving's --rest_api_timeout_in_ms (server.h)
-# DirectSession's DEADLINE_EXCEEDED text when a run passes RunOptions.timeout_in_ms.
-TIMEOUT_MESSAGE = "Timed out waiting for notification"
+TIMEOUT_MESSAGE = DEADLINE_MESSAGE
+# Connection limits (docs/serving.md §12); TF Serving's libevent server has none of them.
+DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
+DEFAULT_BODY_TIMEOUT_SECONDS = 30.0
+DEFAULT_IDLE_TIMEOUT_SECONDS = 30.0
+DEFAULT_MAX_CONNECTIONS = 512
+# After an answer that leaves the body unread (413, 408), aiohttp reads and drops what the client
+# still sends, so that the client sees the answer rather than a reset, for this long at most.
+LINGERING_SECONDS = 2.0
+
+
+class _BodyTimeoutError(Exception):
+    """The body did not arrive within `body_timeout_seconds`: 408, connection closed."""
 
 
 class _EmptyBodyError(Exception):
@@ -206,12 +222,38 @@ class RestServer:
         timeout_in_ms: the longest a predict's signature may run before the client gets 504
             (`--rest_api_timeout_in_ms`, default 30000; 0 or negative: no limit).
         shutdown_timeout: seconds in-flight requests get to finish on shutdown.
+        run_queue: where model runs execute (default a `ModelRunQueue()` of its own; `serve`
+            shares one with gRPC).
+        header_timeout_seconds: a request's headers must be complete this long after its first
+            byte (default 10; else 408 and the connection closes; 0 = no limit).
+        body_timeout_seconds: its body must be complete this long after the headers (default
+            30; else 408 and the connection closes; 0 = no limit).
+        idle_timeout_seconds: a connection without a complete request for this long (after it
+            opened or after its last response) is closed (default 30; 0 = never).
+        max_connections: the most open connections; one more gets 503 and is closed (default
+            512; 0 = no limit).
     """
 
     def __init__(self, manager: ModelManager, host: str = "127.0.0.1", port: int = 8501,
                  num_threads: int | None = None, limits: RequestLimits | None = None,
                  enable_cors: bool = False, timeout_in_ms: int = DEFAULT_TIMEOUT_IN_MS,
-                 shutdown_timeout: float = 30.0):
+                 shutdown_timeout: float = 30.0, run_queue: ModelRunQueue | None = None,
+                 header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
+                 body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS,
+                 idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS):
+        for name, value in (("header_timeout_seconds", header_timeout_seconds),
+                            ("body_timeout_seconds", body_timeout_seconds),
+                            ("idle_timeout_seconds", idle_timeout_seconds),
+                            ("max_connections", max_connections)):
+            if value < 0:
+                raise ValueError(f"`{name}` must be >= 0 (0 = no limit); received {value}.")
+        self.header_timeout_seconds = header_timeout_seconds
+        self.body_timeout_seconds = body_timeout_seconds
+        self.idle_timeout_seconds = idle_timeout_seconds
+        self.max_connections = max_connections
+        self._own_run_queue = run_queue is None
+        self.run_queue = run_queue or ModelRunQueue()
         if num_threads is not None and num_threads < 1:
             raise ValueError(f"`num_threads` must be >= 1; received {num_threads}.")
         self.manager = manager
@@ -234,7 +276,10 @@ class RestServer:
         """The low-level server (one handler for every path; no aiohttp access log; bodies
         left compressed, `_read_body` inflates them)."""
         return JsonErrorServer(self._handle, request_log=self._request_log, access_log=None,
-                               auto_decompress=False)
+                               auto_decompress=False, max_connections=self.max_connections,
+                               header_timeout=self.header_timeout_seconds,
+                               keepalive_timeout=self.idle_timeout_seconds,
+                               lingering_time=LINGERING_SECONDS)
 
     def _response(self, status: int, body: bytes | None, content_type: str = JSON_CONTENT_TYPE
                   ) -> web.Response:
@@ -263,8 +308,13 @@ class RestServer:
         """
         limit = self.limits.max_request_bytes
         check_content_length(request.content_length, limit)
+        timeout = self.body_timeout_seconds or None
         try:
-            body = await read_body(request.content, limit)
+            body = await asyncio.wait_for(read_body(request.content, limit), timeout)
+        except TimeoutError:
+            raise _BodyTimeoutError(
+                f"Request body not received within {self.body_timeout_seconds:g} seconds."
+            ) from None
         except web.RequestPayloadError as error:
             raise invalid_argument(f"Malformed HTTP request body: {error}") from None
         if needs_inflating(request.headers.get("Content-Encoding", "")):
@@ -275,22 +325,14 @@ class RestServer:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, function, *args)
 
-    async def _run_timed(self, function, *args):
-        """`_run`, but DEADLINE_EXCEEDED once `function` has run `timeout_in_ms` (time spent
-        waiting for a worker does not count); a timed-out call finishes unseen in its thread."""
-        if self.timeout_in_ms <= 0:
-            return await self._run(function, *args)
-        loop = asyncio.get_running_loop()
-        started = asyncio.Event()
-
-        def run():
-            loop.call_soon_threadsafe(started.set)
-            return function(*args)
-
-        work = loop.run_in_executor(self._executor, run)
-        await started.wait()
-        try:
-            return await asyncio.wait_for(work, self.timeout_in_ms / 1000)
+    async def _run_model(self, function, *args):
+        """`function(*args)` in the run queue; DEADLINE_EXCEEDED once `timeout_in_ms` passed
+        since it was queued (a run not started by then never starts)."""
+        timeout = self.timeout_in_ms / 1000 if self.timeout_in_ms > 0 else None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        work = asyncio.wrap_future(self.run_queue.submit(function, *args, deadline=deadline))
+        try:  # cancelling `work` (timeout, client gone) cancels the queued run
+            return await asyncio.wait_for(work, timeout)
         except TimeoutError:
             raise ServingError("DEADLINE_EXCEEDED", TIMEOUT_MESSAGE) from None
 
@@ -298,7 +340,7 @@ class RestServer:
                        body: bytes) -> bytes:
         call = await self._run(predict_call, self.manager, name, version, label, body,
                                self.limits)
-        outputs = await self._run_timed(
+        outputs = await self._run_model(
             run_signature, call.function, call.signature_def, call.inputs)
         return await self._run(predict_response_json, outputs, call.row_format)
 
@@ -322,9 +364,10 @@ class RestServer:
         except ServingError as error:
             self._log_failure(method, path, error.http_status, error.message)
             return self._error(error.http_status, error.message)
-        except BodyTooLargeError as error:
-            self._log_failure(method, path, 413, str(error))
-            response = self._error(413, str(error))
+        except (BodyTooLargeError, _BodyTimeoutError) as error:
+            status = 413 if isinstance(error, BodyTooLargeError) else 408
+            self._log_failure(method, path, status, str(error))
+            response = self._error(status, str(error))
             response.force_close()  # the rest of the body is not read
             return response
         except Exception as error:  # noqa: BLE001 - never drop the connection without an answer
@@ -391,6 +434,8 @@ class RestServer:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+        if self._own_run_queue:
+            await asyncio.to_thread(self.run_queue.stop)
 
     def start_in_thread(self) -> int:
         """Runs the server on a new event loop thread; returns the bound port."""

@@ -97,6 +97,26 @@ def test_cli_writes_the_models_config(tmp_path, monkeypatch, capsys):
     assert "NAME=BASE_PATH" in capsys.readouterr().err
 
 
+def test_host_paths_are_the_hosts_absolute_base_paths(tmp_path):
+    """`mount=None` (`kerattn export --models-config … --host-paths`): absolute host base paths,
+    also outside models/, that `kerattn serve --model_config_file` can load."""
+    (tmp_path / "export" / "models" / "translator" / "1").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "g2p").mkdir(parents=True)
+    written = write_model_server_config(
+        tmp_path / "export" / "host.config",
+        {"translator": tmp_path / "export" / "models" / "translator",
+         "g2p": tmp_path / "elsewhere" / ".." / "elsewhere" / "g2p"},
+        mount=None,
+    )
+    assert "Base paths are this host's absolute paths (--host-paths)." in written.read_text()
+    config = read_model_server_config(written)
+    assert [c.base_path for c in config.model_config_list.config] == [
+        str((tmp_path / "export" / "models" / "translator").resolve()),
+        str((tmp_path / "elsewhere" / "g2p").resolve()),
+    ]  # fmt: skip
+    assert all(Path(c.base_path).is_dir() for c in config.model_config_list.config)
+
+
 def test_checked_in_models_config_parses():
     config = read_model_server_config(EXPORT_DIR / "models.config")
     for model in config.model_config_list.config:

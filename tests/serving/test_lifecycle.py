@@ -21,6 +21,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 from kerattn.export.exporter import export_model
 from kerattn.serving.grpc_server import GrpcServer
 from kerattn.serving.model_manager import ModelConfig, ModelManager, read_signature_defs
+from kerattn.serving.model_run_queue import ModelRunQueue
 from kerattn.serving.model_server import serve
 from kerattn.serving.request_limits import RequestLimits
 from kerattn.serving.rest_server import RestServer
@@ -90,7 +91,7 @@ def slow_manager(toy_model_dir, tmp_path):
 
 @pytest.fixture
 def slow_server(slow_manager):
-    server = RestServer(slow_manager, port=0, num_threads=2)
+    server = RestServer(slow_manager, port=0, num_threads=2, run_queue=ModelRunQueue(2))
     client = Client(server.start_in_thread())
     yield server, client
     server.stop_thread()
@@ -98,7 +99,8 @@ def slow_server(slow_manager):
 
 @pytest.fixture
 def slow_grpc_server(slow_manager):
-    server = GrpcServer(slow_manager, port=0, max_threads=2)
+    server = GrpcServer(slow_manager, port=0, max_threads=2, max_queued_requests=0,
+                        run_queue=ModelRunQueue(2))
     server.start()
     yield server
     server.stop()
@@ -152,7 +154,8 @@ def test_grpc_stop_drains_in_flight_rpcs(slow_grpc_server):
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
-def test_grpc_rpcs_beyond_max_threads_are_resource_exhausted(slow_grpc_server):
+def test_grpc_rpcs_beyond_max_threads_and_the_queue_are_resource_exhausted(slow_grpc_server):
+    """With `max_queued_requests=0` no RPC may wait: the third of five is refused."""
     outcomes = []
 
     def call() -> None:
