@@ -6,15 +6,18 @@ Each case is a `tf.function` computing a weighted sum of the output sequence and
 states and its gradients with respect to the inputs and all three weights (what a training
 step needs). Keras and kerattn run on the same layer object; PyTorch gets the same weights
 (Keras's (E, 4U) kernels transposed, both biases in `bias_ih`) and its numerics are checked
-against Keras before timing. Cases alternate in every round so they share the machine's
-noise; the medians are reported, with ratios against Keras measured in the same run.
+against Keras before timing (the loss is printed; torch could not be installed on the
+machine of bench/RESULTS.md, PyPI's Linux wheels need several GB of CUDA libraries, so this
+case has not been run there yet). Cases alternate in every round so they share the machine's
+noise; reported: median and best ms, and Keras/case as the median of the ratios of calls
+made next to each other (robust to a machine shared with other jobs) and of the best times.
 
 With `--translator STYLE...`, also the whole training step (`fit`, Adam, masked
 cross-entropy) of a `Translator` at the translator_en_es preset's sizes (embedding 128, units
 256, vocabulary 8000) with the fused LSTM (today's code) against the same model, same weights,
 with `fused_lstm=False` on its encoder and decoder (Keras's LSTM and LSTMCell: the code of
 commit 5b7905a), on the batches of bench/translator_training.py; the losses of one batch are
-printed side by side first.
+printed side by side first. Train steps (`train_on_batch`) alternate between the two models.
 
 Usage: python bench/lstm_throughput.py [--batch 64] [--length 30] [--inputs 256]
        [--units 256 512] [--repeats 20] [--rounds 3] [--masked]
@@ -35,15 +38,34 @@ import tensorflow as tf
 from kerattn.layers.lstm_recurrence import run_lstm
 
 
-def timed(function, repeats: int) -> float:
-    """Median milliseconds of `function()` over `repeats` calls (after one warm-up call)."""
-    function()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        samples.append(1000 * (time.perf_counter() - start))
-    return statistics.median(samples)
+def paired_timings(cases: dict, samples: int) -> dict[str, list[float]]:
+    """Milliseconds of `samples` calls of every case, the cases called in turn (one call
+    each, then again), so that neighbouring calls share the machine's load."""
+    for case in cases.values():
+        case()  # warm-up (tracing)
+    timings = {name: [] for name in cases}
+    for _ in range(samples):
+        for name, case in cases.items():
+            start = time.perf_counter()
+            case()
+            timings[name].append(1000 * (time.perf_counter() - start))
+    return timings
+
+
+def summary(timings: dict[str, list[float]], baseline: str = "keras") -> str:
+    """Median and best ms per case, and baseline/case as the median of the per-turn ratios
+    (each ratio from calls made next to each other) and as the ratio of the best times."""
+    parts = [
+        f"{name} median {statistics.median(values):.1f} ms (best {min(values):.1f})"
+        for name, values in timings.items()
+    ]
+    for name, values in timings.items():
+        if name == baseline:
+            continue
+        paired = statistics.median(b / v for b, v in zip(timings[baseline], values))
+        best = min(timings[baseline]) / min(values)
+        parts.append(f"{baseline}/{name} {paired:.2f}x paired median, {best:.2f}x best")
+    return "; ".join(parts)
 
 
 def tensorflow_case(lstm, inputs, mask, weights, fused: bool):
@@ -106,9 +128,9 @@ def torch_case(lstm, inputs_array, weights_array, lengths):
 
 
 def translator_comparison(style: str, arguments) -> None:
-    """Target tokens/s of a Translator's `fit` step, fused LSTM vs Keras's, same weights."""
+    """Train-step times of a Translator, fused LSTM vs Keras's, same weights and batches."""
     from compute_efficiency import synthetic_translator
-    from translator_training import synthetic_batches, tokens_per_second
+    from translator_training import synthetic_batches
 
     vocabulary, length = 8000, arguments.length
     models = {}
@@ -128,25 +150,20 @@ def translator_comparison(style: str, arguments) -> None:
         for name, model in models.items()
     }
     print(f"{style}: loss of one batch " + ", ".join(f"{n} {v:.7f}" for n, v in losses.items()))
-    results = {name: [] for name in models}
-    for name, model in models.items():
-        tokens_per_second(model, batches, 2)  # traces the train function
-    for _ in range(arguments.rounds):
-        for name, model in models.items():
-            results[name].append(tokens_per_second(model, batches, arguments.steps))
-    summary = {
-        name: (
-            statistics.median(rate for rate, _ in values),
-            statistics.median(milliseconds for _, milliseconds in values),
-        )
-        for name, values in results.items()
-    }
-    line = ", ".join(
-        f"{name} {rate:.0f} target tokens/s ({milliseconds:.0f} ms/step)"
-        for name, (rate, milliseconds) in summary.items()
+    def train_step(model):
+        steps = iter(range(10**9))  # each model sees the same sequence of batches
+        return lambda: model.train_on_batch(*batches[next(steps) % len(batches)])
+
+    timings = paired_timings(
+        {name: train_step(model) for name, model in models.items()},
+        arguments.steps * arguments.rounds,
     )
-    ratio = summary["kerattn"][0] / summary["keras"][0]
-    print(f"translator {style}: {line}; kerattn/keras {ratio:.2f}x")
+    tokens = statistics.mean(int((y > 0).sum()) for _, y in batches)
+    rates = ", ".join(
+        f"{name} {tokens / statistics.median(values) * 1000:.0f} target tokens/s"
+        for name, values in timings.items()
+    )
+    print(f"translator {style}: {summary(timings)}; {rates}")
     print(f"  load average: {open('/proc/loadavg').read().split()[:3]}")
 
 
@@ -210,17 +227,9 @@ def main() -> None:
             torch_step = torch_case(lstm, inputs_array, weights_array, lengths)
             print(f"units {units}: loss torch {torch_step():.6f}")
             cases["torch"] = torch_step
-        results = {name: [] for name in cases}
-        for _ in range(arguments.rounds):
-            for name, case in cases.items():
-                results[name].append(timed(case, arguments.repeats))
-        medians = {name: statistics.median(values) for name, values in results.items()}
-        line = ", ".join(f"{name} {value:.1f} ms" for name, value in medians.items())
-        ratios = ", ".join(
-            f"keras/{name} {medians['keras'] / value:.2f}x"
-            for name, value in medians.items() if name != "keras"
-        )
-        print(f"units {units} ({'masked' if mask is not None else 'no mask'}): {line}; {ratios}")
+        timings = paired_timings(cases, arguments.repeats * arguments.rounds)
+        kind = "masked" if mask is not None else "no mask"
+        print(f"units {units} ({kind}): {summary(timings)}")
         print(f"  load average: {open('/proc/loadavg').read().split()[:3]}")
     for style in arguments.translator:
         translator_comparison(style, arguments)

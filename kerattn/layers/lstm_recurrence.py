@@ -287,7 +287,7 @@ def _backward_factors(sigmoids, candidates, states_c, initial_c, keep):
 
     With g = dL/dh_t and k = dL/dc_t flowing into a real step:
         dc = k + g · o · (1 - tanh²c)           (through h = o · tanh c)
-        dz = [dc · g̃ · i(1-i), dc · c_{t-1} · f(1-f), dc · i · (1-g̃²), g · tanh c · o(1-o)]
+        dz = [dc·g̃·i(1-i), dc·c_{t-1}·f(1-f), dc·i·(1-g̃²), g·tanh c·o(1-o)]
         dL/dc_{t-1} = dc · f,  dL/dh_{t-1} = dz Rᵀ.
     A masked step passes g and k through unchanged and has dz = 0.
 
@@ -347,7 +347,7 @@ def _tensorflow_recurrence_unmasked(projected, initial_h, initial_c, recurrent_k
             )
             time_steps = tf.shape(projected)[0]
             dtype = projected.dtype
-            read = lambda values: tf.TensorArray(dtype, size=time_steps).unstack(values)
+            read = _step_reader
             grad_steps, through_h_steps = read(grad_states_h), read(through_h)
             factor_steps, forget_steps = read(gate_factors), read(forget_gate)
             transposed_kernel = tf.linalg.matrix_transpose(recurrent_kernel)  # (·, 4U, U)
@@ -394,7 +394,7 @@ def _tensorflow_recurrence_masked(projected, initial_h, initial_c, recurrent_ker
             )
             time_steps = tf.shape(projected)[0]
             dtype = projected.dtype
-            read = lambda values: tf.TensorArray(dtype, size=time_steps).unstack(values)
+            read = _step_reader
             grad_steps, through_h_steps = read(grad_states_h), read(through_h)
             factor_steps, forget_steps = read(gate_factors), read(forget_gate)
             keep_steps = read(keep)
@@ -426,6 +426,13 @@ def _tensorflow_recurrence_masked(projected, initial_h, initial_c, recurrent_ker
         return (states_h, states_c[-1]), gradient
 
     return recurrence(projected, initial_h, initial_c, recurrent_kernel)
+
+
+def _step_reader(values):
+    """A TensorArray over the steps (first axis) of `values`, read once per loop step."""
+    import tensorflow as tf
+
+    return tf.TensorArray(values.dtype, size=tf.shape(values)[0]).unstack(values)
 
 
 def _zeros_if_none(gradient, like):

@@ -49,9 +49,8 @@ def make_arrays(seed=0):
     rng = np.random.default_rng(seed)
     inputs = rng.normal(size=(B, T, E)).astype("float32")
     initial_h, initial_c = (rng.normal(size=(B, UNITS)).astype("float32") for _ in range(2))
-    loss_weights = [
-        rng.normal(size=shape).astype("float32") for shape in [(B, T, UNITS), (B, UNITS), (B, UNITS)]
-    ]
+    shapes = [(B, T, UNITS), (B, UNITS), (B, UNITS)]  # sequence, h, c
+    loss_weights = [rng.normal(size=shape).astype("float32") for shape in shapes]
     return inputs, initial_h, initial_c, loss_weights
 
 
@@ -99,17 +98,18 @@ def test_masked_steps_carry_the_state_and_repeat_the_previous_output():
     lstm = make_lstm(use_cudnn=False)
     inputs, initial_h, initial_c, _ = make_arrays()
     mask = MASKS["arbitrary"]
-    sequence, state_h, state_c = (
-        np.asarray(a) for a in run_lstm(lstm, inputs, mask=mask, initial_state=[initial_h, initial_c])
-    )
+    outputs = run_lstm(lstm, inputs, mask=mask, initial_state=[initial_h, initial_c])
+    sequence, state_h, state_c = (np.asarray(a) for a in outputs)
     # Before any real step Keras outputs zeros on TensorFlow and the initial h on JAX.
-    before_first = 0 if keras.backend.backend() == "tensorflow" else initial_h[:, None]
+    before_first = np.broadcast_to(
+        0 if keras.backend.backend() == "tensorflow" else initial_h[:, None], (B, T, UNITS)
+    )
     # Row 1 has no real step: the state is the initial state.
     np.testing.assert_array_equal(state_h[1], initial_h[1])
     np.testing.assert_array_equal(state_c[1], initial_c[1])
-    np.testing.assert_array_equal(sequence[1:2], np.broadcast_to(before_first, (B, T, UNITS))[1:2])
+    np.testing.assert_array_equal(sequence[1], before_first[1])
     # Row 0: steps 0-1 are masked before any real step; step 4 repeats step 3.
-    np.testing.assert_array_equal(sequence[:1, :2], np.broadcast_to(before_first, (B, 2, UNITS))[:1])
+    np.testing.assert_array_equal(sequence[0, :2], before_first[0, :2])
     np.testing.assert_array_equal(sequence[0, 4], sequence[0, 3])
     np.testing.assert_array_equal(state_h[0], sequence[0, 5])
 
