@@ -179,7 +179,7 @@ def _run_export(args: argparse.Namespace) -> int:
         args.targets, base_path=args.base_path, version=args.version, beam_size=args.beam_size,
         length_penalty=args.length_penalty, coverage_penalty=args.coverage_penalty,
         check=args.check, models_config=args.models_config, models_dir=args.models_dir,
-        mount=args.mount,
+        mount=None if args.host_paths else args.mount,
     )
 
 
@@ -215,12 +215,18 @@ def _add_export_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="host folder mounted in the container (default: models/ next to FILE)")
     parser.add_argument("--mount", default="/models",
                         help="where the container sees --models-dir (default /models)")
+    parser.add_argument("--host-paths", action="store_true",
+                        help="write each base path as this host's absolute path (for kerattn "
+                        "serve or TF Serving outside the container) instead of under --mount")
     parser.set_defaults(handler=_run_export)
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from kerattn.serving import command
+    from kerattn.serving import command, monitoring
 
+    if args.monitoring_config_file:  # a file that does not parse: UsageError, exit 2
+        monitoring.enable_prometheus(
+            monitoring.read_monitoring_config(args.monitoring_config_file))
     return command.run(
         model_name=args.model_name, model_base_path=args.model_base_path,
         model_config_file=args.model_config_file, port=args.port,
@@ -231,10 +237,27 @@ def _run_serve(args: argparse.Namespace) -> int:
         rest_api_timeout_in_ms=args.rest_api_timeout_in_ms,
         max_request_elements=args.max_request_elements,
         max_batch_size_per_request=args.max_batch_size_per_request,
+        enable_model_warmup=args.enable_model_warmup,
+        model_config_file_poll_wait_seconds=args.model_config_file_poll_wait_seconds,
+        enable_batching=args.enable_batching,
+        batching_parameters_file=args.batching_parameters_file,
+        model_run_threads=args.model_run_threads, max_queued_requests=args.max_queued_requests,
+        header_timeout_seconds=args.rest_api_header_timeout_seconds,
+        body_timeout_seconds=args.rest_api_body_timeout_seconds,
+        idle_timeout_seconds=args.rest_api_idle_timeout_seconds,
+        max_connections=args.rest_api_max_connections,
     )
 
 
 def _add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
+    def tf_serving_bool(text: str) -> bool:
+        """A boolean flag's value as TF Serving's (absl's) flags read it, any case."""
+        if text.lower() in ("true", "t", "yes", "y", "1"):
+            return True
+        if text.lower() in ("false", "f", "no", "n", "0"):
+            return False
+        raise argparse.ArgumentTypeError(f"expected true or false; received {text!r}")
+
     parser = subparsers.add_parser(
         "serve",
         help="serve exported SavedModels with TF Serving's gRPC and REST APIs (on loopback)",
@@ -260,15 +283,50 @@ def _add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
                         type=float, default=1.0,
                         help="seconds between version discovery passes (default 1; 0 = once)")
     parser.add_argument("--grpc_max_threads", "--grpc-max-threads", type=int, default=None,
-                        help="gRPC worker threads; more RPCs at once get RESOURCE_EXHAUSTED "
-                        "(default 4 x CPUs)")
+                        help="gRPC handler threads; more RPCs wait, up to "
+                        "--max_queued_requests (default 4 x CPUs)")
     parser.add_argument("--rest_api_num_threads", "--rest-api-num-threads", type=int,
                         default=None, help="REST worker threads (default 4 x CPUs)")
     parser.add_argument("--rest_api_timeout_in_ms", "--rest-api-timeout-in-ms", type=int,
                         default=30000, help="a REST predict whose model runs longer gets 504 "
                         "(default 30000; 0 = no limit)")
     parser.add_argument("--rest_api_enable_cors_support", "--rest-api-enable-cors-support",
-                        action="store_true", help="add CORS headers to responses")
+                        type=tf_serving_bool, nargs="?", const=True, default=False,
+                        metavar="true|false", help="add CORS headers to responses")
+    parser.add_argument("--model_config_file_poll_wait_seconds",
+                        "--model-config-file-poll-wait-seconds", type=float, default=0.0,
+                        help="seconds between re-reads of --model_config_file (models added "
+                        "and removed); default 0 = read once")
+    parser.add_argument("--enable_model_warmup", "--enable-model-warmup", type=tf_serving_bool,
+                        nargs="?", const=True, default=True, metavar="true|false",
+                        help="replay assets.extra/tf_serving_warmup_requests before a version "
+                        "is served (default true)")
+    parser.add_argument("--enable_batching", "--enable-batching", type=tf_serving_bool,
+                        nargs="?", const=True, default=False, metavar="true|false",
+                        help="request batching: not implemented yet (true is refused)")
+    parser.add_argument("--batching_parameters_file", "--batching-parameters-file",
+                        default=None, help="TF Serving's BatchingParameters: not implemented "
+                        "yet (refused)")
+    parser.add_argument("--model_run_threads", "--model-run-threads", type=int, default=None,
+                        help="model runs executing at once, REST and gRPC together (default: "
+                        "one per CPU core, at least 2)")
+    parser.add_argument("--max_queued_requests", "--max-queued-requests", type=int,
+                        default=None, help="requests that may wait for a model run thread "
+                        "(and gRPC RPCs for a handler thread); one more gets "
+                        "RESOURCE_EXHAUSTED / 429 (default 256)")
+    parser.add_argument("--rest_api_header_timeout_seconds",
+                        "--rest-api-header-timeout-seconds", type=float, default=None,
+                        help="headers not complete this long after a request's first byte: "
+                        "408, connection closed (default 10; 0 = no limit)")
+    parser.add_argument("--rest_api_body_timeout_seconds", "--rest-api-body-timeout-seconds",
+                        type=float, default=None, help="body not complete this long after the "
+                        "headers: 408, connection closed (default 30; 0 = no limit)")
+    parser.add_argument("--rest_api_idle_timeout_seconds", "--rest-api-idle-timeout-seconds",
+                        type=float, default=None, help="connections without a request this long "
+                        "are closed, gRPC's too (default 30; 0 = never)")
+    parser.add_argument("--rest_api_max_connections", "--rest-api-max-connections", type=int,
+                        default=None, help="one more open REST connection gets 503 and is "
+                        "closed (default 512; 0 = no limit)")
     parser.add_argument("--max_body_bytes", "--max-body-bytes", type=int, default=None,
                         help="larger REST bodies (counted after gzip inflation) get 413, larger "
                         "gRPC messages RESOURCE_EXHAUSTED (default 4194304 = 4 MiB)")
@@ -280,6 +338,10 @@ def _add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
                         type=int, default=None, help="a request with a larger batch "
                         "(dimension 0 of an input, or REST instances) gets 400 / "
                         "INVALID_ARGUMENT (default 1000)")
+    parser.add_argument("--monitoring_config_file", "--monitoring-config-file", default=None,
+                        help="text-format MonitoringConfig; prometheus_config { enable: true } "
+                        "serves TF Serving's metrics on the REST port at its path (default "
+                        "/monitoring/prometheus/metrics)")
     parser.set_defaults(handler=_run_serve)
 
 

@@ -35,19 +35,33 @@ import concurrent.futures
 import functools
 import logging
 import os
+import time
 
 import grpc
 from tensorflow_serving.apis import (
-    get_model_metadata_pb2, model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc)
+    get_model_metadata_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
 
 from kerattn.serving.model_manager import DEFAULT_SIGNATURE, ModelManager
 from kerattn.serving.model_run_queue import DEFAULT_MAX_QUEUED, ModelRunQueue
+from kerattn.serving.monitoring import record_grpc_request
 from kerattn.serving.rate_limited_log import RateLimitedLog, one_line
 from kerattn.serving.request_limits import RequestLimits
 from kerattn.serving.servable_requests import (
-    find_signature, model_metadata, model_status_response, run_signature)
+    find_signature,
+    model_metadata,
+    model_status_response,
+    run_signature,
+)
 from kerattn.serving.serving_error import (
-    ServingError, from_exception, invalid_argument, valid_unicode)
+    ServingError,
+    from_exception,
+    invalid_argument,
+    valid_unicode,
+)
 from kerattn.serving.tensor_protos import input_arrays, output_aliases, tensor_proto
 
 logger = logging.getLogger(__name__)
@@ -69,11 +83,13 @@ def _time_remaining(context: grpc.ServicerContext) -> float | None:
 def _answer(context: grpc.ServicerContext, handler, request, request_log: RateLimitedLog,
             method: str):
     """`handler(request)`, or the call aborted with the ServingError's code and message (and
-    one line logged)."""
+    one line logged); counted and timed in `monitoring.METRICS`."""
+    started = time.monotonic()
     try:
-        return handler(request)
+        response = handler(request)
     except Exception as error:  # noqa: BLE001 - every failure becomes a status
         failure = from_exception(error)
+        record_grpc_request(method, request, failure.code, started)
         if isinstance(error, ServingError):
             request_log.log(logging.INFO, "gRPC %s: %s %s", method, failure.code,
                             one_line(failure.message))
@@ -84,6 +100,8 @@ def _answer(context: grpc.ServicerContext, handler, request, request_log: RateLi
         if len(message) > _MESSAGE_LIMIT:
             message = message[:_MESSAGE_LIMIT] + "...TRUNCATED"
         context.abort(grpc.StatusCode[failure.code], message)
+    record_grpc_request(method, request, "OK", started)
+    return response
 
 
 class _UnparseableRequestFilter(logging.Filter):

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from kerattn.export.version_folder import parse_version
+from kerattn.serving.monitoring import METRICS
 from kerattn.serving.serving_error import ServingError, from_exception
 
 logger = logging.getLogger(__name__)
@@ -334,6 +335,7 @@ class ModelManager:
         with self._lock:
             model.statuses[version].state = LOADING
         logger.info("Loading servable version %s %d from %s", model.config.name, version, path)
+        started = time.monotonic()
         try:
             loaded = self._loader(model.config.name, version, path)
             if self.enable_model_warmup:
@@ -341,6 +343,7 @@ class ModelManager:
 
                 warm_up(loaded)
         except Exception as error:  # noqa: BLE001 - any load failure is recorded, not raised
+            METRICS.record_load(str(path), (time.monotonic() - started) * 1e6, succeeded=False)
             failure = from_exception(error)
             logger.error("Loading servable version %s %d failed: %s",
                          model.config.name, version, failure.message)
@@ -350,6 +353,7 @@ class ModelManager:
                 model.failures[version] = (path, attempts, time.monotonic())
                 model.statuses[version] = VersionStatus(version, END, failure.code, message)
             return
+        METRICS.record_load(str(path), (time.monotonic() - started) * 1e6, succeeded=True)
         with self._lock:
             model.failures.pop(version, None)
             model.loaded[version] = loaded

@@ -18,8 +18,13 @@ from kerattn.serving.model_manager import ModelManager
 from kerattn.serving.model_run_queue import DEFAULT_MAX_QUEUED, ModelRunQueue
 from kerattn.serving.request_limits import RequestLimits
 from kerattn.serving.rest_server import (
-    DEFAULT_BODY_TIMEOUT_SECONDS, DEFAULT_HEADER_TIMEOUT_SECONDS, DEFAULT_IDLE_TIMEOUT_SECONDS,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT_IN_MS, RestServer)
+    DEFAULT_BODY_TIMEOUT_SECONDS,
+    DEFAULT_HEADER_TIMEOUT_SECONDS,
+    DEFAULT_IDLE_TIMEOUT_SECONDS,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT_IN_MS,
+    RestServer,
+)
 
 logger = logging.getLogger(__name__)
 

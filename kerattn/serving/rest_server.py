@@ -61,12 +61,22 @@ from kerattn.serving.json_error_server import JSON_CONTENT_TYPE, JsonErrorServer
 from kerattn.serving.json_tensors import input_tensors, predict_response_json
 from kerattn.serving.model_manager import DEFAULT_SIGNATURE, ModelManager
 from kerattn.serving.model_run_queue import DEADLINE_MESSAGE, ModelRunQueue
+from kerattn.serving.monitoring import API_KEY, CODE_KEY, MODEL_NAME_KEY, monitored_rest_handler
 from kerattn.serving.rate_limited_log import RateLimitedLog, one_line
 from kerattn.serving.request_body import (
-    BodyTooLargeError, check_content_length, inflate_gzip, needs_inflating, read_body)
+    BodyTooLargeError,
+    check_content_length,
+    inflate_gzip,
+    needs_inflating,
+    read_body,
+)
 from kerattn.serving.request_limits import RequestLimits
 from kerattn.serving.servable_requests import (
-    find_signature, model_metadata, model_status_response, run_signature)
+    find_signature,
+    model_metadata,
+    model_status_response,
+    run_signature,
+)
 from kerattn.serving.serving_error import ServingError, from_exception, invalid_argument
 
 logger = logging.getLogger(__name__)
@@ -275,7 +285,8 @@ class RestServer:
     def _make_server(self) -> web.Server:
         """The low-level server (one handler for every path; no aiohttp access log; bodies
         left compressed, `_read_body` inflates them)."""
-        return JsonErrorServer(self._handle, request_log=self._request_log, access_log=None,
+        return JsonErrorServer(monitored_rest_handler(self._handle),
+                               request_log=self._request_log, access_log=None,
                                auto_decompress=False, max_connections=self.max_connections,
                                header_timeout=self.header_timeout_seconds,
                                keepalive_timeout=self.idle_timeout_seconds,
@@ -363,6 +374,7 @@ class RestServer:
             return self._response(400, None)
         except ServingError as error:
             self._log_failure(method, path, error.http_status, error.message)
+            request[CODE_KEY] = error.code  # the request count's status (monitoring)
             return self._error(error.http_status, error.message)
         except (BodyTooLargeError, _BodyTimeoutError) as error:
             status = 413 if isinstance(error, BodyTooLargeError) else 408
@@ -374,6 +386,7 @@ class RestServer:
             self._request_log.log(logging.ERROR, "Unexpected failure handling %s %s", method,
                                   one_line(path, 200), exc_info=error)
             failure = from_exception(error)
+            request[CODE_KEY] = failure.code
             return self._error(failure.http_status, failure.message)
 
     async def _dispatch(self, request: web.BaseRequest, method: str, path: str
@@ -384,6 +397,7 @@ class RestServer:
             if match is None or match.group(4) not in ("classify", "regress", "predict"):
                 raise malformed
             name = percent_decode(match.group(1))
+            request[MODEL_NAME_KEY], request[API_KEY] = name, match.group(4)  # monitoring
             version = _version_number(match.group(2))
             label = percent_decode(match.group(3)) if match.group(3) is not None else None
             body = await self._read_body(request)
@@ -400,6 +414,7 @@ class RestServer:
             if match.group(1) is None:
                 raise invalid_argument("Missing model name in request.")
             name = percent_decode(match.group(1))
+            request[MODEL_NAME_KEY] = name  # monitoring
             version = _version_number(match.group(2))
             label = percent_decode(match.group(3)) if match.group(3) is not None else None
             if match.group(4) == "metadata":  # case-sensitive, so `/METADATA` is status

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
+from pathlib import Path
 
 import pytest
 
 import kerattn_cli as cli
-from kerattn.serving import model_server
+from kerattn.serving import command, model_server
 from kerattn.serving.request_limits import RequestLimits
 
 
@@ -90,3 +92,86 @@ def test_request_limits_below_one_are_refused(tmp_path, capsys, flag):
 
 def test_defaults_of_the_request_limits():
     assert RequestLimits() == RequestLimits(4 * 1024 * 1024, 4 * 1024 * 1024, 1000)
+
+
+# ---- TF Serving's flags of export/compose.yaml, booleans, batching -------------------------------
+
+
+def _compose_flags() -> list[str]:
+    """The serving service's command: the compose file's only list items starting with `--`."""
+    compose = Path(__file__).resolve().parents[2] / "export" / "compose.yaml"
+    return re.findall(r'^\s+- "(--[^"]+)"$', compose.read_text(), flags=re.MULTILINE)
+
+
+def test_every_flag_of_the_compose_file_is_accepted_with_tf_servings_meaning(
+        toy_model_dir, tmp_path, monkeypatch):
+    shutil.copytree(toy_model_dir, tmp_path / "toy" / "1")
+    config = tmp_path / "models.config"
+    config.write_text(f"model_config_list {{ config {{ name: 'toy' base_path: "
+                      f"'{tmp_path / 'toy'}' model_platform: 'tensorflow' }} }}\n")
+    flags = [flag.replace("/config/models.config", str(config)) for flag in _compose_flags()]
+    assert "--enable_model_warmup=true" in flags
+    seen = {}
+
+    def fake_serve(manager, **given):
+        seen.update(given, manager=manager)
+
+    monkeypatch.setattr(model_server, "serve", fake_serve)
+    assert cli.main(["serve", *flags]) == 0
+    manager = seen["manager"]
+    assert manager.enable_model_warmup is True
+    assert manager.poll_wait_seconds == 1.0
+    assert manager.model_names == ["toy"]
+
+
+@pytest.mark.parametrize("flags, warmup", [
+    ([], True), (["--enable_model_warmup"], True), (["--enable_model_warmup=false"], False),
+    (["--enable-model-warmup=FALSE"], False), (["--enable_model_warmup=1"], True)])
+def test_boolean_flags_take_tf_servings_syntax(tmp_path, monkeypatch, flags, warmup):
+    seen = {}
+    monkeypatch.setattr(model_server, "serve", lambda manager, **given: seen.update(m=manager))
+    assert cli.main(["serve", "--model_base_path", str(tmp_path), *flags,
+                     "--rest_api_enable_cors_support=false"]) == 0
+    assert seen["m"].enable_model_warmup is warmup
+
+
+def test_a_boolean_flag_with_another_value_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["serve", "--model_base_path", str(tmp_path), "--enable_model_warmup=maybe"])
+    assert caught.value.code == 2
+    assert "expected true or false; received 'maybe'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--enable_batching"], command.BATCHING_NOT_IMPLEMENTED),
+    (["--enable_batching=true", "--batching_parameters_file", "b.txt"],
+     command.BATCHING_NOT_IMPLEMENTED),
+    (["--batching_parameters_file", "b.txt"],
+     command.BATCHING_FILE_WITHOUT_BATCHING.format(path="b.txt")),
+    (["--rest_api_max_connections", "-1"],
+     "--rest_api_max_connections must be 0 (no limit) or more; received -1."),
+    (["--max_queued_requests", "0"], "--max_queued_requests must be at least 1; received 0."),
+])
+def test_batching_and_bad_queue_flags_exit_2_in_one_sentence(tmp_path, capsys, flags, message):
+    assert cli.main(["serve", "--model_base_path", str(tmp_path), *flags]) == 2
+    assert capsys.readouterr().err == f"kerattn serve: {message}\n"
+
+
+def test_batching_off_is_accepted(tmp_path, monkeypatch):
+    monkeypatch.setattr(model_server, "serve", lambda manager, **given: None)
+    assert cli.main(["serve", "--model_base_path", str(tmp_path),
+                     "--enable_batching=false"]) == 0
+
+
+def test_queue_and_connection_flags_reach_serve(tmp_path, monkeypatch):
+    options = {}
+    monkeypatch.setattr(model_server, "serve", lambda manager, **given: options.update(given))
+    assert cli.main(["serve", "--model_base_path", str(tmp_path), "--model_run_threads", "3",
+                     "--max_queued_requests", "9", "--rest_api_header_timeout_seconds", "2",
+                     "--rest-api-body-timeout-seconds", "4", "--rest_api_idle_timeout_seconds",
+                     "0", "--rest_api_max_connections", "7"]) == 0
+    assert {name: options[name] for name in (
+        "model_run_threads", "max_queued_requests", "header_timeout_seconds",
+        "body_timeout_seconds", "idle_timeout_seconds", "max_connections")} == {
+        "model_run_threads": 3, "max_queued_requests": 9, "header_timeout_seconds": 2.0,
+        "body_timeout_seconds": 4.0, "idle_timeout_seconds": 0.0, "max_connections": 7}

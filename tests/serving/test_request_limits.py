@@ -121,13 +121,13 @@ def test_every_grpc_rank_up_to_300(grpc_channel):
         if rank <= 32:
             assert outputs(predict(grpc_channel, request))["length"].shape == (1,) * rank
         elif rank <= 254:  # TensorFlow's own limit is 254
-            assert_status(lambda: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
+            assert_status(lambda request=request: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
                           f"Input s has rank {rank}; kerattn serve accepts ranks up to 32.")
         else:
-            assert_status(lambda: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
+            assert_status(lambda request=request: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
                           "tensor parsing error: s")
     request = predict_request(name="classifier", inputs={"text": string_proto([1, 1])})
-    assert_status(lambda: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
+    assert_status(lambda request=request: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
                   "Input text has rank 2; the signature accepts rank 1 (shape [-1]).")
     assert outputs(predict(grpc_channel, predict_request()))["y"].tolist() == [3.0]
 
@@ -141,7 +141,7 @@ def test_grpc_one_repeated_string_cannot_make_a_huge_batch(grpc_channel):
     request = predict_request(name="classifier", inputs={"text": string_proto([100_000])})
     assert request.inputs["text"].ByteSize() < 24
     with Bounded() as bounded:
-        assert_status(lambda: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
+        assert_status(lambda request=request: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
                       "Task size 100000 is larger than maximum input batch size 1000 (kerattn "
                       "serve --max_batch_size_per_request)")
     assert bounded.seconds < 2 and bounded.grown < 64 * MiB
@@ -152,13 +152,13 @@ def test_grpc_shape_of_2_to_the_40_floats_is_refused_before_allocating(grpc_chan
     proto.tensor_shape.dim.add(size=2**40)
     request = predict_request(inputs={"x": proto})
     with Bounded() as bounded:
-        assert_status(lambda: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
+        assert_status(lambda request=request: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
                       "Task size 1099511627776 is larger than maximum input batch size 1000 "
                       "(kerattn serve --max_batch_size_per_request)")
     proto.tensor_shape.dim[0].size = 1
     proto.tensor_shape.dim.add(size=2**40)  # [1, 2^40]: batch 1, still 2^40 elements
     request = predict_request(inputs={"x": proto})
-    assert_status(lambda: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
+    assert_status(lambda request=request: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
                   "Input x (shape [1,1099511627776]) brings the request to 1099511627776 tensor "
                   "elements; kerattn serve accepts at most 4194304 per request "
                   "(--max_request_elements).")
@@ -181,7 +181,7 @@ def test_grpc_value_counts_follow_tensorflow_within_the_limits(grpc_channel):
     # A long string repeated past the bytes a request may carry (1 MiB here).
     request = predict_request(signature_name="lengths",
                               inputs={"s": string_proto([1000], [b"x" * 600_000])})
-    assert_status(lambda: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
+    assert_status(lambda request=request: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
                   "Input s repeats its last string value to 600000000 bytes of strings; kerattn "
                   "serve builds at most 1048576 per request (--max_body_bytes).")
 
@@ -214,12 +214,12 @@ def test_grpc_resource_and_variant_tensors_are_invalid_arguments(grpc_channel):
     for dtype, name in ((types_pb2.DT_RESOURCE, "resource"), (types_pb2.DT_VARIANT, "variant")):
         proto = tensor_pb2.TensorProto(dtype=dtype, tensor_shape={"dim": [{"size": 1}]})
         request = predict_request(inputs={"x": proto})
-        assert_status(lambda: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
+        assert_status(lambda request=request: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
                       f"Expects arg[0] to be float but {name} is provided")
     for dtype in (0, 101, 999):  # DT_INVALID, DT_FLOAT_REF, no DataType at all
         proto = tensor_pb2.TensorProto(dtype=dtype, tensor_shape={"dim": [{"size": 1}]})
         request = predict_request(inputs={"x": proto})
-        assert_status(lambda: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
+        assert_status(lambda request=request: predict(grpc_channel, request), grpc.StatusCode.INVALID_ARGUMENT,
                       "tensor parsing error: x")
 
 
@@ -517,8 +517,9 @@ def test_limits_must_be_positive_whole_numbers(values):
 ])
 def test_typed_fields_decode_like_tensorflow_with_padding(array):
     """The decoder agrees with tf.make_ndarray (TF's padding rule) on full and short fields."""
-    from kerattn.serving.tensor_protos import input_arrays
     from tensorflow.core.protobuf import meta_graph_pb2
+
+    from kerattn.serving.tensor_protos import input_arrays
 
     signature = meta_graph_pb2.SignatureDef()
     signature.inputs["x"].dtype = tf.dtypes.as_dtype(array.dtype).as_datatype_enum

@@ -20,7 +20,6 @@ from kerattn.serving.serving_error import ServingError
 from tests.serving.conftest import Client, assert_json_error
 from tests.serving.test_lifecycle import SlowVersion, slow_manager, wait_until  # noqa: F401
 
-
 # ---- the queue itself -------------------------------------------------------------------------
 
 
