@@ -119,8 +119,8 @@ def main() -> None:
     ]
     print(f"backend {keras.backend.backend()}, batch {args.batch}, length {args.length}, "
           f"width {args.width}, median of {args.repeats}, forward + backward")
-    print(f"| score | kerattn ms | built-in | built-in ms | built-in / kerattn |")
-    print(f"|---|---|---|---|---|")
+    print("| score | kerattn ms | built-in | built-in ms | built-in / kerattn |")
+    print("|---|---|---|---|---|")
     for label, ours, builtin, builtin_name in pairs:
         ours_step = _train_step(_kerattn_call(ours), ours, inputs)
         builtin_step = _train_step(_builtin_call(builtin), builtin, inputs)

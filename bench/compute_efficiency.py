@@ -43,10 +43,10 @@ import time
 
 import keras
 import tensorflow as tf
+from translator_training import synthetic_batches, tokens_per_second
 
 from kerattn.text import RESERVED_TOKENS, SymbolTokenizer
 from kerattn.zoo.translator import Translator
-from translator_training import synthetic_batches, tokens_per_second
 
 
 def synthetic_translator(vocabulary: int, length: int, **model_arguments) -> Translator:

@@ -39,12 +39,12 @@ import argparse
 import statistics
 import tempfile
 import time
-import tomllib
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
+import tomllib
 
 from kerattn.export.exporter import export_model
 from kerattn.export.serving_module import inference_tracing

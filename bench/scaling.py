@@ -29,7 +29,6 @@ import time
 
 import keras
 import numpy as np
-
 from compute_efficiency import forward_flops, synthetic_translator
 from translator_training import synthetic_batches
 

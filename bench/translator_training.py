@@ -30,7 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerattn.text import SymbolTokenizer, RESERVED_TOKENS
+from kerattn.text import RESERVED_TOKENS, SymbolTokenizer
 from kerattn.zoo.translator import Translator
 
 

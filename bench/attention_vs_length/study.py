@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import tomllib
 from pathlib import Path
 
 import numpy as np
+import tomllib
 
 from kerattn.data import read_rows
 from kerattn.training import attention_diagnostics

@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kerattn.layers.argument_checks import check_rate
 from kerattn.layers import masked_attention
+from kerattn.layers.argument_checks import check_rate
 
 
 class BaseAttention(keras.layers.Layer):
