@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -11,6 +9,7 @@ import tensorflow as tf
 from kerattn import layers
 from kerattn.text import Tokenizer
 from kerattn.zoo.backend import require_tensorflow_backend
+from kerattn.zoo.preset_model import PresetModel
 from kerattn.zoo.results import Classification
 from kerattn.zoo.token_batch import id_strings, text_list, tokenize_batch
 
@@ -19,7 +18,7 @@ _EMPTY = Classification(label=None, probabilities={}, tokens=[],
 
 
 @keras.saving.register_keras_serializable(package="kerattn")
-class Classifier(keras.Model):
+class Classifier(PresetModel, keras.Model):
     """Embedding → `AttentionBiLSTMEncoder(pooling=...)` → dense head; text in, label out.
 
     The encoder's attention pooling (Yang et al., 2016) weights every token; those weights are
@@ -198,24 +197,6 @@ class Classifier(keras.Model):
             }
         )
         return config
-
-    @classmethod
-    def from_preset(cls, name_or_folder: str | os.PathLike) -> "Classifier":
-        """Loads a zoo preset by name (see `kerattn.zoo.list()`), or a preset folder of your own
-        (see `save_to_preset`); it must hold a Classifier."""
-        from kerattn.zoo.model_loading import load_preset
-
-        return load_preset(name_or_folder, expected_class=cls)
-
-    def save_to_preset(
-        self, folder: str | os.PathLike, description: str = "", overwrite: bool = False,
-        **metadata,
-    ):
-        """Writes this model as a preset folder that `from_preset(folder)` loads back; see
-        `kerattn.zoo.presets.save_preset` for what is written and when it refuses."""
-        from kerattn.zoo import presets
-
-        return presets.save_preset(self, folder, description, overwrite=overwrite, **metadata)
 
     @classmethod
     def from_config(cls, config):

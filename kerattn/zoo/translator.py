@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -14,6 +12,7 @@ from kerattn.layers.attention_decoder import ATTENTIONS
 from kerattn.text import Tokenizer
 from kerattn.zoo import decoding
 from kerattn.zoo.backend import require_tensorflow_backend
+from kerattn.zoo.preset_model import PresetModel
 from kerattn.zoo.results import Translation
 from kerattn.zoo.token_batch import id_strings, text_list, tokenize_batch
 
@@ -39,7 +38,7 @@ def _checked_decoding(decoding: dict | None) -> dict:
 
 
 @keras.saving.register_keras_serializable(package="kerattn")
-class Translator(keras.Model):
+class Translator(PresetModel, keras.Model):
     """Embedding → `AttentionBiLSTMEncoder` → `AttentionDecoder` → projection, text in and out.
 
     The same class serves every string-to-string task of the zoo: English → Spanish with
@@ -343,24 +342,6 @@ class Translator(keras.Model):
             }
         )
         return config
-
-    @classmethod
-    def from_preset(cls, name_or_folder: str | os.PathLike) -> "Translator":
-        """Loads a zoo preset by name (see `kerattn.zoo.list()`), or a preset folder of your own
-        (see `save_to_preset`); it must hold a Translator."""
-        from kerattn.zoo.model_loading import load_preset
-
-        return load_preset(name_or_folder, expected_class=cls)
-
-    def save_to_preset(
-        self, folder: str | os.PathLike, description: str = "", overwrite: bool = False,
-        **metadata,
-    ):
-        """Writes this model as a preset folder that `from_preset(folder)` loads back; see
-        `kerattn.zoo.presets.save_preset` for what is written and when it refuses."""
-        from kerattn.zoo import presets
-
-        return presets.save_preset(self, folder, description, overwrite=overwrite, **metadata)
 
     @classmethod
     def from_config(cls, config):
