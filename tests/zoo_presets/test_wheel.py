@@ -9,6 +9,7 @@ environment's editable install of kerattn, so the installed wheel is what runs.
 from __future__ import annotations
 
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -34,11 +35,23 @@ def _run(argv, cwd, **kwargs) -> str:
     return result.stdout
 
 
+# What a build never needs; everything else is copied, so the copy builds what the checkout would.
+_NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__",
+                                     ".pytest_cache", ".ruff_cache", "runs", "corpora")
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """The fresh environment's bin folder, with the wheel installed."""
+    """The fresh environment's bin folder, with the wheel installed.
+
+    The wheel is built from a copy of the checkout: setuptools writes a `build/` folder into the
+    source tree, and pytest-xdist runs this module-scoped fixture once per worker, so two builds
+    in the checkout itself would race on that folder (and the checkout should not gain files).
+    """
+    source = tmp_path_factory.mktemp("source") / "kerattn"
+    shutil.copytree(REPO, source, symlinks=True, ignore=_NOT_SOURCE)
     wheels = tmp_path_factory.mktemp("wheels")
-    _run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation",
+    _run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation",
           "-q", "-w", str(wheels)], cwd=wheels)
     (wheel,) = wheels.glob("kerattn-*.whl")
     root = tmp_path_factory.mktemp("fresh")
