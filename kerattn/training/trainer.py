@@ -67,6 +67,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerattn import compat
 from kerattn.atomic_files import atomic_write_text, atomic_write_with
 from kerattn.errors import KerattnError, UsageError
 from kerattn.training import (
@@ -615,7 +616,7 @@ class _Trainer:
         try:
             return self.train_function(batch)
         except tf.errors.InvalidArgumentError as error:
-            if "XLA" not in str(error):
+            if not compat.is_xla_compilation_error(error):
                 raise
             raise RuntimeError(
                 "--xla: XLA could not compile this model's train step (on TF 2.21 the "
