@@ -8,6 +8,8 @@ rather than somewhere far away.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def is_xla_compilation_error(error: BaseException) -> bool:
     """Whether `error` (raised by a `jit_compile=True` function) is XLA refusing to compile.
@@ -18,3 +20,13 @@ def is_xla_compilation_error(error: BaseException) -> bool:
     import tensorflow as tf
 
     return isinstance(error, tf.errors.InvalidArgumentError) and "XLA" in str(error)
+
+
+def nested_layers(model: Any) -> list[Any]:
+    """Every layer inside `model`, at any depth, `model` itself excluded.
+
+    Keras's public `model.layers` lists only the direct children; the recursive walk is the private
+    `Layer._flatten_layers(include_self=False, recursive=True)` (checked on Keras 3.15.1, the version
+    `tests/test_compat.py` pins).
+    """
+    return list(model._flatten_layers(include_self=False, recursive=True))

@@ -19,6 +19,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from kerattn.compat import nested_layers
+
 TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
 
 TRANSLATOR_OUTPUTS = (
@@ -62,7 +64,7 @@ def inference_tracing(model: keras.Model) -> Iterator[None]:
             changes.append((target, attribute, getattr(target, attribute)))
             setattr(target, attribute, value)
 
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    for layer in nested_layers(model):
         if isinstance(layer, keras.layers.RNN):
             if hasattr(layer, "use_cudnn"):
                 override(layer, "use_cudnn", False)
