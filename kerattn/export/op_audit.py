@@ -23,6 +23,8 @@ import subprocess
 import sys
 from collections.abc import Iterable
 
+from kerattn import compat
+
 # Op types of tf-text 2.20.0's `ops_lib`, by library (`tensorflow_text/BUILD` at tag v2.20.0;
 # REGISTER_OP names in `tensorflow_text/core/ops` and the `*_kernel_template.h` files).
 TF_TEXT_2_20_OPS_BY_LIBRARY: dict[str, tuple[str, ...]] = {
@@ -74,14 +76,16 @@ TF_TEXT_2_20_OPS = frozenset(op for ops in TF_TEXT_2_20_OPS_BY_LIBRARY.values() 
 ALWAYS_DISALLOWED_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
 ALWAYS_DISALLOWED_PREFIXES = ("CudnnRNN",)
 
+# Loads kerattn/compat.py (given as argv[1]) as a lone file: `import kerattn.compat` would run
+# the package root, which imports tf-text and registers its ops.
 _LIST_CORE_OPS = """
+import importlib.util
 import sys
 import tensorflow  # registers the core ops and nothing else
-from tensorflow.core.framework import op_def_pb2
-from tensorflow.python.client import pywrap_tf_session
-op_list = op_def_pb2.OpList()
-op_list.ParseFromString(pywrap_tf_session.TF_GetBuffer(pywrap_tf_session.TF_GetAllOpList()))
-sys.stdout.write("\\n".join(sorted(op.name for op in op_list.op)))
+spec = importlib.util.spec_from_file_location("kerattn_compat", sys.argv[1])
+compat = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(compat)
+sys.stdout.write("\\n".join(compat.registered_op_names()))
 """
 
 
@@ -138,7 +142,7 @@ def core_tensorflow_op_types() -> frozenset[str]:
     """
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(
-        [sys.executable, "-c", _LIST_CORE_OPS],
+        [sys.executable, "-c", _LIST_CORE_OPS, compat.__file__],
         capture_output=True,
         text=True,
         env=environment,

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 import keras
 import tensorflow as tf
 
+from kerattn import compat
 from kerattn.text import normalization
 from kerattn.text import vocabulary as vocabulary_lib
 
@@ -64,7 +65,7 @@ class Tokenizer(keras.layers.Layer):
         # No weights: the layer is usable without a build step.
         self.built = True
         # Let `tokenizer("text")` and `tokenizer(["a", "b"])` through, as Keras's StringLookup does.
-        self._allow_non_tensor_positional_args = True
+        compat.allow_non_tensor_positional_args(self)
         self._vocabulary: list[str] | None = None
         self._token_to_id_map: dict[str, int] = {}
 

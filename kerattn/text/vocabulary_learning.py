@@ -7,7 +7,8 @@ what a word is. Output is deterministic for a given corpus and settings: counts 
 hash seed changes the result.
 
 WordPiece vocabularies come from tf-text's learner (`tensorflow_text.tools.wordpiece_vocab.
-wordpiece_tokenizer_learner_lib`, the algorithm behind `bert_vocab_from_dataset`): a binary
+wordpiece_tokenizer_learner_lib`, the algorithm behind `bert_vocab_from_dataset`, reached through
+`kerattn.compat`): a binary
 search over a frequency threshold for the subword set whose size is closest to, and not above,
 the target. We drive the search ourselves (`_learn_wordpiece`) because tf-text's `learn` can
 end on a vocabulary larger than the target. We call it on our own word counts rather than
@@ -25,6 +26,7 @@ from collections.abc import Iterable
 
 import tensorflow as tf
 
+from kerattn import compat
 from kerattn.text import normalization
 from kerattn.text.vocabulary import RESERVED_TOKENS
 
@@ -118,27 +120,14 @@ def _learn_wordpiece(
     runs out, returns the last vocabulary it tried, which can be larger than requested. Here the
     search keeps the largest vocabulary that fits (vocabulary size falls as the threshold rises).
     """
-    from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
-
-    params = learner.Params(
-        upper_thresh=None,
-        lower_thresh=min_frequency,
-        num_iterations=num_iterations,
-        max_input_tokens=-1 if max_distinct_words is None else max_distinct_words,
-        max_token_length=max_token_length,
-        max_unique_chars=max_unique_characters,
-        vocab_size=vocabulary_size,
-        slack_ratio=0.0,
-        include_joiner_token=True,
-        joiner="##",
-        reserved_tokens=list(RESERVED_TOKENS),
-    )
     # Sorted input: the learner's own tie-breaking then depends on nothing but the counts.
-    counts = learner.get_input_words(
-        sorted(word_counts.items()), params.reserved_tokens, params.max_token_length
+    counts, allowed_characters = compat.wordpiece_learner_words(
+        sorted(word_counts.items()),
+        reserved_tokens=list(RESERVED_TOKENS),
+        max_token_length=max_token_length,
+        max_unique_characters=max_unique_characters,
+        max_distinct_words=max_distinct_words,
     )
-    allowed_characters = learner.get_allowed_chars(counts, params.max_unique_chars)
-    counts = learner.filter_input_words(counts, allowed_characters, params.max_input_tokens)
     # The learner's alphabet is the characters of the words it learns from; a character of the
     # allowed alphabet seen only in words cut by `max_distinct_words` (or by the alphabet
     # filter) would otherwise be missing, and every word containing it would become [UNK].
@@ -158,7 +147,13 @@ def _learn_wordpiece(
     }
 
     def learn(threshold: int) -> list[str]:
-        vocabulary = learner.learn_with_thresh(counts, threshold, params)
+        vocabulary = compat.wordpiece_learner_vocabulary(
+            counts,
+            threshold,
+            reserved_tokens=list(RESERVED_TOKENS),
+            max_token_length=max_token_length,
+            num_iterations=num_iterations,
+        )
         return [token for token in vocabulary if token not in dead_continuations]
 
     # Above the highest count only the alphabet survives: the smallest possible vocabulary.
