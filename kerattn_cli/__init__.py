@@ -101,7 +101,7 @@ def _add_data_parser(subparsers: argparse._SubParsersAction) -> None:
 def _run_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from kerattn.training import evaluation
+    from kerattn.zoo import evaluation
 
     report = evaluation.evaluate_file(
         args.model, args.data, task=args.task, beam_size=args.beam_size,

@@ -4,7 +4,7 @@ Two translators trained by the same recipe on the same data, budget and seed, on
 attention (zoo/translator_en_es/recipe.toml) and one with `attention = "none"`
 (bench/attention_vs_length/translator_en_es_none.toml: the decoder sees only the encoder's final
 state, Cho et al. 2014). For each run's best model this script:
-- scores BLEU by source-length bucket on the held-out help pages (`kerattn.training.evaluation`,
+- scores BLEU by source-length bucket on the held-out help pages (`kerattn.zoo.evaluation`,
   sacreBLEU; the same numbers `kerattn evaluate RUN/best.keras --data ... --origin help/` prints);
 - reads the attention diagnostics the trainer logged on its probe sentences at every evaluation
   (share of the attention mass on the last fifth of the source, entropy), and measures the same
@@ -29,7 +29,7 @@ import tomllib
 
 from kerattn.data import read_rows
 from kerattn.training import attention_diagnostics
-from kerattn.training.evaluation import evaluate_file
+from kerattn.zoo.evaluation import evaluate_file
 from kerattn.zoo.model_loading import load_model
 
 HERE = Path(__file__).resolve().parent

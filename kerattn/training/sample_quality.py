@@ -27,7 +27,7 @@ def sample_quality(
     grapheme→phoneme (whitespace-separated symbol targets; a word listed on several rows has
     several acceptable pronunciations). Classifier: {"accuracy", "macro_f1"} against label ids.
     """
-    from kerattn.training.evaluation import detect_task, grouped_pronunciations
+    from kerattn.zoo.evaluation import detect_task, grouped_pronunciations
 
     if not outputs:
         return {}

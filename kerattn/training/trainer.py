@@ -69,12 +69,12 @@ import tensorflow as tf
 
 from kerattn import compat
 from kerattn.atomic_files import atomic_write_text, atomic_write_with
+from kerattn.data import input_pipeline
 from kerattn.errors import KerattnError, UsageError
 from kerattn.training import (
     attention_summaries,
     checkpoints,
     distribution,
-    input_pipeline,
     model_factory,
     run_folder,
 )

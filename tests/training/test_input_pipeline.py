@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from kerattn.data import input_pipeline
 from kerattn.text import SymbolTokenizer, train_symbol_vocabulary
-from kerattn.training import input_pipeline
 from kerattn.training.learning_rate_schedule import WarmupSchedule
 from kerattn.zoo.translator import Translator
 from tests.training.conftest import FIXTURES

@@ -6,11 +6,10 @@ import warnings
 from pathlib import Path
 
 import pytest
+import sacrebleu
 
 from kerattn.data import read_rows
 from kerattn.training import metrics
-
-sacrebleu = pytest.importorskip("sacrebleu")
 
 FIXTURE = Path(__file__).parent / "fixtures" / "evaluation" / "translations.tsv"
 

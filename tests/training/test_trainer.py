@@ -14,7 +14,8 @@ from tensorboard.backend.event_processing import event_accumulator
 import kerattn  # noqa: F401  (registers the kerattn classes for load_model)
 import kerattn_cli as cli
 from kerattn import visualization
-from kerattn.training import RecipeError, input_pipeline, metrics, train
+from kerattn.data import read_pairs
+from kerattn.training import RecipeError, metrics, train
 from kerattn.training.run_folder import RunFolderConflict
 from tests.training.conftest import FIXTURES, write_recipe
 
@@ -87,7 +88,7 @@ def test_event_files_hold_scalars_heatmaps_and_text(translator_run):
 
     final = keras.saving.load_model(result.run_dir / "final.keras")
     # Symbol targets: the G2P error rates too, as `kerattn evaluate` computes them on the sample.
-    sample = input_pipeline.read_pairs(FIXTURES / "reversal" / "valid.tsv")[:32]
+    sample = read_pairs(FIXTURES / "reversal" / "valid.tsv")[:32]
     texts = [source for source, _ in sample]
     expected = metrics.g2p_scores(
         {text: t.text for text, t in zip(texts, final.translate(texts))},

@@ -15,8 +15,9 @@ import tensorflow as tf
 
 import kerattn  # noqa: F401  (registers the kerattn classes for load_model)
 import kerattn_cli as cli
+from kerattn.data import input_pipeline
 from kerattn.errors import KerattnError, UsageError
-from kerattn.training import RecipeError, checkpoints, input_pipeline, model_factory, train
+from kerattn.training import RecipeError, checkpoints, model_factory, train
 from kerattn.training.checkpoints import CheckpointError
 from kerattn.training.run_folder import RunFolderConflict, RunFolderError, RunFolderLock
 from kerattn.training.trainer import TrainingInterrupted

@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 
 import kerattn
-from kerattn.training import evaluation
-from kerattn.zoo import command
+from kerattn.zoo import command, evaluation
 from kerattn.zoo.packaging import MAX_MODEL_BYTES
 
 pytestmark = pytest.mark.zoo

@@ -17,7 +17,8 @@ import weakref
 
 import tensorflow as tf
 
-from kerattn.data import CorpusError, read_pairs
+from kerattn.data.corpus_error import CorpusError
+from kerattn.data.tsv import read_pairs
 
 # Upper bounds (exclusive) of the length buckets; the last bucket is open.
 _BOUNDARIES = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
