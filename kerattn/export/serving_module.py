@@ -28,6 +28,14 @@ TRANSLATOR_OUTPUTS = (
     "attention", "truncated",
 )  # fmt: skip
 CLASSIFIER_OUTPUTS = ("label", "label_id", "probabilities", "tokens", "token_weights", "truncated")
+# The names of each output's dimensions after the batch one, where they are padded to the longest
+# row of the batch; `kerattn serve --enable_batching` cuts each request's rows back to their own
+# lengths with them, so batched answers equal unbatched ones (docs/serving.md §15).
+TRANSLATOR_PADDED_AXES = {
+    "target_ids": ["target"], "target_tokens": ["target"], "source_tokens": ["source"],
+    "attention": ["target", "source"],
+}  # fmt: skip
+CLASSIFIER_PADDED_AXES = {"tokens": ["source"], "token_weights": ["source"]}
 
 
 def model_kind(model: Any) -> str:
@@ -148,6 +156,7 @@ def build_serving_module(
                 "coverage_penalty": float(coverage_penalty),
                 "inputs": {"text": "string [B]"},
                 "outputs": list(TRANSLATOR_OUTPUTS),
+                "padded_axes": TRANSLATOR_PADDED_AXES,
             }
     else:
         module.tokenizer = model.tokenizer
@@ -160,5 +169,6 @@ def build_serving_module(
         descriptions["serving_default"] = {
             "inputs": {"text": "string [B]"},
             "outputs": list(CLASSIFIER_OUTPUTS),
+            "padded_axes": CLASSIFIER_PADDED_AXES,
         }
     return module, signatures, descriptions
