@@ -135,21 +135,33 @@ class LoadedVersion:
 
     def __init__(self, model_name: str, version: int, path: Path):
         import tensorflow as tf
-
-        try:  # Registers the tf-text ops kerattn's exports use before the graph is loaded.
-            import tensorflow_text  # noqa: F401
-        except ImportError:  # pragma: no cover - tensorflow-text is a dependency
-            pass
+        import tensorflow_text  # noqa: F401  (registers the tf-text ops kerattn's exports use)
         self.model_name = model_name
         self.version = version
         self.path = Path(path)
         self.signature_defs = read_signature_defs(self.path)
         self.saved_model = tf.saved_model.load(str(self.path), tags=[SERVE_TAG])
         self.signatures = dict(self.saved_model.signatures)
+        self.padded_axes = read_padded_axes(self.path)
 
     def signature_def(self, signature_name: str):
         """The SignatureDef proto of `signature_name`, or None."""
         return self.signature_defs.get(signature_name)
+
+
+def read_padded_axes(version_dir: Path) -> dict[str, dict[str, list[str]]]:
+    """{signature key: {output: names of its dimensions 1, 2, …}} from a kerattn export's
+    `assets.extra/kerattn_export.json` (what request batching trims to each request's own
+    length); empty for any other SavedModel, or an unreadable file."""
+    import json
+
+    path = Path(version_dir) / "assets.extra" / "kerattn_export.json"
+    try:
+        signatures = json.loads(path.read_text(encoding="utf-8")).get("signatures", {})
+        return {key: dict(description.get("padded_axes", {}))
+                for key, description in signatures.items()}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
 
 
 def read_signature_defs(version_dir: Path) -> dict[str, Any]:

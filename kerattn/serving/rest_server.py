@@ -146,12 +146,10 @@ def _version_number(digits: str | None) -> int | None:
 def _message_to_dict(message) -> dict:
     from google.protobuf import json_format
 
-    try:
-        return json_format.MessageToDict(
-            message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
-    except TypeError:  # protobuf < 5.26 names the option differently
-        return json_format.MessageToDict(
-            message, preserving_proto_field_name=True, including_default_value_fields=True)
+    # `always_print_fields_with_no_presence` is protobuf >= 5.26's name; TensorFlow 2.21 requires
+    # protobuf >= 6.31.1.
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
 
 
 def model_status_json(manager: ModelManager, name: str, version: int | None) -> bytes:
