@@ -43,9 +43,13 @@ class SymbolTokenizer(Tokenizer):
         int32 ids: dense [T] for a scalar input, `tf.RaggedTensor` [B, (T)] for a batch.
 
     Example:
+        >>> from kerattn.text import SymbolTokenizer, train_symbol_vocabulary
         >>> phonemes = SymbolTokenizer(
         ...     train_symbol_vocabulary(["HH AH0 L OW1"], split="whitespace"), split="whitespace")
-        >>> phonemes.tokenize("HH AH0 L OW1")  # [5, 4, 6, 7]: ids by frequency, then A-Z
+        >>> phonemes.get_vocabulary()[4:]  # after the reserved tokens: by frequency, then A-Z
+        ['AH0', 'HH', 'L', 'OW1']
+        >>> phonemes.tokenize("HH AH0 L OW1").numpy().tolist()
+        [5, 4, 6, 7]
     """
 
     def __init__(

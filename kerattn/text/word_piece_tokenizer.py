@@ -51,9 +51,14 @@ class WordPieceTokenizer(Tokenizer):
         int32 ids: dense [T] for a scalar input, `tf.RaggedTensor` [B, (T)] for a batch.
 
     Example:
+        >>> from kerattn.text import WordPieceTokenizer, train_wordpiece_vocabulary
         >>> vocabulary = train_wordpiece_vocabulary(["Hello, world!"] * 3, 100)
         >>> tokenizer = WordPieceTokenizer(vocabulary)
-        >>> tokenizer.detokenize(tokenizer.tokenize(["Hello, world!"]))  # [b"Hello, world!"]
+        >>> ids = tokenizer.tokenize(["Hello, world!"])
+        >>> [tokenizer.id_to_token(int(i)) for i in ids[0]]
+        ['Hello', ',', 'world', '!']
+        >>> tokenizer.detokenize(ids).numpy().tolist()
+        [b'Hello, world!']
     """
 
     def __init__(
