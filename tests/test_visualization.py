@@ -2,12 +2,11 @@
 
 import io
 
+import matplotlib  # noqa: F401  (the plot extra; dev installs it, and a missing one must fail)
 import numpy as np
 import pytest
 
 from kerattn import visualization
-
-pytest.importorskip("matplotlib")
 
 
 def _png_size(png: bytes) -> tuple[int, int]:
