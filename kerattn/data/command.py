@@ -1,0 +1,54 @@
+"""`kerattn data <corpus>`: builds one corpus and prints one line per split (the CLI only parses
+flags).
+
+`BUILDERS` maps each corpus name to the function that builds it; it receives the corpus's own
+flags as keywords (their argparse `dest` names) besides the options every corpus shares. A new
+corpus is one entry here and one `add_corpus` call in the command line's parser.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from kerattn import data
+
+
+def _build_imdb(*, source: str, **settings) -> dict:
+    """`--source all` keeps both review sets."""
+    sources = ["imdb", "rotten_tomatoes"] if source == "all" else [source]
+    return data.build_imdb(sources=sources, **settings)
+
+
+BUILDERS: dict[str, Callable[..., dict]] = {
+    "libreoffice": data.build_libreoffice,  # lang, from_dir
+    "imdb": _build_imdb,  # source
+    "cmudict": data.build_cmudict,  # keep_stress
+    "tsv": data.build_tsv,  # path, kind
+}
+
+
+def run(
+    corpus: str,
+    *,
+    out_dir: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    test_fraction: float = 0.05,
+    valid_fraction: float = 0.05,
+    **corpus_options,
+) -> int:
+    """Builds `corpus` (a key of `BUILDERS`) into `out_dir` (default `corpora/<its name>`) and
+    prints each split's row count and file; returns the exit code.
+
+    Raises:
+        kerattn.data.CorpusError: what the corpus's builder refuses (a UsageError or not).
+    """
+    manifest = BUILDERS[corpus](
+        out_dir=out_dir, overwrite=overwrite, test_fraction=test_fraction,
+        valid_fraction=valid_fraction, **corpus_options,
+    )
+    out = Path(out_dir) if out_dir else Path("corpora") / manifest["corpus"]
+    for split, rows in manifest["counts"].items():
+        print(f"{manifest['corpus']} {split:<5} {rows:>8,} rows  {out / (split + '.tsv')}")
+    return 0
