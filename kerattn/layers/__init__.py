@@ -12,14 +12,24 @@ from kerattn.layers.bahdanau_attention import BahdanauAttention
 from kerattn.layers.base_attention import BaseAttention
 from kerattn.layers.luong_attention import LuongAttention
 from kerattn.layers.masked_attention import attend, masked_softmax
+from kerattn.layers.monotonic_attention import (
+    BahdanauMonotonicAttention,
+    LuongMonotonicAttention,
+    MonotonicAttention,
+    monotonic_alignment,
+)
 
 __all__ = [
     "AttentionBiLSTMEncoder",
     "AttentionDecoder",
     "AttentionPooling",
     "BahdanauAttention",
+    "BahdanauMonotonicAttention",
     "BaseAttention",
     "LuongAttention",
+    "LuongMonotonicAttention",
+    "MonotonicAttention",
     "attend",
     "masked_softmax",
+    "monotonic_alignment",
 ]
