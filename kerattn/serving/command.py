@@ -21,8 +21,9 @@ accepted with hyphens, so a deployment's command line carries over. gRPC is serv
 * model runs are queued, not refused: `--model_run_threads`, `--max_queued_requests`; REST
   connections are bounded: `--rest_api_header_timeout_seconds`, `--rest_api_body_timeout_seconds`,
   `--rest_api_idle_timeout_seconds`, `--rest_api_max_connections` (docs/serving.md §12);
-* `--enable_batching=true` (and `--batching_parameters_file`) is refused with exit 2: request
-  batching is not implemented yet.
+* `--enable_batching` merges concurrent requests to one signature into one model call, with
+  TF Serving's `--batching_parameters_file`; each answer equals the unbatched one, cut back to
+  the request's own lengths (docs/serving.md §15).
 
 TF Serving's `--enable_model_warmup` (default true; docs/serving.md §13) and
 `--model_config_file_poll_wait_seconds` (default 0 = read once; re-reading adds and removes
@@ -37,12 +38,9 @@ from pathlib import Path
 
 from kerattn.serving.model_manager import ModelConfig, ModelManager, model_configs_from_proto
 
-BATCHING_NOT_IMPLEMENTED = (
-    "--enable_batching: request batching is not implemented in kerattn serve yet; leave the "
-    "flag off (or =false), every request then runs as its own model call.")
 BATCHING_FILE_WITHOUT_BATCHING = (
-    "--batching_parameters_file {path} was given without --enable_batching; TF Serving "
-    "refuses that too, and kerattn serve does not implement batching yet.")
+    "--batching_parameters_file {path} was given without --enable_batching; give both (TF "
+    "Serving refuses a parameters file without batching too).")
 
 
 def _error(message: str, code: int) -> int:
@@ -103,10 +101,18 @@ def run(model_name: str = "default", model_base_path: str | None = None,
                         ("--rest_api_num_threads", rest_api_num_threads)):
         if value is not None and value < 1:
             return _error(f"{flag} must be at least 1; received {value}.", 2)
-    if enable_batching:
-        return _error(BATCHING_NOT_IMPLEMENTED, 2)
-    if batching_parameters_file:
+    if batching_parameters_file and not enable_batching:
         return _error(BATCHING_FILE_WITHOUT_BATCHING.format(path=batching_parameters_file), 2)
+    batching = None
+    if enable_batching:
+        from kerattn.errors import UsageError
+        from kerattn.serving.request_batching import BatchingParameters, read_batching_parameters
+
+        try:
+            batching = (read_batching_parameters(batching_parameters_file)
+                        if batching_parameters_file else BatchingParameters())
+        except UsageError as error:
+            return _error(str(error), 2)
     if model_run_threads is not None and model_run_threads < 1:
         return _error(f"--model_run_threads must be at least 1; received {model_run_threads}.",
                       2)
@@ -151,7 +157,7 @@ def run(model_name: str = "default", model_base_path: str | None = None,
               grpc_max_threads=grpc_max_threads, rest_api_num_threads=rest_api_num_threads,
               limits=limits, enable_cors=enable_cors,
               rest_api_timeout_in_ms=rest_api_timeout_in_ms,
-              model_run_threads=model_run_threads, **serve_settings)
+              model_run_threads=model_run_threads, batching=batching, **serve_settings)
     except ValueError as error:  # both ports 0: nothing to serve
         return _error(str(error), 2)
     except (RuntimeError, OSError) as error:  # a model did not load; a port is taken

@@ -54,7 +54,6 @@ from kerattn.serving.servable_requests import (
     find_signature,
     model_metadata,
     model_status_response,
-    run_signature,
 )
 from kerattn.serving.serving_error import (
     ServingError,
@@ -181,8 +180,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         signature_def, function = signature
         inputs = input_arrays(request.inputs, signature_def, self.limits)
         aliases = output_aliases(request.output_filter, signature_def)
-        outputs = self.run_queue.call(
-            run_signature, function, signature_def, inputs, aliases,
+        outputs = self.run_queue.call_signature(
+            function, signature_def, inputs, aliases, loaded.padded_axes.get(key),
             timeout=_time_remaining(context),
             on_submit=lambda future: context.add_callback(future.cancel))
         response = predict_pb2.PredictResponse()

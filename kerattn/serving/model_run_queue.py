@@ -106,6 +106,29 @@ class ModelRunQueue:
                 f"{self.num_threads} model run threads); retry later.") from None
         return run.future
 
+    def submit_signature(self, function, signature_def, inputs, aliases=(),
+                         deadline: float | None = None, padded_axes=None
+                         ) -> concurrent.futures.Future:
+        """Queues `run_signature(function, signature_def, inputs, aliases)`; returns its Future.
+
+        `padded_axes` (a kerattn export's padded output axes) matters only to request batching
+        (`RequestBatcher`), which merges these runs.
+        """
+        from kerattn.serving.servable_requests import run_signature
+
+        return self.submit(run_signature, function, signature_def, inputs, aliases,
+                           deadline=deadline)
+
+    def call_signature(self, function, signature_def, inputs, aliases=(),
+                       padded_axes=None, timeout: float | None = None,
+                       on_submit: Callable[[concurrent.futures.Future], Any] | None = None
+                       ) -> Any:
+        """`submit_signature` and wait, as `call` does."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        future = self.submit_signature(function, signature_def, inputs, aliases,
+                                       deadline=deadline, padded_axes=padded_axes)
+        return self._wait(future, timeout, on_submit)
+
     def call(self, function: Callable, *args: Any, timeout: float | None = None,
              on_submit: Callable[[concurrent.futures.Future], Any] | None = None) -> Any:
         """`function(*args)` through the queue, waiting at most `timeout` seconds (None: no
@@ -117,7 +140,11 @@ class ModelRunQueue:
                 started); RESOURCE_EXHAUSTED from `submit`; what `function` raises.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        future = self.submit(function, *args, deadline=deadline)
+        return self._wait(self.submit(function, *args, deadline=deadline), timeout, on_submit)
+
+    @staticmethod
+    def _wait(future: concurrent.futures.Future, timeout: float | None,
+              on_submit: Callable[[concurrent.futures.Future], Any] | None) -> Any:
         if on_submit is not None:
             on_submit(future)
         try:

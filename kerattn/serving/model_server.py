@@ -16,6 +16,7 @@ import signal
 from kerattn.serving.grpc_server import GrpcServer
 from kerattn.serving.model_manager import ModelManager
 from kerattn.serving.model_run_queue import DEFAULT_MAX_QUEUED, ModelRunQueue
+from kerattn.serving.request_batching import BatchingParameters, RequestBatcher
 from kerattn.serving.request_limits import RequestLimits
 from kerattn.serving.rest_server import (
     DEFAULT_BODY_TIMEOUT_SECONDS,
@@ -39,7 +40,8 @@ def serve(manager: ModelManager, host: str = "127.0.0.1", grpc_port: int = 8500,
           header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
           body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS,
           idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
-          max_connections: int = DEFAULT_MAX_CONNECTIONS) -> None:
+          max_connections: int = DEFAULT_MAX_CONNECTIONS,
+          batching: BatchingParameters | None = None) -> None:
     """Serves gRPC on `grpc_port` and REST on `rest_api_port` (0 = off) until SIGTERM/SIGINT,
     then drains in-flight requests and returns.
 
@@ -56,6 +58,8 @@ def serve(manager: ModelManager, host: str = "127.0.0.1", grpc_port: int = 8500,
         shutdown_timeout: seconds in-flight requests get to finish.
         model_run_threads, max_queued_requests: the `ModelRunQueue` both endpoints share (and
             the RPCs gRPC queues for a handler thread).
+        batching: request batching's settings (`--enable_batching`); None runs every request
+            as its own model call.
         header_timeout_seconds, body_timeout_seconds, idle_timeout_seconds, max_connections:
             see `RestServer` (the idle timeout also closes idle gRPC connections).
 
@@ -78,7 +82,10 @@ def serve(manager: ModelManager, host: str = "127.0.0.1", grpc_port: int = 8500,
             raise RuntimeError(
                 f"{len(unavailable)} model(s) did not become available: {unavailable}")
         grpc_server = rest_server = None
-        run_queue = ModelRunQueue(model_run_threads, max_queued=max_queued_requests)
+        if batching is None:
+            run_queue = ModelRunQueue(model_run_threads, max_queued=max_queued_requests)
+        else:
+            run_queue = RequestBatcher(batching, model_run_threads, max_queued=max_queued_requests)
         if grpc_port:
             grpc_server = GrpcServer(manager, host=host, port=grpc_port,
                                      max_threads=grpc_max_threads,

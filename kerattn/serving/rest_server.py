@@ -75,7 +75,6 @@ from kerattn.serving.servable_requests import (
     find_signature,
     model_metadata,
     model_status_response,
-    run_signature,
 )
 from kerattn.serving.serving_error import ServingError, from_exception, invalid_argument
 
@@ -179,6 +178,7 @@ class PredictCall:
     signature_def: Any
     inputs: dict[str, np.ndarray]
     row_format: bool
+    padded_axes: dict[str, list[str]] | None = None
 
 
 def predict_call(manager: ModelManager, name: str, version: int | None, label: str | None,
@@ -203,7 +203,7 @@ def predict_call(manager: ModelManager, name: str, version: int | None, label: s
         raise invalid_argument(
             f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
     inputs, row_format = input_tensors(document, signature_def, limits)
-    return PredictCall(function, signature_def, inputs, row_format)
+    return PredictCall(function, signature_def, inputs, row_format, loaded.padded_axes.get(key))
 
 
 async def _cancel_left_over_tasks() -> None:
@@ -334,12 +334,14 @@ class RestServer:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, function, *args)
 
-    async def _run_model(self, function, *args):
-        """`function(*args)` in the run queue; DEADLINE_EXCEEDED once `timeout_in_ms` passed
-        since it was queued (a run not started by then never starts)."""
+    async def _run_model(self, call: PredictCall):
+        """The predict call's signature in the run queue; DEADLINE_EXCEEDED once `timeout_in_ms`
+        passed since it was queued (a run not started by then never starts)."""
         timeout = self.timeout_in_ms / 1000 if self.timeout_in_ms > 0 else None
         deadline = None if timeout is None else time.monotonic() + timeout
-        work = asyncio.wrap_future(self.run_queue.submit(function, *args, deadline=deadline))
+        work = asyncio.wrap_future(self.run_queue.submit_signature(
+            call.function, call.signature_def, call.inputs, deadline=deadline,
+            padded_axes=call.padded_axes))
         try:  # cancelling `work` (timeout, client gone) cancels the queued run
             return await asyncio.wait_for(work, timeout)
         except TimeoutError:
@@ -349,8 +351,7 @@ class RestServer:
                        body: bytes) -> bytes:
         call = await self._run(predict_call, self.manager, name, version, label, body,
                                self.limits)
-        outputs = await self._run_model(
-            run_signature, call.function, call.signature_def, call.inputs)
+        outputs = await self._run_model(call)
         return await self._run(predict_response_json, outputs, call.row_format)
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:

@@ -143,9 +143,9 @@ def test_a_boolean_flag_with_another_value_is_a_usage_error(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--enable_batching"], command.BATCHING_NOT_IMPLEMENTED),
     (["--enable_batching=true", "--batching_parameters_file", "b.txt"],
-     command.BATCHING_NOT_IMPLEMENTED),
+     "Error parsing text-format tensorflow.serving.BatchingParameters b.txt: [Errno 2] No such "
+     "file or directory: 'b.txt'"),
     (["--batching_parameters_file", "b.txt"],
      command.BATCHING_FILE_WITHOUT_BATCHING.format(path="b.txt")),
     (["--rest_api_max_connections", "-1"],

@@ -52,6 +52,7 @@ class SlowVersion:
             return {"y": x + 1.0}
 
         self.signatures = {"serving_default": slow}
+        self.padded_axes = {}
 
     def signature_def(self, name):
         return self.signature_defs.get(name)
