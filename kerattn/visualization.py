@@ -67,9 +67,10 @@ def heatmap_figure(weights, source_tokens: list[str], target_tokens: list[str], 
 
 def write_heatmap(path: str | os.PathLike, weights, source_tokens: list[str],
                   target_tokens: list[str], title: str = "") -> None:
-    """Writes `heatmap_png` to `path` (parent folders must exist)."""
-    with open(path, "wb") as file:
-        file.write(heatmap_png(weights, source_tokens, target_tokens, title))
+    """Writes `heatmap_png` to `path` atomically (parent folders must exist)."""
+    from kerattn.atomic_files import atomic_write_bytes
+
+    atomic_write_bytes(path, heatmap_png(weights, source_tokens, target_tokens, title))
 
 
 _SHADES = " .:-=+*#%@"  # weight 0 → " ", weight 1 → "@"

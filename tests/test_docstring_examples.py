@@ -35,8 +35,6 @@ KNOWN_FAILURES = {
     "kerattn.layers.attention_pooling": "prints TensorShape([2, 8]) on TensorFlow, shows (2, 8)",
     "kerattn.layers.bahdanau_attention": "prints TensorShape([2, 3, 6]), shows (2, 3, 6)",
     "kerattn.layers.luong_attention": "prints TensorShape([2, 6]) on TensorFlow, shows (2, 6)",
-    "kerattn.layers.monotonic_attention": "prints TensorShape(...) on TensorFlow, shows tuples",
-    "kerattn.zoo": "lines 4 and 6 print a value and show no expected output",
 }
 
 
