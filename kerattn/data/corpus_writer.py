@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from kerattn.atomic_files import TEMPORARY_PREFIX, remove_stale_temporaries, staged_files
@@ -90,6 +90,7 @@ def write_corpus(
     notes: Sequence[str] = (),
     extra_files: dict[str, list[Sequence[str]]] | None = None,
     overwrite: bool = False,
+    report: Callable[[dict[str, list[CorpusRow]]], dict] | None = None,
 ) -> dict:
     """Deduplicate and split `rows`, then write train/valid/test TSVs and `manifest.json`.
 
@@ -110,6 +111,8 @@ def write_corpus(
         notes: design decisions to record in the manifest.
         extra_files: further TSV files to write (name -> rows), listed with checksums.
         overwrite: whether a folder that is not empty may receive the corpus files.
+        report: called with the rows per split after deduplication; what it returns is stored
+            as the manifest's `report` (counts per source, kind, filter).
 
     Returns:
         The manifest that was written.
@@ -158,6 +161,7 @@ def write_corpus(
             dropped=all_dropped,
             files=counts,
             notes=list(notes),
+            report=report(by_split) if report is not None else None,
         )
         write_manifest(Path(folder), manifest)
     if previous is not None:

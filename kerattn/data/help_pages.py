@@ -104,3 +104,110 @@ class _HelpParagraphParser(html.parser.HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._paragraph is not None and not self._skip_depth:
             self._paragraph[2].append(data)
+
+
+# Structural alignment of translated help documents (Mallard `.page`, DocBook, HTML manuals).
+# A translated page is the English page with its text replaced (itstool, xml2po, po4a), so its
+# sequence of text blocks has the same shape; blocks are paired by position where the shapes
+# agree, and nothing is paired where they do not.
+BLOCK_TAGS = frozenset({
+    "p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "td", "th", "caption",
+    "figcaption", "title", "subtitle", "desc", "item", "para", "simpara", "term", "entry",
+    "glossterm", "member", "refpurpose", "question", "answer",
+})
+SKIPPED_TAGS = frozenset({
+    "script", "style", "pre", "screen", "programlisting", "literallayout", "synopsis",
+    "cmdsynopsis", "indexterm", "credit", "revision", "email", "years", "author",
+    "authorgroup", "othercredit", "copyright", "revhistory", "address", "keywordset", "anchor",
+    "head", "meta", "link", "note-style",
+})
+
+
+def read_blocks(text: str) -> list[tuple[str, str]]:
+    """Return the (shape, text) blocks of a Mallard, DocBook or HTML document in document order.
+
+    A block is the direct text of a `BLOCK_TAGS` element (a `<li>` holding `<p>`s gives the
+    paragraphs, not the item); its shape is the chain of enclosing block tags (`item/p`).
+    `SKIPPED_TAGS` (code listings, index terms, credits, scripts) are left out with everything
+    in them. Entities that are not HTML's (`&kmail;`) stay in the text as written.
+    """
+    parser = _BlockParser()
+    parser.feed(text)
+    parser.close()
+    return [(shape, normalize_whitespace("".join(parts))) for shape, parts in parser.blocks
+            if normalize_whitespace("".join(parts))]
+
+
+def align_blocks(
+    source: list[tuple[str, str]], target: list[tuple[str, str]], min_run: int = 3
+) -> tuple[list[tuple[str, str]], int]:
+    """Pair the blocks of an English document with those of its translation by structure.
+
+    Where the two shape sequences are equal the blocks pair one to one; otherwise only runs of
+    at least `min_run` consecutive blocks with equal shapes (difflib's matching blocks) are
+    paired, and the rest counts as unaligned.
+
+    Returns:
+        (English text, translated text) pairs, and the number of English blocks left unpaired.
+    """
+    import difflib
+
+    source_shapes = [shape for shape, _ in source]
+    target_shapes = [shape for shape, _ in target]
+    if source_shapes == target_shapes:
+        return [(a, b) for (_, a), (_, b) in zip(source, target)], 0
+    matcher = difflib.SequenceMatcher(None, source_shapes, target_shapes, autojunk=False)
+    pairs = []
+    for start_a, start_b, size in matcher.get_matching_blocks():
+        if size >= min_run:
+            pairs.extend((source[start_a + i][1], target[start_b + i][1]) for i in range(size))
+    return pairs, len(source) - len(pairs)
+
+
+class _BlockParser(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[tuple[str, list[str]]] = []
+        self._open: list[tuple[str, int | None]] = []  # (tag, index of its block or None)
+        self._skip: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _VOID_TAGS:
+            if tag == "br":
+                self._add(" ")
+            return
+        if self._skip or tag in SKIPPED_TAGS:
+            self._skip.append(tag)
+            return
+        index = None
+        if tag in BLOCK_TAGS:
+            shape = "/".join([name for name, block in self._open if block is not None] + [tag])
+            self.blocks.append((shape, []))
+            index = len(self.blocks) - 1
+        else:
+            self._add(" " if tag in ("div", "section", "list", "table", "tr") else "")
+        self._open.append((tag, index))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self._add(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._skip:
+            if tag == self._skip[-1]:
+                self._skip.pop()
+            return
+        for depth in range(len(self._open) - 1, -1, -1):
+            if self._open[depth][0] == tag:
+                del self._open[depth:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self._add(data)
+
+    def _add(self, text: str) -> None:
+        for _tag, index in reversed(self._open):
+            if index is not None:
+                self.blocks[index][1].append(text)
+                return

@@ -36,6 +36,7 @@ def build_manifest(
     dropped: dict[str, int],
     files: dict[str, int],
     notes: list[str],
+    report: dict | None = None,
 ) -> dict:
     """Return the manifest of the files already written in `folder`.
 
@@ -51,17 +52,18 @@ def build_manifest(
         dropped: rows dropped per reason.
         files: row count per written file name (split files and any extra file).
         notes: design decisions a reader of the corpus must know (alternates, stress, ...).
+        report: builder-specific figures (rows per source, kind, filter), stored as `report`.
 
     Returns:
         The manifest as a JSON-ready dict; `files` gets each file's rows and sha256, and `counts`
         the rows per split.
     """
-    return {
+    manifest = {
         "format_version": FORMAT_VERSION,
         "corpus": corpus,
         "kind": kind,
         "columns": columns,
-        "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "built_at": _built_at(),
         "builder": f"kerattn {_kerattn_version()}",
         "sources": sources,
         "licenses": licenses,
@@ -75,6 +77,17 @@ def build_manifest(
         },
         "notes": notes,
     }
+    if report is not None:
+        manifest["report"] = report
+    return manifest
+
+
+def _built_at() -> str:
+    """Now in UTC, or `$SOURCE_DATE_EPOCH` if set, so that a rebuild can be byte-identical."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = (datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+              if epoch and epoch.isdigit() else datetime.datetime.now(datetime.timezone.utc))
+    return moment.isoformat(timespec="seconds")
 
 
 def write_manifest(folder: Path, manifest: dict) -> Path:

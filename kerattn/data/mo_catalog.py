@@ -1,16 +1,11 @@
-"""A small reader for compiled gettext catalogs (`.mo` files)."""
+"""Reading compiled gettext catalogues (`.mo` files) with polib."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import struct
 
 from kerattn.data.corpus_error import CorpusError
-
-_MAGIC_LITTLE = 0x950412DE
-_MAGIC_BIG = 0xDE120495
-_CONTEXT_SEPARATOR = "\x04"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,56 +17,54 @@ class CatalogEntry:
     msgstr: str
 
 
-def read_mo(path: str | os.PathLike) -> list[CatalogEntry]:
+def read_mo(path: str | os.PathLike | bytes, name: str | None = None) -> list[CatalogEntry]:
     """Read every translated message of a `.mo` catalog, in the catalog's (msgid-sorted) order.
 
     The header entry (empty msgid) is skipped. A plural message gives two entries: the singular
-    msgid with the first form and the plural msgid with the second form.
+    msgid with the first form and the plural msgid with the second form (for languages with
+    one form, the plural msgid is left out).
 
     Args:
-        path: the `.mo` file (either byte order, format revision 0 or 1).
+        path: the `.mo` file (either byte order, format revision 0 or 1), or its bytes.
+        name: what to call the catalogue in error messages when `path` is bytes.
 
     Returns:
         The entries; texts are decoded with the charset named in the header (UTF-8 if none).
 
     Raises:
-        CorpusError: if the file is not a gettext `.mo` catalog.
+        CorpusError: if the data is not a gettext `.mo` catalog.
     """
-    data = open(path, "rb").read()
-    if len(data) < 20:
-        raise CorpusError(f"{os.fspath(path)} is too short to be a gettext .mo catalog.")
-    (magic,) = struct.unpack("<I", data[:4])
-    if magic == _MAGIC_LITTLE:
-        order = "<"
-    elif magic == _MAGIC_BIG:
-        order = ">"
-    else:
+    try:
+        import polib
+    except ImportError:
         raise CorpusError(
-            f"{os.fspath(path)} does not start with the gettext .mo magic number; "
+            "The Python package polib is not installed; install it with "
+            '`pip install "kerattn[data]"` (or `pip install polib`).'
+        ) from None
+
+    label = name or (os.fspath(path) if not isinstance(path, bytes) else "catalogue")
+    data = path if isinstance(path, bytes) else open(path, "rb").read()
+    if len(data) < 28 or data[:4] not in (b"\xde\x12\x04\x95", b"\x95\x04\x12\xde"):
+        raise CorpusError(
+            f"{label} does not start with the gettext .mo magic number; "
             "pass a compiled catalog (msgfmt output)."
         )
-    _revision, count, originals_at, translations_at = struct.unpack(order + "4I", data[4:20])
-
-    def strings_at(table: int, index: int) -> bytes:
-        length, offset = struct.unpack(order + "2I", data[table + 8 * index : table + 8 * index + 8])
-        return data[offset : offset + length]
-
-    raw = [(strings_at(originals_at, i), strings_at(translations_at, i)) for i in range(count)]
-    charset = "utf-8"
-    for original, translation in raw:
-        if original == b"":
-            for line in translation.decode("ascii", "replace").splitlines():
-                if line.lower().startswith("content-type:") and "charset=" in line:
-                    charset = line.split("charset=", 1)[1].strip() or "utf-8"
+    try:
+        catalogue = polib.mofile(data)
+    except (OSError, UnicodeDecodeError, LookupError, ValueError) as error:
+        raise CorpusError(f"{label} is a damaged gettext .mo catalog ({error}); "
+                          "pass a catalog that msgunfmt can read.") from None
     entries = []
-    for original, translation in raw:
-        if original == b"":
+    for entry in catalogue:
+        if not entry.msgid:
             continue
-        original_text = original.decode(charset)
-        context, _, msgids = original_text.rpartition(_CONTEXT_SEPARATOR)
-        singular, *plural = msgids.split("\x00")
-        forms = translation.decode(charset).split("\x00")
-        entries.append(CatalogEntry(context, singular, forms[0]))
-        if plural and len(forms) > 1:
-            entries.append(CatalogEntry(context, plural[0], forms[1]))
+        context = entry.msgctxt or ""
+        if entry.msgid_plural:
+            forms = [entry.msgstr_plural[index] for index in sorted(entry.msgstr_plural)]
+            if forms:
+                entries.append(CatalogEntry(context, entry.msgid, forms[0]))
+            if len(forms) > 1:
+                entries.append(CatalogEntry(context, entry.msgid_plural, forms[1]))
+        else:
+            entries.append(CatalogEntry(context, entry.msgid, entry.msgstr))
     return entries
