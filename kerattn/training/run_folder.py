@@ -79,6 +79,24 @@ def progress(run_dir: Path) -> list[str]:
     return found + [name for name in PROGRESS_FILES if (run_dir / name).exists()]
 
 
+def check_progress(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
+    """Raises `RunFolderConflict` unless the run folder's progress fits the options: `resume`
+    needs a checkpoint, and a folder with progress needs `resume` or `overwrite`."""
+    found = progress(run_dir)
+    if resume:
+        if not checkpoints.checkpoint_numbers(run_dir / "checkpoints"):
+            advice = ("pass --overwrite instead to start it again" if found
+                      else "train without --resume to start it")
+            raise RunFolderConflict(
+                f"Run folder {run_dir} has no checkpoint to resume from; {advice}.")
+    elif found and not overwrite:
+        raise RunFolderConflict(
+            f"Run folder {run_dir} already has a run's progress ({', '.join(found)}); "
+            "pass --resume to continue it, or --overwrite to start it again (replacing the "
+            "run's own files only), or choose another --run-dir."
+        )
+
+
 def check_writable(folder: Path, what: str, option: str, subfolders: tuple[str, ...] = ()) -> None:
     """Raises `RunFolderError` unless files can be created in `folder` and in those of its
     `subfolders` that exist (or, if it does not exist yet, in its nearest existing parent).

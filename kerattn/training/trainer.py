@@ -13,29 +13,21 @@ Loop structure (one Python iteration per batch; the step itself is one `tf.funct
                 early stopping after `patience` evaluations without improvement
             every checkpoint_every steps: checkpoint (model, optimizer, step, epoch, batch)
 
-Loss: token cross-entropy on float32 logits, with label smoothing computed here, summed over
-real (non-padding) target tokens and divided by the number of real tokens in the *global*
-batch (all replicas), so the loss and gradients do not depend on how a batch is split over
-devices. Gradients are all-reduced here, clipped by their global norm (the norm of the full
-gradient, which Keras's own `global_clipnorm` would not see under a strategy: it clips per
-replica before its all-reduce), then divided by the replica count because the Keras optimizer
-sums gradients over replicas once more.
+The parts, each in its module: the loss (`loss`), the replica steps and their gradient
+arithmetic (`replica_steps`), mixed-precision loss scaling (`loss_scaling`), the checkpointed
+state (`training_state`; the files: `checkpoints`), the dropout seed states (`random_states`),
+the validation (`validation`), the run log metrics.json (`run_log`), Ctrl-C (`interruption`)
+and the run folder's rules (`run_folder`). This module sets a run up and runs the loop.
 
 Resume: the checkpoint holds the model, the optimizer (slots, iterations; the learning-rate
 schedule is a function of the step), the dropout seed states, the step, the epoch and the number
 of batches already taken from that epoch. Each epoch's batch order is a pure function of the
-seed and the epoch (`input_pipeline`), so the resumed run skips exactly the batches it trained
-on and sees the same batches as an uninterrupted run: on one CPU device the resumed run is
-bitwise identical to an uninterrupted one (tested with tolerance 1e-6, measured 0.0).
-Evaluation restores the dropout seeds afterwards (Keras's LSTM advances them even when not
-training), so the evaluation cadence does not change training either. Checkpoints are written
-atomically and durably, and a resume falls back past unreadable ones (`checkpoints`); the run
-folder's rules (progress, `overwrite`, the lock, stale temporaries) are in `run_folder`.
-
-Ctrl-C: the first one stops training at the end of the current step, saves a checkpoint there
-and raises `TrainingInterrupted` (exit code 130) naming the `--resume` command; a second one
-stops at once, keeping the last complete checkpoint (none is written in the middle of a step,
-whose variables may be half updated).
+seed and the epoch (`kerattn.data.input_pipeline`), so the resumed run skips exactly the
+batches it trained on and sees the same batches as an uninterrupted run: on one CPU device the
+resumed run is bitwise identical to an uninterrupted one (tested with tolerance 1e-6, measured
+0.0). Evaluation restores the dropout seeds afterwards, so the evaluation cadence does not change
+training either. Checkpoints are written atomically and durably, and a resume falls back past
+unreadable ones.
 
 Distribution: `distribution.choose_strategy` picks the default strategy on one device,
 MirroredStrategy over several visible devices (or when asked), MultiWorkerMirroredStrategy
@@ -44,102 +36,70 @@ evaluation, probes and saving run in cross-replica context; only the chief write
 
 Mixed precision: the mixed_float16 policy is set while the model is built (and put back
 afterwards); logits are cast to float32 for the loss; a `LossScaleOptimizer` scales the loss,
-the gradients are unscaled here for the norm and clipping, re-scaled, and the optimizer skips
-steps whose gradients are not finite and adapts the scale.
+and skips steps whose gradients are not finite.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import os
-import shlex
-import signal
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from kerattn import compat
 from kerattn.atomic_files import atomic_write_text, atomic_write_with
 from kerattn.data import input_pipeline
-from kerattn.errors import KerattnError, UsageError
-from kerattn.training import (
-    attention_summaries,
-    checkpoints,
-    distribution,
-    model_factory,
-    run_folder,
-)
+from kerattn.errors import UsageError
+from kerattn.training import checkpoints, distribution, model_factory, run_folder
+from kerattn.training.interruption import StopRequest, TrainingInterrupted, how_to_continue
 from kerattn.training.learning_rate_schedule import WarmupSchedule
+from kerattn.training.loss_scaling import wrap_optimizer
+from kerattn.training.random_states import restored_afterwards
 from kerattn.training.recipe import Recipe, RecipeError, load_recipe
-from kerattn.training.sample_quality import decode_sample, sample_quality
-from kerattn.training.sample_summaries import write_validation_samples
+from kerattn.training.replica_steps import ReplicaSteps
+from kerattn.training.run_log import RunLog, TrainResult
+from kerattn.training.training_state import TrainingState
+from kerattn.training.validation import Validation
 
-SAMPLE_ROWS = 5  # validation examples shown as text in TensorBoard
+__all__ = ["TrainResult", "TrainingInterrupted", "train"]
 
 
-@dataclass(frozen=True)
-class TrainResult:
-    """What a finished run reports (also in `metrics.json`).
+class _Throughput:
+    """The step results summed since the last progress line, and the run's timed tokens.
 
-    run_dir: the run folder. step: the last step trained. stop_reason: "steps", "epochs",
-    "max_steps" or "early_stopping". best_step/best_valid_loss: the best evaluation (None if
-    none ran). seconds: wall time of the training loop (vocabulary and setup excluded,
-    evaluations included); steps_per_second over that time. tokens_per_second: target tokens
-    (translator) or input tokens (classifier) per second of training steps alone (evaluations,
-    saving and the first, tracing, step excluded). run_seconds: wall time of the whole run,
-    summed over the segments of a resumed run (the steps redone after an interruption count
-    once); None when a resumed run folder does not record its earlier time. history: one dict
-    per evaluation; the best model is the one with the lowest validation loss.
+    Throughput counts the tokens per second of fetching batches and training, evaluations and
+    saving excluded, and the first step (which traces the function) too.
     """
 
-    run_dir: Path
-    step: int
-    stop_reason: str
-    best_step: int | None
-    best_valid_loss: float | None
-    seconds: float
-    steps_per_second: float
-    tokens_per_second: float
-    run_seconds: float | None
-    history: list[dict]
+    def __init__(self, first_step: int):
+        self.first_step = first_step
+        self.sums = np.zeros(5)  # loss sum, correct, weight, tokens, gradient norm sum
+        self.steps = 0
+        self.seconds = 0.0
+        self.tokens = 0.0
+        self.total_seconds = 0.0
+        self.total_tokens = 0.0
 
+    def add(self, step: int, values: list[float], seconds: float) -> None:
+        """Adds step `step`'s results, which took `seconds` with the batch's fetching."""
+        self.sums += np.array(values)
+        self.steps += 1
+        if step - 1 != self.first_step:
+            self.seconds += seconds
+            self.tokens += values[3]
 
-def token_cross_entropy(logits, targets, weights, label_smoothing: float = 0.0):
-    """Per-position cross-entropy on logits, times `weights` (0 on padding).
-
-    Label smoothing ε mixes the one-hot target with the uniform distribution over the V
-    classes: loss = (1 − ε) · (−log p_y) + ε · mean_v(−log p_v).
-
-    Args:
-        logits: (..., V), any float dtype (computed in float32).
-        targets: int (...).
-        weights: float32 (...).
-    Returns:
-        float32 (...).
-    """
-    logits = tf.cast(logits, tf.float32)
-    negative_log_likelihood = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits)
-    if label_smoothing:
-        uniform = -tf.reduce_mean(tf.nn.log_softmax(logits), axis=-1)
-        negative_log_likelihood = (
-            (1.0 - label_smoothing) * negative_log_likelihood + label_smoothing * uniform
-        )
-    return negative_log_likelihood * weights
-
-
-class TrainingInterrupted(KerattnError):
-    """Ctrl-C stopped training; the message says how to continue. `kerattn train` exits 130."""
-
-    exit_code = 130
+    def close_window(self) -> None:
+        """Counts the window's tokens and seconds into the run's, and starts a new window."""
+        self.total_tokens += self.tokens
+        self.total_seconds += self.seconds
+        self.sums[:] = 0
+        self.steps, self.seconds, self.tokens = 0, 0.0, 0.0
 
 
 class _Trainer:
@@ -171,10 +131,11 @@ class _Trainer:
         self.replicas = self.strategy.num_replicas_in_sync
         self.training = recipe.training
         self.evaluation = recipe.evaluation
+        self.accuracy_name = "token_accuracy" if self.family == "translator" else "accuracy"
         self.lock = run_folder.RunFolderLock(run_dir)
         self.owned = False  # whether this process holds the run folder's lock
         self.last_checkpoint_step: int | None = None
-        self.interrupt_requested = False
+        self.stop_request = StopRequest(self.warn)
         self.train_writer = self.valid_writer = None
 
     # -- run folder -------------------------------------------------------------------------
@@ -193,42 +154,20 @@ class _Trainer:
                                   subfolders=run_folder.LOG_SPLITS)
         if self.run_dir.is_dir():
             self.owned = self.lock.acquire()
-        self._check_progress()
-
-    def _check_progress(self) -> None:
-        found = run_folder.progress(self.run_dir)
-        if self.resume:
-            if not checkpoints.checkpoint_numbers(self.checkpoint_dir):
-                advice = ("pass --overwrite instead to start it again" if found
-                          else "train without --resume to start it")
-                raise run_folder.RunFolderConflict(
-                    f"Run folder {self.run_dir} has no checkpoint to resume from; {advice}.")
-        elif found and not self.overwrite:
-            raise run_folder.RunFolderConflict(
-                f"Run folder {self.run_dir} already has a run's progress ({', '.join(found)}); "
-                "pass --resume to continue it, or --overwrite to start it again (replacing the "
-                "run's own files only), or choose another --run-dir."
-            )
+        run_folder.check_progress(self.run_dir, resume=self.resume, overwrite=self.overwrite)
 
     def prepare_run_folder(self) -> None:
         """The first writes: the run folder, its stale temporaries removed, the run's old files
-        removed (overwrite), the recipe and vocabulary (new runs), the TensorBoard writers."""
+        removed (overwrite), the recipe and vocabulary (new runs), the TensorBoard writers (and
+        the validation, which writes to one)."""
         if self.chief:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             if not self.owned and self.lock.descriptor is None:
                 # The folder is new, or locking is unavailable; check again under the lock.
                 self.owned = self.lock.acquire()
-                self._check_progress()
-            removed = run_folder.remove_stale_temporaries(self.run_dir, owned=self.owned)
-            if removed:
-                self.warn(f"removed {len(removed)} temporary file(s) an interrupted run left: "
-                          + ", ".join(os.fspath(path.relative_to(self.run_dir))
-                                      for path in removed))
-            if self.overwrite:
-                removed = run_folder.remove_run_files(self.run_dir, self.logdir)
-                if removed:
-                    self.warn(f"--overwrite: removed the earlier run's {len(removed)} file(s) "
-                              f"from {self.run_dir}")
+                run_folder.check_progress(self.run_dir, resume=self.resume,
+                                          overwrite=self.overwrite)
+            self._remove_leftovers()
             if not self.resume:
                 atomic_write_text(self.run_dir / "recipe.toml", self.recipe.text)
             vocabulary_dir = self.run_dir / "vocabulary"
@@ -238,6 +177,22 @@ class _Trainer:
         writer_dir = self.logdir if self.chief else Path(tempfile.mkdtemp(prefix="kerattn-logs-"))
         self.train_writer = tf.summary.create_file_writer(str(writer_dir / "train"))
         self.valid_writer = tf.summary.create_file_writer(str(writer_dir / "valid"))
+        self.validation = Validation(
+            self.model, self.family, self.valid_dataset, self.steps.evaluate, self.valid_texts,
+            self.valid_targets, self.evaluation, self.valid_writer,
+        )
+
+    def _remove_leftovers(self) -> None:
+        """Stale temporaries of interrupted runs, and with `overwrite` the earlier run's files."""
+        removed = run_folder.remove_stale_temporaries(self.run_dir, owned=self.owned)
+        if removed:
+            self.warn(f"removed {len(removed)} temporary file(s) an interrupted run left: "
+                      + ", ".join(os.fspath(path.relative_to(self.run_dir)) for path in removed))
+        if self.overwrite:
+            removed = run_folder.remove_run_files(self.run_dir, self.logdir)
+            if removed:
+                self.warn(f"--overwrite: removed the earlier run's {len(removed)} file(s) "
+                          f"from {self.run_dir}")
 
     def release(self) -> None:
         for writer in (self.train_writer, self.valid_writer):
@@ -249,12 +204,30 @@ class _Trainer:
     # -- setup (in memory) ------------------------------------------------------------------
 
     def setup(self) -> None:
-        recipe = self.recipe
+        """Reads the data, learns (or reads) the vocabulary, builds the model, optimizer and
+        steps, and restores the checkpoint when resuming; writes nothing."""
         keras.utils.set_random_seed(self.training["seed"])
         keras.config.set_dtype_policy("mixed_float16" if self.mixed_precision else "float32")
+        labels = self._read_data()
+        with self.strategy.scope():
+            self._build_model(labels)
+            self._build_optimizer()
+        self.state = TrainingState(self.strategy, self.model, self.optimizer)
+        self.run_log = RunLog(
+            self.run_dir / "metrics.json", self.family, self.recipe.path,
+            {"replicas": self.replicas, "mixed_precision": self.mixed_precision, "xla": self.xla},
+            writes=self.chief, warn=self.warn,
+        )
+        if self.resume:
+            self._restore()
+        self._compile_steps()
 
+    def _read_data(self) -> list[str] | None:
+        """The splits' rows and the vocabulary; returns the classifier's labels (None for a
+        translator): the recipe's order, or the training split's, sorted."""
+        recipe = self.recipe
         labels = None
-        if self.family == "classifier":  # the recipe's label order, or the training split's
+        if self.family == "classifier":
             train_labels = {label for _, label in input_pipeline.read_pairs(recipe.data["train"])}
             labels = list(recipe.model.get("labels") or sorted(train_labels))
         splits = {}
@@ -267,72 +240,41 @@ class _Trainer:
         self.vocabulary = model_factory.vocabularies(
             recipe, self.train_texts, self.train_targets, self.run_dir / "vocabulary",
             reuse=self.resume)
+        return labels
 
-        with self.strategy.scope():
-            try:
-                self.model = model_factory.build_model(recipe, self.vocabulary, labels)
-            except (ValueError, TypeError) as error:  # what the recipe checks could not see
-                reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-                raise RecipeError(f"The recipe's [model] settings do not make a {self.family} "
-                                  f"({reason.rstrip('.')}).") from None
-            optimizer_settings = recipe.optimizer
-            self.batches_per_epoch = input_pipeline.count_batches(self._train_dataset(0, 0))
-            if self.training["steps"] is not None:
-                self.total_steps = self.training["steps"]
-            else:
-                self.total_steps = self.training["epochs"] * self.batches_per_epoch
-            self.schedule = WarmupSchedule(
-                optimizer_settings["learning_rate"], optimizer_settings["schedule"],
-                optimizer_settings["warmup_steps"], self.total_steps,
-            )
-            self.optimizer = keras.optimizers.Adam(self.schedule)
-            if self.mixed_precision:
-                self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
-            self.optimizer.build(self.model.trainable_variables)
-            self.state = {
-                name: tf.Variable(value, trainable=False, name=name, dtype=dtype)
-                for name, value, dtype in (
-                    ("step", 0, tf.int64), ("epoch", 0, tf.int64),
-                    ("batch_in_epoch", 0, tf.int64),
-                    ("best_valid_loss", np.inf, tf.float32), ("best_step", -1, tf.int64),
-                    ("evaluations_without_improvement", 0, tf.int64),
-                )
-            }
-        # Dropout seed states are variables of the model but not weights, and the model's
-        # checkpoint dependencies miss them: list them so a resumed run draws the same masks.
-        weight_ids = {id(weight) for weight in self.model.weights}
-        random_states = [v.value for v in self.model.variables if id(v) not in weight_ids]
-        self.random_states = random_states
-        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
-                                              random_states=random_states, **self.state)
-        self.history: list[dict] = []
-        self.train_log: list[dict] = []
-        # Wall time of the earlier segments up to the checkpoint this run starts from.
-        self.earlier_seconds: float | None = 0.0
-        self.segment_start = time.perf_counter()
-        self.checkpoint_record: dict | None = None
-        if self.resume:
-            self._restore()
+    def _build_model(self, labels: list[str] | None) -> None:
+        try:
+            self.model = model_factory.build_model(self.recipe, self.vocabulary, labels)
+        except (ValueError, TypeError) as error:  # what the recipe checks could not see
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise RecipeError(f"The recipe's [model] settings do not make a {self.family} "
+                              f"({reason.rstrip('.')}).") from None
 
-        self.valid_dataset = self.strategy.experimental_distribute_dataset(
-            self._dataset(self.valid_texts, self.valid_targets, None, 0))
-        # One trace for every bucket shape: batch and length dimensions are None in the spec.
-        train_spec = self.strategy.experimental_distribute_dataset(
-            self._train_dataset(0, 0)).element_spec
-        self.train_function = tf.function(
-            self._train_step, input_signature=[train_spec], jit_compile=self.xla or None)
-        self.eval_function = tf.function(
-            self._eval_step, input_signature=[self.valid_dataset.element_spec])
+    def _build_optimizer(self) -> None:
+        """Adam on the warm-up schedule over the run's length (the recipe's steps, or its epochs
+        of batches), loss-scaled for mixed precision."""
+        settings = self.recipe.optimizer
+        self.batches_per_epoch = input_pipeline.count_batches(self._train_dataset(0, 0))
+        if self.training["steps"] is not None:
+            self.total_steps = self.training["steps"]
+        else:
+            self.total_steps = self.training["epochs"] * self.batches_per_epoch
+        self.schedule = WarmupSchedule(
+            settings["learning_rate"], settings["schedule"], settings["warmup_steps"],
+            self.total_steps,
+        )
+        self.optimizer = wrap_optimizer(keras.optimizers.Adam(self.schedule),
+                                        self.mixed_precision)
+        self.optimizer.build(self.model.trainable_variables)
 
     def _restore(self) -> None:
-        """Restores the newest readable checkpoint and the history up to its step."""
+        """Restores the newest readable checkpoint and the run log up to its step."""
         copy = self.run_dir / "recipe.toml"
         if copy.is_file() and copy.read_text(encoding="utf-8") != self.recipe.text:
             self.warn(f"the recipe differs from the run folder's copy {copy}; resuming with "
                       "the recipe given")
-        number, unreadable = checkpoints.restore_newest_readable(
-            self.checkpoint, self.checkpoint_dir)
-        step = int(self.state["step"].numpy())
+        number, unreadable = self.state.restore(self.checkpoint_dir)
+        step, epoch, batch_in_epoch = self.state.position()
         self.last_checkpoint_step = step
         if unreadable:
             names = " and ".join(f"ckpt-{item.number}" for item in unreadable)
@@ -340,16 +282,22 @@ class _Trainer:
             verb = "is" if len(unreadable) == 1 else "are"
             self.warn(f"checkpoint {names} {verb} unreadable ({reasons}); resuming from "
                       f"ckpt-{number} at step {step}")
-        previous = self._read_metrics()
-        # A run may have evaluated/logged past its last checkpoint before it stopped.
-        self.history = [r for r in previous.get("evaluations", []) if r["step"] <= step]
-        self.train_log = [r for r in previous.get("training", []) if r["step"] <= step]
-        record = previous.get("checkpoint") or {}
-        self.earlier_seconds = record.get("run_seconds") if record.get("step") == step else None
-        # Kept in metrics.json even if this segment writes no checkpoint of its own.
-        self.checkpoint_record = {"step": step, "run_seconds": self.earlier_seconds}
-        self.print(f"resumed from step {step} (epoch {int(self.state['epoch'].numpy()) + 1}, "
-                   f"{int(self.state['batch_in_epoch'].numpy())} batches into it)")
+        self.run_log.resume_at(step)
+        self.print(f"resumed from step {step} (epoch {epoch + 1}, {batch_in_epoch} batches "
+                   "into it)")
+
+    def _compile_steps(self) -> None:
+        self.steps = ReplicaSteps(
+            self.strategy, self.model, self.optimizer, self.family,
+            label_smoothing=self.recipe.optimizer["label_smoothing"],
+            clip_norm=self.recipe.optimizer["clip_norm"],
+        )
+        self.valid_dataset = self.strategy.experimental_distribute_dataset(
+            self._dataset(self.valid_texts, self.valid_targets, None, 0))
+        # One trace for every bucket shape: batch and length dimensions are None in the spec.
+        train_spec = self.strategy.experimental_distribute_dataset(
+            self._train_dataset(0, 0)).element_spec
+        self.steps.compile(train_spec, self.valid_dataset.element_spec, xla=self.xla)
 
     def _dataset(self, texts, targets, seed, skip):
         return input_pipeline.make_dataset(
@@ -362,244 +310,179 @@ class _Trainer:
         return self._dataset(self.train_texts, self.train_targets,
                              self.training["seed"] + epoch, skip)
 
-    # -- steps (in graph) -------------------------------------------------------------------
-
-    def _weights_and_tokens(self, inputs, targets):
-        """Loss weights (1 per real target token, or per example) and throughput tokens."""
-        if self.family == "translator":
-            weights = tf.cast(tf.not_equal(targets, 0), tf.float32)  # (B, T)
-            return weights, tf.reduce_sum(weights)
-        weights = tf.ones_like(targets, tf.float32)  # (B,)
-        return weights, tf.reduce_sum(tf.cast(tf.not_equal(inputs, 0), tf.float32))
-
-    def _replica_train_step(self, inputs, targets):
-        context = tf.distribute.get_replica_context()
-        weights, tokens = self._weights_and_tokens(inputs, targets)
-        global_weight = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.reduce_sum(weights))
-        variables = self.model.trainable_variables
-        with tf.GradientTape() as tape:
-            logits = self.model(inputs, training=True)
-            losses = token_cross_entropy(logits, targets, weights,
-                                         self.recipe.optimizer["label_smoothing"])
-            loss_sum = tf.reduce_sum(losses)
-            loss = loss_sum / tf.maximum(global_weight, 1.0)
-            scaled_loss = self.optimizer.scale_loss(loss) if self.mixed_precision else loss
-        # Dense gradients (embeddings give IndexedSlices): all-reduce, norm and scaling below.
-        # A variable the loss does not reach (the encoder's annotation projection when
-        # attention="none") gets a zero gradient, so every replica all-reduces the same list.
-        gradients = [
-            tf.zeros_like(variable) if gradient is None else tf.convert_to_tensor(gradient)
-            for gradient, variable in zip(tape.gradient(scaled_loss, variables), variables)
-        ]
-        gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)  # full gradient
-        if self.mixed_precision:
-            scale = tf.cast(self.optimizer.dynamic_scale, tf.float32)
-            gradients = [gradient / scale for gradient in gradients]
-        gradient_norm = tf.linalg.global_norm(gradients)
-        clip_norm = self.recipe.optimizer["clip_norm"]
-        if clip_norm:
-            gradients, _ = tf.clip_by_global_norm(gradients, clip_norm, use_norm=gradient_norm)
-        if self.mixed_precision:
-            # LossScaleOptimizer unscales (and skips non-finite steps) itself.
-            gradients = [gradient * scale for gradient in gradients]
-        # The Keras optimizer sums over replicas again: hand it each replica's share.
-        gradients = [gradient / self.replicas for gradient in gradients]
-        self.optimizer.apply(gradients, variables)
-        correct = self._correct(logits, targets, weights)
-        return loss_sum, correct, tf.reduce_sum(weights), tokens, gradient_norm
-
-    def _correct(self, logits, targets, weights):
-        predictions = tf.argmax(logits, axis=-1, output_type=targets.dtype)
-        return tf.reduce_sum(tf.cast(tf.equal(predictions, targets), tf.float32) * weights)
-
-    def _train_step(self, batch):
-        results = self.strategy.run(self._replica_train_step, args=batch)
-        loss_sum, correct, weight, tokens, norm = (
-            self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-            for value in results
-        )
-        return loss_sum, correct, weight, tokens, norm / self.replicas
-
-    def _replica_eval_step(self, inputs, targets):
-        weights, _ = self._weights_and_tokens(inputs, targets)
-        logits = self.model(inputs, training=False)
-        losses = token_cross_entropy(logits, targets, weights,
-                                     self.recipe.optimizer["label_smoothing"])
-        correct = self._correct(logits, targets, weights)
-        return tf.reduce_sum(losses), correct, tf.reduce_sum(weights)
-
-    def _eval_step(self, batch):
-        results = self.strategy.run(self._replica_eval_step, args=batch)
-        return tuple(self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-                     for value in results)
-
     # -- loop -------------------------------------------------------------------------------
 
     def run(self) -> TrainResult:
         """The training loop; Ctrl-C stops it after the current step with a checkpoint (a
         second Ctrl-C at once, keeping the last checkpoint) and raises `TrainingInterrupted`."""
-        with self._ctrl_c_stops_after_the_step():
+        with self.stop_request.on_ctrl_c():
             try:
                 return self._run()
             except KeyboardInterrupt:
                 # Anywhere, even inside a step: the variables may be half a step on, so no
                 # checkpoint is written now; the last one is complete.
                 with contextlib.suppress(Exception):
-                    self.train_writer.flush()
-                    self.valid_writer.flush()
-                raise TrainingInterrupted(self._how_to_continue(self.last_checkpoint_step)) \
+                    self._flush()
+                raise TrainingInterrupted(self.how_to_continue(self.last_checkpoint_step)) \
                     from None
 
-    @contextlib.contextmanager
-    def _ctrl_c_stops_after_the_step(self):
-        """SIGINT sets `interrupt_requested` (the loop stops at the end of the step); a second
-        one raises KeyboardInterrupt. Signal handlers exist in the main thread only."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def request_stop(signum, frame):
-            if self.interrupt_requested:
-                raise KeyboardInterrupt
-            self.interrupt_requested = True
-            self.warn("Ctrl-C: stopping after this step and saving a checkpoint "
-                      "(Ctrl-C again stops at once, keeping the last checkpoint)")
-
-        previous = signal.signal(signal.SIGINT, request_stop)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT,
-                          previous if previous is not None else signal.default_int_handler)
-
-    def _how_to_continue(self, step: int | None) -> str:
-        """The TrainingInterrupted sentence: where the run stands and the command to go on."""
-        recipe = shlex.quote(os.fspath(self.recipe.path)) if self.recipe.path else "RECIPE"
-        command = f"kerattn train {recipe} --run-dir {shlex.quote(os.fspath(self.run_dir))}"
-        if step is not None:
-            return f"training interrupted at step {step}; continue with: {command} --resume"
-        if self.resume:  # interrupted while restoring: the checkpoints are as they were
-            return f"training interrupted before it resumed; continue with: {command} --resume"
-        again = " --overwrite" if self.chief and run_folder.progress(self.run_dir) else ""
-        return ("training interrupted before its first checkpoint; start again with: "
-                f"{command}{again}")
+    def how_to_continue(self, step: int | None) -> str:
+        """The TrainingInterrupted sentence for a run stopped after checkpoint `step`."""
+        return how_to_continue(self.recipe.path, self.run_dir, step, resuming=self.resume,
+                               chief=self.chief)
 
     def _run(self) -> TrainResult:
-        state = self.state
-        step = int(state["step"].numpy())
-        epoch = int(state["epoch"].numpy())
-        batch_in_epoch = int(state["batch_in_epoch"].numpy())
-        last_step = self.total_steps if self.max_steps is None else min(self.total_steps,
-                                                                       self.max_steps)
-        accuracy_name = "token_accuracy" if self.family == "translator" else "accuracy"
-        log_every, eval_every = self.training["log_every"], self.evaluation["every"]
-        checkpoint_every = self.training["checkpoint_every"]
-        window = np.zeros(5)  # loss sum, correct, weight, tokens, gradient norm sum
-        # Throughput: tokens per second of fetching batches and training, evaluations and
-        # saving excluded, and the first step (which traces the function) too.
-        timed_tokens, first_step = 0.0, step
-        window_steps, window_seconds, batch_start = 0, 0.0, time.perf_counter()
-        start, start_step, total_tokens, train_seconds = time.perf_counter(), step, 0.0, 0.0
-        self.segment_start = start
-        stop_reason = None
-        evaluated_at = step
-        self.print(f"training {self.family} for {last_step} steps ({self.batches_per_epoch} "
+        self.step, self.epoch, self.batch_in_epoch = self.state.position()
+        self.start_step = self.evaluated_at = self.step
+        self.last_step = (self.total_steps if self.max_steps is None
+                          else min(self.total_steps, self.max_steps))
+        self.throughput = _Throughput(first_step=self.step)
+        self.start = self.run_log.segment_start = time.perf_counter()
+        self.print(f"training {self.family} for {self.last_step} steps ({self.batches_per_epoch} "
                    f"batches per epoch) on {self.replicas} replica(s) "
                    f"[{type(self.strategy).__name__}]")
+        stop_reason = None
         while stop_reason is None:
-            if step >= last_step:
-                if step < self.total_steps:
-                    stop_reason = "max_steps"
-                else:
-                    stop_reason = "steps" if self.training["epochs"] is None else "epochs"
-                break
-            if self.training["epochs"] is not None and epoch >= self.training["epochs"]:
-                stop_reason = "epochs"
-                break
-            dataset = self.strategy.experimental_distribute_dataset(
-                self._train_dataset(epoch, batch_in_epoch))
+            stop_reason = self._reason_to_stop() or self._train_epoch()
+        self.throughput.close_window()
+        return self._finish(stop_reason)
+
+    def _reason_to_stop(self) -> str | None:
+        """Why the run ends before the next epoch starts: its length or --max-steps reached."""
+        if self.step >= self.last_step:
+            if self.step < self.total_steps:
+                return "max_steps"
+            return "steps" if self.training["epochs"] is None else "epochs"
+        if self.training["epochs"] is not None and self.epoch >= self.training["epochs"]:
+            return "epochs"
+        return None
+
+    def _train_epoch(self) -> str | None:
+        """Trains on the rest of the current epoch, or up to the last step; returns
+        "early_stopping" if an evaluation ended the run."""
+        dataset = self.strategy.experimental_distribute_dataset(
+            self._train_dataset(self.epoch, self.batch_in_epoch))
+        batch_start = time.perf_counter()
+        for batch in dataset:
+            values = [float(value) for value in self.steps.train(batch)]
+            self.step += 1
+            self.batch_in_epoch += 1
+            self.throughput.add(self.step, values, time.perf_counter() - batch_start)
+            stop_reason = self._after_step()
+            if stop_reason or self.step >= self.last_step:
+                return stop_reason
             batch_start = time.perf_counter()
-            for batch in dataset:
-                values = self._run_train_function(batch)
-                step += 1
-                batch_in_epoch += 1
-                window += np.array([float(value) for value in values])
-                window_steps += 1
-                if step - 1 != first_step:
-                    window_seconds += time.perf_counter() - batch_start
-                    timed_tokens += float(values[3])
-                if step % log_every == 0 or step == last_step:
-                    total_tokens += timed_tokens
-                    train_seconds += window_seconds
-                    record = {
-                        "step": step,
-                        "loss": window[0] / max(window[2], 1.0),
-                        accuracy_name: window[1] / max(window[2], 1.0),
-                        "learning_rate": float(self.schedule(step - 1)),
-                        "gradient_norm": window[4] / window_steps,
-                        "tokens_per_second": timed_tokens / max(window_seconds, 1e-9),
-                    }
-                    self.train_log.append(record)
-                    with self.train_writer.as_default(step=step):
-                        for name, value in record.items():
-                            if name != "step":
-                                tf.summary.scalar(name, value)
-                    rate = (step - start_step) / max(time.perf_counter() - start, 1e-9)
-                    eta = datetime.timedelta(seconds=round((last_step - step) / max(rate, 1e-9)))
-                    self.print(
-                        f"step {step}/{last_step}  epoch {epoch + 1}  loss {record['loss']:.4f}  "
-                        f"{accuracy_name} {record[accuracy_name]:.3f}  "
-                        f"lr {record['learning_rate']:.2e}  gnorm {record['gradient_norm']:.3f}  "
-                        f"{record['tokens_per_second']:.0f} tok/s  ETA {eta}"
-                    )
-                    window[:] = 0
-                    window_steps, window_seconds, timed_tokens = 0, 0.0, 0.0
-                if step % eval_every == 0:
-                    evaluated_at = step
-                    if self._evaluate(step):
-                        stop_reason = "early_stopping"
-                if step % checkpoint_every == 0:
-                    self._save_checkpoint(step, epoch, batch_in_epoch)
-                if self.interrupt_requested:
-                    # A clean point: the step is complete and recorded.
-                    if self.last_checkpoint_step != step:
-                        self._save_checkpoint(step, epoch, batch_in_epoch)
-                    self.train_writer.flush()
-                    self.valid_writer.flush()
-                    raise TrainingInterrupted(self._how_to_continue(step))
-                if stop_reason or step >= last_step:
-                    break
-                batch_start = time.perf_counter()
-            else:
-                epoch += 1
-                batch_in_epoch = 0
-        total_tokens += timed_tokens
-        train_seconds += window_seconds
-        if evaluated_at != step:
-            self._evaluate(step)
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        return None
+
+    def _after_step(self) -> str | None:
+        """What a step is followed by at its cadence: the progress line, an evaluation (returns
+        "early_stopping" if it ends the run), a checkpoint; and a requested stop."""
+        stop_reason = None
+        if self.step % self.training["log_every"] == 0 or self.step == self.last_step:
+            self._log_progress()
+        if self.step % self.evaluation["every"] == 0:
+            self.evaluated_at = self.step
+            if self._evaluate():
+                stop_reason = "early_stopping"
+        if self.step % self.training["checkpoint_every"] == 0:
+            self._save_checkpoint()
+        if self.stop_request.requested:
+            # A clean point: the step is complete and recorded.
+            if self.last_checkpoint_step != self.step:
+                self._save_checkpoint()
+            self._flush()
+            raise TrainingInterrupted(self.how_to_continue(self.step))
+        return stop_reason
+
+    def _log_progress(self) -> None:
+        """The window's averages as a record in the run log, TensorBoard scalars and a line."""
+        window = self.throughput
+        step, sums = self.step, window.sums
+        record = {
+            "step": step,
+            "loss": sums[0] / max(sums[2], 1.0),
+            self.accuracy_name: sums[1] / max(sums[2], 1.0),
+            "learning_rate": float(self.schedule(step - 1)),
+            "gradient_norm": sums[4] / window.steps,
+            "tokens_per_second": window.tokens / max(window.seconds, 1e-9),
+        }
+        window.close_window()
+        self.run_log.training.append(record)
+        with self.train_writer.as_default(step=step):
+            for name, value in record.items():
+                if name != "step":
+                    tf.summary.scalar(name, value)
+        rate = (step - self.start_step) / max(time.perf_counter() - self.start, 1e-9)
+        eta = datetime.timedelta(seconds=round((self.last_step - step) / max(rate, 1e-9)))
+        self.print(
+            f"step {step}/{self.last_step}  epoch {self.epoch + 1}  loss {record['loss']:.4f}  "
+            f"{self.accuracy_name} {record[self.accuracy_name]:.3f}  "
+            f"lr {record['learning_rate']:.2e}  gnorm {record['gradient_norm']:.3f}  "
+            f"{record['tokens_per_second']:.0f} tok/s  ETA {eta}"
+        )
+
+    def _evaluate(self) -> bool:
+        """Validates at the current step, keeps best.keras; True = stop early (patience)."""
+        # Keras's LSTM advances its dropout seed even when not training: put the seeds back.
+        with restored_afterwards(self.state.random_states):
+            record = self.validation.run(self.step)
+            self.run_log.evaluations.append(record)
+            improved = self.state.record_evaluation(record["loss"], self.step)
+            if improved and self.chief:
+                self._save_model(self.run_dir / "best.keras")
+            self.print(
+                f"eval step {self.step}: " + "  ".join(
+                    f"{name} {value:.4f}" for name, value in record.items() if name != "step")
+                + ("  (best)" if improved else "")
+            )
+            return self.state.patience_exhausted(self.evaluation["patience"])
+
+    def _save_checkpoint(self) -> None:
+        """Checkpoint `ckpt-<step>` (atomic and durable, `checkpoints`), then metrics.json."""
+        self.state.save(self.checkpoint_dir, self.step, self.epoch, self.batch_in_epoch,
+                        keep=self.training["keep_checkpoints"], chief=self.chief)
+        self.last_checkpoint_step = self.step
+        self.run_log.record_checkpoint(self.step)
+
+    def _save_model(self, path: Path) -> None:
+        """Writes a `.keras` file atomically and durably (never a half-written best model)."""
+        atomic_write_with(path, lambda temporary: self.model.save(temporary))
+
+    def _flush(self) -> None:
+        self.train_writer.flush()
+        self.valid_writer.flush()
+
+    def _finish(self, stop_reason: str) -> TrainResult:
+        """The last step's evaluation and checkpoint if its cadence missed them, final.keras,
+        the result (in metrics.json too) and the closing line."""
+        step = self.step
+        if self.evaluated_at != step:
+            self._evaluate()
         if self.last_checkpoint_step != step:
-            self._save_checkpoint(step, epoch, batch_in_epoch)
-        seconds = time.perf_counter() - start
+            self._save_checkpoint()
+        seconds = time.perf_counter() - self.start
         if self.chief:
             self._save_model(self.run_dir / "final.keras")
-        trained = step - start_step
-        best_step = int(state["best_step"].numpy())
+        trained = step - self.start_step
         result = TrainResult(
             run_dir=self.run_dir,
             step=step,
             stop_reason=stop_reason,
-            best_step=best_step if best_step >= 0 else None,
-            best_valid_loss=float(state["best_valid_loss"].numpy()) if best_step >= 0 else None,
+            best_step=self.state.best_step,
+            best_valid_loss=self.state.best_valid_loss,
             seconds=seconds,
             steps_per_second=trained / max(seconds, 1e-9),
-            tokens_per_second=total_tokens / max(train_seconds, 1e-9),
-            run_seconds=None if self.earlier_seconds is None else self.earlier_seconds + seconds,
-            history=self.history,
+            tokens_per_second=self.throughput.total_tokens
+            / max(self.throughput.total_seconds, 1e-9),
+            run_seconds=self.run_log.run_seconds(seconds),
+            history=self.run_log.evaluations,
         )
-        self._write_metrics(result)
-        self.train_writer.flush()
-        self.valid_writer.flush()
-        best = "none" if best_step < 0 else f"{result.best_valid_loss:.4f} at step {best_step}"
+        self.run_log.write(result)
+        self._flush()
+        best = ("none" if result.best_step is None
+                else f"{result.best_valid_loss:.4f} at step {result.best_step}")
         self.print(
             f"done: step {step} ({stop_reason}); {trained} steps in {seconds:.1f} s "
             f"({result.steps_per_second:.2f} steps/s, {result.tokens_per_second:.0f} tok/s"
@@ -609,130 +492,6 @@ class _Trainer:
             + (f"run folder {self.run_dir}" if self.chief else "the chief wrote the run folder")
         )
         return result
-
-    def _run_train_function(self, batch):
-        if not self.xla:
-            return self.train_function(batch)
-        try:
-            return self.train_function(batch)
-        except tf.errors.InvalidArgumentError as error:
-            if not compat.is_xla_compilation_error(error):
-                raise
-            raise RuntimeError(
-                "--xla: XLA could not compile this model's train step (on TF 2.21 the "
-                "decoder's keras.ops.scan over a variable-length target has no fixed loop "
-                "size, which XLA's gradient requires); train without --xla."
-            ) from error
-
-    def _evaluate(self, step: int) -> bool:
-        """Validation loss/accuracy, sample quality, probe summaries; True = stop early."""
-        # Keras's LSTM advances its dropout seed even when not training: put the seeds back
-        # afterwards, so training does not depend on when (or whether) evaluations ran.
-        seeds = [state.numpy() for state in self.random_states]
-        try:
-            return self._evaluate_with_seeds_restored_after(step)
-        finally:
-            for state, value in zip(self.random_states, seeds):
-                state.assign(value)
-
-    def _evaluate_with_seeds_restored_after(self, step: int) -> bool:
-        totals = np.zeros(3)
-        for batch in self.valid_dataset:
-            totals += np.array([float(value) for value in self.eval_function(batch)])
-        accuracy_name = "token_accuracy" if self.family == "translator" else "accuracy"
-        record = {"step": step, "loss": totals[0] / max(totals[2], 1.0),
-                  accuracy_name: totals[1] / max(totals[2], 1.0)}
-        size = self.evaluation["sample_size"]
-        # Decoded once: the quality scalars and the sample table share the outputs.
-        sample_texts = self.valid_texts[:max(size, SAMPLE_ROWS)]
-        outputs = decode_sample(self.model, self.family, sample_texts)
-        quality = sample_quality(self.model, self.family, sample_texts[:size], outputs[:size],
-                                 self.valid_targets[:size])
-        record.update({f"sample_{name}": value for name, value in quality.items()})
-        with self.valid_writer.as_default(step=step):
-            for name, value in record.items():
-                if name != "step":
-                    tf.summary.scalar(name, value)
-            diagnostics = attention_summaries.write_probe_summaries(
-                self.model, self.family, self.evaluation["probes"], step)
-            write_validation_samples(self.model, self.family, sample_texts, outputs,
-                                     self.valid_targets, step, count=SAMPLE_ROWS)
-        record.update({f"attention_{name}": value for name, value in diagnostics.items()})
-        self.valid_writer.flush()
-        self.history.append(record)
-        state = self.state
-        improved = record["loss"] < float(state["best_valid_loss"].numpy())
-        if improved:
-            state["best_valid_loss"].assign(record["loss"])
-            state["best_step"].assign(step)
-            state["evaluations_without_improvement"].assign(0)
-            if self.chief:
-                self._save_model(self.run_dir / "best.keras")
-        else:
-            state["evaluations_without_improvement"].assign_add(1)
-        self.print(
-            f"eval step {step}: " + "  ".join(
-                f"{name} {value:.4f}" for name, value in record.items() if name != "step")
-            + ("  (best)" if improved else "")
-        )
-        patience = self.evaluation["patience"]
-        return bool(patience) and int(state["evaluations_without_improvement"].numpy()) >= patience
-
-    def _save_checkpoint(self, step: int, epoch: int, batch_in_epoch: int) -> None:
-        """Checkpoint `ckpt-<step>` (atomic and durable, `checkpoints`), then metrics.json."""
-        self.state["step"].assign(step)
-        self.state["epoch"].assign(epoch)
-        self.state["batch_in_epoch"].assign(batch_in_epoch)
-        if self.chief:
-            checkpoints.write_checkpoint(self.checkpoint, self.checkpoint_dir, step,
-                                         keep=self.training["keep_checkpoints"])
-        else:  # every worker takes part in saving; only the chief's copy is kept
-            checkpoints.write_checkpoint_elsewhere(self.checkpoint)
-        self.last_checkpoint_step = step
-        run_seconds = None
-        if self.earlier_seconds is not None:
-            run_seconds = self.earlier_seconds + time.perf_counter() - self.segment_start
-        self.checkpoint_record = {"step": step, "run_seconds": run_seconds}
-        if self.chief:
-            self._write_metrics(None)
-
-    def _save_model(self, path: Path) -> None:
-        """Writes a `.keras` file atomically and durably (never a half-written best model)."""
-        atomic_write_with(path, lambda temporary: self.model.save(temporary))
-
-    def _read_metrics(self) -> dict:
-        path = self.run_dir / "metrics.json"
-        if not path.is_file():
-            return {}
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, OSError) as error:  # JSONDecodeError and UnicodeDecodeError too
-            self.warn(f"{path} is unreadable ({error}); the resumed run's history starts at "
-                      "its checkpoint")
-            return {}
-
-    def _write_metrics(self, result: TrainResult | None) -> None:
-        if not self.chief:
-            return
-        content = {
-            "family": self.family,
-            "recipe": str(self.recipe.path) if self.recipe.path else None,
-            "evaluations": self.history,
-            "training": self.train_log,
-            "checkpoint": self.checkpoint_record,
-        }
-        if result is not None:
-            content["summary"] = {
-                "step": result.step, "stop_reason": result.stop_reason,
-                "best_step": result.best_step, "best_valid_loss": result.best_valid_loss,
-                "seconds": result.seconds, "steps_per_second": result.steps_per_second,
-                "tokens_per_second": result.tokens_per_second,
-                "run_seconds": result.run_seconds,
-                "replicas": self.replicas, "mixed_precision": self.mixed_precision,
-                "xla": self.xla,
-            }
-        atomic_write_text(self.run_dir / "metrics.json",
-                          json.dumps(content, indent=1, default=float))
 
 
 def train(
@@ -784,20 +543,11 @@ def train(
     """
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
-    if resume and overwrite:
-        raise UsageError("--resume and --overwrite cannot be combined: --resume continues the "
-                         "run folder's training, --overwrite starts it again; pass one of them.")
-    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int)
-                                  or max_steps < 1):
-        raise UsageError(f"max_steps must be a positive int; received {max_steps!r}.")
+    _check_options(resume, overwrite, max_steps)
     if run_dir is None:
         stem = recipe.path.stem if recipe.path else "run"
         run_dir = Path("runs") / stem
-    if print_function is None:
-        print_function, warn_function = print, _warn_on_standard_error
-    else:
-        def warn_function(message: str, show=print_function) -> None:
-            show(f"warning: {message}")
+    print_function, warn_function = _output_functions(print_function)
     trainer = _Trainer(
         recipe, Path(run_dir), resume=resume, overwrite=overwrite,
         logdir=Path(logdir) if logdir else None, mixed_precision=mixed_precision, xla=xla,
@@ -811,11 +561,31 @@ def train(
             trainer.setup()
             trainer.prepare_run_folder()
         except KeyboardInterrupt:
-            raise TrainingInterrupted(trainer._how_to_continue(None)) from None
+            raise TrainingInterrupted(trainer.how_to_continue(None)) from None
         return trainer.run()
     finally:
         keras.config.set_dtype_policy(previous_policy)
         trainer.release()
+
+
+def _check_options(resume: bool, overwrite: bool, max_steps: int | None) -> None:
+    if resume and overwrite:
+        raise UsageError("--resume and --overwrite cannot be combined: --resume continues the "
+                         "run folder's training, --overwrite starts it again; pass one of them.")
+    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int)
+                                  or max_steps < 1):
+        raise UsageError(f"max_steps must be a positive int; received {max_steps!r}.")
+
+
+def _output_functions(print_function):
+    """(progress, warning) printers: standard output and error, or both to `print_function`."""
+    if print_function is None:
+        return print, _warn_on_standard_error
+
+    def warn_function(message: str) -> None:
+        print_function(f"warning: {message}")
+
+    return print_function, warn_function
 
 
 def _warn_on_standard_error(message: str) -> None:

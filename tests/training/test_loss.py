@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kerattn.training.trainer import token_cross_entropy
+from kerattn.training.loss import token_cross_entropy
 
 
 def _numpy_reference(logits, targets, weights, smoothing):

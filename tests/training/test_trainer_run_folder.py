@@ -17,10 +17,9 @@ import kerattn  # noqa: F401  (registers the kerattn classes for load_model)
 import kerattn_cli as cli
 from kerattn.data import input_pipeline
 from kerattn.errors import KerattnError, UsageError
-from kerattn.training import RecipeError, checkpoints, model_factory, train
+from kerattn.training import RecipeError, TrainingInterrupted, checkpoints, model_factory, train
 from kerattn.training.checkpoints import CheckpointError
 from kerattn.training.run_folder import RunFolderConflict, RunFolderError, RunFolderLock
-from kerattn.training.trainer import TrainingInterrupted
 from tests.training.conftest import write_recipe
 from tests.training.test_run_folder import make_read_only
 
