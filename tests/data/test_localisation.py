@@ -10,6 +10,7 @@ import kerattn.data.corpus_writer as corpus_writer
 import kerattn.data.localisation_download as download
 from kerattn.data import CorpusError, SplitRule, load_manifest, read_rows
 from kerattn.data.localisation import OOD_FILE, build_localisation, language
+from kerattn.data.localisation_deb import read_deb
 from tests.data.fixtures.localisation import make_fixtures
 
 DEBS = Path(__file__).parent / "fixtures" / "localisation" / "debs"
@@ -40,9 +41,12 @@ def pairs(built):
     return {(source, target): origin for source, target, origin in _rows(out)}
 
 
-def test_committed_fixture_packages_are_what_the_generator_writes():
+def test_committed_fixture_packages_hold_what_the_generator_writes(tmp_path):
     for name, data in make_fixtures.packages().items():
-        assert (DEBS / name).read_bytes() == data, f"regenerate {name} with make_fixtures.py"
+        (tmp_path / name).write_bytes(data)
+        committed = read_deb(DEBS / name, lambda path: True)
+        generated = read_deb(tmp_path / name, lambda path: True)
+        assert committed == generated, f"regenerate {name} with make_fixtures.py"
 
 
 def test_gettext_catalogues_with_accelerators_context_and_plurals(pairs):
