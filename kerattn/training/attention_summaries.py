@@ -19,12 +19,9 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from kerattn.tables import markdown_cell
 from kerattn.training import attention_diagnostics
 from kerattn.visualization import heatmap_png
-
-
-def _markdown_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ") or " "
 
 
 def write_probe_summaries(model, family: str, probes: list[str], step: int) -> dict[str, float]:
@@ -51,11 +48,11 @@ def write_probe_summaries(model, family: str, probes: list[str], step: int) -> d
             output = f"{result.label} ({result.probabilities[result.label]:.2f})"
             order = np.argsort(-result.token_weights)[:5]
             top_rows.append(
-                f"| {_markdown_cell(probe)} | "
+                f"| {markdown_cell(probe)} | "
                 + ", ".join(f"{result.tokens[i]} ({result.token_weights[i]:.2f})" for i in order)
                 + " |"
             )
-        rows.append(f"| {_markdown_cell(probe)} | {_markdown_cell(output)} |")
+        rows.append(f"| {markdown_cell(probe)} | {markdown_cell(output)} |")
         if not has_attention or weights.shape[1] == 0:
             continue
         per_probe.append(attention_diagnostics.summarize(weights, translation=translation))

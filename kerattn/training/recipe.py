@@ -168,7 +168,34 @@ def recipe_from_dict(
     content: dict, base_dir: str | os.PathLike = ".", path: Path | None = None, text: str = ""
 ) -> Recipe:
     """Validates a recipe given as a dict (the parsed TOML); paths resolve against `base_dir`."""
-    base_dir = Path(base_dir)
+    _check_section_names(content)
+    model = dict(content.get("model", {}))
+    family = model.pop("family", None)
+    if family is None:
+        raise RecipeError('The recipe has no model family; add family = "translator" or '
+                          '"classifier" to [model].')
+    _check_choice("model", "family", family, FAMILIES)
+    _check_model_arguments(family, model)
+    _check_model_values(family, model)
+    sections = _read_sections(content)
+    _check_tokenizer(sections["tokenizer"])
+    _check_optimizer(sections["optimizer"])
+    _check_training(sections["training"])
+    _check_evaluation(sections["evaluation"])
+    return Recipe(
+        path=path,
+        family=family,
+        model=model,
+        data=_resolve_data(sections["data"], Path(base_dir), family),
+        tokenizer=sections["tokenizer"],
+        optimizer=sections["optimizer"],
+        training=sections["training"],
+        evaluation=sections["evaluation"],
+        text=text,
+    )
+
+
+def _check_section_names(content: dict) -> None:
     known = {"model", *_SCHEMA}
     for section in content:
         if section not in known:
@@ -178,15 +205,11 @@ def recipe_from_dict(
             )
         if not isinstance(content[section], dict):
             raise RecipeError(f"Recipe entry {section!r} must be a [{section}] table.")
-    model = dict(content.get("model", {}))
-    family = model.pop("family", None)
-    if family is None:
-        raise RecipeError('The recipe has no model family; add family = "translator" or '
-                          '"classifier" to [model].')
-    _check_choice("model", "family", family, FAMILIES)
-    _check_model_arguments(family, model)
-    _check_model_values(family, model)
 
+
+def _read_sections(content: dict) -> dict[str, dict]:
+    """Every section but [model], its keys checked against `_SCHEMA` and defaults filled in
+    (the tokenizer's per-side tables without defaults: they override the shared one)."""
     sections = {}
     for name, schema in _SCHEMA.items():
         raw = dict(content.get(name, {}))
@@ -198,8 +221,10 @@ def recipe_from_dict(
                         f"tokenizer.{side}", raw.pop(side), schema, fill_defaults=False
                     )
         sections[name] = {**_check_section(name, raw, schema), **sides}
+    return sections
 
-    tokenizer = sections["tokenizer"]
+
+def _check_tokenizer(tokenizer: dict) -> None:
     for side in ("",) + _TOKENIZER_SIDE_KEYS:
         settings = tokenizer.get(side, {}) if side else tokenizer
         where = f"tokenizer.{side}" if side else "tokenizer"
@@ -215,7 +240,8 @@ def recipe_from_dict(
                 f"received {settings['vocabulary_size']}."
             )
 
-    optimizer = sections["optimizer"]
+
+def _check_optimizer(optimizer: dict) -> None:
     _check_choice("optimizer", "name", optimizer["name"], OPTIMIZERS)
     _check_choice("optimizer", "schedule", optimizer["schedule"], SCHEDULES)
     _check_range("optimizer", "learning_rate", optimizer["learning_rate"], low=0, strict=True)
@@ -227,7 +253,8 @@ def recipe_from_dict(
             f"{optimizer['label_smoothing']!r}."
         )
 
-    training = sections["training"]
+
+def _check_training(training: dict) -> None:
     _exactly_one(training, "training", "batch_size", "batch_tokens")
     _exactly_one(training, "training", "steps", "epochs")
     for key in ("batch_size", "batch_tokens", "steps", "epochs", "log_every",
@@ -235,25 +262,14 @@ def recipe_from_dict(
         if training[key] is not None:
             _check_range("training", key, training[key], low=1)
 
-    evaluation = sections["evaluation"]
+
+def _check_evaluation(evaluation: dict) -> None:
     for key in ("every", "sample_size"):
         _check_range("evaluation", key, evaluation[key], low=1)
     _check_range("evaluation", "patience", evaluation["patience"], low=0)
     if not all(isinstance(probe, str) and probe for probe in evaluation["probes"]):
         raise RecipeError("[evaluation] probes must be a list of non-empty strings; received "
                           f"{evaluation['probes']!r}.")
-
-    return Recipe(
-        path=path,
-        family=family,
-        model=model,
-        data=_resolve_data(sections["data"], base_dir, family),
-        tokenizer=tokenizer,
-        optimizer=optimizer,
-        training=training,
-        evaluation=evaluation,
-        text=text,
-    )
 
 
 def _check_section(name: str, raw: dict, schema: dict, fill_defaults: bool = True) -> dict:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ") or " "
+from kerattn.tables import markdown_table
 
 
 def write_validation_samples(model, family: str, texts: list[str], outputs: list[str],
@@ -22,7 +20,6 @@ def write_validation_samples(model, family: str, texts: list[str], outputs: list
     if not texts:
         return
     references = list(targets) if family == "translator" else [model.labels[t] for t in targets]
-    rows = [f"| {_cell(text)} | {_cell(output)} | {_cell(reference)} |"
-            for text, output, reference in zip(texts, outputs, references)]
-    tf.summary.text("valid_samples", "| input | output | reference |\n|---|---|---|\n"
-                    + "\n".join(rows), step=step)
+    rows = list(zip(texts, outputs, references))
+    tf.summary.text("valid_samples", markdown_table(["input", "output", "reference"], rows),
+                    step=step)

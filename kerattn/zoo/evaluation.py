@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from kerattn.errors import UsageError
+from kerattn.tables import text_table
 from kerattn.training import metrics
 from kerattn.zoo import tasks
 from kerattn.zoo.tasks import TASKS
@@ -357,54 +358,16 @@ def evaluate_file(
         EvaluationError: bad model, task, label or setting.
         kerattn.data.CorpusError: the data file is missing, not UTF-8 or not tab-separated.
     """
-    from kerattn.data import read_pairs, read_rows
+    from kerattn.data import read_pairs
 
-    if task is not None and task not in TASKS:
-        raise EvaluationError(
-            f"`task` must be one of {', '.join(repr(t) for t in TASKS)} or None; "
-            f"received task={task!r}."
-        )
-    if limit is not None:
-        _check_positive("limit", limit)
+    _check_file_options(task, limit)
     # The data is read first: a wrong path fails at once, not after loading the model.
-    if origin is None:
-        rows = read_pairs(data_path)
-    else:
-        rows = [(row[0], row[1]) for row in read_rows(data_path)
-                if len(row) > 2 and row[2].startswith(origin)]
-    if not rows:
-        where = "" if origin is None else f" whose origin starts with {origin!r}"
-        raise EvaluationError(
-            f"The data file {os.fspath(data_path)!r} has no rows{where}; pass a non-empty TSV."
-        )
+    rows = _read_rows(data_path, origin)
     alternate_rows = read_pairs(alternates_path) if alternates_path is not None else []
-    if isinstance(model_or_path, (str, os.PathLike)):
-        model = load_model_for_evaluation(model_or_path)
-        model_description = os.fspath(model_or_path)
-    else:
-        model = model_or_path
-        model_description = type(model).__name__
-    model_task = detect_task(model)
-    if task is None:
-        task = model_task
-    elif (task == "classification") != (model_task == "classification"):
-        needed = "a Classifier" if task == "classification" else "a Translator"
-        raise EvaluationError(
-            f"Task {task!r} needs {needed}; the model is a {type(model).__name__}."
-        )
-    if alternates_path is not None and task != "g2p":
-        raise EvaluationError(
-            f"Alternate pronunciations apply to task 'g2p' only; received them for task {task!r}."
-        )
-
+    model, model_description = _model_and_description(model_or_path)
+    task = _task_for(model, task, alternates=alternates_path is not None)
     if task == "g2p":
-        references = grouped_pronunciations(rows)
-        if limit is not None:
-            references = dict(list(references.items())[:limit])
-        if alternates_path is not None:
-            for word, pronunciations in grouped_pronunciations(alternate_rows).items():
-                if word in references:
-                    references[word] = list(dict.fromkeys(references[word] + pronunciations))
+        references = _g2p_references(rows, limit, alternate_rows)
         report = evaluate_g2p(model, references, beam_size=beam_size, batch_size=batch_size)
     else:
         rows = rows[:limit] if limit is not None else rows
@@ -430,20 +393,71 @@ def evaluate_file(
     }
 
 
+def _check_file_options(task: str | None, limit: int | None) -> None:
+    if task is not None and task not in TASKS:
+        raise EvaluationError(
+            f"`task` must be one of {', '.join(repr(t) for t in TASKS)} or None; "
+            f"received task={task!r}."
+        )
+    if limit is not None:
+        _check_positive("limit", limit)
+
+
+def _read_rows(data_path: str | os.PathLike, origin: str | None) -> list[tuple[str, str]]:
+    """The (input, target) rows of the data file, only those of `origin` if given; never none."""
+    from kerattn.data import read_pairs, read_rows
+
+    if origin is None:
+        rows = read_pairs(data_path)
+    else:
+        rows = [(row[0], row[1]) for row in read_rows(data_path)
+                if len(row) > 2 and row[2].startswith(origin)]
+    if not rows:
+        where = "" if origin is None else f" whose origin starts with {origin!r}"
+        raise EvaluationError(
+            f"The data file {os.fspath(data_path)!r} has no rows{where}; pass a non-empty TSV."
+        )
+    return rows
+
+
+def _model_and_description(model_or_path) -> tuple[object, str]:
+    """The model to evaluate and how the report names it: its path, or its class."""
+    if isinstance(model_or_path, (str, os.PathLike)):
+        return load_model_for_evaluation(model_or_path), os.fspath(model_or_path)
+    return model_or_path, type(model_or_path).__name__
+
+
+def _task_for(model, task: str | None, alternates: bool) -> str:
+    """The task asked for (it must suit the model), or the model's own."""
+    model_task = detect_task(model)
+    if task is None:
+        task = model_task
+    elif (task == "classification") != (model_task == "classification"):
+        needed = "a Classifier" if task == "classification" else "a Translator"
+        raise EvaluationError(
+            f"Task {task!r} needs {needed}; the model is a {type(model).__name__}."
+        )
+    if alternates and task != "g2p":
+        raise EvaluationError(
+            f"Alternate pronunciations apply to task 'g2p' only; received them for task {task!r}."
+        )
+    return task
+
+
+def _g2p_references(rows: Sequence[tuple[str, str]], limit: int | None,
+                    alternate_rows: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    """word → acceptable pronunciations: the first `limit` words of `rows`, each with the
+    further pronunciations `alternate_rows` give it."""
+    references = grouped_pronunciations(rows)
+    if limit is not None:
+        references = dict(list(references.items())[:limit])
+    for word, pronunciations in grouped_pronunciations(alternate_rows).items():
+        if word in references:
+            references[word] = list(dict.fromkeys(references[word] + pronunciations))
+    return references
+
+
 # -- formatting -------------------------------------------------------------------------------
-
-
-def _table(rows: Sequence[Sequence[str]], align: str, indent: str = "  ") -> list[str]:
-    """Rows of cells as aligned lines; `align` has "l" or "r" per column (text, numbers)."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(align))]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.ljust(width) if side == "l" else cell.rjust(width)
-            for cell, width, side in zip(row, widths, align)
-        ]
-        lines.append((indent + "  ".join(cells)).rstrip())
-    return lines
 
 
 def _number(value, percent: bool = False) -> str:
@@ -454,67 +468,82 @@ def _number(value, percent: bool = False) -> str:
 
 def format_report(report: dict) -> str:
     """The report of an `evaluate_*` function as a plain-text table for people."""
-    task, values, counts = report["task"], report["metrics"], report["counts"]
+    task = report["task"]
     header = f"kerattn evaluate: {task}"
     if "model" in report:
         header += f", model {report['model']}, data {report['data']}"
         if report.get("origin"):
             header += f" (origin {report['origin']}*)"
-    lines = [header, ""]
-    if task == "translation":
-        lines += _table([
-            ["metric", "value", "signature"],
-            ["BLEU", _number(values["bleu"]), values["bleu_signature"] or "-"],
-            ["chrF", _number(values["chrf"]), values["chrf_signature"] or "-"],
-        ], align="lrl")
-        lines += ["", "  BLEU by source length (words):"]
-        lines += _table(
-            [["bucket", "sentences", "BLEU"]]
-            + [[b["bucket"], str(b["count"]), _number(b["bleu"])]
-               for b in values["bleu_by_source_length"]],
-            align="lrr", indent="    ",
-        )
-    elif task == "g2p":
-        lines += _table([
-            ["metric", "value", "errors"],
-            ["word error rate", _number(values["word_error_rate"], percent=True),
-             f"{counts['word_errors']} / {counts['examples']} words"],
-            ["phoneme error rate", _number(values["phoneme_error_rate"], percent=True),
-             f"{counts['phoneme_errors']} / {counts['reference_phonemes']} phonemes"],
-        ], align="lrr")
-    else:
-        lines += _table([
-            ["metric", "value"],
-            ["accuracy", _number(values["accuracy"], percent=True)],
-            ["macro F1", _number(values["macro_f1"], percent=True)],
-        ], align="lr")
-        lines += [""]
-        lines += _table(
-            [["label", "precision", "recall", "F1", "support", "predicted"]]
-            + [[label, _number(s["precision"], True), _number(s["recall"], True),
-                _number(s["f1"], True), str(s["support"]), str(s["predicted"])]
-               for label, s in values["per_class"].items()],
-            align="lrrrrr",
-        )
-        matrix = values["confusion_matrix"]
-        lines += ["", "  confusion matrix (rows: true label, columns: predicted):"]
-        lines += _table(
-            [["", *matrix["labels"]]]
-            + [[label, *(str(count) for count in row)]
-               for label, row in zip(matrix["labels"], matrix["matrix"])],
-            align="l" + "r" * len(matrix["labels"]), indent="    ",
-        )
+    metric_lines = {"translation": _translation_lines, "g2p": _g2p_lines}.get(
+        task, _classification_lines)
+    return "\n".join([header, "", *metric_lines(report["metrics"], report["counts"]),
+                      *_run_lines(report)])
+
+
+def _translation_lines(values: dict, counts: dict) -> list[str]:
+    lines = text_table([
+        ["metric", "value", "signature"],
+        ["BLEU", _number(values["bleu"]), values["bleu_signature"] or "-"],
+        ["chrF", _number(values["chrf"]), values["chrf_signature"] or "-"],
+    ], align="lrl", indent="  ")
+    lines += ["", "  BLEU by source length (words):"]
+    lines += text_table(
+        [["bucket", "sentences", "BLEU"]]
+        + [[b["bucket"], str(b["count"]), _number(b["bleu"])]
+           for b in values["bleu_by_source_length"]],
+        align="lrr", indent="    ",
+    )
+    return lines
+
+
+def _g2p_lines(values: dict, counts: dict) -> list[str]:
+    return text_table([
+        ["metric", "value", "errors"],
+        ["word error rate", _number(values["word_error_rate"], percent=True),
+         f"{counts['word_errors']} / {counts['examples']} words"],
+        ["phoneme error rate", _number(values["phoneme_error_rate"], percent=True),
+         f"{counts['phoneme_errors']} / {counts['reference_phonemes']} phonemes"],
+    ], align="lrr", indent="  ")
+
+
+def _classification_lines(values: dict, counts: dict) -> list[str]:
+    lines = text_table([
+        ["metric", "value"],
+        ["accuracy", _number(values["accuracy"], percent=True)],
+        ["macro F1", _number(values["macro_f1"], percent=True)],
+    ], align="lr", indent="  ")
+    lines += [""]
+    lines += text_table(
+        [["label", "precision", "recall", "F1", "support", "predicted"]]
+        + [[label, _number(s["precision"], True), _number(s["recall"], True),
+            _number(s["f1"], True), str(s["support"]), str(s["predicted"])]
+           for label, s in values["per_class"].items()],
+        align="lrrrrr", indent="  ",
+    )
+    matrix = values["confusion_matrix"]
+    lines += ["", "  confusion matrix (rows: true label, columns: predicted):"]
+    lines += text_table(
+        [["", *matrix["labels"]]]
+        + [[label, *(str(count) for count in row)]
+           for label, row in zip(matrix["labels"], matrix["matrix"])],
+        align="l" + "r" * len(matrix["labels"]), indent="    ",
+    )
+    return lines
+
+
+def _run_lines(report: dict) -> list[str]:
+    """The counts, the settings and the timing, one line each."""
     settings = ", ".join(
         f"{key.replace('_', ' ')} {value}" for key, value in report["settings"].items()
         if key not in ("bucket_edges", "alternates")
     )
     count_text = ", ".join(
-        f"{key.replace('_', ' ')} {value}" for key, value in counts.items()
+        f"{key.replace('_', ' ')} {value}" for key, value in report["counts"].items()
         if key in ("examples", "truncated", "empty_translations", "words_with_alternates")
     )
     timing = report["timing"]
     speed = timing["examples_per_second"]
-    lines += [
+    return [
         "",
         f"  {count_text}",
         f"  {settings}",
@@ -522,4 +551,3 @@ def format_report(report: dict) -> str:
         + (f", {speed:.1f} examples/s" if speed is not None else "")
         + f" (+ {timing['warmup_seconds']:.2f} s warm-up)",
     ]
-    return "\n".join(lines)
