@@ -14,8 +14,22 @@ from kerattn.layers.argument_checks import (
 from kerattn.layers.bahdanau_attention import BahdanauAttention
 from kerattn.layers.lstm_recurrence import lstm_gates, run_lstm
 from kerattn.layers.luong_attention import LuongAttention
+from kerattn.layers.monotonic_attention import (
+    MODES,
+    BahdanauMonotonicAttention,
+    LuongMonotonicAttention,
+)
 
-ATTENTIONS = ("bahdanau", "luong_dot", "luong_general", "luong_concat", "none")
+ATTENTIONS = (
+    "bahdanau",
+    "luong_dot",
+    "luong_general",
+    "luong_concat",
+    "bahdanau_monotonic",
+    "luong_monotonic",
+    "none",
+)
+MONOTONIC_ATTENTIONS = ("bahdanau_monotonic", "luong_monotonic")
 
 
 @keras.saving.register_keras_serializable(package="kerattn")
@@ -37,15 +51,28 @@ class AttentionDecoder(keras.layers.Layer):
       the fixed context c = the encoder's final state h is fed at every step,
       s_i = LSTM([y_{i-1}; c], s_{i-1}), output tanh(W_c [c; s_i]); its attention weights are
       all zeros. Same parameters as "bahdanau" minus the attention's own.
+    - "bahdanau_monotonic" / "luong_monotonic" (Raffel et al., 2017): "bahdanau" and
+      "luong_general" with the softmax replaced by the monotonic alignment of
+      `BahdanauMonotonicAttention` (Raffel's energy: normalised, with bias, + r) and
+      `LuongMonotonicAttention` (score "general", + r). The previous step's alignment α_{i-1}
+      is part of the state (the last entry), α_0 = 1 on the first real source position;
+      α_i may sum to less than 1.
 
     Every style outputs tanh(W_c [c_i; h_i]) (width `units`); they differ in where attention is
     queried (previous or current state) and in what the LSTM reads.
 
     Args:
         units: positive int, LSTM units (also the output width).
-        attention: one of "bahdanau", "luong_dot", "luong_general", "luong_concat", "none".
-        attention_units: width of the additive score ("bahdanau", "luong_concat");
-            defaults to `units`.
+        attention: one of "bahdanau", "luong_dot", "luong_general", "luong_concat",
+            "bahdanau_monotonic", "luong_monotonic", "none".
+        attention_units: width of the additive score ("bahdanau", "luong_concat",
+            "bahdanau_monotonic"); defaults to `units`.
+        sigmoid_noise: monotonic styles only: std of the pre-sigmoid noise in training
+            (Raffel et al. use 1.0). Default 0.
+        score_bias_init: monotonic styles only: initial energy bias r (Raffel et al. use -4.0
+            for long inputs). Default 0.
+        monotonic_mode: monotonic styles only: "parallel", "recursive" or "hard" (hard
+            alignments at inference); see `BahdanauMonotonicAttention`. Default "parallel".
         input_feeding: bool, Luong styles only: feed h̃_{i-1} into the LSTM. Default True.
         dropout: float in [0, 1), dropout on the outputs (training only).
         use_cudnn: passed to the LSTM: "auto", True or False.
@@ -73,9 +100,11 @@ class AttentionDecoder(keras.layers.Layer):
         outputs (B, T, units) and, if `return_attention_scores=True`, the weights (B, T, S).
 
     Step API (for in-graph greedy/beam decoding): `projected = layer.prepare_memory(memory)`
-    once, `states = layer.get_initial_state(batch_size, initial_state)`, then per step
+    once, `states = layer.get_initial_state(batch_size, initial_state, memory, memory_mask)`
+    (the monotonic styles need `memory` or `memory_mask` there), then per step
     `output, states, weights = layer.step(y, states, memory, projected, memory_mask)` with
     y (B, E), output (B, units), weights (B, S). `call` runs exactly this step function.
+    `states` is a list of (B, ·) tensors: batch rows may be gathered (beam search) freely.
 
     Masking:
         Source padding gets exactly zero attention. At padded target positions the state is
@@ -100,6 +129,9 @@ class AttentionDecoder(keras.layers.Layer):
         use_cudnn: str | bool = "auto",
         seed: int | None = None,
         fused_lstm: bool = True,
+        sigmoid_noise: float = 0.0,
+        score_bias_init: float = 0.0,
+        monotonic_mode: str = "parallel",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -110,15 +142,34 @@ class AttentionDecoder(keras.layers.Layer):
                 f"received attention={attention!r}."
             )
         if attention_units is not None:
-            if attention not in ("bahdanau", "luong_concat"):
+            if attention not in ("bahdanau", "luong_concat", "bahdanau_monotonic"):
                 raise ValueError(
-                    "`attention_units` is only used by attention='bahdanau' or 'luong_concat'; "
-                    f"received attention_units={attention_units!r} with attention={attention!r}."
+                    "`attention_units` is only used by attention='bahdanau', 'luong_concat' or "
+                    f"'bahdanau_monotonic'; received attention_units={attention_units!r} with "
+                    f"attention={attention!r}."
                 )
             check_positive_int("attention_units", attention_units)
         check_rate("dropout", dropout)
         check_use_cudnn(use_cudnn)
         check_bool("fused_lstm", fused_lstm)
+        self.is_monotonic = attention in MONOTONIC_ATTENTIONS
+        defaults = {"sigmoid_noise": 0.0, "score_bias_init": 0.0, "monotonic_mode": "parallel"}
+        for argument, value in (
+            ("sigmoid_noise", sigmoid_noise),
+            ("score_bias_init", score_bias_init),
+            ("monotonic_mode", monotonic_mode),
+        ):
+            if not self.is_monotonic and value != defaults[argument]:
+                raise ValueError(
+                    f"`{argument}` is only used by attention='bahdanau_monotonic' or "
+                    f"'luong_monotonic'; received {argument}={value!r} with "
+                    f"attention={attention!r}."
+                )
+        if monotonic_mode not in MODES:
+            raise ValueError(
+                f"`monotonic_mode` must be one of {', '.join(repr(m) for m in MODES)}; "
+                f"received monotonic_mode={monotonic_mode!r}."
+            )
         self.units = units
         self.attention = attention
         self.attention_units = attention_units
@@ -127,11 +178,15 @@ class AttentionDecoder(keras.layers.Layer):
         self.use_cudnn = use_cudnn
         self.seed = seed
         self.fused_lstm = fused_lstm
+        self.sigmoid_noise = sigmoid_noise
+        self.score_bias_init = score_bias_init
+        self.monotonic_mode = monotonic_mode
 
         self.is_luong = attention.startswith("luong_")
-        # Bahdanau attention and Luong input feeding make step i depend on step i-1's
-        # attention, so a teacher-forced sequence has to be run step by step.
-        self.runs_step_by_step = attention == "bahdanau" or (self.is_luong and input_feeding)
+        # Attention from the previous state (Bahdanau) and Luong input feeding make step i
+        # depend on step i-1's attention, so a teacher-forced sequence runs step by step.
+        self.attends_previous_state = attention in ("bahdanau", "bahdanau_monotonic")
+        self.runs_step_by_step = self.attends_previous_state or (self.is_luong and input_feeding)
         self.lstm = keras.layers.LSTM(
             units,
             return_sequences=True,
@@ -140,10 +195,20 @@ class AttentionDecoder(keras.layers.Layer):
             name="lstm",
             dtype=self.dtype_policy,
         )
+        monotonic_options = dict(
+            sigmoid_noise=sigmoid_noise, score_bias_init=score_bias_init, mode=monotonic_mode,
+            seed=seed, name="attention", dtype=self.dtype_policy,
+        )
         if attention == "bahdanau":
             self.attention_layer = BahdanauAttention(
                 attention_units or units, name="attention", dtype=self.dtype_policy
             )
+        elif attention == "bahdanau_monotonic":
+            self.attention_layer = BahdanauMonotonicAttention(
+                attention_units or units, use_bias=True, normalize=True, **monotonic_options
+            )
+        elif attention == "luong_monotonic":
+            self.attention_layer = LuongMonotonicAttention(score="general", **monotonic_options)
         elif self.is_luong:
             score = attention[len("luong_") :]
             self.attention_layer = LuongAttention(
@@ -180,7 +245,7 @@ class AttentionDecoder(keras.layers.Layer):
                 )
         batch, time, embedding_width = target_shape
         memory_width = memory_shape[-1]
-        if self.attention == "bahdanau":
+        if self.attends_previous_state:
             lstm_input_width = embedding_width + memory_width
         elif self.is_luong:
             lstm_input_width = embedding_width + (self.units if self.input_feeding else 0)
@@ -206,9 +271,13 @@ class AttentionDecoder(keras.layers.Layer):
             return memory
         return self.attention_layer.project_keys(memory)
 
-    def get_initial_state(self, batch_size, initial_state=None) -> list:
+    def get_initial_state(
+        self, batch_size, initial_state=None, memory=None, memory_mask=None
+    ) -> list:
         """The decoder state before the first step: `[h, c]` plus, depending on the style,
-        the fed-back attentional vector (Luong input feeding) or the fixed context ("none")."""
+        the fed-back attentional vector (Luong input feeding) or the fixed context ("none"),
+        and last, for the monotonic styles, the alignment α_0 (B, S), float32 (1 on the first
+        real position of `memory_mask`, or on position 0 of `memory` (B, S, Dm))."""
         if initial_state is None:
             if self.attention == "none":
                 raise ValueError(
@@ -223,6 +292,14 @@ class AttentionDecoder(keras.layers.Layer):
             states.append(ops.zeros_like(state_h))
         elif self.attention == "none":
             states.append(state_h)
+        if self.is_monotonic:
+            if memory is None and memory_mask is None:
+                raise ValueError(
+                    f"attention={self.attention!r} needs `memory` or `memory_mask` in "
+                    "`get_initial_state`: its state holds the previous alignment over the "
+                    "source positions; received neither."
+                )
+            states.append(self.attention_layer.initial_alignment(memory, memory_mask))
         return states
 
     def _attentional(self, context, state_h):
@@ -232,7 +309,23 @@ class AttentionDecoder(keras.layers.Layer):
     def step(self, inputs, states, memory, projected_memory, memory_mask=None, training=None):
         """One decoder step: y (B, E) and the states → (output (B, units), states, weights (B, S))."""
         lstm_step = self._keras_lstm_step(training)
-        return self._step(inputs, states, memory, projected_memory, memory_mask, lstm_step)
+        return self._step(
+            inputs, states, memory, projected_memory, memory_mask, lstm_step, training
+        )
+
+    def _attend(self, query, states, memory, projected_memory, memory_mask, training, noise):
+        """Attention of one step: `(context, weights, alignment_states)`, the last `[α_i]` for
+        the monotonic styles (from α_{i-1} = `states[-1]`), `[]` otherwise."""
+        if not self.is_monotonic:
+            context, weights = self.attention_layer.attend(
+                query, projected_memory, memory, value_mask=memory_mask
+            )
+            return context, weights, []
+        context, alignment = self.attention_layer.monotonic_attend(
+            query, projected_memory, memory, previous_alignment=states[-1],
+            value_mask=memory_mask, training=training, noise=noise,
+        )
+        return context, ops.cast(alignment, self.compute_dtype), [alignment]
 
     def _keras_lstm_step(self, training):
         """An `lstm_step` for `_step` that runs Keras's `LSTMCell` on [inputs; fed_back]."""
@@ -245,25 +338,28 @@ class AttentionDecoder(keras.layers.Layer):
 
         return lstm_step
 
-    def _step(self, inputs, states, memory, projected_memory, memory_mask, lstm_step):
+    def _step(self, inputs, states, memory, projected_memory, memory_mask, lstm_step,
+              training=None, noise=None):
         """`step` with the LSTM given as `lstm_step(inputs, fed_back, h, c) -> (h, c)`, where
-        the LSTM's input is [inputs; fed_back] (fed_back: the context, h̃_{i-1}, or None)."""
+        the LSTM's input is [inputs; fed_back] (fed_back: the context, h̃_{i-1}, or None);
+        `noise`: optional pre-sigmoid noise (B, S) of a monotonic attention."""
         state_h, state_c = states[0], states[1]
-        if self.attention == "bahdanau":
-            context, weights = self.attention_layer.attend(
-                state_h, projected_memory, memory, value_mask=memory_mask
+        if self.attends_previous_state:
+            context, weights, alignment_states = self._attend(
+                state_h, states, memory, projected_memory, memory_mask, training, noise
             )
             state_h, state_c = lstm_step(inputs, context, state_h, state_c)
-            return self._attentional(context, state_h), [state_h, state_c], weights
+            new_states = [state_h, state_c] + alignment_states
+            return self._attentional(context, state_h), new_states, weights
         if self.is_luong:
             fed_back = states[2] if self.input_feeding else None
             state_h, state_c = lstm_step(inputs, fed_back, state_h, state_c)
-            context, weights = self.attention_layer.attend(
-                state_h, projected_memory, memory, value_mask=memory_mask
+            context, weights, alignment_states = self._attend(
+                state_h, states, memory, projected_memory, memory_mask, training, noise
             )
             output = self._attentional(context, state_h)  # (B, units)
             new_states = [state_h, state_c] + ([output] if self.input_feeding else [])
-            return output, new_states, weights
+            return output, new_states + alignment_states, weights
         fixed_context = states[2]
         state_h, state_c = lstm_step(inputs, fixed_context, state_h, state_c)
         output = self._attentional(fixed_context, state_h)  # (B, units)
@@ -311,12 +407,12 @@ class AttentionDecoder(keras.layers.Layer):
         return_attention_scores=False,
     ):
         batch_size = ops.shape(target)[0]
-        states = self.get_initial_state(batch_size, initial_state)
         if target_mask is None:
             target_mask = ops.ones(ops.shape(target)[:2], dtype="bool")  # (B, T)
         target_mask = ops.cast(target_mask, "bool")
         if memory_mask is not None:
             memory_mask = ops.cast(memory_mask, "bool")
+        states = self.get_initial_state(batch_size, initial_state, memory, memory_mask)
         projected_memory = self.prepare_memory(memory)
 
         if self.runs_step_by_step:
@@ -328,8 +424,10 @@ class AttentionDecoder(keras.layers.Layer):
                 self.lstm, target, mask=target_mask, initial_state=states[:2],
                 training=training, fused=self.fused_lstm,
             )
+            # Monotonic attention runs its alignment recurrence over T itself, from α_0.
             context, weights = self.attention_layer.attend(
-                sequence, projected_memory, memory, value_mask=memory_mask, query_mask=target_mask
+                sequence, projected_memory, memory, value_mask=memory_mask, query_mask=target_mask,
+                training=training,
             )
             outputs = self._attentional(context, sequence)  # (B, T, units)
         else:
@@ -355,28 +453,38 @@ class AttentionDecoder(keras.layers.Layer):
                    training):
         # Bahdanau's output tanh(W_c [c_i; s_i]) feeds nothing back: with the fused LSTM it
         # is computed after the loop for all steps at once, the loop yields c_i instead.
-        output_after_loop = self.fused_lstm and self.attention == "bahdanau"
+        output_after_loop = self.fused_lstm and self.attends_previous_state
         if self.fused_lstm:
             lstm_step = self._fused_lstm_step(target.shape[-1])
             target = self._project_target(target)  # (B, T, 4·units)
         else:
             lstm_step = self._keras_lstm_step(training)
+        input_width = target.shape[-1]  # E, or 4·units
+        # Pre-sigmoid noise of a monotonic attention, drawn once for all steps outside the loop
+        # (a random draw inside a scanned function is not traceable on every backend).
+        with_noise = bool(
+            training and self.is_monotonic and self.attention_layer.sigmoid_noise > 0
+        )
 
-        def step_function(inputs, previous_states):
+        def step_function(inputs, previous_states, noise):
             if not output_after_loop:
                 return self._step(
-                    inputs, previous_states, memory, projected_memory, memory_mask, lstm_step
+                    inputs, previous_states, memory, projected_memory, memory_mask, lstm_step,
+                    training, noise,
                 )
-            context, weights = self.attention_layer.attend(
-                previous_states[0], projected_memory, memory, value_mask=memory_mask
+            context, weights, alignment_states = self._attend(
+                previous_states[0], previous_states, memory, projected_memory, memory_mask,
+                training, noise,
             )
-            new_states = list(lstm_step(inputs, context, *previous_states))
-            return context, new_states, weights
+            state_h, state_c = lstm_step(inputs, context, previous_states[0], previous_states[1])
+            return context, [state_h, state_c] + alignment_states, weights
 
         def scan_step(carry, step_inputs):
             previous_states = carry[0]
-            inputs, step_mask = step_inputs[:, :-1], step_inputs[:, -1] > 0.5  # (B, ·), (B,)
-            output, new_states, weights = step_function(inputs, previous_states)
+            inputs, step_mask = step_inputs[:, :input_width], step_inputs[:, -1] > 0.5
+            # (B, W), (B,)
+            noise = step_inputs[:, input_width:-1] if with_noise else None  # (B, S)
+            output, new_states, weights = step_function(inputs, previous_states, noise)
             keep = ops.expand_dims(step_mask, axis=-1)  # (B, 1)
             # A padded target step leaves the state as it was.
             new_states = [
@@ -397,8 +505,14 @@ class AttentionDecoder(keras.layers.Layer):
         # One scanned tensor: Keras's TensorFlow scan fails on several `xs` of unknown length.
         mask_channel = ops.expand_dims(ops.cast(target_mask, target.dtype), axis=-1)  # (B, T, 1)
         # W = E, or 4·units for the projected target of the fused LSTM
-        step_inputs = ops.concatenate([target, mask_channel], axis=-1)  # (B, T, W + 1)
-        step_inputs = ops.transpose(step_inputs, (1, 0, 2))  # (T, B, W + 1)
+        channels = [target, mask_channel]
+        if with_noise:
+            noise = self.attention_layer.draw_noise(
+                (batch_size, ops.shape(target)[1], ops.shape(memory)[1])
+            )  # (B, T, S)
+            channels = [target, ops.cast(noise, target.dtype), mask_channel]
+        step_inputs = ops.concatenate(channels, axis=-1)  # (B, T, W [+ S] + 1)
+        step_inputs = ops.transpose(step_inputs, (1, 0, 2))  # (T, B, W [+ S] + 1)
         _, (step_states, outputs, weights) = ops.scan(scan_step, initial_carry, step_inputs)
         if output_after_loop:
             # outputs are the contexts (T, B, Dm); the states are the carried ones, which
@@ -440,6 +554,9 @@ class AttentionDecoder(keras.layers.Layer):
                 "use_cudnn": self.use_cudnn,
                 "seed": self.seed,
                 "fused_lstm": self.fused_lstm,
+                "sigmoid_noise": self.sigmoid_noise,
+                "score_bias_init": self.score_bias_init,
+                "monotonic_mode": self.monotonic_mode,
             }
         )
         return config

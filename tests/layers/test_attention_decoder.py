@@ -22,7 +22,11 @@ MODES = {
     "luong_concat": dict(attention="luong_concat", attention_units=5),
     "luong_general_no_feeding": dict(attention="luong_general", input_feeding=False),
     "none": dict(attention="none"),
+    "bahdanau_monotonic": dict(attention="bahdanau_monotonic", attention_units=5),
+    "luong_monotonic": dict(attention="luong_monotonic"),
+    "luong_monotonic_no_feeding": dict(attention="luong_monotonic", input_feeding=False),
 }
+MONOTONIC = ("bahdanau_monotonic", "luong_monotonic", "luong_monotonic_no_feeding")
 
 
 @pytest.fixture(params=sorted(MODES))
@@ -59,7 +63,7 @@ def test_sequence_call_equals_running_the_step_api(mode):
     target, memory, state, _, memory_mask = make_inputs()
     outputs, weights = decode(decoder, target, memory, state, None, memory_mask)
     projected = decoder.prepare_memory(memory)
-    states = decoder.get_initial_state(B, state)
+    states = decoder.get_initial_state(B, state, memory, memory_mask)
     for t in range(T):
         step_output, states, step_weights = decoder.step(
             target[:, t], states, memory, projected, memory_mask
@@ -76,8 +80,13 @@ def test_attention_weights_are_masked_distributions(mode):
     assert outputs.shape == (B, T, UNITS) and weights.shape == (B, T, S)
     assert np.all(weights[~np.broadcast_to(memory_mask[:, None], weights.shape)] == 0)
     assert np.all(weights[~target_mask] == 0) and np.all(np.asarray(outputs)[~target_mask] == 0)
-    expected_sum = 0.0 if mode == "none" else 1.0
-    np.testing.assert_allclose(weights.sum(-1)[target_mask], expected_sum, atol=1e-6)
+    if mode in MONOTONIC:
+        # The mass that has moved past the last source position is lost.
+        row_sums = weights.sum(-1)[target_mask]
+        assert np.all(row_sums <= 1 + 1e-6) and np.all(row_sums > 0)
+    else:
+        expected_sum = 0.0 if mode == "none" else 1.0
+        np.testing.assert_allclose(weights.sum(-1)[target_mask], expected_sum, atol=1e-6)
 
 
 def test_appending_source_and_target_padding_leaves_outputs_unchanged(mode):
@@ -98,7 +107,11 @@ def test_appending_source_and_target_padding_leaves_outputs_unchanged(mode):
     assert np.all(np.asarray(padded_weights)[:, :, S:] == 0)
 
 
-@pytest.mark.parametrize("style, first_step_depends_on_input", [("bahdanau", False), ("luong_general", True)])
+@pytest.mark.parametrize(
+    "style, first_step_depends_on_input",
+    [("bahdanau", False), ("luong_general", True), ("bahdanau_monotonic", False),
+     ("luong_monotonic", True)],
+)
 def test_bahdanau_attends_from_previous_state_luong_from_current(style, first_step_depends_on_input):
     decoder = layers.AttentionDecoder(UNITS, attention=style)
     target, memory, state, _, memory_mask = make_inputs()
@@ -197,8 +210,10 @@ def test_config_json_fit_and_keras_file_round_trip(mode, tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"attention": "multihead"}, r"`attention` must be one of 'bahdanau', 'luong_dot', 'luong_general', 'luong_concat', 'none'; received attention='multihead'"),
-        ({"attention": "luong_dot", "attention_units": 4}, r"`attention_units` is only used by attention='bahdanau' or 'luong_concat'"),
+        ({"attention": "multihead"}, r"`attention` must be one of 'bahdanau', 'luong_dot', 'luong_general', 'luong_concat', 'bahdanau_monotonic', 'luong_monotonic', 'none'; received attention='multihead'"),
+        ({"attention": "luong_dot", "attention_units": 4}, r"`attention_units` is only used by attention='bahdanau', 'luong_concat' or 'bahdanau_monotonic'"),
+        ({"attention": "bahdanau", "sigmoid_noise": 1.0}, r"`sigmoid_noise` is only used by attention='bahdanau_monotonic' or 'luong_monotonic'; received sigmoid_noise=1.0 with attention='bahdanau'"),
+        ({"attention": "luong_monotonic", "monotonic_mode": "soft"}, r"`monotonic_mode` must be one of 'parallel', 'recursive', 'hard'; received monotonic_mode='soft'"),
         ({"units": 0}, r"`units` must be a positive int; received units=0"),
         ({"dropout": -0.1}, r"`dropout` must be a float in \[0, 1\); received dropout=-0.1"),
     ],
@@ -260,3 +275,76 @@ def test_fused_lstm_is_in_the_config_and_old_configs_load():
     assert layers.AttentionDecoder.from_config(config).fused_lstm is True
     with pytest.raises(ValueError, match="`fused_lstm` must be True or False; received"):
         layers.AttentionDecoder(UNITS, fused_lstm="yes")
+
+
+# -- monotonic attention -----------------------------------------------------------------------------
+
+
+def test_monotonic_state_holds_the_alignment_from_the_first_real_position():
+    decoder = layers.AttentionDecoder(UNITS, attention="bahdanau_monotonic")
+    target, memory, state, _, memory_mask = make_inputs()
+    memory_mask[1, :2] = False  # left padding: α_0 starts on the first real position
+    decoder(target, memory, initial_state=state)
+    states = decoder.get_initial_state(B, state, memory_mask=memory_mask)
+    assert len(states) == 3 and keras.backend.standardize_dtype(states[-1].dtype) == "float32"
+    np.testing.assert_array_equal(states[-1], np.eye(S)[[0, 2, 0]])
+    projected = decoder.prepare_memory(memory)
+    _, new_states, weights = decoder.step(target[:, 0], states, memory, projected, memory_mask)
+    np.testing.assert_array_equal(new_states[-1], weights)
+    assert np.all(np.asarray(weights)[~memory_mask] == 0)
+    with pytest.raises(ValueError, match=r"attention='bahdanau_monotonic' needs `memory` or `memory_mask` in `get_initial_state`"):
+        decoder.get_initial_state(B, state)
+
+
+def test_monotonic_beam_reordering_of_the_state_is_a_row_gather():
+    # Search gathers state rows from their parent hypotheses: the alignment is one more
+    # (N, S) row-wise tensor, so stepping gathered states equals gathering stepped states.
+    decoder = layers.AttentionDecoder(UNITS, attention="luong_monotonic")
+    target, memory, state, _, memory_mask = make_inputs()
+    decoder(target, memory, initial_state=state)
+    projected = decoder.prepare_memory(memory)
+    states = decoder.get_initial_state(B, state, memory, memory_mask)
+    _, states, _ = decoder.step(target[:, 0], states, memory, projected, memory_mask)
+    rows = np.array([2, 0, 0])
+    gathered = [np.asarray(s)[rows] for s in states]
+    _, from_gathered, weights = decoder.step(
+        target[rows, 1], gathered, memory[rows], np.asarray(projected)[rows], memory_mask[rows]
+    )
+    _, stepped, all_weights = decoder.step(target[:, 1], states, memory, projected, memory_mask)
+    for actual, expected in zip(from_gathered, stepped):
+        np.testing.assert_allclose(actual, np.asarray(expected)[rows], atol=1e-6)
+    np.testing.assert_allclose(weights, np.asarray(all_weights)[rows], atol=1e-6)
+
+
+@pytest.mark.parametrize("fused_lstm", [True, False])
+def test_monotonic_noise_only_in_training_and_hard_mode_at_inference(fused_lstm):
+    target, memory, state, target_mask, memory_mask = make_inputs()
+    noisy = layers.AttentionDecoder(
+        UNITS, attention="bahdanau_monotonic", sigmoid_noise=1.0, score_bias_init=-1.0,
+        seed=3, fused_lstm=fused_lstm,
+    )
+    clean = layers.AttentionDecoder(
+        UNITS, attention="bahdanau_monotonic", score_bias_init=-1.0, fused_lstm=fused_lstm
+    )
+    hard = layers.AttentionDecoder(
+        UNITS, attention="bahdanau_monotonic", monotonic_mode="hard", fused_lstm=fused_lstm
+    )
+    for decoder in (noisy, clean, hard):
+        decoder.build(target.shape, memory.shape, [s.shape for s in state])
+        decoder.set_weights(noisy.get_weights())
+
+    def run(decoder, training):
+        return decode(decoder, target, memory, state, target_mask, memory_mask) if not training else (
+            decoder(target, memory, initial_state=state, target_mask=target_mask,
+                    memory_mask=memory_mask, training=True, return_attention_scores=True)
+        )
+
+    np.testing.assert_array_equal(run(noisy, False)[0], run(clean, False)[0])
+    first, first_weights = run(noisy, True)
+    second, _ = run(noisy, True)
+    assert np.abs(np.asarray(first) - np.asarray(second)).max() > 1e-4
+    assert np.all(np.asarray(first_weights)[~np.broadcast_to(memory_mask[:, None], (B, T, S))] == 0)
+    _, hard_weights = run(hard, False)
+    assert set(np.unique(np.asarray(hard_weights))) <= {0.0, 1.0}
+    # Trained on the expected alignment: hard mode's training pass equals parallel's.
+    np.testing.assert_allclose(run(hard, True)[0], run(clean, True)[0], atol=1e-6)
