@@ -217,11 +217,8 @@ def _add_export_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from kerattn.serving import command, monitoring
+    from kerattn.serving import command
 
-    if args.monitoring_config_file:  # a file that does not parse: UsageError, exit 2
-        monitoring.enable_prometheus(
-            monitoring.read_monitoring_config(args.monitoring_config_file))
     return command.run(
         model_name=args.model_name, model_base_path=args.model_base_path,
         model_config_file=args.model_config_file, port=args.port,
@@ -241,6 +238,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         body_timeout_seconds=args.rest_api_body_timeout_seconds,
         idle_timeout_seconds=args.rest_api_idle_timeout_seconds,
         max_connections=args.rest_api_max_connections,
+        monitoring_config_file=args.monitoring_config_file,
     )
 
 
@@ -302,10 +300,10 @@ def _add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
          "is served (default true)")
     flag("enable_batching", type=tf_serving_bool,
          nargs="?", const=True, default=False, metavar="true|false",
-         help="request batching: not implemented yet (true is refused)")
+         help="merge concurrent requests to one signature into one model call")
     flag("batching_parameters_file",
-         default=None, help="TF Serving's BatchingParameters: not implemented "
-         "yet (refused)")
+         default=None, help="text-format BatchingParameters for --enable_batching "
+         "(docs/serving.md §15)")
     flag("model_run_threads", type=int, default=None,
          help="model runs executing at once, REST and gRPC together (default: "
          "one per CPU core, at least 2)")

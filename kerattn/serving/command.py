@@ -83,12 +83,18 @@ def run(model_name: str = "default", model_base_path: str | None = None,
         batching_parameters_file: str | None = None, model_run_threads: int | None = None,
         max_queued_requests: int | None = None,
         header_timeout_seconds: float | None = None, body_timeout_seconds: float | None = None,
-        idle_timeout_seconds: float | None = None, max_connections: int | None = None) -> int:
+        idle_timeout_seconds: float | None = None, max_connections: int | None = None,
+        monitoring_config_file: str | None = None) -> int:
     """Serves until SIGTERM/SIGINT; returns the exit code (0 after a clean shutdown).
 
     The three limits default to `RequestLimits`'s defaults when None, the queue and connection
-    settings to `model_server.serve`'s.
+    settings to `model_server.serve`'s. `monitoring_config_file` (TF Serving's text-format
+    MonitoringConfig) is applied first; one that does not parse is a UsageError (exit 2).
     """
+    if monitoring_config_file:
+        from kerattn.serving import monitoring
+
+        monitoring.enable_prometheus(monitoring.read_monitoring_config(monitoring_config_file))
     from kerattn.serving.model_config_poller import ModelConfigPoller
     from kerattn.serving.model_server import serve
     from kerattn.serving.request_limits import RequestLimits
