@@ -80,7 +80,8 @@ def test_minimal_recipe_is_valid():
         ({"model": None}, "The recipe has no model family; add family ="),
         ({"model": {"family": "translator", "attention": "bahdanu"}},
          "[model] attention must be one of 'bahdanau', 'luong_dot', 'luong_general', "
-         "'luong_concat', 'none'; received 'bahdanu'."),
+         "'luong_concat', 'bahdanau_monotonic', 'luong_monotonic', 'none'; received "
+         "'bahdanu'."),
         ({"model": {"family": "classifier", "dropout": 1.5}},
          "[model] dropout must be in [0, 1); received 1.5."),
         ({"model": {"family": "classifier", "dropout": -0.1}},

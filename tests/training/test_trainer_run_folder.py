@@ -191,7 +191,8 @@ def test_stale_temporaries_are_removed_when_the_run_starts(run_copy):
 @pytest.mark.parametrize("overrides, message", [
     ({"model": {"attention": "bahdanu"}},
      "[model] attention must be one of 'bahdanau', 'luong_dot', 'luong_general', "
-     "'luong_concat', 'none'; received 'bahdanu'."),
+     "'luong_concat', 'bahdanau_monotonic', 'luong_monotonic', 'none'; received "
+     "'bahdanu'."),
     ({"model": {"dropout": 1.5}}, "[model] dropout must be in [0, 1); received 1.5."),
     ({"model": {"units": 33}}, "[model] units must be even for a translator"),
     ({"model": {"embedding_dim": 0}}, "[model] embedding_dim must be >= 1; received 0."),
