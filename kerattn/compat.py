@@ -9,7 +9,8 @@ touches those; code that needs one calls the function here.
 | `nested_layers`                    | Keras `Layer._flatten_layers`                          |
 | `allow_non_tensor_positional_args` | Keras `Layer._allow_non_tensor_positional_args`        |
 | `is_xla_compilation_error`         | the wording of TensorFlow's XLA compilation errors     |
-| `registered_op_names`              | `tensorflow.python.client.pywrap_tf_session`           |
+| `registered_op_names`,             | `tensorflow.python.client.pywrap_tf_session`           |
+| `library_op_names`                 |                                                        |
 | `wordpiece_learner_words`,         | tf-text's `wordpiece_tokenizer_learner_lib` internals  |
 | `wordpiece_learner_vocabulary`     |                                                        |
 
@@ -29,7 +30,10 @@ from typing import Any
 # distribution -> (version checked, the functions above that depend on it).
 CHECKED_AGAINST: dict[str, tuple[str, tuple[str, ...]]] = {
     "keras": ("3.15.1", ("nested_layers", "allow_non_tensor_positional_args")),
-    "tensorflow": ("2.21.0", ("is_xla_compilation_error", "registered_op_names")),
+    "tensorflow": (
+        "2.21.0",
+        ("is_xla_compilation_error", "registered_op_names", "library_op_names"),
+    ),
     "tensorflow-text": ("2.21.1", ("wordpiece_learner_words", "wordpiece_learner_vocabulary")),
 }
 
@@ -77,6 +81,22 @@ def registered_op_names() -> list[str]:
 
     op_list = op_def_pb2.OpList()
     op_list.ParseFromString(pywrap_tf_session.TF_GetBuffer(pywrap_tf_session.TF_GetAllOpList()))
+    return sorted(op.name for op in op_list.op)
+
+
+def library_op_names(library_path: str) -> list[str]:
+    """The names of the ops a custom-op library (`.so`) registers, sorted; loads it if needed.
+
+    Through the internal `pywrap_tf_session.TF_LoadLibrary` and `TF_GetOpList` (checked on
+    TensorFlow 2.21.0); `tf.load_op_library` returns a module of op wrappers, not the op names.
+    """
+    from tensorflow.core.framework import op_def_pb2
+    from tensorflow.python.client import pywrap_tf_session
+
+    op_list = op_def_pb2.OpList()
+    op_list.ParseFromString(
+        pywrap_tf_session.TF_GetOpList(pywrap_tf_session.TF_LoadLibrary(library_path))
+    )
     return sorted(op.name for op in op_list.op)
 
 

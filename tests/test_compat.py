@@ -79,6 +79,19 @@ def test_registered_op_names_includes_tf_text_ops_once_tf_text_is_imported():
     assert "WordpieceTokenizeWithOffsets" in compat.registered_op_names()
 
 
+def test_library_op_names_lists_what_a_tf_text_library_registers():
+    import glob
+    import os
+
+    import tensorflow_text
+
+    library = os.path.join(
+        os.path.dirname(tensorflow_text.__file__), "python", "ops", "_wordpiece_tokenizer.so"
+    )
+    assert glob.glob(library), library
+    assert compat.library_op_names(library) == ["WordpieceTokenizeWithOffsets"]
+
+
 def test_an_xla_compilation_failure_is_recognised():
     @tf.function(jit_compile=True)
     def gradient_through_growing_list(x, steps):

@@ -28,7 +28,8 @@ print("kerattn imported:", any(name.startswith("kerattn") for name in sys.module
 """
 
 # TF Serving's path: a TF1 session, the MetaGraph tagged "serve", the SignatureDef's tensor names.
-TF1_LOADER = """
+# Saves the outputs to {result!r}; a loader adds what it prints (tests/zoo_presets use it too).
+TF1_SESSION_RUN = """
 import json, sys
 import numpy as np
 import tensorflow as tf
@@ -45,6 +46,8 @@ with tf.compat.v1.Session(graph=tf.Graph()) as session:
         outputs = session.run(fetches, feed_dict=feed)
         arrays.update({{signature + "/" + k: v for k, v in outputs.items()}})
 np.savez({result!r}, **arrays)
+"""
+TF1_LOADER = TF1_SESSION_RUN + """\
 print("kerattn imported:", any(name.startswith("kerattn") for name in sys.modules))
 """
 

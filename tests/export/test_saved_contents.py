@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kerattn.compat import nested_layers
 from kerattn.export.exporter import (
     checkpoint_variable_names,
     describe_export,
@@ -96,7 +97,7 @@ def test_classifier_signature(exported_classifier):
 
 def test_keras_model_is_unchanged_by_export(review_tokenizer, tmp_path):
     model = tiny_classifier(review_tokenizer)
-    lstms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.LSTM)]
+    lstms = [layer for layer in nested_layers(model) if isinstance(layer, keras.layers.LSTM)]
     before = [(layer.use_cudnn, layer.cell.dropout) for layer in lstms]
     assert lstms and before[0] == ("auto", model.dropout)
     with inference_tracing(model):  # what the export traces with: no cuDNN, no dropout masks
