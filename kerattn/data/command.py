@@ -15,6 +15,14 @@ from pathlib import Path
 from kerattn import data
 
 
+def _build_localisation(*, extra_packages: str | None, **settings) -> dict:
+    """`--extra-packages` is a comma-separated list of Debian packages."""
+    from kerattn.data.localisation import build_localisation
+
+    names = [name.strip() for name in (extra_packages or "").split(",") if name.strip()]
+    return build_localisation(extra_packages=names, **settings)
+
+
 def _build_imdb(*, source: str, **settings) -> dict:
     """`--source all` keeps both review sets."""
     sources = ["imdb", "rotten_tomatoes"] if source == "all" else [source]
@@ -23,6 +31,7 @@ def _build_imdb(*, source: str, **settings) -> dict:
 
 BUILDERS: dict[str, Callable[..., dict]] = {
     "libreoffice": data.build_libreoffice,  # lang, from_dir
+    "localisation": _build_localisation,  # lang, from_dir, packages, budget_mb, extra_packages
     "imdb": _build_imdb,  # source
     "cmudict": data.build_cmudict,  # keep_stress
     "tsv": data.build_tsv,  # path, kind
