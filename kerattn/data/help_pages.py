@@ -123,13 +123,18 @@ SKIPPED_TAGS = frozenset({
 })
 
 
+# Mallard/DocBook sequences rendered with a separator: menu paths and key combinations.
+_SEQUENCES = {"guiseq": " ▸ ", "menuchoice": " ▸ ", "keyseq": "+", "keycombo": "+"}
+
+
 def read_blocks(text: str) -> list[tuple[str, str]]:
     """Return the (shape, text) blocks of a Mallard, DocBook or HTML document in document order.
 
     A block is the direct text of a `BLOCK_TAGS` element (a `<li>` holding `<p>`s gives the
     paragraphs, not the item); its shape is the chain of enclosing block tags (`item/p`).
     `SKIPPED_TAGS` (code listings, index terms, credits, scripts) are left out with everything
-    in them. Entities that are not HTML's (`&kmail;`) stay in the text as written.
+    in them. Menu paths and key combinations get their separators (`Edit ▸ Preferences`,
+    `Ctrl+C`). Entities that are not HTML's (`&kmail;`) stay in the text as written.
     """
     parser = _BlockParser()
     parser.feed(text)
@@ -170,6 +175,7 @@ class _BlockParser(html.parser.HTMLParser):
         self.blocks: list[tuple[str, list[str]]] = []
         self._open: list[tuple[str, int | None]] = []  # (tag, index of its block or None)
         self._skip: list[str] = []
+        self._children: list[int] = []  # elements seen so far in each open guiseq/keyseq
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _VOID_TAGS:
@@ -180,6 +186,11 @@ class _BlockParser(html.parser.HTMLParser):
             self._skip.append(tag)
             return
         index = None
+        if self._open and self._open[-1][0] in _SEQUENCES:
+            parent = self._open[-1][0]
+            self._children[-1] += 1
+            if self._children[-1] > 1:
+                self._add(_SEQUENCES[parent])
         if tag in BLOCK_TAGS:
             shape = "/".join([name for name, block in self._open if block is not None] + [tag])
             self.blocks.append((shape, []))
@@ -187,6 +198,8 @@ class _BlockParser(html.parser.HTMLParser):
         else:
             self._add(" " if tag in ("div", "section", "list", "table", "tr") else "")
         self._open.append((tag, index))
+        if tag in _SEQUENCES:
+            self._children.append(0)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "br":
@@ -199,6 +212,9 @@ class _BlockParser(html.parser.HTMLParser):
             return
         for depth in range(len(self._open) - 1, -1, -1):
             if self._open[depth][0] == tag:
+                closed = sum(name in _SEQUENCES for name, _ in self._open[depth:])
+                if closed:
+                    del self._children[-closed:]
                 del self._open[depth:]
                 return
 

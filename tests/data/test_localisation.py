@@ -273,3 +273,19 @@ def test_bad_language_code():
         language("spanish!")
     assert language("pt-br").locale_dirs == ("pt_BR",)
     assert language("es").mozilla == "es-es"
+
+
+def test_command_line_builds_and_refuses_reserved_packages(tmp_path, capsys):
+    from kerattn_cli import main
+
+    out = tmp_path / "cli"
+    base = ["data", "localisation", "--from", str(DEBS), "--packages", "0", "--out", str(out)]
+    assert main(base + ["--extra-packages", "tinyapp-data,debian-handbook"]) == 2
+    error = capsys.readouterr().err
+    assert "debian-handbook is reserved for independent evaluation" in error
+    assert not out.exists()
+    assert main(base + ["--extra-packages", "tinyapp-data", "--budget-mb", "100"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines] == [
+        ["localisation-es", "train"], ["localisation-es", "valid"], ["localisation-es", "test"]]
+    assert load_manifest(out)["options"]["extra_packages"] == ["tinyapp-data"]

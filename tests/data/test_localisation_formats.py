@@ -80,6 +80,12 @@ def test_help_blocks_and_structural_alignment():
     assert shifted == [] and unaligned == 2
 
 
+def test_menu_paths_and_key_combinations_keep_their_separators():
+    blocks = read_blocks("<page><p>Open <guiseq><gui>Edit</gui><gui>Preferences</gui></guiseq>"
+                         " or press <keyseq><key>Ctrl</key><key>P</key></keyseq>.</p></page>")
+    assert blocks == [("p", "Open Edit ▸ Preferences or press Ctrl+P.")]
+
+
 def test_deb_reader_takes_only_the_selected_files_and_the_copyright():
     contents = read_deb(DEBS / "tinyapp-data_1.0-1_all.deb", lambda path: path.endswith(".qm"))
     assert contents.package == "tinyapp-data" and contents.version == "1.0-1"
