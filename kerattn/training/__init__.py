@@ -7,7 +7,16 @@ Public API:
     metrics (BLEU/chrF, WER/PER, accuracy/F1), checkpoints (atomic checkpoints, newest-readable
     resume), run_folder (progress, overwrite, stale temporaries, the lock).
 
-Evaluating a finished model (`kerattn evaluate`) is `kerattn.zoo.evaluation`.
+The modules, from the entry point down: trainer (`train`: setup and the loop), command
+(`kerattn train`, `kerattn evaluate`), recipe, model_factory (tokenizers and model from a
+recipe), replica_steps (the distributed train/eval step), loss, loss_scaling, training_state
+(what a checkpoint holds), checkpoints (its files), random_states (dropout seeds), validation
+(the periodic evaluation and its summaries: sample_quality, sample_summaries,
+attention_summaries), run_log (metrics.json, TrainResult), interruption (Ctrl-C), run_folder,
+distribution, learning_rate_schedule, metrics, attention_diagnostics.
+
+Evaluating a finished model (`kerattn evaluate`) is `kerattn.zoo.evaluation`; the input pipeline
+is `kerattn.data.input_pipeline`.
 """
 
 from kerattn.data.input_pipeline import make_dataset
