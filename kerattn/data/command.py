@@ -29,11 +29,29 @@ def _build_imdb(*, source: str, **settings) -> dict:
     return data.build_imdb(sources=sources, **settings)
 
 
+def _build_reviews(*, domains: str, **settings) -> dict:
+    """`--domains` is a comma-separated list."""
+    from kerattn.data.reviews import build_reviews
+
+    return build_reviews(domains=[name.strip() for name in domains.split(",") if name.strip()],
+                         **settings)
+
+
+def _build_cmudict(*, split_convention: str, test_fraction: float, **settings) -> dict:
+    """With `--split-convention latest-cmudict`, the CLI's default --test-fraction (0.05) means
+    the convention's own (0.095)."""
+    if split_convention != "kerattn" and test_fraction == 0.05:
+        test_fraction = None
+    return data.build_cmudict(split_convention=split_convention, test_fraction=test_fraction,
+                              **settings)
+
+
 BUILDERS: dict[str, Callable[..., dict]] = {
     "libreoffice": data.build_libreoffice,  # lang, from_dir
     "localisation": _build_localisation,  # lang, from_dir, packages, budget_mb, extra_packages
     "imdb": _build_imdb,  # source
-    "cmudict": data.build_cmudict,  # keep_stress
+    "reviews": _build_reviews,  # domains, from_dir, near_duplicate_threshold
+    "cmudict": _build_cmudict,  # keep_stress, split_convention
     "tsv": data.build_tsv,  # path, kind
 }
 
