@@ -71,7 +71,7 @@ def forward_flops(
     """Forward FLOPs of `translator` on a (batch, length) padded batch, by component (the
     formula in the module docstring)."""
     embedding, units = translator.embedding_dim, translator.units
-    attention_units = translator.decoder.attention_units or units
+    attention_units = translator.backbone.decoder.attention_units or units
     style = translator.attention
     additive = style in ("bahdanau", "luong_concat")
     source_positions = batch * source_length

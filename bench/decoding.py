@@ -96,14 +96,15 @@ def source_sentences(translator: Translator, count: int, words: int, seed: int =
 
 def never_end(translator: Translator) -> None:
     """Sets the output bias of `[END]` to -1e9, so decoding always runs to its length limit."""
-    bias = translator.projection.bias.numpy()
+    bias = translator.backbone.projection.bias.numpy()
     bias[translator.target_tokenizer.end_id] = NEVER
-    translator.projection.bias.assign(bias)
+    translator.backbone.projection.bias.assign(bias)
 
 
 class TutorialLoopDecoder:
     """Greedy decoding driven from Python, one decoder step per call (the TensorFlow NMT
-    tutorial's loop), built on a `Translator`'s layers and the `AttentionDecoder` step API.
+    tutorial's loop), built on a `Translator`'s backbone layers and the `AttentionDecoder` step
+    API.
 
     `compiled=True` wraps the encoder part and the step in `tf.function`s (one graph call per
     step); `compiled=False` runs them eagerly.
@@ -116,22 +117,23 @@ class TutorialLoopDecoder:
 
     def _encode(self, texts):
         translator = self.translator
+        backbone = translator.backbone
         source = tokenize_batch(
             translator.source_tokenizer, texts, translator.max_source_length, add_end=True
         )
-        encoded = translator.encode(source.ids, training=False)
+        encoded = backbone.encode(source.ids, training=False)
         memory = encoded["sequence"]  # (B, S, units)
-        states = translator.decoder.get_initial_state(
+        states = backbone.decoder.get_initial_state(
             tf.shape(source.ids)[0], [encoded["state_h"], encoded["state_c"]]
         )
-        return memory, translator.decoder.prepare_memory(memory), encoded["mask"], states
+        return memory, backbone.decoder.prepare_memory(memory), encoded["mask"], states
 
     def _step(self, tokens, states, memory, projected_memory, memory_mask):
-        translator = self.translator
-        output, states, _ = translator.decoder.step(
-            translator.target_embedding(tokens), states, memory, projected_memory, memory_mask
+        backbone = self.translator.backbone
+        output, states, _ = backbone.decoder.step(
+            backbone.target_embedding(tokens), states, memory, projected_memory, memory_mask
         )
-        logits = translator.projection(output)  # (B, V)
+        logits = backbone.projection(output)  # (B, V)
         return tf.argmax(logits, axis=-1, output_type=tf.int32), states
 
     def __call__(self, texts: tf.Tensor, steps: int) -> dict:

@@ -139,7 +139,7 @@ def translator_comparison(style: str, arguments) -> None:
         model = synthetic_translator(
             vocabulary, length, embedding_dim=128, units=256, attention=style
         )
-        model.encoder.fused_lstm = model.decoder.fused_lstm = name == "kerattn"
+        model.backbone.encoder.fused_lstm = model.backbone.decoder.fused_lstm = name == "kerattn"
         model.compile()
         models[name] = model
     models["kerattn"].set_weights(models["keras"].get_weights())

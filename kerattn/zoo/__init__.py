@@ -1,9 +1,16 @@
-"""Model compositions (translator, classifier), in-graph decoding and pretrained presets.
+"""The zoo: tasks (Translator, Classifier), their preprocessors, in-graph decoding and presets.
+
+keras-hub's split: each task (`task.Task`: `Translator`, `Classifier`) holds a **backbone**
+(`kerattn.models`: the network, token ids to logits, any Keras backend) and a
+**preprocessor** (`Seq2SeqPreprocessor`, `ClassifierPreprocessor`: tf-text tokenization and
+detokenization in the TensorFlow graph), and adds decoding, results per text and presets.
 
     >>> import kerattn
-    >>> kerattn.zoo.list()                     # the presets that ship with kerattn
+    >>> [preset.name for preset in kerattn.zoo.list()]  # the presets that ship with kerattn
+    ['g2p_en', 'sentiment_en', 'translator_en_es']
     >>> translator = kerattn.zoo.load("translator_en_es")
-    >>> translator.translate("Turn off the lights", beam_size=4).text
+    >>> translator.translate("Save the document as PDF.").text
+    'Guarde el documento como PDF.'
 """
 
 from kerattn.zoo.model_loading import load_preset as load

@@ -6,24 +6,26 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerattn import layers
+from kerattn.models.classifier_backbone import ClassifierBackbone
 from kerattn.text import Tokenizer
 from kerattn.zoo.backend import require_tensorflow_backend
-from kerattn.zoo.preset_model import PresetModel
+from kerattn.zoo.classifier_preprocessor import ClassifierPreprocessor
 from kerattn.zoo.results import Classification
-from kerattn.zoo.token_batch import id_strings, text_list, tokenize_batch
+from kerattn.zoo.task import HeldBy, Task
 
 _EMPTY = Classification(label=None, probabilities={}, tokens=[],
                         token_weights=np.zeros(0, np.float32), truncated=False)
 
 
 @keras.saving.register_keras_serializable(package="kerattn")
-class Classifier(PresetModel, keras.Model):
-    """Embedding → `AttentionBiLSTMEncoder(pooling=...)` → dense head; text in, label out.
+class Classifier(Task):
+    """Text in, label out: a `ClassifierBackbone` (embedding → `AttentionBiLSTMEncoder(pooling=...)`
+    → dense head) behind a `ClassifierPreprocessor`.
 
     The encoder's attention pooling (Yang et al., 2016) weights every token; those weights are
     returned with each prediction, so users see which words decided it. Binary tasks are two
-    classes with a softmax, like every other task, so there is one code path.
+    classes with a softmax, like every other task, so there is one code path. The network itself
+    is `classifier.backbone`, which runs on every Keras backend.
 
     Args:
         tokenizer: a `kerattn.text` tokenizer with its vocabulary.
@@ -45,6 +47,15 @@ class Classifier(PresetModel, keras.Model):
         logits (B, number of labels).
     """
 
+    tokenizer = HeldBy("preprocessor")
+    max_length = HeldBy("preprocessor")
+    embedding_dim = HeldBy("backbone")
+    units = HeldBy("backbone")
+    encoder_layers = HeldBy("backbone")
+    dropout = HeldBy("backbone")
+    pooling = HeldBy("backbone")
+    vocabulary_size = HeldBy("backbone")
+
     def __init__(
         self,
         tokenizer: Tokenizer,
@@ -59,7 +70,6 @@ class Classifier(PresetModel, keras.Model):
         **kwargs,
     ):
         require_tensorflow_backend(f"kerattn.{type(self).__name__}")
-        super().__init__(**kwargs)
         labels = list(labels)
         if (
             len(labels) < 2
@@ -70,44 +80,21 @@ class Classifier(PresetModel, keras.Model):
                 "`labels` must be at least two unique, non-empty strings; "
                 f"received labels={labels!r}."
             )
-        if not isinstance(max_length, int) or max_length < 1:
-            raise ValueError(f"`max_length` must be a positive int; received {max_length!r}.")
-        self.tokenizer = tokenizer
+        preprocessor = ClassifierPreprocessor(tokenizer, max_length=max_length,
+                                              name="preprocessor")
+        backbone = ClassifierBackbone(
+            vocabulary_size or tokenizer.vocabulary_size(), len(labels),
+            embedding_dim=embedding_dim, units=units, encoder_layers=encoder_layers,
+            dropout=dropout, pooling=pooling, name="backbone",
+        )
+        super().__init__(backbone, preprocessor, **kwargs)
         self.labels = labels
-        self.embedding_dim = embedding_dim
-        self.units = units
-        self.encoder_layers = encoder_layers
-        self.dropout = dropout
-        self.pooling = pooling
-        self.max_length = max_length
-        self.vocabulary_size = vocabulary_size or tokenizer.vocabulary_size()
-
-        self.embedding = keras.layers.Embedding(
-            self.vocabulary_size, embedding_dim, mask_zero=True, name="embedding"
-        )
-        self.encoder = layers.AttentionBiLSTMEncoder(
-            units, num_layers=encoder_layers, dropout=dropout, pooling=pooling, name="encoder"
-        )
-        self.head_dropout = keras.layers.Dropout(dropout, name="head_dropout")
-        self.head = keras.layers.Dense(len(labels), name="head")
         self._label_table = tf.constant(labels)
-        self._classify_function = None
-        self.build()
 
-    def build(self, input_shape=None):
-        self.embedding.build((None, None))
-        self.encoder.build((None, None, self.embedding_dim))
-        self.head.build((None, 2 * self.units))
-        self.built = True
-
-    def encode(self, token_ids, training=None) -> dict:
-        """Encoder outputs (with "pooled" and "pooling_weights") for ids (B, T)."""
-        mask = tf.not_equal(token_ids, 0)
-        return self.encoder(self.embedding(token_ids), mask=mask, training=training)
-
-    def call(self, token_ids, training=None):
-        pooled = self.encode(token_ids, training=training)["pooled"]  # (B, 2·units)
-        return self.head(self.head_dropout(pooled, training=training))  # (B, C)
+    @property
+    def head(self) -> keras.layers.Dense:
+        """The backbone's output layer (`classifier.backbone.head`)."""
+        return self.backbone.head
 
     def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
         """`keras.Model.compile` with default loss (cross-entropy on logits) and accuracy."""
@@ -119,7 +106,7 @@ class Classifier(PresetModel, keras.Model):
 
     def prepare_batch(self, texts, labels):
         """Texts and integer labels → (token ids (B, T), labels), in graph (tf.data-ready)."""
-        return tokenize_batch(self.tokenizer, texts, self.max_length).ids, labels
+        return self.preprocessor.prepare_batch(texts, labels)
 
     def classify_batch(self, texts) -> dict:
         """Classifies tf.string [B] in graph; the function kerattn exports for serving.
@@ -129,16 +116,16 @@ class Classifier(PresetModel, keras.Model):
         "token_weights" float32 [B, T] (zero on padding), "truncated" bool [B].
         """
         texts = tf.convert_to_tensor(texts, tf.string)
-        batch = tokenize_batch(self.tokenizer, texts, self.max_length)
-        encoded = self.encode(batch.ids, training=False)
-        probabilities = tf.nn.softmax(tf.cast(self.head(encoded["pooled"]), tf.float32))
+        batch = self.preprocessor.tokenize(texts)
+        logits, weights = self.backbone.logits_and_pooling_weights(batch.ids, training=False)
+        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32))
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
         return {
             "label": tf.gather(self._label_table, label_id),
             "label_id": label_id,
             "probabilities": probabilities,
-            "tokens": id_strings(self.tokenizer, batch.ids, batch.lengths),
-            "token_weights": tf.cast(encoded["pooling_weights"], tf.float32),
+            "tokens": self.preprocessor.tokens(batch.ids, batch.lengths),
+            "token_weights": tf.cast(weights, tf.float32),
             "truncated": batch.truncated,
         }
 
@@ -148,58 +135,17 @@ class Classifier(PresetModel, keras.Model):
         An empty or whitespace-only text has nothing to classify: its result has label None,
         no probabilities and no tokens (the model is not run on it).
         """
-        batch, single = text_list(texts)
-        results = [None if text.strip() else _EMPTY for text in batch]
-        runnable = [text for text in batch if text.strip()]
-        if runnable:
-            classified = iter(self._classify_texts(runnable))
-            results = [result or next(classified) for result in results]
-        return results[0] if single else results
+        return self._predict_texts(texts, "classify", self.classify_batch, self._classification,
+                                   empty_result=_EMPTY)
 
-    def _classify_texts(self, batch: list[str]) -> list[Classification]:
-        if self._classify_function is None:
-            self._classify_function = tf.function(
-                self.classify_batch, input_signature=[tf.TensorSpec([None], tf.string)]
-            )
-        outputs = {
-            name: value.numpy()
-            for name, value in self._classify_function(tf.constant(batch, tf.string)).items()
-        }
-        results = []
-        for row in range(len(batch)):
-            tokens = [token.decode() for token in outputs["tokens"][row] if token]
-            results.append(
-                Classification(
-                    label=outputs["label"][row].decode(),
-                    probabilities={
-                        label: float(p) for label, p in zip(self.labels, outputs["probabilities"][row])
-                    },
-                    tokens=tokens,
-                    token_weights=np.asarray(outputs["token_weights"][row, : len(tokens)]),
-                    truncated=bool(outputs["truncated"][row]),
-                )
-            )
-        return results
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "tokenizer": keras.saving.serialize_keras_object(self.tokenizer),
-                "labels": self.labels,
-                "embedding_dim": self.embedding_dim,
-                "units": self.units,
-                "encoder_layers": self.encoder_layers,
-                "dropout": self.dropout,
-                "pooling": self.pooling,
-                "max_length": self.max_length,
-                "vocabulary_size": self.vocabulary_size,
-            }
+    def _classification(self, outputs: dict, row: int) -> Classification:
+        tokens = [token.decode() for token in outputs["tokens"][row] if token]
+        return Classification(
+            label=outputs["label"][row].decode(),
+            probabilities={
+                label: float(p) for label, p in zip(self.labels, outputs["probabilities"][row])
+            },
+            tokens=tokens,
+            token_weights=np.asarray(outputs["token_weights"][row, : len(tokens)]),
+            truncated=bool(outputs["truncated"][row]),
         )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["tokenizer"] = keras.saving.deserialize_keras_object(config["tokenizer"])
-        return cls(**config)

@@ -81,6 +81,12 @@ def _load_file(path: Path):
             raise ValueError("not a zip archive")  # misleading "File not found"
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a damaged or foreign file.
+        if (saved_class := _class_saved_before_the_split(path)) is not None:
+            raise ModelLoadError(
+                f"{os.fspath(path)!r} holds a {saved_class} saved before kerattn split its "
+                "models into backbone, preprocessor and task, so its weights are laid out for "
+                "the old class; convert it once as zoo/README.md describes."
+            ) from None
         reason = (error.strerror if isinstance(error, OSError) and error.strerror
                   else (str(error).strip().splitlines() or [type(error).__name__])[0])
         raise ModelLoadError(
@@ -93,3 +99,23 @@ def _load_file(path: Path):
             "a Translator or a Classifier."
         )
     return model
+
+
+def _class_saved_before_the_split(path: Path) -> str | None:
+    """"Translator" or "Classifier" if the `.keras` file at `path` holds one saved before the
+    backbone split (its weights have no "backbone" group), else None."""
+    import json
+
+    import h5py
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+            with archive.open("model.weights.h5") as weights, h5py.File(weights, "r") as file:
+                has_backbone = "backbone" in file
+    except Exception:  # not a kerattn archive at all: the caller's message covers it
+        return None
+    saved_class = config.get("registered_name", "")
+    if saved_class in ("kerattn>Translator", "kerattn>Classifier") and not has_backbone:
+        return saved_class.partition(">")[2]
+    return None

@@ -8,6 +8,8 @@ import pytest
 import tensorflow as tf
 
 from kerattn.zoo.classifier import Classifier
+from kerattn.zoo.model_load_error import ModelLoadError
+from kerattn.zoo.model_loading import load_model
 
 REVIEWS = ["A great film.", "A terrible, boring film!", "great acting", "Boring."]
 
@@ -57,6 +59,29 @@ def test_keras_file_round_trip_classifies_identically(classifier, tmp_path):
     for a, b in zip(classifier.classify(REVIEWS), restored.classify(REVIEWS)):
         assert a.label == b.label and a.tokens == b.tokens
         np.testing.assert_array_equal(a.token_weights, b.token_weights)
+
+
+def test_a_file_saved_before_the_backbone_split_is_named_as_such(classifier, tmp_path):
+    import zipfile
+
+    import h5py
+
+    classifier.save(tmp_path / "new.keras")
+    old = tmp_path / "old.keras"  # the same archive with the weights laid out without a backbone
+    with zipfile.ZipFile(tmp_path / "new.keras") as new, zipfile.ZipFile(old, "w") as archive:
+        for item in new.namelist():
+            if item != "model.weights.h5":
+                archive.writestr(item, new.read(item))
+        (tmp_path / "weights.h5").write_bytes(new.read("model.weights.h5"))
+        with h5py.File(tmp_path / "weights.h5", "r+") as weights:
+            for group in list(weights["backbone/layers"]):
+                weights.move(f"backbone/layers/{group}", group)
+            del weights["backbone"]
+        archive.write(tmp_path / "weights.h5", "model.weights.h5")
+    assert load_model(tmp_path / "new.keras").labels == classifier.labels
+    with pytest.raises(ModelLoadError, match=r"holds a Classifier saved before kerattn split its "
+                       r"models into backbone, preprocessor and task, .* zoo/README.md"):
+        load_model(old)
 
 
 def test_fit_step_runs_on_prepared_batches(classifier):

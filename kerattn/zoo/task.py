@@ -1,0 +1,149 @@
+"""`Task`: the base of the zoo's models (Translator, Classifier), keras-hub's task.
+
+A task holds a **backbone** (`kerattn.models`: the network, token ids to logits, any backend)
+and a **preprocessor** (tf-text tokenization and detokenization, TensorFlow graph), and adds
+what users call: prediction on strings with a result per text, presets (`from_preset`,
+`save_to_preset`), a default loss. Training runs the backbone: `task(inputs)` is
+`task.backbone(inputs)`, on ids from `task.prepare_batch` (the preprocessor's).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerattn.text import Tokenizer
+from kerattn.zoo.backend import require_tensorflow_backend
+from kerattn.zoo.token_batch import text_list
+
+STRINGS_SPEC = tf.TensorSpec([None], tf.string)
+
+
+class HeldBy:
+    """A task's constructor argument that its backbone or its preprocessor holds:
+    `units = HeldBy("backbone")` makes `task.units` read `task.backbone.units`, so each setting
+    is stored once."""
+
+    def __init__(self, part: str):
+        self.part = part
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, task, owner=None):
+        if task is None:
+            return self
+        return getattr(getattr(task, self.part), self.name)
+
+
+class Task(keras.Model):
+    """A backbone and a preprocessor behind the zoo's text-in, results-out methods.
+
+    Subclasses build both from their constructor arguments and pass them here. Their config is
+    their constructor arguments, each read from the task (`get_config`), so a `.keras` file
+    rebuilds the task and then restores the weights and the vocabularies.
+
+    Args:
+        backbone: a `kerattn.models` backbone (a functional `keras.Model`).
+        preprocessor: the matching preprocessor (a layer holding the tokenizers).
+        **kwargs: `keras.Model` arguments (`name`, ...).
+    """
+
+    def __init__(self, backbone: keras.Model, preprocessor: keras.layers.Layer, **kwargs):
+        require_tensorflow_backend(f"kerattn.{type(self).__name__}")
+        super().__init__(**kwargs)
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self._batch_functions: dict = {}
+        self.built = True  # the backbone is built at construction
+
+    def call(self, inputs, training=None):
+        return self.backbone(inputs, training=training)
+
+    # -- predicting on strings ---------------------------------------------------------------
+
+    def _predict_texts(
+        self,
+        texts: str | list[str],
+        key,
+        batch_function: Callable[[tf.Tensor], dict],
+        row_result: Callable[[dict, int], object],
+        empty_result=None,
+    ):
+        """The result loop of `translate` and `classify`.
+
+        `batch_function` (tf.string [B] → dict of batch-major tensors) is traced once per `key`
+        and run on the texts in one batch; `row_result(outputs, row)` turns row `row` of the
+        numpy outputs into a result. With `empty_result`, empty and whitespace-only texts get
+        it without running the model. Returns one result for a string, a list for a list.
+        """
+        batch, single = text_list(texts)
+        rows = [index for index, text in enumerate(batch) if empty_result is None or text.strip()]
+        results = [empty_result] * len(batch)
+        if rows:
+            if key not in self._batch_functions:
+                self._batch_functions[key] = tf.function(
+                    batch_function, input_signature=[STRINGS_SPEC]
+                )
+            outputs = self._batch_functions[key](tf.constant([batch[i] for i in rows], tf.string))
+            outputs = {name: np.asarray(value) for name, value in outputs.items()}
+            for row, index in enumerate(rows):
+                results[index] = row_result(outputs, row)
+        return results[0] if single else results
+
+    # -- presets -----------------------------------------------------------------------------
+
+    @classmethod
+    def from_preset(cls, name_or_folder: str | os.PathLike):
+        """Loads a zoo preset by name (see `kerattn.zoo.list()`), or a preset folder of your own
+        (see `save_to_preset`); it must hold a model of this class."""
+        from kerattn.zoo.model_loading import load_preset
+
+        return load_preset(name_or_folder, expected_class=cls)
+
+    def save_to_preset(
+        self, folder: str | os.PathLike, description: str = "", overwrite: bool = False,
+        **metadata,
+    ):
+        """Writes this model as a preset folder that `from_preset(folder)` loads back; see
+        `kerattn.zoo.presets.save_preset` for what is written and when it refuses."""
+        from kerattn.zoo import presets
+
+        return presets.save_preset(self, folder, description, overwrite=overwrite, **metadata)
+
+    # -- saving ------------------------------------------------------------------------------
+
+    @classmethod
+    def _argument_names(cls) -> list[str]:
+        parameters = inspect.signature(cls.__init__).parameters
+        return [name for name, parameter in parameters.items()
+                if name != "self" and parameter.kind is parameter.POSITIONAL_OR_KEYWORD]
+
+    def get_config(self):
+        """The constructor arguments, read from the task; tokenizers serialized (their
+        vocabularies are assets, saved apart from the config)."""
+        config = super().get_config()
+        for name in self._argument_names():
+            value = getattr(self, name)
+            if isinstance(value, Tokenizer):
+                value = keras.saving.serialize_keras_object(value)
+            elif isinstance(value, dict):
+                value = dict(value)
+            elif isinstance(value, (list, tuple)):
+                value = list(value)
+            config[name] = value
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for name in cls._argument_names():
+            value = config.get(name)
+            if isinstance(value, dict) and "class_name" in value and "config" in value:
+                config[name] = keras.saving.deserialize_keras_object(value)
+        return cls(**config)
