@@ -135,3 +135,24 @@ def test_unknown_convention_and_stress_are_clear_errors(tmp_path, fixtures):
         build_cmudict(dict_path=fixtures / "cmudict.dict", out_dir=tmp_path / "x",
                       split_convention="latest-cmudict", keep_stress=True)
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(("flags", "expected_test_fraction"), [
+    ([], 0.05),
+    (["--split-convention", "latest-cmudict"], None),  # None: the convention's 0.095
+    (["--split-convention", "latest-cmudict", "--test-fraction", "0.1"], 0.1),
+])
+def test_cli_split_convention(monkeypatch, capsys, flags, expected_test_fraction):
+    from kerattn.data import command
+    from kerattn_cli import main
+
+    seen = {}
+
+    def fake_build(**settings):
+        seen.update(settings)
+        return {"corpus": "cmudict", "counts": {"train": 1, "valid": 0, "test": 0}}
+
+    monkeypatch.setattr(command.data, "build_cmudict", fake_build)
+    assert main(["data", "cmudict", *flags]) == 0
+    assert seen["test_fraction"] == expected_test_fraction
+    assert seen["split_convention"] == ("latest-cmudict" if flags else "kerattn")

@@ -399,3 +399,31 @@ def test_option_and_input_errors_are_clear(tmp_path, fixtures):
                                           r"'9'; expected negative, neutral or positive\."):
         read_drug_reviews(bad / "drugsCom.zip")
     assert not (tmp_path / "x").exists()
+
+
+def test_cli_reviews_passes_domains_and_options(monkeypatch, capsys, tmp_path):
+    import kerattn.data.reviews
+    from kerattn_cli import main
+
+    seen = {}
+
+    def fake_build(**settings):
+        seen.update(settings)
+        return {"corpus": "reviews", "counts": {"train": 3, "valid": 1, "test": 1}}
+
+    monkeypatch.setattr(kerattn.data.reviews, "build_reviews", fake_build)
+    assert main(["data", "reviews", "--domains", "imdb, drugs_com", "--from", str(tmp_path),
+                 "--near-duplicate-threshold", "0.7"]) == 0
+    assert seen["domains"] == ["imdb", "drugs_com"]
+    assert seen["from_dir"] == str(tmp_path)
+    assert seen["near_duplicate_threshold"] == 0.7
+    assert capsys.readouterr().out.splitlines()[0].startswith("reviews train")
+
+
+def test_cli_reviews_error_is_one_sentence(capsys, tmp_path):
+    from kerattn_cli import main
+
+    assert main(["data", "reviews", "--domains", "imdb,yelp", "--out", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "Review domain yelp is not available; use one or more of imdb, rotten_tomatoes, "
+        "drugs_com, fine_foods.")
