@@ -148,3 +148,57 @@ def token_weights_html(tokens: list[str], weights) -> str:
             f'{float(weight) / peak:.2f})">{html.escape(text)}</span>'
         )
     return '<p style="line-height: 1.8">' + "".join(pieces) + "</p>"
+
+
+def log_attention(name: str, source_tokens: list[str], weights, target_tokens: list[str] | None = None,
+                  *, step: int | None = None, text: str = "", description: str = "") -> bool:
+    """Writes one probe's attention as data for TensorBoard's attention dashboard.
+
+    Three tensor summaries under the default `tf.summary` writer, tags `<name>/weights`,
+    `<name>/source_tokens`, `<name>/target_tokens`, with plugin name `attention` (format:
+    `kerattn.tensorboard_plugin.metadata`). Call it at every step you want to replay; the
+    dashboard's step slider moves through them. The trainer calls it for each recipe probe
+    (`attention/probe_<i>`), next to the PNG heatmap image it keeps writing.
+
+    Args:
+        name: the probe's name, e.g. "attention/probe_0" (one per probe, the same at every step).
+        source_tokens: the S input tokens.
+        weights: (T, S) attention of each output token over the source, or (S,) token weights
+            of a classifier.
+        target_tokens: the T output tokens; for token weights, optionally the predicted label.
+        step: the step (default: `tf.summary.experimental.get_step()`).
+        text: the probe's input text, shown as its title.
+        description: shown by TensorBoard next to the tag (default: a sentence naming `text`).
+
+    Returns:
+        True if written, False if there is no default summary writer.
+
+    Example (in your own training loop):
+        with tf.summary.create_file_writer("logs/valid").as_default():
+            log_attention("attention/probe_0", result.source_tokens, result.attention,
+                          result.tokens, step=step, text=probe)
+    """
+    import tensorflow as tf
+
+    from kerattn.tensorboard_plugin import metadata
+
+    target_tokens = list(target_tokens or [])
+    weights = np.asarray(weights, np.float32)
+    if weights.ndim == 1:
+        kind, expected = "token_weights", (len(source_tokens),)
+    else:
+        kind, expected = "alignment", (len(target_tokens), len(source_tokens))
+    if weights.shape != expected:
+        raise ValueError(
+            f"log_attention needs weights of shape {expected} for {len(source_tokens)} source "
+            f"and {len(target_tokens)} target tokens ({kind}); received {weights.shape}.")
+    description = description or (f"Attention on {text!r}." if text else "Attention of a probe.")
+    values = {"weights": weights, "source_tokens": np.array(source_tokens, dtype=object),
+              "target_tokens": np.array(target_tokens, dtype=object)}
+    written = True
+    for role, value in values.items():
+        summary = metadata.summary_metadata(role, kind, text, f"{description} ({role})")
+        tensor = tf.constant(value, dtype=tf.float32 if role == "weights" else tf.string)
+        written &= bool(tf.summary.write(metadata.tag(name, role), tensor, step=step,
+                                         metadata=summary.SerializeToString()))
+    return written

@@ -1,0 +1,117 @@
+"""The attention dashboard in a real browser: a real `tensorboard` process with the plugin, and
+Debian's headless Chromium driven by Playwright (`.ci/run` installs chromium when missing).
+
+Writes the screenshot the docs show: docs/images/tensorboard_attention.png (the
+translator_en_es preset's attention on one sentence)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from playwright.sync_api import sync_playwright
+
+import kerattn
+from kerattn.visualization import log_attention
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.slow
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "tensorboard_attention.png"
+SENTENCE = "Save the document as PDF before you close the window."
+TOY_SOURCE = ["j", "e", "d", "i", "c", "[END]"]
+TOY_STEPS = {50: ["c", "c", "[END]"], 100: ["c", "i", "d", "[END]"],
+             150: ["c", "i", "d", "e", "j", "[END]"]}  # the output grows as training goes on
+
+
+def _write_logs(logdir: Path) -> dict:
+    """toy/valid: a reversal probe at three steps; translator_en_es: the preset's attention."""
+    with tf.summary.create_file_writer(str(logdir / "toy" / "valid")).as_default():
+        for step, target in TOY_STEPS.items():
+            weights = np.random.default_rng(step).random((len(target), len(TOY_SOURCE)))
+            log_attention("attention/probe_0", TOY_SOURCE, weights / weights.sum(1, keepdims=True),
+                          target, step=step, text="j e d i c")
+    result = kerattn.zoo.load("translator_en_es").translate([SENTENCE])[0]
+    with tf.summary.create_file_writer(str(logdir / "translator_en_es")).as_default():
+        log_attention("attention/probe_0", result.source_tokens, result.attention, result.tokens,
+                      step=0, text=SENTENCE)
+    return {"source": list(result.source_tokens), "target": list(result.tokens)}
+
+
+def _wait_for_plugin(base: str, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/data/plugin/attention/runs", timeout=5) as answer:
+                if b"translator_en_es" in answer.read():
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"tensorboard at {base} did not serve the attention runs in {timeout} s")
+
+
+@pytest.fixture
+def tensorboard_url(tmp_path):
+    logged = _write_logs(tmp_path / "logs")
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("tensorboard")), "--logdir", str(tmp_path / "logs"),
+         "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_plugin(base)
+        yield base, logged
+    finally:
+        process.terminate()  # stops its data-server child too
+        process.wait(timeout=30)
+
+
+def test_dashboard_renders_tokens_cells_slider_and_screenshot(tensorboard_url):
+    base, logged = tensorboard_url
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is not installed: apt-get install chromium (.ci/run does)."
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 860})
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+                "http://127.0.0.1") else route.abort())  # nothing but the local TensorBoard
+            page.goto(f"{base}/#attention")
+            dashboard = page.frame_locator("iframe")
+            cells = dashboard.locator("#heatmap .cell")
+
+            # The toy run first: its last step, then the slider back to the first step.
+            dashboard.locator("#run-select").select_option("toy/valid")
+            dashboard.locator("#step-info").filter(has_text="step 150").wait_for(timeout=60_000)
+            assert cells.count() == len(TOY_STEPS[150]) * len(TOY_SOURCE)
+            assert dashboard.locator(".chart").count() == 4  # the trainer's four diagnostics
+            dashboard.locator("#step-slider").fill("0")
+            dashboard.locator("#step-info").filter(has_text="step 50").wait_for()
+            assert cells.count() == len(TOY_STEPS[50]) * len(TOY_SOURCE)
+            assert dashboard.locator(".target-token").all_inner_texts() == TOY_STEPS[50]
+            assert dashboard.locator(".cell.argmax").count() == len(TOY_STEPS[50])
+
+            # The preset's probe: every token on both axes, one cell per weight, hover.
+            dashboard.locator("#run-select").select_option("translator_en_es")
+            dashboard.locator("#step-info").filter(has_text="step 0").wait_for()
+            source, target = logged["source"], logged["target"]
+            assert cells.count() == len(source) * len(target)
+            assert dashboard.locator(".source-token").all_text_contents() == source
+            assert dashboard.locator(".target-token").all_text_contents() == target
+            cells.nth(len(source) * 2 + 2).hover()  # output token 3 over source token 3
+            hover = dashboard.locator("#hover").inner_text()
+            assert target[2] in hover and source[2] in hover and "weight" in hover
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT))
+        finally:
+            browser.close()
+    assert SCREENSHOT.stat().st_size > 10_000
