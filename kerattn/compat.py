@@ -14,7 +14,9 @@ touches those; code that needs one calls the function here.
 | `wordpiece_learner_words`,         | tf-text's `wordpiece_tokenizer_learner_lib` internals  |
 | `wordpiece_learner_vocabulary`     |                                                        |
 
-`CHECKED_AGAINST` records the version of each distribution the functions were checked on.
+`CHECKED_AGAINST` records the release series (major.minor) of each distribution the functions
+were checked on (keras 3.15.1, tensorflow 2.21.0, tensorflow-text 2.21.1); pyproject.toml pins
+the same series, so a fresh install gets them and only a deliberate upgrade moves them.
 `tests/test_compat.py` exercises every function for real and fails, naming the functions to
 re-check, when an installed version differs; after re-checking, update the version here.
 
@@ -29,12 +31,12 @@ from typing import Any
 
 # distribution -> (version checked, the functions above that depend on it).
 CHECKED_AGAINST: dict[str, tuple[str, tuple[str, ...]]] = {
-    "keras": ("3.15.1", ("nested_layers", "allow_non_tensor_positional_args")),
+    "keras": ("3.15", ("nested_layers", "allow_non_tensor_positional_args")),
     "tensorflow": (
-        "2.21.0",
+        "2.21",
         ("is_xla_compilation_error", "registered_op_names", "library_op_names"),
     ),
-    "tensorflow-text": ("2.21.1", ("wordpiece_learner_words", "wordpiece_learner_vocabulary")),
+    "tensorflow-text": ("2.21", ("wordpiece_learner_words", "wordpiece_learner_vocabulary")),
 }
 
 

@@ -15,7 +15,7 @@ from kerattn import compat
 def test_installed_versions_are_the_ones_compat_was_checked_against(distribution):
     checked, functions = compat.CHECKED_AGAINST[distribution]
     installed = importlib.metadata.version(distribution)
-    assert installed == checked, (
+    assert ".".join(installed.split(".")[:2]) == checked, (
         f"kerattn.compat was checked against {distribution} {checked}, but {distribution} "
         f"{installed} is installed: re-check {', '.join(functions)} in kerattn/compat.py on it "
         f"(tests/test_compat.py exercises each), then set CHECKED_AGAINST[{distribution!r}]."
