@@ -40,6 +40,12 @@ class HeldBy:
             return self
         return getattr(getattr(task, self.part), self.name)
 
+    def __set__(self, task, value) -> None:
+        raise AttributeError(
+            f"`{self.name}` is fixed when the {type(task).__name__} is built (its {self.part} "
+            f"holds it); build a new {type(task).__name__} with {self.name}={value!r} instead."
+        )
+
 
 class Task(keras.Model):
     """A backbone and a preprocessor behind the zoo's text-in, results-out methods.

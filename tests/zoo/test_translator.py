@@ -135,3 +135,17 @@ def test_bad_translate_arguments_fail_clearly(translator):
         translator.translate("hello", beam_size=0)
     with pytest.raises(TypeError, match=r"`texts` must be a string or a list of strings"):
         translator.translate(["ok", 3])
+
+
+def test_the_task_is_its_backbone_behind_its_preprocessor(translator):
+    from kerattn.models import Seq2SeqBackbone
+
+    assert isinstance(translator.backbone, Seq2SeqBackbone)
+    assert translator.units == translator.backbone.units == 32
+    assert translator.max_source_length == translator.preprocessor.max_source_length == 40
+    inputs, _ = translator.prepare_batch(tf.constant(ENGLISH[:2]), tf.constant(SPANISH[:2]))
+    np.testing.assert_array_equal(translator(inputs), translator.backbone(inputs))
+    assert translator.count_params() == translator.backbone.count_params()
+    with pytest.raises(AttributeError, match=r"`units` is fixed when the Translator is built "
+                       r"\(its backbone holds it\); build a new Translator with units=64"):
+        translator.units = 64
