@@ -6,6 +6,8 @@ default summary writer:
 
 - images `attention/probe_<i>`: heatmaps (source tokens on x, generated tokens on y), the
   figure sized by token count so labels up to ~30 tokens stay readable;
+- the same attention as data, `attention/probe_<i>/{weights,source_tokens,target_tokens}`
+  (`kerattn.visualization.log_attention`), for TensorBoard's Attention tab;
 - scalars `attention/<diagnostic>` (means over the probes) and histograms
   `attention_per_probe/<diagnostic>` (one value per probe), see `attention_diagnostics`;
 - text `samples`: a Markdown table of probe → output, and for classifiers `top_tokens`: the
@@ -21,7 +23,7 @@ import tensorflow as tf
 
 from kerattn.tables import markdown_cell
 from kerattn.training import attention_diagnostics
-from kerattn.visualization import heatmap_png
+from kerattn.visualization import heatmap_png, log_attention
 
 
 def write_probe_summaries(model, family: str, probes: list[str], step: int) -> dict[str, float]:
@@ -60,6 +62,11 @@ def write_probe_summaries(model, family: str, probes: list[str], step: int) -> d
                           target_tokens, title=probe)
         image = tf.io.decode_png(png, channels=3)[tf.newaxis]  # (1, H, W, 3)
         tf.summary.image(f"attention/probe_{index}", image, step=step)
+        # The same attention as data, for the TensorBoard attention dashboard (kerattn.tensorboard_plugin).
+        log_attention(f"attention/probe_{index}",
+                      result.source_tokens if translation else result.tokens,
+                      weights if translation else result.token_weights, target_tokens,
+                      step=step, text=probe)
     tf.summary.text("samples", "| input | output |\n|---|---|\n" + "\n".join(rows), step=step)
     if top_rows:
         tf.summary.text(

@@ -136,3 +136,29 @@ def test_the_entry_point_names_the_loader():
 
     (entry,) = [e for e in entry_points(group="tensorboard_plugins") if e.name == "attention"]
     assert issubclass(entry.load(), base_plugin.TBLoader)
+
+
+def test_a_toy_training_run_logs_its_probes_for_the_dashboard(tmp_path):
+    """A real `train` run: every evaluation's probe comes back through the plugin, tokens on
+    both axes and one weight per (output, source) pair, rows summing to 1."""
+    from kerattn.training import train
+    from tests.training.conftest import write_recipe
+
+    probe = "a b c d e"
+    recipe = write_recipe(tmp_path, "reversal.toml",
+                          training={"steps": 40, "log_every": 10, "checkpoint_every": 100},
+                          evaluation={"every": 20, "probes": [probe]})
+    train(recipe, tmp_path / "run", strategy="default", print_function=lambda *a: None)
+    client = _client(tmp_path / "run" / "logs")
+    listing = _get_json(client, "/runs")
+    assert [(run["run"], [p["name"] for p in run["probes"]]) for run in listing["runs"]] == [
+        ("valid", ["attention/probe_0"])]
+    answer = _get_json(client, "/probe", run="valid", name="attention/probe_0")
+    assert answer["text"] == probe and answer["kind"] == "alignment"
+    steps = [step["step"] for step in answer["steps"]]
+    assert steps and steps[-1] == 40 and steps == sorted(steps)
+    last = answer["steps"][-1]
+    weights = np.array(last["weights"], np.float32)  # (T, S)
+    assert weights.shape == (len(last["target_tokens"]), len(last["source_tokens"]))
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
+    assert last["source_tokens"][:5] == probe.split()
