@@ -18,6 +18,7 @@ int (integer literals fitting int64/uint64), float (other numbers, NaN, ±Infini
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -48,10 +49,62 @@ def parse_request_body(body: bytes):
     `JSON Parse error: <rapidjson text> at offset: <n>`."""
     if not body:
         raise invalid_argument("JSON Parse error: The document is empty")
+    document = _parse_well_formed(body)
+    if document is not _NOT_PARSED:
+        return document
     try:
         return parse(body)
     except JsonParseError as error:
         raise invalid_argument(f"JSON Parse error: {error}") from None
+
+
+_NOT_PARSED = object()
+# `\uD800`–`\uDFFF`: json.loads accepts lone surrogates, rapidjson does not.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# Bodies with more containers than this go to `parse` (json.loads recurses once per level).
+_FAST_PARSE_CONTAINERS = 200
+_INT64_MIN, _UINT64_END = -(2**63), 2**64
+
+
+def _first_member_wins(pairs: list) -> dict:
+    """An object whose repeated key keeps its first value, as `parse` (rapidjson's FindMember)."""
+    members: dict = {}
+    for key, value in pairs:
+        members.setdefault(key, value)
+    return members
+
+
+def _integer_literal(token: str):
+    """An integer literal as `parse` reads it: int if it fits int64/uint64, else a double."""
+    if len(token) <= 21:
+        value = int(token)
+        if _INT64_MIN <= value < _UINT64_END:
+            return value
+    return _finite_float(token)
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if math.isinf(value):  # `parse` words this error; json.loads would return inf
+        raise ValueError("Number too big to be stored in double.")
+    return value
+
+
+def _parse_well_formed(body: bytes):
+    """What `parse(body)` returns, by the C `json` module, for a body it parses the same way:
+    valid UTF-8, one complete document and nothing after it, at most `_FAST_PARSE_CONTAINERS`
+    containers, no `\\u` escape of a surrogate, no number that overflows a double. Anything else
+    (every malformed body included) gives `_NOT_PARSED`, and `parse` reads it and words its
+    errors."""
+    if (body.count(b"[") + body.count(b"{") > _FAST_PARSE_CONTAINERS
+            or _SURROGATE_ESCAPE.search(body) is not None):
+        return _NOT_PARSED
+    try:
+        text = body.decode("utf-8")
+        return json.loads(text, object_pairs_hook=_first_member_wins,
+                          parse_int=_integer_literal, parse_float=_finite_float)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError included
+        return _NOT_PARSED
 
 
 def _skip(text: bytes, position: int) -> int:
@@ -219,8 +272,13 @@ def _scalar(text: bytes, position: int):
 # ---- dumps ----------------------------------------------------------------------------------
 
 
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+
+
 def json_string(text: str) -> str:
     """A JSON string literal with raw (unescaped) non-ASCII characters."""
+    if _NEEDS_ESCAPE.search(text) is None:  # most strings: nothing to escape
+        return '"' + text + '"'
     escaped = []
     for char in text:
         if char == '"':

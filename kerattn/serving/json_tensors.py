@@ -360,6 +360,29 @@ def format_float(value, double: bool) -> str:
     return text
 
 
+def float_texts(flat: np.ndarray, double: bool) -> list[str]:
+    """`format_float` of every element of a 1-D float32 (`double` False) or float64 array, with
+    the round-trip check done on the whole array at once."""
+    values = flat.tolist()
+    texts = ["%.6g" % value for value in values]
+    with np.errstate(over="ignore", invalid="ignore"):
+        parsed = np.array([float(text) for text in texts], dtype=np.float64)
+        same = (parsed == flat) if double else (parsed.astype(np.float32) == flat)
+    long_format = "%.17g" if double else "%.9g"
+    for index, value in enumerate(values):
+        if value != value:
+            texts[index] = "NaN"
+            continue
+        if value in (math.inf, -math.inf):
+            texts[index] = "Infinity" if value > 0 else "-Infinity"
+            continue
+        text = texts[index] if same[index] else long_format % value
+        if "." not in text and "e" not in text:
+            text += ".0"
+        texts[index] = text
+    return texts
+
+
 # rapidjson's PrettyWriter indents by 4 spaces per open container.
 _INDENT = "    "
 
@@ -369,10 +392,8 @@ def _leaf_texts(name: str, array: np.ndarray, depth: int) -> list[str]:
     is a pretty-printed `{"b64": …}` object, so its layout depends on the depth)."""
     kind = array.dtype
     flat = array.reshape(-1)
-    if kind == np.float32:
-        return [format_float(x, double=False) for x in flat]
-    if kind == np.float64:
-        return [format_float(x, double=True) for x in flat]
+    if kind == np.float32 or kind == np.float64:
+        return float_texts(flat, double=kind == np.float64)
     if kind == np.bool_:
         return ["true" if x else "false" for x in flat]
     if kind.kind in "iu":

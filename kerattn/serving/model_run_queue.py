@@ -15,6 +15,11 @@ handling free:
 
 A run that passes its deadline while it executes finishes in its thread and its result is
 dropped; at most `num_threads` such runs exist at a time.
+
+A blocking signature call (`call_signature`, gRPC's path) that finds nothing queued and a run
+slot free runs in the caller's thread instead, skipping two thread hand-offs; it holds one of
+the same `num_threads` slots, so the bound on concurrent runs is unchanged, and a deadline that
+passes while it runs gives DEADLINE_EXCEEDED as from the queue.
 """
 
 from __future__ import annotations
@@ -70,6 +75,8 @@ class ModelRunQueue:
         self.num_threads = num_threads or default_run_threads()
         self.max_queued = max_queued
         self._queue: queue.Queue = queue.Queue(maxsize=max_queued)
+        # One per executing run, queued or inline: at most `num_threads` at once.
+        self._slots = threading.BoundedSemaphore(self.num_threads)
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self.dropped = 0  # runs dropped unrun (deadline passed or waiter gone), for tests/logs
@@ -123,8 +130,12 @@ class ModelRunQueue:
                        padded_axes=None, timeout: float | None = None,
                        on_submit: Callable[[concurrent.futures.Future], Any] | None = None
                        ) -> Any:
-        """`submit_signature` and wait, as `call` does."""
+        """`submit_signature` and wait, as `call` does (in the caller's thread when nothing is
+        queued and a run slot is free)."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        if self._runs_inline and self._queue.empty() and self._slots.acquire(blocking=False):
+            return self._call_inline(function, signature_def, inputs, aliases, deadline,
+                                     on_submit)
         future = self.submit_signature(function, signature_def, inputs, aliases,
                                        deadline=deadline, padded_axes=padded_axes)
         return self._wait(future, timeout, on_submit)
@@ -141,6 +152,33 @@ class ModelRunQueue:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         return self._wait(self.submit(function, *args, deadline=deadline), timeout, on_submit)
+
+    _runs_inline = True  # RequestBatcher merges signature runs, so never runs them inline
+
+    def _call_inline(self, function, signature_def, inputs, aliases, deadline: float | None,
+                     on_submit) -> Any:
+        """A signature run in this thread, holding the run slot `call_signature` acquired."""
+        from kerattn.serving.servable_requests import run_signature
+
+        try:
+            if deadline is not None and time.monotonic() >= deadline:
+                self.dropped += 1
+                raise ServingError("DEADLINE_EXCEEDED", DEADLINE_MESSAGE)
+            if on_submit is not None:  # a running Future: cancelling it does nothing, as queued
+                future: concurrent.futures.Future = concurrent.futures.Future()
+                future.set_running_or_notify_cancel()
+                on_submit(future)
+            try:
+                result = run_signature(function, signature_def, inputs, aliases)
+            except Exception:
+                if deadline is None or time.monotonic() < deadline:
+                    raise
+                result = None  # past the deadline: the waiter would have seen only that
+            if deadline is not None and time.monotonic() >= deadline:
+                raise ServingError("DEADLINE_EXCEEDED", DEADLINE_MESSAGE)
+            return result
+        finally:
+            self._slots.release()
 
     @staticmethod
     def _wait(future: concurrent.futures.Future, timeout: float | None,
@@ -160,19 +198,23 @@ class ModelRunQueue:
             run = self._queue.get()
             if run is _STOP:
                 return
-            if not run.future.set_running_or_notify_cancel():
-                self.dropped += 1  # the waiter gave up while it was queued
-                continue
-            if run.deadline is not None and time.monotonic() >= run.deadline:
-                self.dropped += 1
-                run.future.set_exception(ServingError("DEADLINE_EXCEEDED", DEADLINE_MESSAGE))
-                continue
-            try:
-                result = run.function(*run.args)
-            except BaseException as error:  # noqa: BLE001 - handed to the waiter
-                run.future.set_exception(error)
-            else:
-                run.future.set_result(result)
+            with self._slots:  # waits while inline calls hold every slot
+                self._run(run)
+
+    def _run(self, run: _Run) -> None:
+        if not run.future.set_running_or_notify_cancel():
+            self.dropped += 1  # the waiter gave up while it was queued
+            return
+        if run.deadline is not None and time.monotonic() >= run.deadline:
+            self.dropped += 1
+            run.future.set_exception(ServingError("DEADLINE_EXCEEDED", DEADLINE_MESSAGE))
+            return
+        try:
+            result = run.function(*run.args)
+        except BaseException as error:  # noqa: BLE001 - handed to the waiter
+            run.future.set_exception(error)
+        else:
+            run.future.set_result(result)
 
     def stop(self) -> None:
         """Lets queued and running calls finish, then ends the run threads."""

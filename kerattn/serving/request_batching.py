@@ -197,6 +197,8 @@ class RequestBatcher(ModelRunQueue):
         run_threads, max_queued: the `ModelRunQueue` settings for the other runs.
     """
 
+    _runs_inline = False  # signature runs wait to be merged
+
     def __init__(self, parameters: BatchingParameters, run_threads: int | None = None,
                  max_queued: int | None = None):
         kwargs = {} if max_queued is None else {"max_queued": max_queued}
@@ -343,11 +345,15 @@ class RequestBatcher(ModelRunQueue):
                 raise invalid_argument(
                     "Batched output tensor's 0th dimension does not equal the sum of the 0th "
                     f"dimension sizes of the input tensors (output {alias!r})")
+        row_extents = _row_extents(outputs, queue.padded_axes)
         answers, start = [], 0
         for task in tasks:
-            rows = {alias: array[start:start + task.size] for alias, array in outputs.items()}
-            start += task.size
-            rows = trim_padded_axes(rows, queue.padded_axes)
+            end = start + task.size
+            rows = {alias: array[start:end] for alias, array in outputs.items()}
+            extents = {axis: int(extent[start:end].max(initial=0))
+                       for axis, extent in row_extents.items()}
+            start = end
+            rows = _cut(rows, queue.padded_axes, extents)
             wanted = task.aliases or tuple(queue.signature_def.outputs)
             answers.append({alias: rows[alias] for alias in wanted if alias in rows})
         return answers
@@ -369,6 +375,50 @@ def _allowed_size(size: int, allowed: Sequence[int]) -> int:
         if candidate >= size:
             return candidate
     return size
+
+
+def _row_extents(outputs: Mapping[str, np.ndarray], padded_axes: Mapping[str, Sequence[str]]
+                 ) -> dict[str, np.ndarray]:
+    """{axis: each row's own extent of it}, measured as `trim_padded_axes` measures a slice, for
+    all the rows of a merged run at once (a slice's extent is the maximum over its rows)."""
+    extents: dict[str, np.ndarray] = {}
+    for alias, axes in padded_axes.items():
+        array = outputs.get(alias)
+        if array is None or array.dtype.kind not in "iuSUO" or array.ndim < 2:
+            continue
+        content = array != (b"" if array.dtype.kind in "SO" else
+                            "" if array.dtype.kind == "U" else 0)
+        content = np.asarray(content, dtype=bool).reshape(array.shape)
+        for dimension, axis in enumerate(axes, start=1):
+            if dimension >= array.ndim:
+                continue
+            others = tuple(d for d in range(1, array.ndim) if d != dimension)
+            used = content.any(axis=others) if others else content  # [rows, axis length]
+            length = used.shape[1]
+            if length == 0:
+                row_extent = np.zeros(used.shape[0], dtype=np.int64)
+            else:
+                last = length - np.argmax(used[:, ::-1], axis=1)
+                row_extent = np.where(used.any(axis=1), last, 0)
+            extents[axis] = (row_extent if axis not in extents
+                             else np.maximum(extents[axis], row_extent))
+    return extents
+
+
+def _cut(rows: dict[str, np.ndarray], padded_axes: Mapping[str, Sequence[str]],
+         extents: Mapping[str, int]) -> dict[str, np.ndarray]:
+    """`rows` with each named axis cut to `extents[axis]` (axes not in `extents` are kept)."""
+    trimmed = dict(rows)
+    for alias, axes in padded_axes.items():
+        array = trimmed.get(alias)
+        if array is None:
+            continue
+        index = [slice(None)] * array.ndim
+        for dimension, axis in enumerate(axes, start=1):
+            if dimension < array.ndim and axis in extents:
+                index[dimension] = slice(0, extents[axis])
+        trimmed[alias] = array[tuple(index)]
+    return trimmed
 
 
 def trim_padded_axes(rows: dict[str, np.ndarray], padded_axes: Mapping[str, Sequence[str]]

@@ -215,9 +215,47 @@ def output_aliases(output_filter, signature_def) -> list[str]:
     return aliases
 
 
+# numpy dtype → (DataType, typed field) of the outputs `tensor_proto` writes without
+# `tf.make_tensor_proto` (a tenth of its time); other dtypes take that path.
+_DIRECT_FIELDS = {
+    np.dtype(np.float32): (1, "float_val"), np.dtype(np.float64): (2, "double_val"),
+    np.dtype(np.int32): (3, "int_val"), np.dtype(np.int64): (9, "int64_val"),
+    np.dtype(np.bool_): (10, "bool_val"),
+}
+
+
+def _direct_tensor_proto(array: np.ndarray):
+    """The TensorProto `tensor_proto` gives, built directly, or None for a dtype or value it
+    does not build (then `tf.make_tensor_proto` is the reference)."""
+    from tensorflow.core.framework import tensor_pb2
+
+    if not isinstance(array, np.ndarray):
+        return None
+    if array.dtype == object:
+        values = array.ravel().tolist()
+        if not all(type(value) is bytes for value in values):
+            return None
+        proto = tensor_pb2.TensorProto(dtype=DT_STRING)
+        proto.string_val.extend(values)
+    else:
+        known = _DIRECT_FIELDS.get(array.dtype)
+        if known is None or not array.size:
+            return None
+        proto = tensor_pb2.TensorProto(dtype=known[0])
+        getattr(proto, known[1]).extend(array.ravel().tolist())
+    proto.tensor_shape.SetInParent()  # present also for a scalar, as make_tensor_proto sets it
+    dims = proto.tensor_shape.dim
+    for size in array.shape:
+        dims.add().size = size
+    return proto
+
+
 def tensor_proto(array: np.ndarray):
     """`array` as a TensorProto with its values in the typed `*_val` field, as TF Serving answers
     (`tf.make_tensor_proto` packs numbers into `tensor_content`; clients read either)."""
+    direct = _direct_tensor_proto(array)
+    if direct is not None:
+        return direct
     import tensorflow as tf
 
     proto = tf.make_tensor_proto(array)
