@@ -289,3 +289,20 @@ def test_command_line_builds_and_refuses_reserved_packages(tmp_path, capsys):
     assert [line.split()[:2] for line in lines] == [
         ["localisation-es", "train"], ["localisation-es", "valid"], ["localisation-es", "test"]]
     assert load_manifest(out)["options"]["extra_packages"] == ["tinyapp-data"]
+
+
+def test_reserved_files_inside_a_package_are_counted_and_not_read():
+    from kerattn.data.localisation import _catalogue_source, _extract_catalogues
+    from kerattn.data.localisation_cleaning import CleaningReport
+    from kerattn.data.localisation_deb import DebContents
+
+    handbook = read_deb(DEBS / "debian-handbook_11.20220922_all.deb", lambda path: True)
+    mo = handbook.files["usr/share/locale/es/LC_MESSAGES/handbook.mo"]
+    contents = DebContents({"Package": "somedocs"}, {
+        "usr/share/doc/debian-handbook/locale/es/LC_MESSAGES/handbook.mo": mo,
+        "usr/share/locale/es/LC_MESSAGES/Translation-es.mo": mo,
+    })
+    report = CleaningReport()
+    rows = list(_extract_catalogues(_catalogue_source("somedocs"), [contents], language("es"),
+                                    report))
+    assert rows == [] and report.dropped["reserved"] == 2
