@@ -135,7 +135,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return command.evaluate_command(
         args.model, args.data, task=args.task, beam_size=args.beam_size,
         batch_size=args.batch_size, limit=args.limit, alternates_path=args.alternates,
-        origin=args.origin, as_json=args.json,
+        origin=args.origin, as_json=args.json, log_dir=args.log_dir, probes=args.probes,
     )
 
 
@@ -161,6 +161,11 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--alternates", default=None, metavar="FILE",
                         help="g2p: TSV of more acceptable pronunciations (cmudict alternates.tsv)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--log-dir", default=None, metavar="DIR",
+                        help="also write the attention of the first --probes inputs as a "
+                        "TensorBoard log in DIR (the Attention tab; tensorboard --logdir DIR)")
+    parser.add_argument("--probes", type=int, default=5, metavar="N",
+                        help="inputs whose attention --log-dir writes (default 5)")
     parser.set_defaults(handler=_run_evaluate)
 
 

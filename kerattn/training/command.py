@@ -23,13 +23,34 @@ def train_command(recipe: str | os.PathLike, run_dir: str | os.PathLike | None =
 
 
 def evaluate_command(model: str | os.PathLike, data: str | os.PathLike, *, as_json: bool = False,
+                     log_dir: str | os.PathLike | None = None, probes: int = 5,
                      **options) -> int:
     """Evaluates `model` on the TSV `data` (`kerattn.zoo.evaluation.evaluate_file`) and prints the
-    report as a table, or as JSON; returns 0.
+    report as a table, or as JSON; returns 0. With `log_dir`, the attention of the first `probes`
+    inputs goes to a TensorBoard log there too (`log_probes`).
 
     `options` are `evaluate_file`'s keyword arguments (task, beam_size, batch_size, limit,
     alternates_path, origin).
     """
     report = evaluation.evaluate_file(model, data, **options)
     print(json.dumps(report, indent=2) if as_json else evaluation.format_report(report))
+    if log_dir is not None:
+        log_probes(model, data, log_dir, count=probes)
     return 0
+
+
+def log_probes(model: str | os.PathLike, data: str | os.PathLike, log_dir: str | os.PathLike,
+               count: int = 5) -> None:
+    """Writes the attention of the first `count` inputs of the TSV `data` to a TensorBoard log in
+    `log_dir` at step 0, as the trainer writes its probes (`attention_summaries`): heatmap images,
+    the attention as data for the Attention tab, diagnostics and the outputs."""
+    import tensorflow as tf
+
+    from kerattn.data.tsv import read_pairs
+    from kerattn.training import attention_summaries
+
+    loaded = evaluation.load_model_for_evaluation(model)
+    family = "classifier" if evaluation.detect_task(loaded) == "classification" else "translator"
+    texts = [source for source, _ in read_pairs(data)[:count]]
+    with tf.summary.create_file_writer(os.fspath(log_dir)).as_default():
+        attention_summaries.write_probe_summaries(loaded, family, texts, step=0)

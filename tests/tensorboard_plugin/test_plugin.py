@@ -138,7 +138,7 @@ def test_the_entry_point_names_the_loader():
     assert issubclass(entry.load(), base_plugin.TBLoader)
 
 
-def test_a_toy_training_run_logs_its_probes_for_the_dashboard(tmp_path):
+def test_a_toy_training_run_and_evaluate_log_probes_for_the_dashboard(tmp_path, capsys):
     """A real `train` run: every evaluation's probe comes back through the plugin, tokens on
     both axes and one weight per (output, source) pair, rows summing to 1."""
     from kerattn.training import train
@@ -162,3 +162,22 @@ def test_a_toy_training_run_logs_its_probes_for_the_dashboard(tmp_path):
     assert weights.shape == (len(last["target_tokens"]), len(last["source_tokens"]))
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
     assert last["source_tokens"][:5] == probe.split()
+
+    # `kerattn evaluate --log-dir`: the first test inputs' attention at step 0.
+    from kerattn.data.tsv import read_pairs
+    from kerattn.training import command
+    from tests.training.conftest import FIXTURES
+
+    test_file = FIXTURES / "reversal" / "test.tsv"
+    assert command.evaluate_command(tmp_path / "run" / "best.keras", test_file,
+                                    task="translation", log_dir=tmp_path / "evaluation",
+                                    probes=2) == 0
+    client = _client(tmp_path)
+    probes = {p["name"]: p for run in _get_json(client, "/runs")["runs"]
+              if run["run"] == "evaluation" for p in run["probes"]}
+    texts = [source for source, _ in read_pairs(test_file)[:2]]
+    logged = [name for name in ("attention/probe_0", "attention/probe_1") if name in probes]
+    assert logged, probes  # an empty output has no attention to log
+    for name in logged:
+        index = int(name.rsplit("_", 1)[1])
+        assert probes[name]["text"] == texts[index] and probes[name]["max_step"] == 0
