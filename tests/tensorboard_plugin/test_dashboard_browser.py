@@ -29,6 +29,7 @@ SENTENCE = "Save the document as PDF before you close the window."
 TOY_SOURCE = ["j", "e", "d", "i", "c", "[END]"]
 TOY_STEPS = {50: ["c", "c", "[END]"], 100: ["c", "i", "d", "[END]"],
              150: ["c", "i", "d", "e", "j", "[END]"]}  # the output grows as training goes on
+REVIEW, REVIEW_WEIGHTS = ["a", "truly", "great", "film"], [0.05, 0.25, 0.6, 0.1]  # a classifier
 
 
 def _write_logs(logdir: Path) -> dict:
@@ -38,6 +39,8 @@ def _write_logs(logdir: Path) -> dict:
             weights = np.random.default_rng(step).random((len(target), len(TOY_SOURCE)))
             log_attention("attention/probe_0", TOY_SOURCE, weights / weights.sum(1, keepdims=True),
                           target, step=step, text="j e d i c")
+            log_attention("attention/probe_1", REVIEW, REVIEW_WEIGHTS, ["pos"], step=step,
+                          text="a truly great film")
     result = kerattn.zoo.load("translator_en_es").translate([SENTENCE])[0]
     with tf.summary.create_file_writer(str(logdir / "translator_en_es")).as_default():
         log_attention("attention/probe_0", result.source_tokens, result.attention, result.tokens,
@@ -83,6 +86,8 @@ def test_dashboard_renders_tokens_cells_slider_and_screenshot(tensorboard_url):
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 860})
+            script_errors = []
+            page.on("pageerror", lambda error: script_errors.append(str(error)))
             page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
                 "http://127.0.0.1") else route.abort())  # nothing but the local TensorBoard
             page.goto(f"{base}/#attention")
@@ -100,6 +105,15 @@ def test_dashboard_renders_tokens_cells_slider_and_screenshot(tensorboard_url):
             assert dashboard.locator(".target-token").all_inner_texts() == TOY_STEPS[50]
             assert dashboard.locator(".cell.argmax").count() == len(TOY_STEPS[50])
 
+            # A classifier probe: the text, each token shaded by its weight.
+            dashboard.locator("#probe-select").select_option("attention/probe_1")
+            tokens = dashboard.locator("#token-text .token")
+            tokens.first.wait_for()
+            assert tokens.all_text_contents() == REVIEW
+            assert [float(w) for w in tokens.evaluate_all(
+                "nodes => nodes.map(node => node.dataset.weight)")] == pytest.approx(
+                    REVIEW_WEIGHTS, abs=1e-4)
+
             # The preset's probe: every token on both axes, one cell per weight, hover.
             dashboard.locator("#run-select").select_option("translator_en_es")
             dashboard.locator("#step-info").filter(has_text="step 0").wait_for()
@@ -112,6 +126,7 @@ def test_dashboard_renders_tokens_cells_slider_and_screenshot(tensorboard_url):
             assert target[2] in hover and source[2] in hover and "weight" in hover
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT))
+            assert script_errors == []
         finally:
             browser.close()
     assert SCREENSHOT.stat().st_size > 10_000
