@@ -6,6 +6,7 @@ translator_en_es preset's attention on one sentence)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -48,12 +49,12 @@ def _write_logs(logdir: Path) -> dict:
     return {"source": list(result.source_tokens), "target": list(result.tokens)}
 
 
-def _wait_for_plugin(base: str, timeout: float = 180.0) -> None:
+def _wait_for_plugin(base: str, expected: bytes, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"{base}/data/plugin/attention/runs", timeout=5) as answer:
-                if b"translator_en_es" in answer.read():
+                if expected in answer.read():
                     return
         except OSError:
             pass
@@ -61,72 +62,97 @@ def _wait_for_plugin(base: str, timeout: float = 180.0) -> None:
     raise AssertionError(f"tensorboard at {base} did not serve the attention runs in {timeout} s")
 
 
-@pytest.fixture
-def tensorboard_url(tmp_path):
-    logged = _write_logs(tmp_path / "logs")
+@contextlib.contextmanager
+def _tensorboard(logdir: Path, expected: bytes):
+    """A real `tensorboard` on a free port of 127.0.0.1, once its attention runs list `expected`."""
     port = free_port()
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("tensorboard")), "--logdir", str(tmp_path / "logs"),
+        [str(Path(sys.executable).with_name("tensorboard")), "--logdir", str(logdir),
          "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for_plugin(base)
-        yield base, logged
+        _wait_for_plugin(base, expected)
+        yield base
     finally:
         process.terminate()  # stops its data-server child too
         process.wait(timeout=30)
 
 
-def test_dashboard_renders_tokens_cells_slider_and_screenshot(tensorboard_url):
-    base, logged = tensorboard_url
+@contextlib.contextmanager
+def _browser_page():
+    """A page of Debian's headless Chromium that reaches 127.0.0.1 only, and its script errors."""
     chromium = shutil.which("chromium")
     assert chromium, "Debian's chromium is not installed: apt-get install chromium (.ci/run does)."
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 860})
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+                "http://127.0.0.1") else route.abort())
             script_errors = []
             page.on("pageerror", lambda error: script_errors.append(str(error)))
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
-                "http://127.0.0.1") else route.abort())  # nothing but the local TensorBoard
-            page.goto(f"{base}/#attention")
-            dashboard = page.frame_locator("iframe")
-            cells = dashboard.locator("#heatmap .cell")
-
-            # The toy run first: its last step, then the slider back to the first step.
-            dashboard.locator("#run-select").select_option("toy/valid")
-            dashboard.locator("#step-info").filter(has_text="step 150").wait_for(timeout=60_000)
-            assert cells.count() == len(TOY_STEPS[150]) * len(TOY_SOURCE)
-            assert dashboard.locator(".chart").count() == 4  # the trainer's four diagnostics
-            dashboard.locator("#step-slider").fill("0")
-            dashboard.locator("#step-info").filter(has_text="step 50").wait_for()
-            assert cells.count() == len(TOY_STEPS[50]) * len(TOY_SOURCE)
-            assert dashboard.locator(".target-token").all_inner_texts() == TOY_STEPS[50]
-            assert dashboard.locator(".cell.argmax").count() == len(TOY_STEPS[50])
-
-            # A classifier probe: the text, each token shaded by its weight.
-            dashboard.locator("#probe-select").select_option("attention/probe_1")
-            tokens = dashboard.locator("#token-text .token")
-            tokens.first.wait_for()
-            assert tokens.all_text_contents() == REVIEW
-            assert [float(w) for w in tokens.evaluate_all(
-                "nodes => nodes.map(node => node.dataset.weight)")] == pytest.approx(
-                    REVIEW_WEIGHTS, abs=1e-4)
-
-            # The preset's probe: every token on both axes, one cell per weight, hover.
-            dashboard.locator("#run-select").select_option("translator_en_es")
-            dashboard.locator("#step-info").filter(has_text="step 0").wait_for()
-            source, target = logged["source"], logged["target"]
-            assert cells.count() == len(source) * len(target)
-            assert dashboard.locator(".source-token").all_text_contents() == source
-            assert dashboard.locator(".target-token").all_text_contents() == target
-            cells.nth(len(source) * 2 + 2).hover()  # output token 3 over source token 3
-            hover = dashboard.locator("#hover").inner_text()
-            assert target[2] in hover and source[2] in hover and "weight" in hover
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
-            assert script_errors == []
+            yield page, script_errors
         finally:
             browser.close()
+
+
+@pytest.fixture
+def tensorboard_url(tmp_path):
+    logged = _write_logs(tmp_path / "logs")
+    with _tensorboard(tmp_path / "logs", b"translator_en_es") as base:
+        yield base, logged
+
+
+def test_old_event_files_get_a_clear_message(tmp_path):
+    with tf.summary.create_file_writer(str(tmp_path / "old_run" / "valid")).as_default():
+        tf.summary.image("attention/probe_0", tf.zeros([1, 4, 4, 3]), step=1)  # PNG heatmaps only
+    with _tensorboard(tmp_path, b"old_run/valid") as base, _browser_page() as (page, errors):
+        page.goto(f"{base}/#attention")
+        message = page.frame_locator("iframe").locator("#message")
+        message.filter(has_text="No attention summaries").wait_for(timeout=60_000)
+        assert "old_run/valid" in message.inner_text() and "log_attention" in message.inner_text()
+        assert errors == []
+
+
+def test_dashboard_renders_tokens_cells_slider_and_screenshot(tensorboard_url):
+    base, logged = tensorboard_url
+    with _browser_page() as (page, script_errors):
+        page.goto(f"{base}/#attention")
+        dashboard = page.frame_locator("iframe")
+        cells = dashboard.locator("#heatmap .cell")
+
+        # The toy run first: its last step, then the slider back to the first step.
+        dashboard.locator("#run-select").select_option("toy/valid")
+        dashboard.locator("#step-info").filter(has_text="step 150").wait_for(timeout=60_000)
+        assert cells.count() == len(TOY_STEPS[150]) * len(TOY_SOURCE)
+        assert dashboard.locator(".chart").count() == 4  # the trainer's four diagnostics
+        dashboard.locator("#step-slider").fill("0")
+        dashboard.locator("#step-info").filter(has_text="step 50").wait_for()
+        assert cells.count() == len(TOY_STEPS[50]) * len(TOY_SOURCE)
+        assert dashboard.locator(".target-token").all_inner_texts() == TOY_STEPS[50]
+        assert dashboard.locator(".cell.argmax").count() == len(TOY_STEPS[50])
+
+        # A classifier probe: the text, each token shaded by its weight.
+        dashboard.locator("#probe-select").select_option("attention/probe_1")
+        tokens = dashboard.locator("#token-text .token")
+        tokens.first.wait_for()
+        assert tokens.all_text_contents() == REVIEW
+        assert [float(w) for w in tokens.evaluate_all(
+            "nodes => nodes.map(node => node.dataset.weight)")] == pytest.approx(
+                REVIEW_WEIGHTS, abs=1e-4)
+
+        # The preset's probe: every token on both axes, one cell per weight, hover.
+        dashboard.locator("#run-select").select_option("translator_en_es")
+        dashboard.locator("#step-info").filter(has_text="step 0").wait_for()
+        source, target = logged["source"], logged["target"]
+        assert cells.count() == len(source) * len(target)
+        assert dashboard.locator(".source-token").all_text_contents() == source
+        assert dashboard.locator(".target-token").all_text_contents() == target
+        cells.nth(len(source) * 2 + 2).hover()  # output token 3 over source token 3
+        hover = dashboard.locator("#hover").inner_text()
+        assert target[2] in hover and source[2] in hover and "weight" in hover
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))
+        assert script_errors == []
     assert SCREENSHOT.stat().st_size > 10_000
