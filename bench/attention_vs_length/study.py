@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import tomllib
 
+from kerattn import attention_diagnostics
 from kerattn.data import read_rows
-from kerattn.training import attention_diagnostics
 from kerattn.zoo.evaluation import evaluate_file
 from kerattn.zoo.model_loading import load_model
 

@@ -8,7 +8,7 @@ same with the Rust data server and the Python event multiplexer. Routes, under
 - `runs`: every run's probes (name, kind, text, description, last step), and the runs that only
   have the old PNG heatmaps (`attention/probe_<i>` images) to say why they show nothing here;
 - `probe?run=R&name=N`: every logged step of one probe: source and target tokens, the weights
-  and the trainer's diagnostics of that matrix (`kerattn.training.attention_diagnostics`).
+  and the trainer's diagnostics of that matrix (`kerattn.attention_diagnostics`).
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ class AttentionPlugin(base_plugin.TBPlugin):
     def probe(self, ctx, experiment: str, run: str, name: str) -> dict:
         """{"run", "name", "kind", "text", "steps": [{"step", "wall_time", "source_tokens",
         "target_tokens", "weights", "diagnostics"}]} for the steps all three summaries have."""
-        from kerattn.training import attention_diagnostics
+        from kerattn import attention_diagnostics
 
         tags = {role: metadata.tag(name, role) for role in metadata.ROLES}
         data = self._data_provider.read_tensors(

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from kerattn import attention_diagnostics
 from kerattn.tables import markdown_cell
-from kerattn.training import attention_diagnostics
 from kerattn.visualization import heatmap_png, log_attention
 
 

@@ -1,11 +1,11 @@
 """Quality of a model's outputs on a capped validation sample, for the TensorBoard scalars:
 BLEU/chrF for translators (and word/phoneme error rates when the targets are symbol sequences,
 as in grapheme→phoneme), accuracy/macro F1 for classifiers, computed by
-`kerattn.training.metrics` (the same functions `kerattn evaluate` reports)."""
+`kerattn.zoo.metrics` (the same functions `kerattn evaluate` reports)."""
 
 from __future__ import annotations
 
-from kerattn.training import metrics
+from kerattn.zoo import metrics
 
 
 def decode_sample(model, family: str, texts: list[str]) -> list[str]:

@@ -17,7 +17,7 @@ Timing covers the batched model calls only: one example is run first, untimed, s
 the model's `tf.function` (seconds on CPU) is reported as "warmup_seconds", not as throughput.
 
 `format_report` renders such a dict as an aligned plain-text table; `kerattn evaluate` prints
-it, or the JSON with `--json`. The metrics themselves live in `kerattn.training.metrics`.
+it, or the JSON with `--json`. The metrics themselves live in `kerattn.zoo.metrics`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from kerattn.errors import UsageError
 from kerattn.tables import text_table
-from kerattn.training import metrics
-from kerattn.zoo import tasks
+from kerattn.zoo import metrics, tasks
 from kerattn.zoo.tasks import TASKS
 
 

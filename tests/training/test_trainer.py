@@ -15,8 +15,9 @@ import kerattn  # noqa: F401  (registers the kerattn classes for load_model)
 import kerattn_cli as cli
 from kerattn import visualization
 from kerattn.data import read_pairs
-from kerattn.training import RecipeError, metrics, train
+from kerattn.training import RecipeError, train
 from kerattn.training.run_folder import RunFolderConflict
+from kerattn.zoo import metrics
 from tests.training.conftest import FIXTURES, write_recipe
 
 PROBES = ["a b c d e", "j i h g f e d c b a"]

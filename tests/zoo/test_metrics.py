@@ -9,7 +9,7 @@ import pytest
 import sacrebleu
 
 from kerattn.data import read_rows
-from kerattn.training import metrics
+from kerattn.zoo import metrics
 
 FIXTURE = Path(__file__).parent / "fixtures" / "evaluation" / "translations.tsv"
 

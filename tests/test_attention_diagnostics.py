@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kerattn.training import attention_diagnostics as diagnostics
+from kerattn import attention_diagnostics as diagnostics
 
 
 def test_uniform_attention_has_entropy_log_source_length():

@@ -14,8 +14,7 @@ import kerattn_cli as cli
 from kerattn.data import CorpusError, write_rows
 from kerattn.errors import UsageError
 from kerattn.text import WordPieceTokenizer, train_wordpiece_vocabulary
-from kerattn.training import metrics
-from kerattn.zoo import evaluation
+from kerattn.zoo import evaluation, metrics
 from kerattn.zoo.classifier import Classifier
 from kerattn.zoo.evaluation import EvaluationError
 from kerattn.zoo.translator import Translator
