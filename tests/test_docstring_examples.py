@@ -28,16 +28,6 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-# Examples known to fail, in files other engineers own; each entry must go when its examples
-# run (strict: a module listed here whose examples pass fails the test, asking for the removal).
-KNOWN_FAILURES = {
-    "kerattn.layers.attention_decoder": "line 117 uses `target_embedded`, `encoded`, never defined",
-    "kerattn.layers.attention_pooling": "prints TensorShape([2, 8]) on TensorFlow, shows (2, 8)",
-    "kerattn.layers.bahdanau_attention": "prints TensorShape([2, 3, 6]), shows (2, 3, 6)",
-    "kerattn.layers.luong_attention": "prints TensorShape([2, 6]) on TensorFlow, shows (2, 6)",
-}
-
-
 def modules_with_examples() -> list[str]:
     names = []
     for package in PACKAGES:
@@ -52,18 +42,7 @@ def test_examples_are_found():
     assert "kerattn.text.word_piece_tokenizer" in modules_with_examples()
 
 
-@pytest.mark.parametrize(
-    "module_name",
-    [
-        pytest.param(
-            name,
-            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[name])]
-            if name in KNOWN_FAILURES
-            else [],
-        )
-        for name in modules_with_examples()
-    ],
-)
+@pytest.mark.parametrize("module_name", modules_with_examples())
 def test_docstring_examples_run(module_name):
     module = importlib.import_module(module_name)
     finder = doctest.DocTestFinder(exclude_empty=True)

@@ -113,10 +113,19 @@ class AttentionDecoder(keras.layers.Layer):
 
     Example:
 
-    >>> decoder = AttentionDecoder(256, attention="luong_general")
-    >>> outputs, weights = decoder(target_embedded, encoded["sequence"],
-    ...     initial_state=[encoded["state_h"], encoded["state_c"]],
-    ...     memory_mask=encoded["mask"], return_attention_scores=True)
+    >>> decoder = AttentionDecoder(32, attention="luong_general")
+    >>> target_embedded = np.random.rand(2, 4, 8).astype("float32")  # (B, T, E)
+    >>> memory = np.random.rand(2, 5, 16).astype("float32")          # (B, S, Dm)
+    >>> state_h = np.random.rand(2, 32).astype("float32")            # encoder's final state
+    >>> state_c = np.random.rand(2, 32).astype("float32")
+    >>> memory_mask = np.array([[True] * 5, [True] * 3 + [False] * 2])
+    >>> outputs, weights = decoder(target_embedded, memory,
+    ...     initial_state=[state_h, state_c],
+    ...     memory_mask=memory_mask, return_attention_scores=True)
+    >>> tuple(outputs.shape), tuple(weights.shape)
+    ((2, 4, 32), (2, 4, 5))
+    >>> bool(np.all(np.asarray(weights)[1, :, 3:] == 0))
+    True
     """
 
     def __init__(

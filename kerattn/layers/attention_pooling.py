@@ -48,7 +48,7 @@ class AttentionPooling(keras.layers.Layer):
 
     >>> pooling = AttentionPooling(units=16)
     >>> pooled, weights = pooling(np.random.rand(2, 7, 8), return_attention_scores=True)
-    >>> pooled.shape, weights.shape
+    >>> tuple(pooled.shape), tuple(weights.shape)
     ((2, 8), (2, 7))
     """
 

@@ -58,7 +58,7 @@ class BahdanauAttention(BaseAttention):
     >>> query = np.random.rand(2, 3, 4).astype("float32")
     >>> value = np.random.rand(2, 5, 6).astype("float32")
     >>> context, weights = attention(query, value, return_attention_scores=True)
-    >>> context.shape, weights.shape
+    >>> tuple(context.shape), tuple(weights.shape)
     ((2, 3, 6), (2, 3, 5))
     """
 

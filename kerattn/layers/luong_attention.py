@@ -59,7 +59,7 @@ class LuongAttention(BaseAttention):
     >>> query = np.random.rand(2, 4).astype("float32")      # one decoder step
     >>> value = np.random.rand(2, 5, 6).astype("float32")
     >>> context, weights = attention(query, value, return_attention_scores=True)
-    >>> context.shape, weights.shape
+    >>> tuple(context.shape), tuple(weights.shape)
     ((2, 6), (2, 5))
     """
 
