@@ -30,15 +30,24 @@ def test_float16_scores_are_normalised_in_float32_and_returned_in_float16():
     np.testing.assert_array_equal(np.asarray(weights, "float32")[0, 0], [0.5, 0.5, 0.0, 0.0])
 
 
-def _float64_available() -> bool:
-    if keras.backend.backend() == "jax":
-        import jax
+@pytest.fixture
+def float64_enabled():
+    """JAX computes in float64 only with `jax_enable_x64`; turned on for the test, restored
+    afterwards (TensorFlow always has float64)."""
+    if keras.backend.backend() != "jax":
+        yield
+        return
+    import jax
 
-        return bool(jax.config.jax_enable_x64)
-    return True
+    previous = bool(jax.config.jax_enable_x64)
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", previous)
 
 
-@pytest.mark.skipif(not _float64_available(), reason="JAX without jax_enable_x64 has no float64")
+@pytest.mark.usefixtures("float64_enabled")
 def test_float64_scores_keep_float64_precision():
     # A difference of 1e-12 vanishes in float32 (both weights 0.5) but not in float64.
     scores = np.array([[[0.0, 1e-12, 5.0]]], "float64")

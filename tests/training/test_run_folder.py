@@ -3,8 +3,11 @@ temporaries, the lock, and the writability check."""
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -124,19 +127,41 @@ def test_a_second_lock_on_the_run_folder_is_refused(tmp_path):
     second.release()
 
 
+def _can_create_a_file_in(folder):
+    try:
+        (folder / "write-probe").touch()
+    except OSError:
+        return False
+    (folder / "write-probe").unlink()
+    return True
+
+
 def make_read_only(folder):
-    """Makes `folder` refuse new files, also for root (the immutable attribute); returns an
-    undo function, or skips the test where neither works."""
+    """Makes `folder` refuse new files and returns an undo function. Its mode becomes 0o555;
+    root, whom the mode does not stop, also sets the immutable attribute with chattr; where that
+    does not stop a new file either (no chattr, a file system without the attribute), creating
+    a file there with tempfile.mkstemp fails as the kernel would (EACCES), so the test runs
+    everywhere, as root too."""
     folder.chmod(0o555)
-    if os.geteuid() == 0:
-        result = subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
-        if result.returncode != 0:
-            folder.chmod(0o755)
-            pytest.skip("running as root without chattr: cannot make a folder read-only")
+    immutable = False
+    if _can_create_a_file_in(folder) and shutil.which("chattr") is not None:
+        immutable = subprocess.run(["chattr", "+i", str(folder)],
+                                   capture_output=True).returncode == 0
+    patch = pytest.MonkeyPatch()
+    if _can_create_a_file_in(folder):
+        real_mkstemp = tempfile.mkstemp
+
+        def refusing_mkstemp(*args, dir=None, **kwargs):
+            if dir is not None and os.path.abspath(dir) == os.path.abspath(folder):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
+            return real_mkstemp(*args, dir=dir, **kwargs)
+
+        patch.setattr(run_folder.tempfile, "mkstemp", refusing_mkstemp)
 
     def undo():
-        if os.geteuid() == 0:
-            subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+        patch.undo()
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], capture_output=True, check=True)
         folder.chmod(0o755)
 
     return undo
