@@ -17,6 +17,7 @@ import argparse
 import os
 import sys
 
+from kerattn_cli.constants import TASKS
 from kerattn_cli.quiet_start import quiet_tensorflow_start
 
 
@@ -147,7 +148,7 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("model", metavar="MODEL", help="a preset name or a .keras file")
     parser.add_argument("--data", required=True, metavar="FILE",
                         help="test TSV: source<TAB>target, word<TAB>phonemes or text<TAB>label")
-    parser.add_argument("--task", choices=["translation", "g2p", "classification"], default=None,
+    parser.add_argument("--task", choices=list(TASKS), default=None,
                         help="default: from the model (Classifier, phoneme Translator, Translator)")
     parser.add_argument("--beam-size", type=int, default=None,
                         help="beam size (default: the preset's, as on its card; 1 for a .keras "

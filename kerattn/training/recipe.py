@@ -60,10 +60,10 @@ from typing import Any
 import tomllib
 
 from kerattn.errors import UsageError
+from kerattn.text.normalization import SYMBOL_SPLITS
 
 FAMILIES = ("translator", "classifier")
 TOKENIZER_KINDS = ("wordpiece", "symbol")
-SYMBOL_SPLITS = ("characters", "whitespace")
 SCHEDULES = ("constant", "inverse_sqrt", "cosine")
 OPTIMIZERS = ("adam",)
 

@@ -48,9 +48,10 @@ def list_command(as_json: bool = False) -> int:
     for preset in found:
         rows.append((preset.name, preset.task, f"{preset.size_bytes / 1e6:.1f} MB",
                      format_metrics(preset.metrics), preset.description))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    from kerattn.tables import text_table
+
+    for line in text_table(rows):
+        print(line)
     return 0
 
 

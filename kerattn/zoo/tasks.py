@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-TASKS = ("translation", "g2p", "classification")
+from kerattn_cli.constants import TASKS  # defined there so that `kerattn --help` needs no TF
+
+__all__ = ["TASKS", "detect_task"]
 
 
 def detect_task(model) -> str:
