@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 
 from kerattn.serving.model_manager import ModelConfig, ModelManager, model_configs_from_proto
 
@@ -56,16 +55,13 @@ def model_configs(model_name: str, model_base_path: str | None,
         ValueError: neither given, or the config file does not parse.
     """
     if model_config_file:
-        from google.protobuf import text_format
         from tensorflow_serving.config import model_server_config_pb2
 
-        try:
-            message = text_format.Parse(Path(model_config_file).read_text(encoding="utf-8"),
-                                        model_server_config_pb2.ModelServerConfig())
-        except (OSError, text_format.ParseError) as error:
-            raise ValueError(
-                f"Error parsing text-format tensorflow.serving.ModelServerConfig: {error}"
-            ) from error
+        from kerattn.serving.text_format_config import parse_text_proto
+
+        message = parse_text_proto(model_config_file, model_server_config_pb2.ModelServerConfig(),
+                                   "tensorflow.serving.ModelServerConfig", error_type=ValueError,
+                                   name_path=False)
         return model_configs_from_proto(message)
     if not model_base_path:
         raise ValueError("give --model_base_path (with --model_name) or --model_config_file.")

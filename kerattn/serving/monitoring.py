@@ -249,17 +249,11 @@ def read_monitoring_config(path: str | Path) -> str | None:
     Raises:
         UsageError: the file cannot be read or does not parse, or its path is not absolute.
     """
-    from google.protobuf import text_format
-
     from kerattn.errors import UsageError
+    from kerattn.serving.text_format_config import parse_text_proto
 
-    try:
-        config = text_format.Parse(Path(path).read_text(encoding="utf-8"),
-                                   _monitoring_config_class()())
-    except (OSError, UnicodeDecodeError, text_format.ParseError) as error:
-        raise UsageError(
-            f"Error parsing text-format tensorflow.serving.MonitoringConfig {path}: {error}"
-        ) from error
+    config = parse_text_proto(path, _monitoring_config_class()(),
+                              "tensorflow.serving.MonitoringConfig")
     if not config.prometheus_config.enable:
         return None
     served = config.prometheus_config.path or DEFAULT_PROMETHEUS_PATH

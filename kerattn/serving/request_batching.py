@@ -44,7 +44,6 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -130,17 +129,11 @@ def read_batching_parameters(path: str | os.PathLike) -> BatchingParameters:
         UsageError: the file cannot be read or parsed, a value is out of range, or it asks for
             large-batch splitting, which kerattn serve does not do.
     """
-    from google.protobuf import text_format
-
     from kerattn.errors import UsageError
+    from kerattn.serving.text_format_config import parse_text_proto
 
-    try:
-        proto = text_format.Parse(Path(path).read_text(encoding="utf-8"),
-                                  _batching_parameters_class()())
-    except (OSError, UnicodeDecodeError, text_format.ParseError) as error:
-        raise UsageError(
-            f"Error parsing text-format tensorflow.serving.BatchingParameters {path}: {error}"
-        ) from error
+    proto = parse_text_proto(path, _batching_parameters_class()(),
+                             "tensorflow.serving.BatchingParameters")
     if proto.enable_large_batch_splitting.value or proto.HasField("max_execution_batch_size"):
         raise UsageError(
             f"{path} asks for large-batch splitting (enable_large_batch_splitting, "
@@ -446,15 +439,5 @@ def trim_padded_axes(rows: dict[str, np.ndarray], padded_axes: Mapping[str, Sequ
             used = np.flatnonzero(content.any(axis=others))
             extent = int(used[-1]) + 1 if used.size else 0
             extents[axis] = max(extents.get(axis, 0), extent)
-    trimmed = dict(rows)
-    for alias, axes in padded_axes.items():
-        array = trimmed.get(alias)
-        if array is None:
-            continue
-        index = [slice(None)] * array.ndim
-        for dimension, axis in enumerate(axes, start=1):
-            if dimension < array.ndim and axis in extents:
-                index[dimension] = slice(0, extents[axis])
-        trimmed[alias] = array[tuple(index)]
-    return trimmed
+    return _cut(rows, padded_axes, extents)
 
