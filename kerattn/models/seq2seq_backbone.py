@@ -144,8 +144,9 @@ class Seq2SeqBackbone(keras.Model):
             "memory": encoded["sequence"],  # (B, S, units)
             "projected_memory": self.decoder.prepare_memory(encoded["sequence"]),
             "memory_mask": encoded["mask"],  # (B, S)
-            "decoder": self.decoder.get_initial_state(
-                batch_size, [encoded["state_h"], encoded["state_c"]]
+            "decoder": self.decoder.get_initial_state(  # monotonic styles start on position 1
+                batch_size, [encoded["state_h"], encoded["state_c"]],
+                memory=encoded["sequence"], memory_mask=encoded["mask"],
             ),
         }
 
