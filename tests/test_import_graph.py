@@ -88,3 +88,63 @@ def test_no_import_cycle():
 def test_no_module_imports_the_package_root():
     graph = import_graph()
     assert sorted(name for name, targets in graph.items() if "kerattn" in targets) == []
+
+
+# ---- the package arrows of docs/ARCHITECTURE.md ------------------------------------------------
+
+ARCHITECTURE = PACKAGE.parent / "docs" / "ARCHITECTURE.md"
+
+
+def documented_arrows() -> dict[str, set[str]]:
+    """{package: the packages it may import} from the table in docs/ARCHITECTURE.md."""
+    arrows = {}
+    for line in ARCHITECTURE.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`") and cells[0] != "`package`":
+            arrows[cells[0].strip("`")] = {name.strip().strip("`")
+                                           for name in cells[2].split(",") if name.strip()}
+    return arrows
+
+
+def package_of(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "(root)"
+
+
+def package_imports() -> dict[str, set[str]]:
+    """{package: the other packages its modules import}, imports inside functions included."""
+    modules = module_names()
+    found: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        source = package_of(name)
+        found.setdefault(source, set())
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets = ([f"kerattn.{alias.name}" for alias in node.names]
+                           if node.module == "kerattn" else [node.module])
+            else:
+                continue
+            found[source] |= {package_of(target) for target in targets
+                              if target.startswith("kerattn.")} - {source}
+    return found
+
+
+def test_the_architecture_table_is_read():
+    arrows = documented_arrows()
+    assert arrows["models"] == {"layers"} and arrows["layers"] == set()
+    assert "zoo" in arrows["training"]
+
+
+def test_every_package_is_in_the_architecture_table():
+    assert sorted(set(package_imports()) - set(documented_arrows())) == []
+
+
+def test_packages_import_only_along_the_documented_arrows():
+    arrows = documented_arrows()
+    extra = {package: sorted(targets - arrows.get(package, set()))
+             for package, targets in package_imports().items()
+             if targets - arrows.get(package, set())}
+    assert extra == {}, "imports not in docs/ARCHITECTURE.md's table (add the arrow there, " \
+        "with its reason, or import along an existing one)"
