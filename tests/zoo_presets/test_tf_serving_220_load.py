@@ -25,7 +25,7 @@ import pytest
 import kerattn
 from kerattn.export.exporter import export_model
 from tests.export.conftest import keras_outputs
-from tests.export.test_fresh_process_serving import assert_same_outputs
+from tests.export.test_fresh_process_serving import TF1_SESSION_RUN, assert_same_outputs
 from tests.zoo_presets.test_preset_exports import INPUTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.zoo]
@@ -35,23 +35,7 @@ MARKER = "kerattn-pins.json"
 
 # TF Serving's path (docs/serving.md §11): TF1 session, tag "serve", the SignatureDef's tensor
 # names.
-TF220_LOADER = """
-import json, sys
-import numpy as np
-import tensorflow as tf
-import tensorflow_text
-tf.compat.v1.disable_eager_execution()
-inputs = json.loads(open({inputs!r}, encoding="utf-8").read())
-arrays = {{}}
-with tf.compat.v1.Session(graph=tf.Graph()) as session:
-    meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], {directory!r})
-    for signature in {signatures!r}:
-        signature_def = meta_graph.signature_def[signature]
-        fetches = {{alias: info.name for alias, info in signature_def.outputs.items()}}
-        feed = {{signature_def.inputs["text"].name: np.array(inputs, dtype=object)}}
-        outputs = session.run(fetches, feed_dict=feed)
-        arrays.update({{signature + "/" + k: v for k, v in outputs.items()}})
-np.savez({result!r}, **arrays)
+TF220_LOADER = TF1_SESSION_RUN + """\
 print(json.dumps({{"tensorflow": tf.__version__, "tensorflow_text": tensorflow_text.__version__,
                   "kerattn_imported": any(m.startswith("kerattn") for m in sys.modules)}}))
 """
