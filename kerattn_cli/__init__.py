@@ -17,8 +17,11 @@ import argparse
 import os
 import sys
 
-from kerattn_cli.constants import TASKS
 from kerattn_cli.quiet_start import quiet_tensorflow_start
+
+# `--task` choices: kerattn.zoo.tasks.TASKS, written out because importing any kerattn module
+# imports TensorFlow and `--help` must not; tests/test_cli.py checks the two are equal.
+TASKS = ("translation", "g2p", "classification")
 
 
 def _run_demo(args: argparse.Namespace) -> int:

@@ -178,3 +178,10 @@ def test_the_readme_describes_the_demo_it_runs():
     assert "reverse digit sequences" in readme and "reverse letter" not in readme
     assert demo.__doc__.startswith("`kerattn demo`: trains a tiny attention model to reverse "
                                    "digit sequences")
+
+
+def test_the_task_choices_are_the_zoos_tasks():
+    import kerattn_cli
+    from kerattn.zoo.tasks import TASKS
+
+    assert kerattn_cli.TASKS == TASKS

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kerattn_cli.constants import TASKS  # defined there so that `kerattn --help` needs no TF
+TASKS = ("translation", "g2p", "classification")
 
 __all__ = ["TASKS", "detect_task"]
 
