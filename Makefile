@@ -20,14 +20,15 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/kerattn translate --show-attention "Save the document as PDF." "Turn off the lights"
 
-# Lint, the default tier on TensorFlow, then the layer tests again on JAX.
+# Lint and format check, the default tier on TensorFlow, then the layers and backbones on JAX.
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -n 2
 	$(MAKE) test-jax
 
 test-jax: install
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -n 2 tests/layers
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -n 2 tests/layers tests/models
 
 # pytest exits 5 when a tier has no test yet; that is not a failure.
 test-slow: install

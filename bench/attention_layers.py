@@ -113,12 +113,29 @@ def main() -> None:
         tf.constant(mask),
     )
     pairs = [
-        ("Bahdanau (additive)", layers.BahdanauAttention(args.width), BuiltinBahdanau(args.width, name="builtin_bahdanau"), "AdditiveAttention + 2 Dense"),
-        ("Luong dot", layers.LuongAttention("dot"), BuiltinLuong(args.width, general=False, name="builtin_dot"), "Attention"),
-        ("Luong general", layers.LuongAttention("general"), BuiltinLuong(args.width, general=True, name="builtin_general"), "Attention + Dense"),
+        (
+            "Bahdanau (additive)",
+            layers.BahdanauAttention(args.width),
+            BuiltinBahdanau(args.width, name="builtin_bahdanau"),
+            "AdditiveAttention + 2 Dense",
+        ),
+        (
+            "Luong dot",
+            layers.LuongAttention("dot"),
+            BuiltinLuong(args.width, general=False, name="builtin_dot"),
+            "Attention",
+        ),
+        (
+            "Luong general",
+            layers.LuongAttention("general"),
+            BuiltinLuong(args.width, general=True, name="builtin_general"),
+            "Attention + Dense",
+        ),
     ]
-    print(f"backend {keras.backend.backend()}, batch {args.batch}, length {args.length}, "
-          f"width {args.width}, median of {args.repeats}, forward + backward")
+    print(
+        f"backend {keras.backend.backend()}, batch {args.batch}, length {args.length}, "
+        f"width {args.width}, median of {args.repeats}, forward + backward"
+    )
     print("| score | kerattn ms | built-in | built-in ms | built-in / kerattn |")
     print("|---|---|---|---|---|")
     for label, ours, builtin, builtin_name in pairs:
@@ -129,8 +146,10 @@ def main() -> None:
             ours_times.append(_median_ms(ours_step, inputs, args.repeats // 3))
             builtin_times.append(_median_ms(builtin_step, inputs, args.repeats // 3))
         ours_ms, builtin_ms = statistics.median(ours_times), statistics.median(builtin_times)
-        print(f"| {label} | {ours_ms:.2f} | {builtin_name} | {builtin_ms:.2f} | "
-              f"{builtin_ms / ours_ms:.2f} |")
+        print(
+            f"| {label} | {ours_ms:.2f} | {builtin_name} | {builtin_ms:.2f} | "
+            f"{builtin_ms / ours_ms:.2f} |"
+        )
 
 
 if __name__ == "__main__":

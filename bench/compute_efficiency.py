@@ -55,8 +55,12 @@ def synthetic_translator(vocabulary: int, length: int, **model_arguments) -> Tra
     symbols = [f"w{i}" for i in range(vocabulary - len(RESERVED_TOKENS))]
     tokenizer = SymbolTokenizer(list(RESERVED_TOKENS) + symbols, split="whitespace")
     return Translator(
-        tokenizer, tokenizer, dropout=0.0, max_source_length=length + 1,
-        max_target_length=length + 10, **model_arguments,
+        tokenizer,
+        tokenizer,
+        dropout=0.0,
+        max_source_length=length + 1,
+        max_target_length=length + 10,
+        **model_arguments,
     )
 
 
@@ -82,8 +86,11 @@ def forward_flops(
         decoder_input = embedding
     else:
         decoder_input = embedding + units
-    key_width = {"bahdanau": attention_units, "luong_concat": attention_units,
-                 "luong_general": units}.get(style, 0)
+    key_width = {
+        "bahdanau": attention_units,
+        "luong_concat": attention_units,
+        "luong_general": units,
+    }.get(style, 0)
     score_per_pair = 3 * attention_units if additive else (0 if style == "none" else 2 * units)
     context_per_pair = 0 if style == "none" else 2 * units
     query_projection = 2 * units * attention_units if additive else 0
@@ -121,7 +128,9 @@ def main() -> None:
     parser.add_argument("--embedding", type=int, default=256)
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument(
-        "--attention", nargs="+", default=["bahdanau", "luong_concat"],
+        "--attention",
+        nargs="+",
+        default=["bahdanau", "luong_concat"],
         help="translator styles to measure; Luong styles are built without input feeding",
     )
     parser.add_argument("--steps", type=int, default=8, help="training steps per round")
@@ -133,8 +142,12 @@ def main() -> None:
 
     models = {
         style: synthetic_translator(
-            args.vocabulary, args.length, embedding_dim=args.embedding, units=args.units,
-            attention=style, input_feeding=not style.startswith("luong_"),
+            args.vocabulary,
+            args.length,
+            embedding_dim=args.embedding,
+            units=args.units,
+            attention=style,
+            input_feeding=not style.startswith("luong_"),
         )
         for style in args.attention
     }
@@ -151,13 +164,18 @@ def main() -> None:
             milliseconds[style].append(tokens_per_second(model, batches, args.steps)[1])
     gemm_best, gemm_median = max(gemm_rates), statistics.median(gemm_rates)
 
-    print(f"batch {args.batch}, length {args.length} (padded), vocabulary {args.vocabulary}, "
-          f"embedding {args.embedding}, units {args.units}; {args.rounds} rounds of "
-          f"{args.steps} steps, median")
-    print(f"GEMM float32 {args.gemm_size}×{args.gemm_size}, {len(gemm_rates)} products: "
-          f"best {gemm_best / 1e9:.1f} GFLOP/s, median {gemm_median / 1e9:.1f} GFLOP/s\n")
-    print("| model | GFLOP/step (fwd+bwd) | ms/step | GFLOP/s | % of best GEMM | "
-          "% of median GEMM |")
+    print(
+        f"batch {args.batch}, length {args.length} (padded), vocabulary {args.vocabulary}, "
+        f"embedding {args.embedding}, units {args.units}; {args.rounds} rounds of "
+        f"{args.steps} steps, median"
+    )
+    print(
+        f"GEMM float32 {args.gemm_size}×{args.gemm_size}, {len(gemm_rates)} products: "
+        f"best {gemm_best / 1e9:.1f} GFLOP/s, median {gemm_median / 1e9:.1f} GFLOP/s\n"
+    )
+    print(
+        "| model | GFLOP/step (fwd+bwd) | ms/step | GFLOP/s | % of best GEMM | % of median GEMM |"
+    )
     print("|---|---|---|---|---|---|")
     components = {}
     for style, model in models.items():
@@ -165,9 +183,11 @@ def main() -> None:
         step_flops = 3 * sum(components[style].values())
         seconds = statistics.median(milliseconds[style]) / 1000
         achieved = step_flops / seconds
-        print(f"| {style} | {step_flops / 1e9:.3g} | {seconds * 1000:.0f} | "
-              f"{achieved / 1e9:.3g} | {100 * achieved / gemm_best:.1f} | "
-              f"{100 * achieved / gemm_median:.1f} |")
+        print(
+            f"| {style} | {step_flops / 1e9:.3g} | {seconds * 1000:.0f} | "
+            f"{achieved / 1e9:.3g} | {100 * achieved / gemm_best:.1f} | "
+            f"{100 * achieved / gemm_median:.1f} |"
+        )
 
     print("\nForward FLOPs by component, % of the step:")
     print("| component | " + " | ".join(models) + " |")

@@ -70,13 +70,19 @@ def recipe_translator(
     recipe = tomllib.loads(Path(recipe_path).read_text(encoding="utf-8"))
     model_arguments = {name: value for name, value in recipe["model"].items() if name != "family"}
     model_arguments.update(
-        {name: value for name, value in (("embedding_dim", embedding_dim), ("units", units))
-         if value is not None}
+        {
+            name: value
+            for name, value in (("embedding_dim", embedding_dim), ("units", units))
+            if value is not None
+        }
     )
     tokenizers = []
     for side in ("source", "target"):
-        settings = {key: value for key, value in recipe["tokenizer"].items()
-                    if key not in ("source", "target")}
+        settings = {
+            key: value
+            for key, value in recipe["tokenizer"].items()
+            if key not in ("source", "target")
+        }
         settings.update(recipe["tokenizer"].get(side, {}))
         size = vocabulary_size or settings["vocabulary_size"]
         words = [f"w{i}" for i in range(size - len(RESERVED_TOKENS))]
@@ -88,7 +94,7 @@ def recipe_translator(
 
 def source_sentences(translator: Translator, count: int, words: int, seed: int = 0) -> tf.Tensor:
     """`count` sentences of `words` whole-word source tokens each, tf.string [count]."""
-    vocabulary = translator.source_tokenizer.get_vocabulary()[len(RESERVED_TOKENS):]
+    vocabulary = translator.source_tokenizer.get_vocabulary()[len(RESERVED_TOKENS) :]
     whole_words = [token for token in vocabulary if token.isalnum()]
     rng = np.random.default_rng(seed)
     return tf.constant([" ".join(rng.choice(whole_words, size=words)) for _ in range(count)])
@@ -166,8 +172,12 @@ def main() -> None:
     parser.add_argument("--embedding", type=int, help="recipe override")
     parser.add_argument("--units", type=int, help="recipe override")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
-    parser.add_argument("--words", type=int, default=20,
-                        help="source vocabulary entries per sentence, joined by spaces")
+    parser.add_argument(
+        "--words",
+        type=int,
+        default=20,
+        help="source vocabulary entries per sentence, joined by spaces",
+    )
     parser.add_argument("--beam-size", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per round")
     parser.add_argument("--rounds", type=int, default=2)
@@ -203,18 +213,23 @@ def main() -> None:
                 greedy_ids = signatures["greedy"](text=texts)["target_ids"]
                 steps = int(greedy_ids.shape[1])
                 decoders = {
-                    "in-graph greedy (SavedModel)":
-                        lambda texts: signatures["greedy"](text=texts),
-                    f"in-graph beam {args.beam_size} (SavedModel)":
-                        lambda texts: signatures["serving_default"](text=texts),
-                    **{name: lambda texts, loop=loop, steps=steps: loop(texts, steps)
-                       for name, loop in tutorial.items()},
+                    "in-graph greedy (SavedModel)": lambda texts: signatures["greedy"](text=texts),
+                    f"in-graph beam {args.beam_size} (SavedModel)": lambda texts: signatures[
+                        "serving_default"
+                    ](text=texts),
+                    **{
+                        name: lambda texts, loop=loop, steps=steps: loop(texts, steps)
+                        for name, loop in tutorial.items()
+                    },
                 }
-                lengths = {name: int(decode(texts)["target_ids"].shape[1])  # trace, warm up
-                           for name, decode in decoders.items()}
+                lengths = {
+                    name: int(decode(texts)["target_ids"].shape[1])  # trace, warm up
+                    for name, decode in decoders.items()
+                }
                 agreement = {
-                    name: float(np.mean(loop(texts, steps)["target_ids"].numpy()
-                                        == greedy_ids.numpy()))
+                    name: float(
+                        np.mean(loop(texts, steps)["target_ids"].numpy() == greedy_ids.numpy())
+                    )
                     for name, loop in tutorial.items()
                 }
                 times = {name: [] for name in decoders}
@@ -224,22 +239,38 @@ def main() -> None:
                 milliseconds = {name: statistics.median(value) for name, value in times.items()}
                 baseline = milliseconds["tutorial loop, tf.function per step"]
                 for name in decoders:
-                    rows.append((name, batch, lengths[name], milliseconds[name], baseline,
-                                 agreement.get(name)))
+                    rows.append(
+                        (
+                            name,
+                            batch,
+                            lengths[name],
+                            milliseconds[name],
+                            baseline,
+                            agreement.get(name),
+                        )
+                    )
 
-    print(f"{description}: vocabularies {translator.source_vocabulary_size:,}/"
-          f"{translator.target_vocabulary_size:,}, embedding {translator.embedding_dim}, units "
-          f"{translator.units}, attention {translator.attention}; {args.words} source words; "
-          f"[END] suppressed, so every decoder produces the same fixed number of tokens")
-    print(f"export (greedy + beam {args.beam_size} signatures) {export_seconds:.1f} s, "
-          f"load {load_seconds:.1f} s; median of {args.rounds} rounds × {args.repeats} calls\n")
-    print("| decoder | batch | output tokens | ms/batch | sentences/s | tokens/s | "
-          "speed-up vs tutorial tf.function loop | agrees with in-graph greedy |")
+    print(
+        f"{description}: vocabularies {translator.source_vocabulary_size:,}/"
+        f"{translator.target_vocabulary_size:,}, embedding {translator.embedding_dim}, units "
+        f"{translator.units}, attention {translator.attention}; {args.words} source words; "
+        f"[END] suppressed, so every decoder produces the same fixed number of tokens"
+    )
+    print(
+        f"export (greedy + beam {args.beam_size} signatures) {export_seconds:.1f} s, "
+        f"load {load_seconds:.1f} s; median of {args.rounds} rounds × {args.repeats} calls\n"
+    )
+    print(
+        "| decoder | batch | output tokens | ms/batch | sentences/s | tokens/s | "
+        "speed-up vs tutorial tf.function loop | agrees with in-graph greedy |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name, batch, length, ms, baseline, agreement in rows:
-        print(f"| {name} | {batch} | {length} | {ms:.1f} | {1000 * batch / ms:.1f} | "
-              f"{1000 * batch * length / ms:,.0f} | {baseline / ms:.2f} | "
-              f"{'' if agreement is None else f'{agreement:.3f}'} |")
+        print(
+            f"| {name} | {batch} | {length} | {ms:.1f} | {1000 * batch / ms:.1f} | "
+            f"{1000 * batch * length / ms:,.0f} | {baseline / ms:.2f} | "
+            f"{'' if agreement is None else f'{agreement:.3f}'} |"
+        )
 
 
 if __name__ == "__main__":

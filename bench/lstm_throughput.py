@@ -81,8 +81,7 @@ def tensorflow_case(lstm, inputs, mask, weights, fused: bool):
             else:
                 sequence, state_h, state_c = lstm(inputs, mask=mask)
             loss = (
-                tf.reduce_sum(sequence * weights)
-                + tf.reduce_sum(state_h) + tf.reduce_sum(state_c)
+                tf.reduce_sum(sequence * weights) + tf.reduce_sum(state_h) + tf.reduce_sum(state_c)
             )
         gradients = tape.gradient(loss, [inputs] + variables)
         return loss, gradients
@@ -150,6 +149,7 @@ def translator_comparison(style: str, arguments) -> None:
         for name, model in models.items()
     }
     print(f"{style}: loss of one batch " + ", ".join(f"{n} {v:.7f}" for n, v in losses.items()))
+
     def train_step(model):
         steps = iter(range(10**9))  # each model sees the same sequence of batches
         return lambda: model.train_on_batch(*batches[next(steps) % len(batches)])
@@ -178,7 +178,8 @@ def main() -> None:
     parser.add_argument("--translator", nargs="*", default=[], metavar="STYLE")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument(
-        "--masked", action="store_true",
+        "--masked",
+        action="store_true",
         help="right-padded batch (lengths uniform in [length/2, length]) with its mask",
     )
     arguments = parser.parse_args()
@@ -201,9 +202,7 @@ def main() -> None:
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, torch: {have_torch}")
 
     for units in arguments.units:
-        lstm = keras.layers.LSTM(
-            units, return_sequences=True, return_state=True, use_cudnn=False
-        )
+        lstm = keras.layers.LSTM(units, return_sequences=True, return_state=True, use_cudnn=False)
         lstm.build((None, None, arguments.inputs))
         weights_array = rng.normal(size=(arguments.batch, arguments.length, units)).astype(
             "float32"

@@ -31,8 +31,12 @@ def _train_step(decoder, inputs):
     def step(target, memory, state_h, state_c, target_mask, memory_mask):
         with tf.GradientTape() as tape:
             outputs = decoder(
-                target, memory, initial_state=[state_h, state_c], target_mask=target_mask,
-                memory_mask=memory_mask, training=True,
+                target,
+                memory,
+                initial_state=[state_h, state_c],
+                target_mask=target_mask,
+                memory_mask=memory_mask,
+                training=True,
             )
             loss = tf.reduce_sum(tf.square(outputs))
         return tape.gradient(loss, decoder.trainable_variables)
@@ -73,9 +77,11 @@ def main() -> None:
         tf.constant(np.arange(args.source)[None, :] < source_lengths[:, None]),
     )
     pairs = [("bahdanau_monotonic", "bahdanau"), ("luong_monotonic", "luong_general")]
-    print(f"backend {keras.backend.backend()}, batch {args.batch}, source {args.source}, "
-          f"target {args.target}, units {args.units}, median of {args.repeats}, "
-          "forward + backward")
+    print(
+        f"backend {keras.backend.backend()}, batch {args.batch}, source {args.source}, "
+        f"target {args.target}, units {args.units}, median of {args.repeats}, "
+        "forward + backward"
+    )
     print("| monotonic | ms | softmax | ms | monotonic / softmax |")
     print("|---|---|---|---|---|")
     for monotonic, softmax in pairs:
@@ -91,8 +97,10 @@ def main() -> None:
                 times[style].append(_median_ms(step, inputs, max(1, args.repeats // 3)))
         monotonic_ms = statistics.median(times[monotonic])
         softmax_ms = statistics.median(times[softmax])
-        print(f"| {monotonic} | {monotonic_ms:.1f} | {softmax} | {softmax_ms:.1f} | "
-              f"{monotonic_ms / softmax_ms:.2f} |")
+        print(
+            f"| {monotonic} | {monotonic_ms:.1f} | {softmax} | {softmax_ms:.1f} | "
+            f"{monotonic_ms / softmax_ms:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -68,8 +68,11 @@ def main() -> None:
     keras.utils.set_random_seed(0)
 
     model = synthetic_translator(
-        args.vocabulary, max(args.lengths + [args.length]), embedding_dim=args.embedding,
-        units=args.units, attention=args.attention,
+        args.vocabulary,
+        max(args.lengths + [args.length]),
+        embedding_dim=args.embedding,
+        units=args.units,
+        attention=args.attention,
         input_feeding=not args.attention.startswith("luong_"),
     )
     model.compile(optimizer="adam")
@@ -80,32 +83,44 @@ def main() -> None:
         for _, batch, length in points
     ]
 
-    print(f"{args.attention}, vocabulary {args.vocabulary}, embedding {args.embedding}, "
-          f"units {args.units}; median of {args.steps} train_on_batch steps per point\n")
-    print("| series | batch | length | ms/step | µs per position | GFLOP/s | "
-          "per-position cost vs first of series |")
+    print(
+        f"{args.attention}, vocabulary {args.vocabulary}, embedding {args.embedding}, "
+        f"units {args.units}; median of {args.steps} train_on_batch steps per point\n"
+    )
+    print(
+        "| series | batch | length | ms/step | µs per position | GFLOP/s | "
+        "per-position cost vs first of series |"
+    )
     print("|---|---|---|---|---|---|---|")
     first_cost = {}
     for (series, batch, length), ms in zip(points, milliseconds):
         cost = 1000 * ms / (batch * length)
         first_cost.setdefault(series, cost)
         step_flops = 3 * sum(forward_flops(model, batch, length, length).values())
-        print(f"| {series} | {batch} | {length} | {ms:.1f} | {cost:.2f} | "
-              f"{step_flops / ms / 1e6:.3g} | {cost / first_cost[series]:.2f} |")
+        print(
+            f"| {series} | {batch} | {length} | {ms:.1f} | {cost:.2f} | "
+            f"{step_flops / ms / 1e6:.3g} | {cost / first_cost[series]:.2f} |"
+        )
 
     length_ms = milliseconds[: len(args.lengths)]
     intercept, slope, r_squared = linear_fit(args.lengths, length_ms)
-    print(f"\nLength series (batch {args.batch}): ms/step ≈ {intercept:.1f} + {slope:.2f}·L, "
-          f"R² = {r_squared:.4f}")
+    print(
+        f"\nLength series (batch {args.batch}): ms/step ≈ {intercept:.1f} + {slope:.2f}·L, "
+        f"R² = {r_squared:.4f}"
+    )
     by_length = dict(zip(args.lengths, length_ms))
     for length in args.lengths:
         if 2 * length in by_length:
-            print(f"time({2 * length}) / time({length}) = "
-                  f"{by_length[2 * length] / by_length[length]:.2f}  (linear: 2.00)")
-    batch_ms = milliseconds[len(args.lengths):]
-    print(f"Batch series (length {args.length}): time({args.batches[-1]}) / "
-          f"time({args.batches[0]}) = {batch_ms[-1] / batch_ms[0]:.2f} for "
-          f"{args.batches[-1] / args.batches[0]:.0f}× the batch")
+            print(
+                f"time({2 * length}) / time({length}) = "
+                f"{by_length[2 * length] / by_length[length]:.2f}  (linear: 2.00)"
+            )
+    batch_ms = milliseconds[len(args.lengths) :]
+    print(
+        f"Batch series (length {args.length}): time({args.batches[-1]}) / "
+        f"time({args.batches[0]}) = {batch_ms[-1] / batch_ms[0]:.2f} for "
+        f"{args.batches[-1] / args.batches[0]:.0f}× the batch"
+    )
 
 
 if __name__ == "__main__":

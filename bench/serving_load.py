@@ -165,8 +165,12 @@ class RestClient:
 
     def __call__(self, text: str) -> None:
         body = json.dumps({"instances": [text]})
-        self.connection.request("POST", f"/v1/models/{MODEL_NAME}:predict", body=body,
-                                headers={"Content-Type": "application/json"})
+        self.connection.request(
+            "POST",
+            f"/v1/models/{MODEL_NAME}:predict",
+            body=body,
+            headers={"Content-Type": "application/json"},
+        )
         response = self.connection.getresponse()
         reply = response.read()
         if response.status != 200:
@@ -228,28 +232,53 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def start_server(base_path: Path, grpc_port: int, rest_port: int, threads: int,
-                 log_path: Path, extra_flags: tuple[str, ...] = ()) -> subprocess.Popen:
+def start_server(
+    base_path: Path,
+    grpc_port: int,
+    rest_port: int,
+    threads: int,
+    log_path: Path,
+    extra_flags: tuple[str, ...] = (),
+) -> subprocess.Popen:
     """`kerattn serve` in a subprocess, returned once its model reports AVAILABLE over REST."""
-    command = [sys.executable, "-m", "kerattn_cli", "serve", "--model_name", MODEL_NAME,
-               "--model_base_path", str(base_path), "--port", str(grpc_port),
-               "--rest_api_port", str(rest_port), "--grpc_max_threads", str(threads),
-               "--rest_api_num_threads", str(threads), *extra_flags]
+    command = [
+        sys.executable,
+        "-m",
+        "kerattn_cli",
+        "serve",
+        "--model_name",
+        MODEL_NAME,
+        "--model_base_path",
+        str(base_path),
+        "--port",
+        str(grpc_port),
+        "--rest_api_port",
+        str(rest_port),
+        "--grpc_max_threads",
+        str(threads),
+        "--rest_api_num_threads",
+        str(threads),
+        *extra_flags,
+    ]
     with open(log_path, "wb") as log:
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + SERVER_START_SECONDS
     while True:
         if server.poll() is not None:
-            raise RuntimeError(f"kerattn serve exited with {server.returncode}:\n"
-                               + log_path.read_text(errors="replace")[-3000:])
+            raise RuntimeError(
+                f"kerattn serve exited with {server.returncode}:\n"
+                + log_path.read_text(errors="replace")[-3000:]
+            )
         if time.monotonic() > deadline:
             stop_server(server)
             raise RuntimeError(f"kerattn serve was not AVAILABLE after {SERVER_START_SECONDS} s")
         try:
             connection = http.client.HTTPConnection("127.0.0.1", rest_port, timeout=10)
             connection.request("GET", f"/v1/models/{MODEL_NAME}")
-            states = [status["state"] for status in
-                      json.loads(connection.getresponse().read())["model_version_status"]]
+            states = [
+                status["state"]
+                for status in json.loads(connection.getresponse().read())["model_version_status"]
+            ]
             connection.close()
             if "AVAILABLE" in states:
                 return server
@@ -269,8 +298,9 @@ def stop_server(server: subprocess.Popen) -> int:
         return -signal.SIGKILL
 
 
-def measure(paths: dict[str, Callable[[int], list]], concurrency: int, requests: int,
-            rounds: int) -> dict[str, Measurement]:
+def measure(
+    paths: dict[str, Callable[[int], list]], concurrency: int, requests: int, rounds: int
+) -> dict[str, Measurement]:
     """`requests` requests per path at `concurrency`, in `rounds` rounds alternating the paths.
 
     paths: name → a function giving `concurrency` callers (closed after the round if they
@@ -314,11 +344,14 @@ def scrape_metrics(rest_port: int) -> dict[str, float]:
 
 def batching_numbers(before: dict[str, float], after: dict[str, float]) -> tuple[float, ...]:
     """(merged runs, OK predict requests, mean queueing µs) between two scrapes."""
+
     def delta(prefix: str) -> float:
-        return sum(value - before.get(key, 0.0) for key, value in after.items()
-                   if key.startswith(prefix))
+        return sum(
+            value - before.get(key, 0.0) for key, value in after.items() if key.startswith(prefix)
+        )
+
     runs = delta(":tensorflow:serving:batching_session:wrapped_run_count")
-    requests = delta(":tensorflow:serving:request_count{model_name=\"load_test\",status=\"OK\"")
+    requests = delta(':tensorflow:serving:request_count{model_name="load_test",status="OK"')
     queued_count = delta(":tensorflow:serving:batching_session:queuing_latency_count")
     queued_sum = delta(":tensorflow:serving:batching_session:queuing_latency_sum")
     return runs, requests, queued_sum / queued_count if queued_count else float("nan")
@@ -327,8 +360,9 @@ def batching_numbers(before: dict[str, float], after: dict[str, float]) -> tuple
 # ---- the memory phase's mix ----------------------------------------------------------------
 
 
-def _rest_exchange(port: int, body: bytes, headers: dict[str, str] | None = None,
-                   send_body: bool = True) -> int:
+def _rest_exchange(
+    port: int, body: bytes, headers: dict[str, str] | None = None, send_body: bool = True
+) -> int:
     """One POST :predict on a fresh connection; the HTTP status (the body is read and dropped)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
@@ -368,6 +402,7 @@ def memory_mix(rest_port: int, channel) -> list[tuple[str, Callable[[], None]]]:
             status = _rest_exchange(rest_port, body, headers, send_body)
             if status != expected:
                 raise RuntimeError(f"HTTP {status}, expected {expected}")
+
         return call
 
     def grpc_call(proto, expected: str) -> Callable[[], None]:
@@ -380,15 +415,18 @@ def memory_mix(rest_port: int, channel) -> list[tuple[str, Callable[[], None]]]:
                 stub.Predict(request, timeout=120)
             except grpc.RpcError as error:
                 if error.code().name != expected:
-                    raise RuntimeError(f"{error.code().name}: {error.details()}, expected "
-                                       f"{expected}") from None
+                    raise RuntimeError(
+                        f"{error.code().name}: {error.details()}, expected {expected}"
+                    ) from None
             else:
                 raise RuntimeError(f"OK, expected {expected}")
+
         return call
 
     def shape(*sizes: int):
         return tensor_shape_pb2.TensorShapeProto(
-            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=size) for size in sizes])
+            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=size) for size in sizes]
+        )
 
     texts = itertools.cycle(TEXTS)
     good_rest_body = json.dumps({"instances": [TEXTS[0]]}).encode()
@@ -399,39 +437,68 @@ def memory_mix(rest_port: int, channel) -> list[tuple[str, Callable[[], None]]]:
         ("gRPC predict", lambda: good_grpc(next(texts))),
         ("REST 33-deep instance", rest(_nested(33), 400)),
         ("REST 1000-deep instance", rest(_nested(1000), 400)),
-        ("gRPC string shape [100000], one value",
-         grpc_call(tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING, tensor_shape=shape(100000),
-                                          string_val=[b"x"]), "INVALID_ARGUMENT")),
-        ("gRPC float shape [2^40]",
-         grpc_call(tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape=shape(2**40),
-                                          float_val=[1.0]), "INVALID_ARGUMENT")),
+        (
+            "gRPC string shape [100000], one value",
+            grpc_call(
+                tensor_pb2.TensorProto(
+                    dtype=types_pb2.DT_STRING, tensor_shape=shape(100000), string_val=[b"x"]
+                ),
+                "INVALID_ARGUMENT",
+            ),
+        ),
+        (
+            "gRPC float shape [2^40]",
+            grpc_call(
+                tensor_pb2.TensorProto(
+                    dtype=types_pb2.DT_FLOAT, tensor_shape=shape(2**40), float_val=[1.0]
+                ),
+                "INVALID_ARGUMENT",
+            ),
+        ),
         ("REST predict", rest(good_rest_body, 200)),
         ("gRPC predict", lambda: good_grpc(next(texts))),
-        (f"REST gzip bomb ({len(bomb) // 1024} KiB -> 256 MiB)",
-         rest(bomb, 413, {"Content-Encoding": "gzip"})),
-        ("REST Content-Length 2000000000", rest(b"", 413, {"Content-Length": "2000000000"},
-                                                send_body=False)),
+        (
+            f"REST gzip bomb ({len(bomb) // 1024} KiB -> 256 MiB)",
+            rest(bomb, 413, {"Content-Encoding": "gzip"}),
+        ),
+        (
+            "REST Content-Length 2000000000",
+            rest(b"", 413, {"Content-Length": "2000000000"}, send_body=False),
+        ),
         ("REST body over the limit", rest(b'{"instances": ["' + b"a" * limit + b'"]}', 413)),
         ("REST 100,000 instances", rest(many_instances, 400)),
         ("REST malformed JSON", rest(b'{"instances": ["a", ', 400)),
         ("REST predict", rest(good_rest_body, 200)),
         ("gRPC predict", lambda: good_grpc(next(texts))),
         ("REST number for a string input", rest(b'{"instances": [1.5]}', 400)),
-        ("REST plain body with Content-Encoding gzip",
-         rest(good_rest_body, 400, {"Content-Encoding": "gzip"})),
-        ("gRPC float tensor for a string input",
-         grpc_call(tf.make_tensor_proto([1.0]), "INVALID_ARGUMENT")),
-        ("gRPC DT_RESOURCE",
-         grpc_call(tensor_pb2.TensorProto(dtype=types_pb2.DT_RESOURCE, tensor_shape=shape(1)),
-                   "INVALID_ARGUMENT")),
-        ("gRPC DT_VARIANT",
-         grpc_call(tensor_pb2.TensorProto(dtype=types_pb2.DT_VARIANT, tensor_shape=shape(1)),
-                   "INVALID_ARGUMENT")),
+        (
+            "REST plain body with Content-Encoding gzip",
+            rest(good_rest_body, 400, {"Content-Encoding": "gzip"}),
+        ),
+        (
+            "gRPC float tensor for a string input",
+            grpc_call(tf.make_tensor_proto([1.0]), "INVALID_ARGUMENT"),
+        ),
+        (
+            "gRPC DT_RESOURCE",
+            grpc_call(
+                tensor_pb2.TensorProto(dtype=types_pb2.DT_RESOURCE, tensor_shape=shape(1)),
+                "INVALID_ARGUMENT",
+            ),
+        ),
+        (
+            "gRPC DT_VARIANT",
+            grpc_call(
+                tensor_pb2.TensorProto(dtype=types_pb2.DT_VARIANT, tensor_shape=shape(1)),
+                "INVALID_ARGUMENT",
+            ),
+        ),
     ]
 
 
-def run_mix(mix: list[tuple[str, Callable[[], None]]], requests: int, clients: int,
-            start: int = 0) -> tuple[dict[str, int], list[str]]:
+def run_mix(
+    mix: list[tuple[str, Callable[[], None]]], requests: int, clients: int, start: int = 0
+) -> tuple[dict[str, int], list[str]]:
     """`requests` requests cycling through `mix` from `clients` threads; (requests per kind,
     failures)."""
     indices: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -467,27 +534,33 @@ def run_mix(mix: list[tuple[str, Callable[[], None]]], requests: int, clients: i
 # ---- the run -------------------------------------------------------------------------------
 
 
-def print_rows(measurements: dict[str, Measurement], concurrency: int, server: str,
-               failed: list[str]) -> None:
+def print_rows(
+    measurements: dict[str, Measurement], concurrency: int, server: str, failed: list[str]
+) -> None:
     baseline = measurements["in-process"]
     for name, measurement in measurements.items():
         ratio = baseline.requests_per_second / measurement.requests_per_second
         p50_ratio = measurement.latency_percentile(50) / baseline.latency_percentile(50)
         is_baseline = name == "in-process"
-        print(f"| {name} | {'-' if is_baseline else server} | {concurrency} "
-              f"| {measurement.requests_per_second:.1f} "
-              f"| {measurement.latency_percentile(50):.1f} "
-              f"| {measurement.latency_percentile(99):.1f} "
-              f"| {len(measurement.errors)} "
-              f"| {'(baseline)' if is_baseline else f'{ratio:.2f}'} "
-              f"| {'(baseline)' if is_baseline else f'{p50_ratio:.2f}'} |")
-        failed += [f"{name} ({server}), {concurrency} clients: {error}"
-                   for error in measurement.errors]
+        print(
+            f"| {name} | {'-' if is_baseline else server} | {concurrency} "
+            f"| {measurement.requests_per_second:.1f} "
+            f"| {measurement.latency_percentile(50):.1f} "
+            f"| {measurement.latency_percentile(99):.1f} "
+            f"| {len(measurement.errors)} "
+            f"| {'(baseline)' if is_baseline else f'{ratio:.2f}'} "
+            f"| {'(baseline)' if is_baseline else f'{p50_ratio:.2f}'} |"
+        )
+        failed += [
+            f"{name} ({server}), {concurrency} clients: {error}" for error in measurement.errors
+        ]
 
 
-TABLE_HEADER = ("| path | server | clients | requests/s | p50 ms | p99 ms | failed "
-                "| in-process / server req/s | p50 / in-process p50 |\n"
-                "|---|---|---|---|---|---|---|---|---|")
+TABLE_HEADER = (
+    "| path | server | clients | requests/s | p50 ms | p99 ms | failed "
+    "| in-process / server req/s | p50 / in-process p50 |\n"
+    "|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def load_paths(version_dir: Path, rest_port: int, channel) -> dict[str, Callable[[int], list]]:
@@ -507,31 +580,57 @@ def warm_up(paths: dict[str, Callable[[int], list]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="sentiment_en",
-                        help="a preset name or a .keras file (default sentiment_en)")
-    parser.add_argument("--requests", type=int, default=200,
-                        help="requests per path and concurrency (default 200)")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="rounds alternating the paths (default 2)")
+    parser.add_argument(
+        "--model",
+        default="sentiment_en",
+        help="a preset name or a .keras file (default sentiment_en)",
+    )
+    parser.add_argument(
+        "--requests", type=int, default=200, help="requests per path and concurrency (default 200)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="rounds alternating the paths (default 2)"
+    )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
-    parser.add_argument("--beam-size", type=int, default=1,
-                        help="a translator's beam size in serving_default (default 1)")
-    parser.add_argument("--server-threads", type=int, default=None,
-                        help="the server's REST and gRPC worker threads (default: twice the "
-                        "highest concurrency)")
-    parser.add_argument("--batched-concurrency", type=int, nargs="*", default=[16],
-                        help="clients against the batched server (default 16; none: no "
-                        "batched server)")
-    parser.add_argument("--batching-parameters", type=Path, default=None,
-                        help="a text-format BatchingParameters file for the batched server "
-                        "(default: BATCHING_PARAMETERS in this script)")
-    parser.add_argument("--memory-requests", type=int, default=10_000,
-                        help="requests of the memory phase (default 10000; 0: no memory phase)")
+    parser.add_argument(
+        "--beam-size",
+        type=int,
+        default=1,
+        help="a translator's beam size in serving_default (default 1)",
+    )
+    parser.add_argument(
+        "--server-threads",
+        type=int,
+        default=None,
+        help="the server's REST and gRPC worker threads (default: twice the highest concurrency)",
+    )
+    parser.add_argument(
+        "--batched-concurrency",
+        type=int,
+        nargs="*",
+        default=[16],
+        help="clients against the batched server (default 16; none: no batched server)",
+    )
+    parser.add_argument(
+        "--batching-parameters",
+        type=Path,
+        default=None,
+        help="a text-format BatchingParameters file for the batched server "
+        "(default: BATCHING_PARAMETERS in this script)",
+    )
+    parser.add_argument(
+        "--memory-requests",
+        type=int,
+        default=10_000,
+        help="requests of the memory phase (default 10000; 0: no memory phase)",
+    )
     args = parser.parse_args()
     concurrencies = args.concurrency + args.batched_concurrency
     if args.requests < args.rounds or args.rounds < 1 or min(concurrencies) < 1:
-        parser.error(f"--requests must be >= --rounds >= 1 and every concurrency >= 1; received "
-                     f"{args.requests}, {args.rounds}, {concurrencies}.")
+        parser.error(
+            f"--requests must be >= --rounds >= 1 and every concurrency >= 1; received "
+            f"{args.requests}, {args.rounds}, {concurrencies}."
+        )
 
     import grpc
     import keras
@@ -546,8 +645,9 @@ def main() -> None:
     summary: list[str] = []
     with tempfile.TemporaryDirectory(prefix="serving_load_") as folder:
         model = load_model(args.model)
-        version_dir = export_model(model, Path(folder) / MODEL_NAME, version=1,
-                                   beam_size=args.beam_size)
+        version_dir = export_model(
+            model, Path(folder) / MODEL_NAME, version=1, beam_size=args.beam_size
+        )
         grpc_port, rest_port = free_ports(2)
         log_path = Path(folder) / "server.log"
         server = start_server(version_dir.parent, grpc_port, rest_port, threads, log_path)
@@ -559,50 +659,64 @@ def main() -> None:
                 paths = load_paths(version_dir, rest_port, channel)
                 warm_up(paths)
                 rss_warm = rss_mib(server.pid)
-                print(f"model {args.model} ({type(model).__name__}), TensorFlow {tf.__version__}, "
-                      f"Keras {keras.__version__}, {os.cpu_count()} CPUs; {args.requests} "
-                      f"one-text requests per row in {args.rounds} alternating rounds; server "
-                      f"threads {threads}; load average "
-                      f"{' '.join(f'{load:.1f}' for load in os.getloadavg())}")
+                print(
+                    f"model {args.model} ({type(model).__name__}), TensorFlow {tf.__version__}, "
+                    f"Keras {keras.__version__}, {os.cpu_count()} CPUs; {args.requests} "
+                    f"one-text requests per row in {args.rounds} alternating rounds; server "
+                    f"threads {threads}; load average "
+                    f"{' '.join(f'{load:.1f}' for load in os.getloadavg())}"
+                )
                 print(TABLE_HEADER)
                 for concurrency in args.concurrency:
                     measurements = measure(paths, concurrency, args.requests, args.rounds)
                     print_rows(measurements, concurrency, "unbatched", failed)
                     if concurrency == 1:
                         base = measurements["in-process"].latency_percentile(50)
-                        one_client = {name: measurements[name].latency_percentile(50) / base
-                                      for name in ("REST", "gRPC")}
+                        one_client = {
+                            name: measurements[name].latency_percentile(50) / base
+                            for name in ("REST", "gRPC")
+                        }
                 if args.memory_requests:
                     mix = memory_mix(rest_port, channel)
                     warm_count = MEMORY_CLIENTS * len(mix) + args.memory_requests // 50
                     _, warm_failures = run_mix(mix, warm_count, MEMORY_CLIENTS)
                     rss_before = rss_mib(server.pid)
                     started = time.perf_counter()
-                    counts, mix_failures = run_mix(mix, args.memory_requests, MEMORY_CLIENTS,
-                                                   start=warm_count)
+                    counts, mix_failures = run_mix(
+                        mix, args.memory_requests, MEMORY_CLIENTS, start=warm_count
+                    )
                     seconds = time.perf_counter() - started
                     rss_after = rss_mib(server.pid)
-                    failed += [f"memory phase: {failure}"
-                               for failure in warm_failures + mix_failures]
+                    failed += [
+                        f"memory phase: {failure}" for failure in warm_failures + mix_failures
+                    ]
                     growth = rss_after / rss_before - 1
-                    print(f"\nmemory phase: {args.memory_requests} requests from "
-                          f"{MEMORY_CLIENTS} threads in {seconds:.0f} s after {warm_count} "
-                          f"warm-up requests of the same mix; "
-                          f"{len(warm_failures) + len(mix_failures)} unexpected answers")
+                    print(
+                        f"\nmemory phase: {args.memory_requests} requests from "
+                        f"{MEMORY_CLIENTS} threads in {seconds:.0f} s after {warm_count} "
+                        f"warm-up requests of the same mix; "
+                        f"{len(warm_failures) + len(mix_failures)} unexpected answers"
+                    )
                     print("| request | sent |\n|---|---|")
                     for name, count in counts.items():
                         print(f"| {name} | {count} |")
-                    print(f"server VmRSS: {rss_started:.0f} MiB at AVAILABLE, {rss_warm:.0f} MiB "
-                          f"after the first requests, {rss_before:.0f} MiB after the load rows "
-                          f"and the mix's warm-up, {rss_after:.0f} MiB after the "
-                          f"{args.memory_requests} requests: {growth:+.1%}")
-                    summary.append(f"memory: RSS {growth:+.1%} after warm-up (target within "
-                                   f"10 %): {'met' if abs(growth) <= 0.10 else 'NOT met'}")
+                    print(
+                        f"server VmRSS: {rss_started:.0f} MiB at AVAILABLE, {rss_warm:.0f} MiB "
+                        f"after the first requests, {rss_before:.0f} MiB after the load rows "
+                        f"and the mix's warm-up, {rss_after:.0f} MiB after the "
+                        f"{args.memory_requests} requests: {growth:+.1%}"
+                    )
+                    summary.append(
+                        f"memory: RSS {growth:+.1%} after warm-up (target within "
+                        f"10 %): {'met' if abs(growth) <= 0.10 else 'NOT met'}"
+                    )
         finally:
             exit_codes["unbatched"] = stop_server(server)
-        summary[:0] = [f"1 client: {name} p50 {ratio:.2f}x in-process (target <= 1.2): "
-                       f"{'met' if ratio <= 1.2 else 'NOT met'}"
-                       for name, ratio in one_client.items()]
+        summary[:0] = [
+            f"1 client: {name} p50 {ratio:.2f}x in-process (target <= 1.2): "
+            f"{'met' if ratio <= 1.2 else 'NOT met'}"
+            for name, ratio in one_client.items()
+        ]
 
         if args.batched_concurrency:
             parameters_path = args.batching_parameters or Path(folder) / "batching.pbtxt"
@@ -613,51 +727,65 @@ def main() -> None:
             grpc_port, rest_port = free_ports(2)
             log_path = Path(folder) / "batched_server.log"
             server = start_server(
-                version_dir.parent, grpc_port, rest_port, threads, log_path,
-                ("--enable_batching", "--batching_parameters_file", str(parameters_path),
-                 "--monitoring_config_file", str(monitoring_path)))
+                version_dir.parent,
+                grpc_port,
+                rest_port,
+                threads,
+                log_path,
+                (
+                    "--enable_batching",
+                    "--batching_parameters_file",
+                    str(parameters_path),
+                    "--monitoring_config_file",
+                    str(monitoring_path),
+                ),
+            )
             try:
                 with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
                     grpc.channel_ready_future(channel).result(timeout=60)
                     paths = load_paths(version_dir, rest_port, channel)
                     warm_up(paths)
                     settings = " ".join(parameters_path.read_text().split())
-                    print(f"\nbatched server: --enable_batching, {settings}; load average "
-                          f"{' '.join(f'{load:.1f}' for load in os.getloadavg())}")
+                    print(
+                        f"\nbatched server: --enable_batching, {settings}; load average "
+                        f"{' '.join(f'{load:.1f}' for load in os.getloadavg())}"
+                    )
                     print(TABLE_HEADER)
                     for concurrency in args.batched_concurrency:
                         before = scrape_metrics(rest_port)
                         measurements = measure(paths, concurrency, args.requests, args.rounds)
-                        runs, requests, queued = batching_numbers(before,
-                                                                  scrape_metrics(rest_port))
+                        runs, requests, queued = batching_numbers(before, scrape_metrics(rest_port))
                         print_rows(measurements, concurrency, "batched", failed)
-                        print(f"merged runs {runs:.0f} for {requests:.0f} server requests: "
-                              f"{requests / max(runs, 1):.2f} requests per model run; mean "
-                              f"batching queue time {queued / 1000:.2f} ms")
+                        print(
+                            f"merged runs {runs:.0f} for {requests:.0f} server requests: "
+                            f"{requests / max(runs, 1):.2f} requests per model run; mean "
+                            f"batching queue time {queued / 1000:.2f} ms"
+                        )
                         baseline = measurements["in-process"].requests_per_second
                         for name in ("REST", "gRPC"):
                             ratio = measurements[name].requests_per_second / baseline
                             summary.append(
                                 f"{concurrency} clients batched: {name} {ratio:.2f}x in-process "
                                 f"unbatched requests/s (target >= 1.5): "
-                                f"{'met' if ratio >= 1.5 else 'NOT met'}")
+                                f"{'met' if ratio >= 1.5 else 'NOT met'}"
+                            )
             finally:
                 exit_codes["batched"] = stop_server(server)
         print()
         for line in summary:
             print(line)
-        print("server exit codes after SIGTERM: "
-              + ", ".join(f"{name} {code}" for name, code in exit_codes.items()))
+        print(
+            "server exit codes after SIGTERM: "
+            + ", ".join(f"{name} {code}" for name, code in exit_codes.items())
+        )
         for name, code in exit_codes.items():
             if code:
-                log = Path(folder) / ("server.log" if name == "unbatched" else
-                                      "batched_server.log")
+                log = Path(folder) / ("server.log" if name == "unbatched" else "batched_server.log")
                 print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
     for error in failed[:5]:
         print(f"failed: {error}", file=sys.stderr)
     if failed or any(exit_codes.values()):
-        print(f"{len(failed)} request(s) failed; server exit codes {exit_codes}.",
-              file=sys.stderr)
+        print(f"{len(failed)} request(s) failed; server exit codes {exit_codes}.", file=sys.stderr)
         sys.exit(1)
 
 

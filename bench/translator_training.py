@@ -89,8 +89,10 @@ class TutorialStepTranslator(keras.Model):
         source_mask = tf.not_equal(source, 0)
         sequence, fh, fc, bh, bc = self.encoder(self.source_embedding(source), mask=source_mask)
         memory = self.memory_projection(sequence)
-        states = [self.state_h_projection(tf.concat([fh, bh], -1)),
-                  self.state_c_projection(tf.concat([fc, bc], -1))]
+        states = [
+            self.state_h_projection(tf.concat([fh, bh], -1)),
+            self.state_c_projection(tf.concat([fc, bc], -1)),
+        ]
         embedded = self.target_embedding(previous)
         steps = tf.shape(previous)[1]
 
@@ -126,8 +128,10 @@ def tokens_per_second(model, batches, steps):
     dataset = tf.data.Dataset.from_generator(
         lambda: iter(batches * (steps // len(batches) + 1)),
         output_signature=(
-            {"source_ids": tf.TensorSpec([None, None], tf.int32),
-             "target_input_ids": tf.TensorSpec([None, None], tf.int32)},
+            {
+                "source_ids": tf.TensorSpec([None, None], tf.int32),
+                "target_input_ids": tf.TensorSpec([None, None], tf.int32),
+            },
             tf.TensorSpec([None, None], tf.int32),
         ),
     )
@@ -152,15 +156,23 @@ def main() -> None:
 
     symbols = [f"w{i}" for i in range(args.vocabulary - len(RESERVED_TOKENS))]
     tokenizer = SymbolTokenizer(list(RESERVED_TOKENS) + symbols, split="whitespace")
-    sizes = dict(embedding_dim=args.embedding, units=args.units, dropout=0.0,
-                 max_source_length=args.length + 1, max_target_length=args.length + 10)
+    sizes = dict(
+        embedding_dim=args.embedding,
+        units=args.units,
+        dropout=0.0,
+        max_source_length=args.length + 1,
+        max_target_length=args.length + 10,
+    )
     models = {
         "kerattn luong_concat, no input feeding": Translator(
-            tokenizer, tokenizer, attention="luong_concat", input_feeding=False, **sizes),
+            tokenizer, tokenizer, attention="luong_concat", input_feeding=False, **sizes
+        ),
         "built-in, NMT tutorial (per-step decoder)": TutorialStepTranslator(
-            args.vocabulary, args.embedding, args.units),
+            args.vocabulary, args.embedding, args.units
+        ),
         "built-in, parallel decoder": builtin_translator(
-            args.vocabulary, args.embedding, args.units),
+            args.vocabulary, args.embedding, args.units
+        ),
         "kerattn bahdanau (default)": Translator(tokenizer, tokenizer, **sizes),
     }
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
@@ -168,9 +180,11 @@ def main() -> None:
     for model in models.values():
         model.compile(optimizer="adam", loss=loss)
         tokens_per_second(model, batches, 2)  # trace and warm up
-    print(f"batch {args.batch}, length ≤ {args.length}, vocabulary {args.vocabulary}, "
-          f"embedding {args.embedding}, units {args.units}; {args.rounds} alternating rounds "
-          f"of {args.steps} steps; median")
+    print(
+        f"batch {args.batch}, length ≤ {args.length}, vocabulary {args.vocabulary}, "
+        f"embedding {args.embedding}, units {args.units}; {args.rounds} alternating rounds "
+        f"of {args.steps} steps; median"
+    )
     measured = {name: [] for name in models}
     for _ in range(args.rounds):
         for name, model in models.items():
@@ -205,8 +219,10 @@ def main() -> None:
                 start = time.perf_counter()
                 outputs = function(texts)
                 times.append((time.perf_counter() - start) * 1000)
-            print(f"| {'greedy' if beam_size == 1 else f'beam {beam_size}'} | {batch} | "
-                  f"{statistics.median(times):.0f} | {outputs['target_ids'].shape[1]} |")
+            print(
+                f"| {'greedy' if beam_size == 1 else f'beam {beam_size}'} | {batch} | "
+                f"{statistics.median(times):.0f} | {outputs['target_ids'].shape[1]} |"
+            )
 
 
 if __name__ == "__main__":

@@ -215,8 +215,11 @@ def staged_files(folder: str | os.PathLike, last: Iterable[str] = ()) -> Iterato
                         f"staged_files moves plain files only; {staging / name} is not one."
                     )
                 if (folder / name).is_dir() and not (folder / name).is_symlink():
-                    raise IsADirectoryError(errno.EISDIR, "Is a directory, not replaced by a file",
-                                            os.fspath(folder / name))
+                    raise IsADirectoryError(
+                        errno.EISDIR,
+                        "Is a directory, not replaced by a file",
+                        os.fspath(folder / name),
+                    )
             fsync_tree(staging)
             for name in order:
                 if name in last:

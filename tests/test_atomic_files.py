@@ -49,8 +49,9 @@ def test_os_errors_name_the_final_path_not_the_temporary(tmp_path):
 def test_atomic_folder_makes_the_parents_it_creates_durable(tmp_path, monkeypatch):
     synced = []
     real = atomic_files.fsync_path
-    monkeypatch.setattr(atomic_files, "fsync_path", lambda path: (synced.append(os.fspath(path)),
-                                                                 real(path)))
+    monkeypatch.setattr(
+        atomic_files, "fsync_path", lambda path: (synced.append(os.fspath(path)), real(path))
+    )
     with atomic_folder(tmp_path / "a" / "b" / "1") as folder:
         (folder / "file").write_text("x")
     for created in (tmp_path, tmp_path / "a", tmp_path / "a" / "b"):  # the parents' entries
@@ -65,15 +66,25 @@ def test_staged_files_touch_nothing_else_and_move_last_names_last(tmp_path, monk
     (folder / "data.tsv").write_text("old")
     moved = []
     real_replace = os.replace
-    monkeypatch.setattr(os, "replace", lambda source, destination: (
-        moved.append(os.path.basename(destination)), real_replace(source, destination)))
+    monkeypatch.setattr(
+        os,
+        "replace",
+        lambda source, destination: (
+            moved.append(os.path.basename(destination)),
+            real_replace(source, destination),
+        ),
+    )
     with staged_files(folder, last=["manifest.json"]) as staging:
         assert staging.parent == folder and staging.name.startswith(".kerattn-")
         for name in ("manifest.json", "data.tsv", "z.tsv"):
             (staging / name).write_text("new")
     assert moved == ["data.tsv", "z.tsv", "manifest.json"]
     assert {path.name: path.read_text() for path in folder.iterdir()} == {
-        "mine.txt": "mine", "data.tsv": "new", "z.tsv": "new", "manifest.json": "new"}
+        "mine.txt": "mine",
+        "data.tsv": "new",
+        "z.tsv": "new",
+        "manifest.json": "new",
+    }
 
 
 def test_staged_files_failure_leaves_the_folder_as_it_was(tmp_path):

@@ -66,7 +66,11 @@ def test_classifier_row_vector_and_summary():
     summary = diagnostics.summarize(np.array([0.0, 0.0, 1.0]), translation=False)
     assert summary == {"entropy": 0.0, "late_source_share": 1.0}
     assert set(diagnostics.summarize(np.eye(3))) == {
-        "entropy", "late_source_share", "monotonicity", "diagonal_deviation"}
+        "entropy",
+        "late_source_share",
+        "monotonicity",
+        "diagonal_deviation",
+    }
 
 
 def test_bad_shape_is_refused():

@@ -24,13 +24,22 @@ def _expected(attention: str, with_total: bool) -> list[float]:
     return values + [round(run["bleu"], 1)] if with_total else values
 
 
-@pytest.mark.parametrize("document, rows, with_total", [
-    ("README.md", {"bahdanau": "attention (`translator_en_es`)", "none": "no attention"}, True),
-    ("bench/RESULTS.md", {"bahdanau": 'BLEU, attention = "bahdanau"',
-                          "none": 'BLEU, attention = "none"'}, True),
-    ("zoo/translator_en_es/README.md", {"bahdanau": "BLEU, attention (this preset)",
-                                        "none": "BLEU, no attention (baseline)"}, False),
-])
+@pytest.mark.parametrize(
+    "document, rows, with_total",
+    [
+        ("README.md", {"bahdanau": "attention (`translator_en_es`)", "none": "no attention"}, True),
+        (
+            "bench/RESULTS.md",
+            {"bahdanau": 'BLEU, attention = "bahdanau"', "none": 'BLEU, attention = "none"'},
+            True,
+        ),
+        (
+            "zoo/translator_en_es/README.md",
+            {"bahdanau": "BLEU, attention (this preset)", "none": "BLEU, no attention (baseline)"},
+            False,
+        ),
+    ],
+)
 def test_tables_match_the_recorded_results(document, rows, with_total):
     text = (ROOT / document).read_text()
     for attention, label in rows.items():
@@ -40,10 +49,15 @@ def test_tables_match_the_recorded_results(document, rows, with_total):
 def test_attention_run_is_the_shipped_preset_measured_the_same_way():
     metadata = json.loads((ROOT / "zoo" / "translator_en_es" / "metadata.json").read_text())
     report = metadata["evaluation"]
-    assert (RESULTS["origin"], RESULTS["beam_size"]) == (report["origin"],
-                                                         report["settings"]["beam_size"])
-    for ours, shipped in zip(RUNS["bahdanau"]["bleu_by_source_length"],
-                             report["metrics"]["bleu_by_source_length"], strict=True):
+    assert (RESULTS["origin"], RESULTS["beam_size"]) == (
+        report["origin"],
+        report["settings"]["beam_size"],
+    )
+    for ours, shipped in zip(
+        RUNS["bahdanau"]["bleu_by_source_length"],
+        report["metrics"]["bleu_by_source_length"],
+        strict=True,
+    ):
         assert (ours["bucket"], ours["count"]) == (shipped["bucket"], shipped["count"])
         assert ours["bleu"] == pytest.approx(shipped["bleu"], abs=1e-6)
     assert RUNS["none"]["examples"] == report["counts"]["examples"]

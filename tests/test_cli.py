@@ -21,15 +21,22 @@ from tests.zoo.conftest import ENGLISH, SPANISH, tiny_translator
 
 def run_kerattn(*argv: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    return subprocess.run([sys.executable, "-m", "kerattn_cli", *argv], capture_output=True,
-                          text=True, env={**environment, **(env or {})}, timeout=300, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "kerattn_cli", *argv],
+        capture_output=True,
+        text=True,
+        env={**environment, **(env or {})},
+        timeout=300,
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")
 def translator_preset(tmp_path_factory):
     folder = tmp_path_factory.mktemp("presets") / "tiny_translator"
-    english, spanish = (WordPieceTokenizer(train_wordpiece_vocabulary(texts, 300))
-                        for texts in (ENGLISH, SPANISH))
+    english, spanish = (
+        WordPieceTokenizer(train_wordpiece_vocabulary(texts, 300)) for texts in (ENGLISH, SPANISH)
+    )
     translator = tiny_translator(english, spanish)
     translator.save_to_preset(folder, description="tiny")
     return folder, [r.text for r in translator.translate(ENGLISH)]
@@ -45,8 +52,9 @@ def test_help_and_version_do_not_import_tensorflow_or_keras():
         "        kerattn_cli.main(argv)\n"
         "print(sorted(m for m in ('tensorflow', 'keras', 'kerattn') if m in sys.modules))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip() == "[]", result.stderr
 
 
@@ -63,8 +71,9 @@ def test_start_up_noise_is_hidden_unless_verbose(tmp_path):
     missing = str(tmp_path / "missing.keras")
     quiet = run_kerattn("translate", "--model", missing, "hello")
     assert quiet.returncode == 2 and quiet.stdout == ""
-    assert quiet.stderr == (f"kerattn translate: MODEL {missing!r} not found; pass an existing "
-                            ".keras file.\n")
+    assert quiet.stderr == (
+        f"kerattn translate: MODEL {missing!r} not found; pass an existing .keras file.\n"
+    )
     verbose = run_kerattn("translate", "--verbose", "--model", missing, "hello")
     assert verbose.returncode == 2
     assert len(verbose.stderr.splitlines()) > 1  # TensorFlow's start-up lines, then ours
@@ -73,8 +82,9 @@ def test_start_up_noise_is_hidden_unless_verbose(tmp_path):
 
 def test_a_jax_keras_backend_still_runs_the_command_line(translator_preset):
     folder, expected = translator_preset
-    result = run_kerattn("translate", "--model", str(folder), *ENGLISH[:2],
-                         env={"KERAS_BACKEND": "jax"})
+    result = run_kerattn(
+        "translate", "--model", str(folder), *ENGLISH[:2], env={"KERAS_BACKEND": "jax"}
+    )
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.splitlines() == expected[:2]
 
@@ -92,8 +102,13 @@ def test_zoo_models_on_another_backend_say_so_in_one_sentence(translator_preset)
         "except kerattn.errors.UsageError as error:\n"
         "    print(error)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env={**os.environ, "KERAS_BACKEND": "jax"}, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+        timeout=300,
+    )
     assert result.stdout == (
         f"Loading {str(folder / 'model.keras')!r} needs the TensorFlow backend, but Keras is "
         "running on 'jax'; set KERAS_BACKEND=tensorflow for the zoo's models (the layers in "
@@ -113,7 +128,10 @@ def test_piped_lines_are_answered_as_they_arrive(translator_preset):
     folder, expected = translator_preset
     process = subprocess.Popen(
         [sys.executable, "-m", "kerattn_cli", "translate", "--model", str(folder)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         bufsize=1,
     )
     try:
@@ -151,10 +169,16 @@ def test_unexpected_errors_are_one_line_and_debug_shows_the_traceback(monkeypatc
 @pytest.mark.parametrize(
     "error, message, code",
     [
-        (PermissionError(13, "Permission denied", "export/models/x"),
-         "kerattn translate: cannot write or read 'export/models/x': Permission denied.\n", 1),
-        (OSError(28, "No space left on device"),
-         "kerattn translate: No space left on device.\n", 1),
+        (
+            PermissionError(13, "Permission denied", "export/models/x"),
+            "kerattn translate: cannot write or read 'export/models/x': Permission denied.\n",
+            1,
+        ),
+        (
+            OSError(28, "No space left on device"),
+            "kerattn translate: No space left on device.\n",
+            1,
+        ),
         (KeyboardInterrupt(), "kerattn translate: interrupted.\n", 130),
     ],
 )
@@ -176,8 +200,9 @@ def test_the_readme_describes_the_demo_it_runs():
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert "reverse digit sequences" in readme and "reverse letter" not in readme
-    assert demo.__doc__.startswith("`kerattn demo`: trains a tiny attention model to reverse "
-                                   "digit sequences")
+    assert demo.__doc__.startswith(
+        "`kerattn demo`: trains a tiny attention model to reverse digit sequences"
+    )
 
 
 def test_the_task_choices_are_the_zoos_tasks():

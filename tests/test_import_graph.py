@@ -41,8 +41,9 @@ def module_level_imports(name: str, path: Path, modules: dict[str, Path]) -> set
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
                 module = ".".join(base + ([module] if module else []))
             for alias in node.names:
-                found.add(f"{module}.{alias.name}" if f"{module}.{alias.name}" in modules
-                          else module)
+                found.add(
+                    f"{module}.{alias.name}" if f"{module}.{alias.name}" in modules else module
+                )
     return {module for module in found if module in modules and module != name}
 
 
@@ -60,7 +61,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for target in sorted(graph[node]):
             if state.get(target) == "open":
-                return path[path.index(target):] + [target]
+                return path[path.index(target) :] + [target]
             if target not in state and (cycle := visit(target)):
                 return cycle
         state[node] = "done"
@@ -75,8 +76,10 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_is_read():
     graph = import_graph()
-    assert "kerattn.zoo.translator" in graph["kerattn.zoo.model_loading"] or \
-        "kerattn.zoo.presets" in graph["kerattn.zoo.model_loading"]
+    assert (
+        "kerattn.zoo.translator" in graph["kerattn.zoo.model_loading"]
+        or "kerattn.zoo.presets" in graph["kerattn.zoo.model_loading"]
+    )
     assert "kerattn.layers" in graph["kerattn"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
 
@@ -101,8 +104,9 @@ def documented_arrows() -> dict[str, set[str]]:
     for line in ARCHITECTURE.read_text(encoding="utf-8").splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if len(cells) == 3 and cells[0].startswith("`") and cells[0] != "`package`":
-            arrows[cells[0].strip("`")] = {name.strip().strip("`")
-                                           for name in cells[2].split(",") if name.strip()}
+            arrows[cells[0].strip("`")] = {
+                name.strip().strip("`") for name in cells[2].split(",") if name.strip()
+            }
     return arrows
 
 
@@ -122,12 +126,16 @@ def package_imports() -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                targets = ([f"kerattn.{alias.name}" for alias in node.names]
-                           if node.module == "kerattn" else [node.module])
+                targets = (
+                    [f"kerattn.{alias.name}" for alias in node.names]
+                    if node.module == "kerattn"
+                    else [node.module]
+                )
             else:
                 continue
-            found[source] |= {package_of(target) for target in targets
-                              if target.startswith("kerattn.")} - {source}
+            found[source] |= {
+                package_of(target) for target in targets if target.startswith("kerattn.")
+            } - {source}
     return found
 
 
@@ -143,8 +151,12 @@ def test_every_package_is_in_the_architecture_table():
 
 def test_packages_import_only_along_the_documented_arrows():
     arrows = documented_arrows()
-    extra = {package: sorted(targets - arrows.get(package, set()))
-             for package, targets in package_imports().items()
-             if targets - arrows.get(package, set())}
-    assert extra == {}, "imports not in docs/ARCHITECTURE.md's table (add the arrow there, " \
+    extra = {
+        package: sorted(targets - arrows.get(package, set()))
+        for package, targets in package_imports().items()
+        if targets - arrows.get(package, set())
+    }
+    assert extra == {}, (
+        "imports not in docs/ARCHITECTURE.md's table (add the arrow there, "
         "with its reason, or import along an existing one)"
+    )

@@ -20,8 +20,11 @@ def _png_size(png: bytes) -> tuple[int, int]:
 def test_png_has_the_announced_size(source_count, target_count):
     weights = np.random.default_rng(0).dirichlet(np.ones(source_count), size=target_count)
     png = visualization.heatmap_png(
-        weights, [f"s{i}" for i in range(source_count)], [f"t{i}" for i in range(target_count)],
-        title="probe")
+        weights,
+        [f"s{i}" for i in range(source_count)],
+        [f"t{i}" for i in range(target_count)],
+        title="probe",
+    )
     assert png.startswith(b"\x89PNG")
     assert _png_size(png) == visualization.heatmap_pixel_size(source_count, target_count)
 

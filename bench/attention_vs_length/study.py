@@ -40,7 +40,7 @@ def late_share_on(model, texts: list[str], beam_size: int, batch_size: int = 64)
     """Mean `late_source_share` of the model's attention over `texts` (one value per sentence)."""
     shares = []
     for start in range(0, len(texts), batch_size):
-        for result in model.translate(texts[start:start + batch_size], beam_size=beam_size):
+        for result in model.translate(texts[start : start + batch_size], beam_size=beam_size):
             if len(result.tokens):
                 shares.append(attention_diagnostics.late_source_share(result.attention))
     return float(np.mean(shares))
@@ -53,8 +53,7 @@ def study_run(run_dir: Path, data: str, origin: str | None, beam_size: int) -> d
     report = evaluate_file(model, data, task="translation", beam_size=beam_size, origin=origin)
     history = json.loads((run_dir / "metrics.json").read_text())["evaluations"]
     if attention == "none":  # older runs logged zeros for the attention it does not have
-        history = [{k: v for k, v in r.items() if not k.startswith("attention_")}
-                   for r in history]
+        history = [{k: v for k, v in r.items() if not k.startswith("attention_")} for r in history]
     result = {
         "run": run_dir.name,
         "attention": attention,
@@ -63,9 +62,12 @@ def study_run(run_dir: Path, data: str, origin: str | None, beam_size: int) -> d
         "bleu_by_source_length": report["metrics"]["bleu_by_source_length"],
         "examples": report["counts"]["examples"],
         "training": [
-            {"step": r["step"], "valid_loss": r["loss"],
-             "probe_late_source_share": r.get("attention_late_source_share"),
-             "probe_entropy": r.get("attention_entropy")}
+            {
+                "step": r["step"],
+                "valid_loss": r["loss"],
+                "probe_late_source_share": r.get("attention_late_source_share"),
+                "probe_entropy": r.get("attention_entropy"),
+            }
             for r in history
         ],
     }
@@ -78,13 +80,18 @@ def study_run(run_dir: Path, data: str, origin: str | None, beam_size: int) -> d
 def table(results: list[dict]) -> str:
     buckets = [b["bucket"] for b in results[0]["bleu_by_source_length"]]
     counts = [str(b["count"]) for b in results[0]["bleu_by_source_length"]]
-    lines = ["| source words | " + " | ".join(buckets) + " | all |",
-             "|---" * (len(buckets) + 2) + "|",
-             "| sentences | " + " | ".join(counts) + f" | {results[0]['examples']} |"]
+    lines = [
+        "| source words | " + " | ".join(buckets) + " | all |",
+        "|---" * (len(buckets) + 2) + "|",
+        "| sentences | " + " | ".join(counts) + f" | {results[0]['examples']} |",
+    ]
     for result in results:
         values = [f"{b['bleu']:.1f}" for b in result["bleu_by_source_length"]]
-        lines.append(f"| BLEU, attention = \"{result['attention']}\" | " + " | ".join(values)
-                     + f" | {result['bleu']:.1f} |")
+        lines.append(
+            f'| BLEU, attention = "{result["attention"]}" | '
+            + " | ".join(values)
+            + f" | {result['bleu']:.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -97,8 +104,12 @@ def plot(results: list[dict], path: Path) -> None:
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     buckets = [b["bucket"] for b in results[0]["bleu_by_source_length"]]
     for result in results:
-        left.plot(buckets, [b["bleu"] for b in result["bleu_by_source_length"]], marker="o",
-                  label=f"attention = \"{result['attention']}\" (BLEU {result['bleu']:.1f})")
+        left.plot(
+            buckets,
+            [b["bleu"] for b in result["bleu_by_source_length"]],
+            marker="o",
+            label=f'attention = "{result["attention"]}" (BLEU {result["bleu"]:.1f})',
+        )
     left.set_xlabel("source sentence length (words)")
     left.set_ylabel("BLEU (held-out help pages)")
     left.set_ylim(bottom=0)
@@ -107,9 +118,12 @@ def plot(results: list[dict], path: Path) -> None:
     for result in results:
         steps = [r["step"] for r in result["training"] if r["probe_late_source_share"]]
         if steps:
-            shares = [r["probe_late_source_share"] for r in result["training"]
-                      if r["probe_late_source_share"]]
-            right.plot(steps, shares, marker="o", label=f"attention = \"{result['attention']}\"")
+            shares = [
+                r["probe_late_source_share"]
+                for r in result["training"]
+                if r["probe_late_source_share"]
+            ]
+            right.plot(steps, shares, marker="o", label=f'attention = "{result["attention"]}"')
     right.axhline(UNIFORM_LATE_SHARE, color="grey", linestyle="--", label="uniform attention")
     right.set_xlabel("training step")
     right.set_ylabel("attention mass on last fifth of source")
@@ -130,15 +144,21 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=HERE, help="folder for the results")
     args = parser.parse_args()
     results = [study_run(run, args.data, args.origin, args.beam_size) for run in args.runs]
-    content = {"data": args.data, "origin": args.origin, "beam_size": args.beam_size,
-               "runs": results}
+    content = {
+        "data": args.data,
+        "origin": args.origin,
+        "beam_size": args.beam_size,
+        "runs": results,
+    }
     (args.output / "results.json").write_text(json.dumps(content, indent=1) + "\n")
     plot(results, args.output / "bleu_by_length.png")
     print(table(results))
     for result in results:
         if "late_source_share" in result:
-            print(f"late-source share, attention = \"{result['attention']}\", evaluation "
-                  f"sentences: {result['late_source_share']:.3f} (uniform {UNIFORM_LATE_SHARE})")
+            print(
+                f'late-source share, attention = "{result["attention"]}", evaluation '
+                f"sentences: {result['late_source_share']:.3f} (uniform {UNIFORM_LATE_SHARE})"
+            )
 
 
 if __name__ == "__main__":

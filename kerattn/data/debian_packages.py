@@ -59,8 +59,9 @@ def find_deb(folder: Path, package: str) -> Path:
     """
     matches = sorted(Path(folder).glob(f"{package}_*.deb"))
     if not matches:
-        raise CorpusError(f"No {package}_*.deb file in {folder}; download it with "
-                          f"`apt-get download {package}`.")
+        raise CorpusError(
+            f"No {package}_*.deb file in {folder}; download it with `apt-get download {package}`."
+        )
     if len(matches) > 1:
         names = ", ".join(match.name for match in matches)
         raise CorpusError(f"Several .deb files for {package} in {folder} ({names}); keep one.")
@@ -86,9 +87,7 @@ def deb_description(deb: Path) -> dict:
     result = subprocess.run(
         [dpkg_deb, "-f", str(deb), "Package", "Version"], capture_output=True, text=True
     )
-    fields = dict(
-        line.split(": ", 1) for line in result.stdout.splitlines() if ": " in line
-    )
+    fields = dict(line.split(": ", 1) for line in result.stdout.splitlines() if ": " in line)
     return {
         "package": fields.get("Package", deb.name.split("_")[0]),
         "version": fields.get("Version", "unknown"),

@@ -10,8 +10,21 @@ from kerattn.data.text_cleaning import normalize_whitespace
 
 _PARAGRAPH_ID = re.compile(r"^(par|hd)_id")
 _PARAGRAPH_TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6"}
-_VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-              "track", "wbr"}
+_VOID_TAGS = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "track",
+    "wbr",
+}
 _SKIPPED_TAGS = {"script", "style"}
 
 
@@ -110,17 +123,66 @@ class _HelpParagraphParser(html.parser.HTMLParser):
 # A translated page is the English page with its text replaced (itstool, xml2po, po4a), so its
 # sequence of text blocks has the same shape; blocks are paired by position where the shapes
 # agree, and nothing is paired where they do not.
-BLOCK_TAGS = frozenset({
-    "p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "td", "th", "caption",
-    "figcaption", "title", "subtitle", "desc", "item", "para", "simpara", "term", "entry",
-    "glossterm", "member", "refpurpose", "question", "answer",
-})
-SKIPPED_TAGS = frozenset({
-    "script", "style", "pre", "screen", "programlisting", "literallayout", "synopsis",
-    "cmdsynopsis", "indexterm", "credit", "revision", "email", "years", "author",
-    "authorgroup", "othercredit", "copyright", "revhistory", "address", "keywordset", "anchor",
-    "head", "meta", "link", "note-style",
-})
+BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "dt",
+        "dd",
+        "td",
+        "th",
+        "caption",
+        "figcaption",
+        "title",
+        "subtitle",
+        "desc",
+        "item",
+        "para",
+        "simpara",
+        "term",
+        "entry",
+        "glossterm",
+        "member",
+        "refpurpose",
+        "question",
+        "answer",
+    }
+)
+SKIPPED_TAGS = frozenset(
+    {
+        "script",
+        "style",
+        "pre",
+        "screen",
+        "programlisting",
+        "literallayout",
+        "synopsis",
+        "cmdsynopsis",
+        "indexterm",
+        "credit",
+        "revision",
+        "email",
+        "years",
+        "author",
+        "authorgroup",
+        "othercredit",
+        "copyright",
+        "revhistory",
+        "address",
+        "keywordset",
+        "anchor",
+        "head",
+        "meta",
+        "link",
+        "note-style",
+    }
+)
 
 
 # Mallard/DocBook sequences rendered with a separator: menu paths and key combinations.
@@ -139,8 +201,11 @@ def read_blocks(text: str) -> list[tuple[str, str]]:
     parser = _BlockParser()
     parser.feed(text)
     parser.close()
-    return [(shape, normalize_whitespace("".join(parts))) for shape, parts in parser.blocks
-            if normalize_whitespace("".join(parts))]
+    return [
+        (shape, normalize_whitespace("".join(parts)))
+        for shape, parts in parser.blocks
+        if normalize_whitespace("".join(parts))
+    ]
 
 
 def align_blocks(

@@ -50,8 +50,9 @@ def _example_length(family: str):
     return lambda token_ids, label: tf.shape(token_ids)[0]
 
 
-def _bucket_batch_sizes(batch_size: int | None, batch_tokens: int | None, max_length: int,
-                        replicas: int) -> tuple[list[int], list[int]]:
+def _bucket_batch_sizes(
+    batch_size: int | None, batch_tokens: int | None, max_length: int, replicas: int
+) -> tuple[list[int], list[int]]:
     """Bucket boundaries and batch sizes; token budgets divide by each bucket's longest length.
     Sizes are rounded up to a multiple of `replicas` so that full batches split evenly."""
     boundaries = [b for b in _BOUNDARIES if b <= max_length + 1]
@@ -101,12 +102,14 @@ def make_dataset(
         dataset = dataset.shuffle(len(texts), seed=shuffle_seed, reshuffle_each_iteration=False)
 
     dataset = dataset.map(
-        _prepare_function(model, target_dtype), num_parallel_calls=tf.data.AUTOTUNE,
+        _prepare_function(model, target_dtype),
+        num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
     max_length = (
         max(model.max_source_length, model.max_target_length + 1)
-        if family == "translator" else model.max_length
+        if family == "translator"
+        else model.max_length
     )
     boundaries, sizes = _bucket_batch_sizes(batch_size, batch_tokens, max_length, replicas)
     dataset = dataset.bucket_by_sequence_length(
@@ -124,7 +127,6 @@ _PREPARE_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def _prepare_function(model, target_dtype: tf.DType):
     if model not in _PREPARE_FUNCTIONS:
-
         signature = [tf.TensorSpec([], tf.string), tf.TensorSpec([], target_dtype)]
 
         @tf.function(input_signature=signature)

@@ -27,7 +27,9 @@ from kerattn.data.text_cleaning import strip_accelerators, strip_mnemonics
 _LANGUAGE = re.compile(r"^([a-z]{2,3})(?:[-_]([a-z]{2}))?$", re.IGNORECASE)
 _HELP_ROOT = Path("usr/share/libreoffice/help")
 _SOURCE_HELP_FOLDER = "en-US"
-_LICENSE = "MPL-2.0 (LibreOffice help and UI translations, as stated in the packages' copyright files)"
+_LICENSE = (
+    "MPL-2.0 (LibreOffice help and UI translations, as stated in the packages' copyright files)"
+)
 
 
 def libreoffice_packages(lang: str) -> list[str]:
@@ -87,7 +89,10 @@ def build_libreoffice(
         root, sources = _package_root(packages, Path(from_dir) if from_dir else None, Path(work))
         dropped: Counter = Counter({"untranslated": 0, "unpaired": 0})
         kept = []
-        for row in [*_help_rows(root, help_folder, dropped), *_ui_rows(root, catalog_folder, dropped)]:
+        for row in [
+            *_help_rows(root, help_folder, dropped),
+            *_ui_rows(root, catalog_folder, dropped),
+        ]:
             if not row.source or not row.target:
                 dropped["empty"] += 1
             elif row.source == row.target:
@@ -141,12 +146,16 @@ def _language_parts(lang: str) -> tuple[str, str, str]:
     return base, base, base
 
 
-def _package_root(packages: list[str], from_dir: Path | None, work: Path) -> tuple[Path, list[dict]]:
+def _package_root(
+    packages: list[str], from_dir: Path | None, work: Path
+) -> tuple[Path, list[dict]]:
     """Return the folder the packages are extracted under and their manifest descriptions."""
     if from_dir is not None:
         if not from_dir.is_dir():
-            raise CorpusError(f"--from {from_dir} is not a folder; pass a folder with the .deb "
-                              "files or the extracted package trees.")
+            raise CorpusError(
+                f"--from {from_dir} is not a folder; pass a folder with the .deb "
+                "files or the extracted package trees."
+            )
         debs = {package: sorted(from_dir.glob(f"{package}_*.deb")) for package in packages}
         if not any(debs.values()):
             if not (from_dir / _HELP_ROOT).is_dir():
@@ -172,8 +181,10 @@ def _help_rows(root: Path, help_folder: str, dropped: Counter) -> Iterator[Corpu
     target_root = root / _HELP_ROOT / help_folder
     for folder in (source_root, target_root):
         if not (folder / "text").is_dir():
-            raise CorpusError(f"Help folder {folder / 'text'} is missing; check that the help "
-                              "packages for both languages were extracted there.")
+            raise CorpusError(
+                f"Help folder {folder / 'text'} is missing; check that the help "
+                "packages for both languages were extracted there."
+            )
     for source_page in sorted((source_root / "text").rglob("*.html")):
         relative = source_page.relative_to(source_root).as_posix()
         source_paragraphs = pair_key(read_help_paragraphs(source_page))

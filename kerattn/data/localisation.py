@@ -100,8 +100,14 @@ def language(lang: str) -> Language:
         )
     base, region = match.group(1).lower(), (match.group(2) or "").upper()
     if region:
-        return Language(f"{base}-{region.lower()}", (f"{base}_{region}",), f"{base}_{region}",
-                        f"{base}-{region}", f"{base}-{region.lower()}", f"{base}-{region.lower()}")
+        return Language(
+            f"{base}-{region.lower()}",
+            (f"{base}_{region}",),
+            f"{base}_{region}",
+            f"{base}-{region}",
+            f"{base}-{region.lower()}",
+            f"{base}-{region.lower()}",
+        )
     mozilla = {"es": "es-es", "pt": "pt-pt"}.get(base, base)
     return Language(base, (base, f"{base}_{base.upper()}"), base, base, mozilla, base)
 
@@ -117,8 +123,15 @@ class Source:
 
 
 def _pairs_of(
-    name: str, kind: str, pairs, report: CleaningReport, lang: str, *, key: str,
-    ui: bool, tilde: bool = False,
+    name: str,
+    kind: str,
+    pairs,
+    report: CleaningReport,
+    lang: str,
+    *,
+    key: str,
+    ui: bool,
+    tilde: bool = False,
 ) -> Iterator[CorpusRow]:
     for origin, source, target in pairs:
         cleaned = clean_pair(source, target, report, lang=lang, ui=ui, tilde=tilde)
@@ -130,8 +143,9 @@ def _pairs_of(
 def _catalogue_regexes(target: Language) -> tuple[re.Pattern, re.Pattern]:
     dirs = "|".join(re.escape(name) for name in target.locale_dirs)
     mo = re.compile(rf"(?:^|/)(?:{dirs})(?:\.[\w-]+)?/LC_MESSAGES/[^/]+\.mo$")
-    suffixes = "|".join(re.escape(name) for name in {*target.locale_dirs,
-                                                     target.mozilla.replace("_", "-")})
+    suffixes = "|".join(
+        re.escape(name) for name in {*target.locale_dirs, target.mozilla.replace("_", "-")}
+    )
     qm = re.compile(rf"(?:^|[/_.-])(?:{suffixes})\.qm$", re.IGNORECASE)
     return mo, qm
 
@@ -148,8 +162,9 @@ def _catalogue_source(package: str) -> Source:
     return Source(package, (package,), kind, _extract_catalogues)
 
 
-def _extract_catalogues(source: Source, contents: list[DebContents], target: Language,
-                        report: CleaningReport) -> Iterator[CorpusRow]:
+def _extract_catalogues(
+    source: Source, contents: list[DebContents], target: Language, report: CleaningReport
+) -> Iterator[CorpusRow]:
     mo, qm = _catalogue_regexes(target)
     for deb in contents:
         for path in sorted(deb.files):
@@ -164,14 +179,25 @@ def _extract_catalogues(source: Source, contents: list[DebContents], target: Lan
                 continue
             origin = os.path.basename(path)
             pairs = ((origin, entry.msgid, entry.msgstr) for entry in entries)
-            yield from _pairs_of(source.name, source.kind, pairs, report, target.code,
-                                 key=source.name, ui=source.kind == "ui")
+            yield from _pairs_of(
+                source.name,
+                source.kind,
+                pairs,
+                report,
+                target.code,
+                key=source.name,
+                ui=source.kind == "ui",
+            )
         yield from _extract_help_documents(source, [deb], target, report, key_by_package=True)
 
 
-def _extract_help_documents(source: Source, contents: list[DebContents], target: Language,
-                            report: CleaningReport, key_by_package: bool = False,
-                            ) -> Iterator[CorpusRow]:
+def _extract_help_documents(
+    source: Source,
+    contents: list[DebContents],
+    target: Language,
+    report: CleaningReport,
+    key_by_package: bool = False,
+) -> Iterator[CorpusRow]:
     """Mallard and DocBook help documents in the packages: English page vs translated page."""
     files: dict[str, bytes] = {}
     for deb in contents:
@@ -182,23 +208,31 @@ def _extract_help_documents(source: Source, contents: list[DebContents], target:
         if not pattern.match(path) or not english.match(path):
             continue
         translated = re.sub(r"^usr/share/help/C/", f"usr/share/help/{target.help_dir}/", path)
-        translated = re.sub(r"^usr/share/doc/HTML/en/", f"usr/share/doc/HTML/{target.help_dir}/",
-                            translated)
+        translated = re.sub(
+            r"^usr/share/doc/HTML/en/", f"usr/share/doc/HTML/{target.help_dir}/", translated
+        )
         if translated not in files:
             continue
-        pairs, unaligned = align_blocks(read_blocks(files[path].decode("utf-8", "replace")),
-                                        read_blocks(files[translated].decode("utf-8", "replace")))
+        pairs, unaligned = align_blocks(
+            read_blocks(files[path].decode("utf-8", "replace")),
+            read_blocks(files[translated].decode("utf-8", "replace")),
+        )
         report.dropped["help_unaligned"] += unaligned
         document = re.sub(r"^usr/share/(help/C|doc/HTML/en)/", "", path)
-        yield from _pairs_of(source.name, "help",
-                             ((document, english_text, text) for english_text, text in pairs),
-                             report, target.code,
-                             key=source.name if key_by_package else f"{source.name}/{document}",
-                             ui=False)
+        yield from _pairs_of(
+            source.name,
+            "help",
+            ((document, english_text, text) for english_text, text in pairs),
+            report,
+            target.code,
+            key=source.name if key_by_package else f"{source.name}/{document}",
+            ui=False,
+        )
 
 
-def _extract_gimp_help(source: Source, contents: list[DebContents], target: Language,
-                       report: CleaningReport) -> Iterator[CorpusRow]:
+def _extract_gimp_help(
+    source: Source, contents: list[DebContents], target: Language, report: CleaningReport
+) -> Iterator[CorpusRow]:
     files: dict[str, bytes] = {}
     for deb in contents:
         files.update(deb.files)
@@ -206,32 +240,50 @@ def _extract_gimp_help(source: Source, contents: list[DebContents], target: Lang
     for path in sorted(files):
         if not path.startswith(root + "en/") or not path.endswith(".html"):
             continue
-        page = path[len(root + "en/"):]
+        page = path[len(root + "en/") :]
         if re.match(r"(?:ix\d+|index|go\d+)\.html$", os.path.basename(page)):
             continue  # the alphabetical index and glossary lists: terms, not sentences
         translated = f"{root}{target.help_dir}/{page}"
         if translated not in files:
             continue
-        pairs, unaligned = align_blocks(read_blocks(files[path].decode("utf-8", "replace")),
-                                        read_blocks(files[translated].decode("utf-8", "replace")))
+        pairs, unaligned = align_blocks(
+            read_blocks(files[path].decode("utf-8", "replace")),
+            read_blocks(files[translated].decode("utf-8", "replace")),
+        )
         report.dropped["help_unaligned"] += unaligned
-        yield from _pairs_of(source.name, "help", ((page, a, b) for a, b in pairs), report,
-                             target.code, key=f"{source.name}/{page}", ui=False)
+        yield from _pairs_of(
+            source.name,
+            "help",
+            ((page, a, b) for a, b in pairs),
+            report,
+            target.code,
+            key=f"{source.name}/{page}",
+            ui=False,
+        )
 
 
-def _extract_chromium(source: Source, contents: list[DebContents], target: Language,
-                      report: CleaningReport) -> Iterator[CorpusRow]:
+def _extract_chromium(
+    source: Source, contents: list[DebContents], target: Language, report: CleaningReport
+) -> Iterator[CorpusRow]:
     files = {os.path.basename(path): data for deb in contents for path, data in deb.files.items()}
     english, translated = files.get("en-GB.pak"), files.get(f"{target.chromium}.pak")
     if english is None or translated is None:
         return
-    pairs, unpaired = pair_by_key(read_pak(english, "en-GB.pak"),
-                                  read_pak(translated, f"{target.chromium}.pak"))
+    pairs, unpaired = pair_by_key(
+        read_pak(english, "en-GB.pak"), read_pak(translated, f"{target.chromium}.pak")
+    )
     report.dropped["unpaired"] += unpaired
     for resource, source_text, target_text in pairs:
         block = f"ids-{int(resource) // 100 * 100}"
-        yield from _pairs_of(source.name, "ui", [(block, source_text, target_text)], report,
-                             target.code, key=f"{source.name}/{block}", ui=True)
+        yield from _pairs_of(
+            source.name,
+            "ui",
+            [(block, source_text, target_text)],
+            report,
+            target.code,
+            key=f"{source.name}/{block}",
+            ui=True,
+        )
 
 
 def _mozilla_messages(archive: bytes, locale: str) -> dict[str, dict[str, str]]:
@@ -244,12 +296,15 @@ def _mozilla_messages(archive: bytes, locale: str) -> dict[str, dict[str, str]]:
             relative = name.split(f"{locale}/")[-1]
             kind = "ftl" if name.endswith(".ftl") else "properties"
             text = jar.read(name).decode("utf-8", "replace")
-            result[f"{kind}/{relative}"] = read_ftl(text) if kind == "ftl" else read_properties(text)
+            result[f"{kind}/{relative}"] = (
+                read_ftl(text) if kind == "ftl" else read_properties(text)
+            )
     return result
 
 
-def _extract_mozilla(source: Source, contents: list[DebContents], target: Language,
-                     report: CleaningReport) -> Iterator[CorpusRow]:
+def _extract_mozilla(
+    source: Source, contents: list[DebContents], target: Language, report: CleaningReport
+) -> Iterator[CorpusRow]:
     english: dict[str, dict[str, str]] = {}
     translated: dict[str, dict[str, str]] = {}
     langpack_locale = target.mozilla[:2] + target.mozilla[2:].upper()
@@ -264,12 +319,20 @@ def _extract_mozilla(source: Source, contents: list[DebContents], target: Langua
     for name in sorted(english):
         pairs, unpaired = pair_by_key(english[name], translated.get(name, {}))
         report.dropped["unpaired"] += unpaired
-        yield from _pairs_of(source.name, "ui", ((name, a, b) for _, a, b in pairs), report,
-                             target.code, key=f"{source.name}/{name}", ui=True)
+        yield from _pairs_of(
+            source.name,
+            "ui",
+            ((name, a, b) for _, a, b in pairs),
+            report,
+            target.code,
+            key=f"{source.name}/{name}",
+            ui=True,
+        )
 
 
-def _extract_libreoffice(source: Source, contents: list[DebContents], target: Language,
-                         report: CleaningReport) -> Iterator[CorpusRow]:
+def _extract_libreoffice(
+    source: Source, contents: list[DebContents], target: Language, report: CleaningReport
+) -> Iterator[CorpusRow]:
     from kerattn.data import libreoffice
 
     help_folder, catalog_folder, _ = libreoffice._language_parts(target.libreoffice)
@@ -281,15 +344,21 @@ def _extract_libreoffice(source: Source, contents: list[DebContents], target: La
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 destination.write_bytes(data)
         dropped: collections.Counter = collections.Counter()
-        rows = [*libreoffice._help_rows(root, help_folder, dropped),
-                *libreoffice._ui_rows(root, catalog_folder, dropped)]
+        rows = [
+            *libreoffice._help_rows(root, help_folder, dropped),
+            *libreoffice._ui_rows(root, catalog_folder, dropped),
+        ]
         report.dropped["unpaired"] += dropped["unpaired"]
     for row in rows:
         kind = "help" if row.origin.startswith("help/") else "ui"
         cleaned = clean_pair(row.source, row.target, report, lang=target.code, ui=False)
         if cleaned is not None:
-            yield CorpusRow(cleaned[0], cleaned[1], f"{kind}/libreoffice/{row.origin}",
-                            f"libreoffice/{row.origin}")
+            yield CorpusRow(
+                cleaned[0],
+                cleaned[1],
+                f"{kind}/libreoffice/{row.origin}",
+                f"libreoffice/{row.origin}",
+            )
 
 
 def _keep_for(source: Source, target: Language) -> Callable[[str], bool]:
@@ -300,14 +369,21 @@ def _keep_for(source: Source, target: Language) -> Callable[[str], bool]:
         help_root = "usr/share/libreoffice/help/"
         help_folder, catalog_folder, _ = _language_parts(target.libreoffice)
         return lambda path: (
-            (path.startswith(help_root + "en-US/text/") or
-             path.startswith(help_root + help_folder + "/text/")) and path.endswith(".html")
-        ) or f"/program/resource/{catalog_folder}/LC_MESSAGES/" in path
+            (
+                (
+                    path.startswith(help_root + "en-US/text/")
+                    or path.startswith(help_root + help_folder + "/text/")
+                )
+                and path.endswith(".html")
+            )
+            or f"/program/resource/{catalog_folder}/LC_MESSAGES/" in path
+        )
     if source.extract is _extract_chromium:
         return lambda path: path.endswith(("/en-GB.pak", f"/{target.chromium}.pak"))
     if source.extract is _extract_mozilla:
-        return lambda path: path.endswith("omni.ja") or (path.endswith(".xpi") and
-                                                          "langpack" in path)
+        return lambda path: (
+            path.endswith("omni.ja") or (path.endswith(".xpi") and "langpack" in path)
+        )
     if source.extract is _extract_gimp_help:
         return lambda path: path.startswith("usr/share/gimp/2.0/help/") and path.endswith(".html")
     mo, qm = _catalogue_regexes(target)
@@ -321,23 +397,47 @@ def localisation_sources(lang: str = "es", packages: int | None = None) -> list[
     `packages` of them, default all), then Firefox ESR, Thunderbird and the GIMP manual."""
     target = language(lang)
     if packages is not None and packages < 0:
-        raise CorpusError(f"--packages {packages} is negative; pass a count from 0 up to "
-                          f"{len(RANKED_PACKAGES)}.")
+        raise CorpusError(
+            f"--packages {packages} is negative; pass a count from 0 up to {len(RANKED_PACKAGES)}."
+        )
     ranked = RANKED_PACKAGES[: packages if packages is not None else len(RANKED_PACKAGES)]
     return [
-        Source("libreoffice", ("libreoffice-help-en-us", f"libreoffice-help-{target.libreoffice}",
-                               f"libreoffice-l10n-{target.libreoffice}"), "ui",
-               _extract_libreoffice),
+        Source(
+            "libreoffice",
+            (
+                "libreoffice-help-en-us",
+                f"libreoffice-help-{target.libreoffice}",
+                f"libreoffice-l10n-{target.libreoffice}",
+            ),
+            "ui",
+            _extract_libreoffice,
+        ),
         Source("chromium", ("chromium-l10n",), "ui", _extract_chromium),
-        Source("gnome-user-docs", ("gnome-user-docs",), "help",
-               lambda *args: _extract_help_documents(*args)),
+        Source(
+            "gnome-user-docs",
+            ("gnome-user-docs",),
+            "help",
+            lambda *args: _extract_help_documents(*args),
+        ),
         *[_catalogue_source(package) for package in ranked],
-        Source("firefox-esr", ("firefox-esr", f"firefox-esr-l10n-{target.mozilla}"), "ui",
-               _extract_mozilla),
-        Source("thunderbird", ("thunderbird", f"thunderbird-l10n-{target.mozilla}"), "ui",
-               _extract_mozilla),
-        Source("gimp-help", ("gimp-help-en", f"gimp-help-{target.help_dir}"), "help",
-               _extract_gimp_help),
+        Source(
+            "firefox-esr",
+            ("firefox-esr", f"firefox-esr-l10n-{target.mozilla}"),
+            "ui",
+            _extract_mozilla,
+        ),
+        Source(
+            "thunderbird",
+            ("thunderbird", f"thunderbird-l10n-{target.mozilla}"),
+            "ui",
+            _extract_mozilla,
+        ),
+        Source(
+            "gimp-help",
+            ("gimp-help-en", f"gimp-help-{target.help_dir}"),
+            "help",
+            _extract_gimp_help,
+        ),
     ]
 
 
@@ -387,17 +487,20 @@ def build_localisation(
     out_dir = Path(out_dir) if out_dir is not None else Path("corpora") / corpus
     check_out_dir(out_dir, overwrite, [OOD_FILE])
     if budget_mb is not None and budget_mb <= 0:
-        raise CorpusError(f"--budget-mb {budget_mb:g} is not positive; pass a size in megabytes "
-                          "such as 1100.")
+        raise CorpusError(
+            f"--budget-mb {budget_mb:g} is not positive; pass a size in megabytes such as 1100."
+        )
     check_not_reserved(extra_packages)
     rule = SplitRule(test_fraction=test_fraction, valid_fraction=valid_fraction)
     chosen = list(sources) if sources is not None else localisation_sources(lang, packages)
-    chosen += [_catalogue_source(name) for name in extra_packages
-               if name not in {source.name for source in chosen}]
+    chosen += [
+        _catalogue_source(name)
+        for name in extra_packages
+        if name not in {source.name for source in chosen}
+    ]
     for source in chosen:
         check_not_reserved(source.packages)
-    debs, descriptions, missing, skipped = _locate(chosen, from_dir, budget_mb, cache_dir,
-                                                   progress)
+    debs, descriptions, missing, skipped = _locate(chosen, from_dir, budget_mb, cache_dir, progress)
     report = CleaningReport()
     rows: list[CorpusRow] = []
     per_source: dict[str, int] = {}
@@ -420,8 +523,9 @@ def build_localisation(
         rows.extend(source.extract(source, contents, target, report))
         per_source[source.name] = len(rows) - before
         for package, deb in zip(source.packages, contents):
-            descriptions[package].update(license=deb.licenses(), kind=source.kind,
-                                         source=source.name)
+            descriptions[package].update(
+                license=deb.licenses(), kind=source.kind, source=source.name
+            )
     bar.close()
     main_rows = [row for row in rows if row.origin.split("/")[1] not in OOD_PACKAGES]
     ood_rows, ood_dropped = _out_of_domain(rows, {row.source for row in main_rows})
@@ -442,8 +546,13 @@ def build_localisation(
             "<source>/<ftl|properties>/<file>; Chromium: chromium/ids-<resource id // 100 * 100>"
         ),
         sources=[descriptions[name] for name in sorted(descriptions)],
-        licenses=sorted({license_name for description in descriptions.values()
-                         for license_name in description.get("license", [])}),
+        licenses=sorted(
+            {
+                license_name
+                for description in descriptions.values()
+                for license_name in description.get("license", [])
+            }
+        ),
         options={
             "lang": target.code,
             "from_dir": os.fspath(from_dir) if from_dir else None,
@@ -496,10 +605,16 @@ def _summary(splits, ood_rows, per_source, report: CleaningReport, ood_dropped) 
     by_source: dict[str, dict[str, int]] = {}
     words = {}
     for split, split_rows in [*splits.items(), ("test-ood", None)]:
-        origins = [row.origin for row in split_rows] if split_rows is not None else [
-            origin for _, _, origin in ood_rows]
-        sources_text = ([row.source for row in split_rows] if split_rows is not None
-                        else [source for source, _, _ in ood_rows])
+        origins = (
+            [row.origin for row in split_rows]
+            if split_rows is not None
+            else [origin for _, _, origin in ood_rows]
+        )
+        sources_text = (
+            [row.source for row in split_rows]
+            if split_rows is not None
+            else [source for source, _, _ in ood_rows]
+        )
         words[split] = sum(len(text.split()) for text in sources_text)
         for origin in origins:
             kind, name = origin.split("/")[:2]
@@ -526,12 +641,15 @@ def _locate(sources: Sequence[Source], from_dir, budget_mb, cache_dir, progress)
     if from_dir is not None:
         folder = Path(from_dir)
         if not folder.is_dir():
-            raise CorpusError(f"--from {folder} is not a folder; pass a folder holding the .deb "
-                              "files (the download cache is one).")
+            raise CorpusError(
+                f"--from {folder} is not a folder; pass a folder holding the .deb "
+                "files (the download cache is one)."
+            )
         found, missing = {}, []
         for name in names:
-            matches = sorted(path for path in folder.glob(f"{name}_*.deb")
-                             if not is_reserved(path.name))
+            matches = sorted(
+                path for path in folder.glob(f"{name}_*.deb") if not is_reserved(path.name)
+            )
             if matches:
                 found[name] = matches[-1]
             else:
@@ -581,5 +699,11 @@ def _progress(total: int, enabled: bool):
         from tqdm import tqdm
     except ImportError:
         return _NoBar()
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                desc="reading packages", dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc="reading packages",
+        dynamic_ncols=True,
+    )

@@ -60,14 +60,22 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 MAX_CHARACTERS = 2000
 
 STOP_WORDS = {
-    "en": set("the and of to is in you for this that with are be not it can on from by or "
-              "an as your at was will has have if which all".split()),
-    "es": set("el la los las de del que y en un una por para con no se es al su sus lo como "
-              "más este esta o puede ya está son".split()),
-    "fr": set("le la les de des du et en un une pour avec ne pas est sur au aux que qui vous "
-              "dans ce cette par".split()),
-    "de": set("der die das und ist nicht ein eine zu mit von den dem des für auf im sie es "
-              "wird sich werden kann".split()),
+    "en": set(
+        "the and of to is in you for this that with are be not it can on from by or "
+        "an as your at was will has have if which all".split()
+    ),
+    "es": set(
+        "el la los las de del que y en un una por para con no se es al su sus lo como "
+        "más este esta o puede ya está son".split()
+    ),
+    "fr": set(
+        "le la les de des du et en un une pour avec ne pas est sur au aux que qui vous "
+        "dans ce cette par".split()
+    ),
+    "de": set(
+        "der die das und ist nicht ein eine zu mit von den dem des für auf im sie es "
+        "wird sich werden kann".split()
+    ),
     "it": set("il lo la gli le di del della e è un una per con non che si da nel sono".split()),
     "pt": set("o a os as de do da dos das e em um uma para com não que se é no na ao".split()),
 }
@@ -86,13 +94,16 @@ def strip_context_prefix(source: str, target: str) -> tuple[str, str, bool]:
     the translator copied them)."""
     for pattern in (_KDE4_CONTEXT, _WESNOTH_CONTEXT, _GTK_CONTEXT):
         match = pattern.match(source)
-        if match and (pattern is not _GTK_CONTEXT or "|" not in source[match.end():]):
+        if match and (pattern is not _GTK_CONTEXT or "|" not in source[match.end() :]):
             prefix = match.group(0)
-            new_target = target[len(prefix):] if target.startswith(prefix) else target
+            new_target = target[len(prefix) :] if target.startswith(prefix) else target
             if pattern is not _KDE4_CONTEXT:
-                new_target = pattern.sub("", new_target, count=1) if new_target.startswith(
-                    prefix) else new_target
-            return source[match.end():], new_target, True
+                new_target = (
+                    pattern.sub("", new_target, count=1)
+                    if new_target.startswith(prefix)
+                    else new_target
+                )
+            return source[match.end() :], new_target, True
     return source, target, False
 
 
@@ -148,7 +159,7 @@ _FLUENT_HEAD = re.compile(r"^\s*\$([A-Za-z_][\w-]*)\s*->", re.DOTALL)
 def _plural_variant(inner: str) -> str | None:
     icu = _ICU_HEAD.match(inner)
     if icu:
-        variants = _variants(inner[icu.end():], r"\s*(=?[\w-]+)\s*\{")
+        variants = _variants(inner[icu.end() :], r"\s*(=?[\w-]+)\s*\{")
         chosen = variants.get("other") or (next(iter(variants.values())) if variants else None)
         if chosen is None:
             return None
@@ -157,12 +168,12 @@ def _plural_variant(inner: str) -> str | None:
         return strip_plural_syntax(chosen)
     fluent = _FLUENT_HEAD.match(inner)
     if fluent:
-        body = inner[fluent.end():]
+        body = inner[fluent.end() :]
         default = re.search(r"\*\[[^\]]+\]", body)
         if default is None:
             return None
-        following = re.search(r"\n\s*\*?\[[^\]]+\]", body[default.end():])
-        chosen = body[default.end(): default.end() + following.start() if following else None]
+        following = re.search(r"\n\s*\*?\[[^\]]+\]", body[default.end() :])
+        chosen = body[default.end() : default.end() + following.start() if following else None]
         return strip_plural_syntax(chosen.strip())
     return None
 
@@ -215,8 +226,7 @@ def _is_partly_untranslated(source: str, target: str) -> bool:
     if len(content) >= 4 and sum(word in vocabulary for word in content) / len(content) > 0.6:
         return True
     source_grams = {tuple(source_words[i : i + 6]) for i in range(len(source_words) - 5)}
-    return any(tuple(target_words[i : i + 6]) in source_grams
-               for i in range(len(target_words) - 5))
+    return any(tuple(target_words[i : i + 6]) in source_grams for i in range(len(target_words) - 5))
 
 
 def _latin_share(text: str) -> float:
@@ -231,8 +241,10 @@ def _language_scores(text: str) -> dict[str, float]:
     words = _words(text)
     if not words:
         return {}
-    return {language: sum(word in stop for word in words) / len(words)
-            for language, stop in STOP_WORDS.items()}
+    return {
+        language: sum(word in stop for word in words) / len(words)
+        for language, stop in STOP_WORDS.items()
+    }
 
 
 def _wrong_language(text: str, expected: str) -> bool:
@@ -273,6 +285,7 @@ def clean_pair(
         ui: the pair is a UI string (accelerators are stripped; help text keeps `_` and `&`).
         tilde: `~` marks accelerators (LibreOffice catalogues).
     """
+
     def drop(reason: str) -> None:
         report.dropped[reason] += 1
 

@@ -102,13 +102,20 @@ def read_deb(deb: str | Path, keep: Callable[[str], bool]) -> DebContents:
         if control_name is None or data_name is None:
             raise CorpusError(f"{deb} lacks control.tar or data.tar; download it again.")
         control: dict[str, str] = {}
-        for _path, content in _tar_files(_Slice(file, *members[control_name]), control_name,
-                                         deb, lambda path: path == "control"):
+        for _path, content in _tar_files(
+            _Slice(file, *members[control_name]), control_name, deb, lambda path: path == "control"
+        ):
             control = _control_fields(content.decode("utf-8", "replace"))
-        files = dict(_tar_files(
-            _Slice(file, *members[data_name]), data_name, deb,
-            lambda path: keep(path) or bool(re.fullmatch(r"usr/share/doc/[^/]+/copyright", path)),
-        ))
+        files = dict(
+            _tar_files(
+                _Slice(file, *members[data_name]),
+                data_name,
+                deb,
+                lambda path: (
+                    keep(path) or bool(re.fullmatch(r"usr/share/doc/[^/]+/copyright", path))
+                ),
+            )
+        )
     return DebContents(control, files)
 
 
@@ -117,8 +124,11 @@ def _tar_files(member: io.RawIOBase, name: str, deb: Path, keep: Callable[[str],
         dpkg_deb = require_tool(
             "dpkg-deb", f"{deb} is zstd-compressed; install dpkg (`apt-get install dpkg`)."
         )
-        stream = subprocess.run([dpkg_deb, "--fsys-tarfile" if name.startswith("data") else
-                                 "--ctrl-tarfile", str(deb)], capture_output=True, check=False)
+        stream = subprocess.run(
+            [dpkg_deb, "--fsys-tarfile" if name.startswith("data") else "--ctrl-tarfile", str(deb)],
+            capture_output=True,
+            check=False,
+        )
         if stream.returncode != 0:
             raise CorpusError(f"`dpkg-deb --fsys-tarfile {deb}` failed; download it again.")
         member, mode = io.BytesIO(stream.stdout), "r|"

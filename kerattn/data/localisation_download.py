@@ -29,9 +29,13 @@ from kerattn.data.debian_packages import require_tool
 
 # Never training, tuning or selection data: kept for an independent evaluation.
 RESERVED_PATTERNS = ("debian-handbook*", "Translation-*", "*_Translation-*", "ddtp*")
-_URI_LINE = re.compile(r"^'(?P<url>[^']+)' (?P<file>\S+) (?P<size>\d+) SHA256:(?P<sha>[0-9a-f]{64})$")
-_UNKNOWN_PACKAGE = re.compile(r"Unable to locate package (\S+)|Can't select candidate version "
-                              r"from package (\S+)|Package '?(\S+?)'? has no installation candidate")
+_URI_LINE = re.compile(
+    r"^'(?P<url>[^']+)' (?P<file>\S+) (?P<size>\d+) SHA256:(?P<sha>[0-9a-f]{64})$"
+)
+_UNKNOWN_PACKAGE = re.compile(
+    r"Unable to locate package (\S+)|Can't select candidate version "
+    r"from package (\S+)|Package '?(\S+?)'? has no installation candidate"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,8 +96,10 @@ def resolve_packages(packages: Sequence[str]) -> tuple[list[PackageFile], list[s
         )
         if result.returncode == 0:
             break
-        missing = {next(name for name in match.groups() if name)
-                   for match in _UNKNOWN_PACKAGE.finditer(result.stderr)}
+        missing = {
+            next(name for name in match.groups() if name)
+            for match in _UNKNOWN_PACKAGE.finditer(result.stderr)
+        }
         if not missing & set(remaining):
             reason = (result.stderr.strip().splitlines() or ["no error output"])[-1]
             raise CorpusError(
@@ -113,8 +119,9 @@ def resolve_packages(packages: Sequence[str]) -> tuple[list[PackageFile], list[s
         if match is None:
             unknown.append(name)
             continue
-        files.append(PackageFile(name, match["url"], match["file"], int(match["size"]),
-                                 match["sha"]))
+        files.append(
+            PackageFile(name, match["url"], match["file"], int(match["size"]), match["sha"])
+        )
     return files, unknown
 
 
@@ -155,8 +162,10 @@ def fetch_packages(
 
 def _is_cached(cache: Path, package_file: PackageFile) -> bool:
     path = cache / package_file.file
-    return path.is_file() and path.stat().st_size == package_file.size and (
-        _sha256(path) == package_file.sha256
+    return (
+        path.is_file()
+        and path.stat().st_size == package_file.size
+        and (_sha256(path) == package_file.sha256)
     )
 
 
@@ -221,8 +230,14 @@ def _progress_bar(total: int, count: int, of: int, enabled: bool):
         from tqdm import tqdm
     except ImportError:
         return _NoBar()
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                desc=f"downloading {count} of {of} packages", dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=f"downloading {count} of {of} packages",
+        dynamic_ncols=True,
+    )
 
 
 def command_line(packages: Sequence[str]) -> str:

@@ -37,8 +37,10 @@ def read_qm(data: bytes, name: str = "catalogue") -> list[CatalogEntry]:
         CorpusError: if `data` is not a `.qm` file.
     """
     if not data.startswith(QM_MAGIC):
-        raise CorpusError(f"{name} does not start with the Qt .qm magic number; pass a catalogue "
-                          "compiled by lrelease.")
+        raise CorpusError(
+            f"{name} does not start with the Qt .qm magic number; pass a catalogue "
+            "compiled by lrelease."
+        )
     offset, messages = len(QM_MAGIC), b""
     while offset + 5 <= len(data):
         tag = data[offset]
@@ -60,8 +62,10 @@ def read_qm(data: bytes, name: str = "catalogue") -> list[CatalogEntry]:
                     position += 4
                     continue
                 if tag not in (_QM_TRANSLATION, _QM_SOURCE, _QM_CONTEXT, _QM_COMMENT):
-                    raise CorpusError(f"{name} has an unknown .qm message tag {tag}; pass a "
-                                      "catalogue compiled by Qt 4, 5 or 6 lrelease.")
+                    raise CorpusError(
+                        f"{name} has an unknown .qm message tag {tag}; pass a "
+                        "catalogue compiled by Qt 4, 5 or 6 lrelease."
+                    )
                 (length,) = struct.unpack(">I", messages[position : position + 4])
                 position += 4
                 if length == 0xFFFFFFFF:
@@ -186,10 +190,10 @@ def read_pak(data: bytes, name: str = "pak") -> dict[int, str]:
         _encoding, count, aliases = struct.unpack("<B3xHH", data[4:12])
         header = 12
     else:
-        raise CorpusError(f"{name} is a .pak file of version {version}; versions 4 and 5 are "
-                          "read.")
-    table = [struct.unpack("<HI", data[header + 6 * i : header + 6 * i + 6])
-             for i in range(count + 1)]
+        raise CorpusError(f"{name} is a .pak file of version {version}; versions 4 and 5 are read.")
+    table = [
+        struct.unpack("<HI", data[header + 6 * i : header + 6 * i + 6]) for i in range(count + 1)
+    ]
     texts: dict[int, str] = {}
     for (resource, start), (_next_id, end) in zip(table, table[1:]):
         try:

@@ -69,8 +69,11 @@ def build_manifest(
         "licenses": licenses,
         "split_rule": split_rule,
         "options": options,
-        "counts": {name[: -len(".tsv")]: rows for name, rows in files.items()
-                   if name in ("train.tsv", "valid.tsv", "test.tsv")},
+        "counts": {
+            name[: -len(".tsv")]: rows
+            for name, rows in files.items()
+            if name in ("train.tsv", "valid.tsv", "test.tsv")
+        },
         "dropped": dropped,
         "files": {
             name: {"rows": rows, "sha256": sha256_of(folder / name)} for name, rows in files.items()
@@ -85,8 +88,11 @@ def build_manifest(
 def _built_at() -> str:
     """Now in UTC, or `$SOURCE_DATE_EPOCH` if set, so that a rebuild can be byte-identical."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = (datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
-              if epoch and epoch.isdigit() else datetime.datetime.now(datetime.timezone.utc))
+    moment = (
+        datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+        if epoch and epoch.isdigit()
+        else datetime.datetime.now(datetime.timezone.utc)
+    )
     return moment.isoformat(timespec="seconds")
 
 

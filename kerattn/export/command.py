@@ -69,8 +69,12 @@ def export(
         version_folder.check_base_path(base_path, version)
         model = load_model(model_name_or_path)
         folder = exporter.export_model(
-            model, base_path, version=version, beam_size=beam_size,
-            length_penalty=length_penalty, coverage_penalty=coverage_penalty,
+            model,
+            base_path,
+            version=version,
+            beam_size=beam_size,
+            length_penalty=length_penalty,
+            coverage_penalty=coverage_penalty,
         )
     except KerattnError as error:
         return _error(str(error), error.exit_code)
@@ -85,8 +89,10 @@ def export(
         f"as float32; variables/ {summary['variables_bytes']:,} bytes; saved_model.pb "
         f"{summary['saved_model_pb_bytes']:,} bytes; folder {summary['bytes_on_disk']:,} bytes"
     )
-    print(f"  checkpoint variables: {summary['checkpoint_variables']} "
-          f"(model weights: {summary['model_weights']}); op audit: passed")
+    print(
+        f"  checkpoint variables: {summary['checkpoint_variables']} "
+        f"(model weights: {summary['model_weights']}); op audit: passed"
+    )
     return 0
 
 
@@ -112,9 +118,7 @@ def check_saved_model(directory: str) -> int:
     return 0
 
 
-def write_models_config(
-    path: str, pairs: Sequence[str], models_dir: str | None, mount: str
-) -> int:
+def write_models_config(path: str, pairs: Sequence[str], models_dir: str | None, mount: str) -> int:
     """`--models-config FILE NAME=BASE_PATH ...`."""
     from kerattn.errors import KerattnError
     from kerattn.export.model_server_config import write_model_server_config

@@ -126,8 +126,12 @@ def _file_errors_as_os_errors() -> Iterator[None]:
         raise OSError(code, reason if separator else text, path or None) from error
 
 
-_ERRNO_REASONS = {errno.ENOSPC: "No space left on device", errno.EACCES: "Permission denied",
-                  errno.EROFS: "Read-only file system", errno.EDQUOT: "Disk quota exceeded"}
+_ERRNO_REASONS = {
+    errno.ENOSPC: "No space left on device",
+    errno.EACCES: "Permission denied",
+    errno.EROFS: "Read-only file system",
+    errno.EDQUOT: "Disk quota exceeded",
+}
 
 
 def _metadata(model, kind: str, signatures: dict, variable_count: int) -> dict:

@@ -39,7 +39,7 @@ CLASSIFIER_PADDED_AXES = {"tokens": ["source"], "token_weights": ["source"]}
 
 
 def model_kind(model: Any) -> str:
-    """"translator" or "classifier" for a kerattn zoo model; TypeError for anything else."""
+    """ "translator" or "classifier" for a kerattn zoo model; TypeError for anything else."""
     from kerattn.zoo.classifier import Classifier
     from kerattn.zoo.translator import Translator
 
@@ -137,16 +137,16 @@ def build_serving_module(
         def translate_function(beam: int) -> tf.types.experimental.PolymorphicFunction:
             def translate(text):
                 return model.translate_batch(
-                    text, beam_size=beam, length_penalty=float(length_penalty),
+                    text,
+                    beam_size=beam,
+                    length_penalty=float(length_penalty),
                     coverage_penalty=float(coverage_penalty),
                 )
 
             return tf.function(translate, input_signature=[TEXT_SPEC])
 
         module.translate = translate_function(beam_size)
-        module.translate_greedy = (
-            module.translate if beam_size == 1 else translate_function(1)
-        )
+        module.translate_greedy = module.translate if beam_size == 1 else translate_function(1)
         signatures["serving_default"] = module.translate.get_concrete_function()
         signatures["greedy"] = module.translate_greedy.get_concrete_function()
         for name, beam in (("serving_default", beam_size), ("greedy", 1)):

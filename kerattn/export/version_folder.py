@@ -177,5 +177,7 @@ def _failure_sentence(base: Path, final: Path, error: OSError) -> str:
         elif path not in (final, base) and not path.name.startswith(TEMPORARY_PREFIX):
             where = f" ({path})"
     hint = _HINTS.get(error.errno)
-    return (f"could not export version {final.name} into {base}: {reason}{where}; nothing was "
-            f"exported{': ' + hint if hint else ''}.")
+    return (
+        f"could not export version {final.name} into {base}: {reason}{where}; nothing was "
+        f"exported{': ' + hint if hint else ''}."
+    )

@@ -239,9 +239,7 @@ class AttentionBiLSTMEncoder(keras.layers.Layer):
             "state_c": spec((batch, width)),
         }
         if self.pooling is not None:
-            outputs.update(
-                {"pooled": spec((batch, width)), "pooling_weights": spec((batch, time))}
-            )
+            outputs.update({"pooled": spec((batch, width)), "pooling_weights": spec((batch, time))})
         return outputs
 
     def get_config(self):

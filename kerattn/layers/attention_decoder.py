@@ -205,8 +205,12 @@ class AttentionDecoder(keras.layers.Layer):
             dtype=self.dtype_policy,
         )
         monotonic_options = dict(
-            sigmoid_noise=sigmoid_noise, score_bias_init=score_bias_init, mode=monotonic_mode,
-            seed=seed, name="attention", dtype=self.dtype_policy,
+            sigmoid_noise=sigmoid_noise,
+            score_bias_init=score_bias_init,
+            mode=monotonic_mode,
+            seed=seed,
+            name="attention",
+            dtype=self.dtype_policy,
         )
         if attention == "bahdanau":
             self.attention_layer = BahdanauAttention(
@@ -331,8 +335,13 @@ class AttentionDecoder(keras.layers.Layer):
             )
             return context, weights, []
         context, alignment = self.attention_layer.monotonic_attend(
-            query, projected_memory, memory, previous_alignment=states[-1],
-            value_mask=memory_mask, training=training, noise=noise,
+            query,
+            projected_memory,
+            memory,
+            previous_alignment=states[-1],
+            value_mask=memory_mask,
+            training=training,
+            noise=noise,
         )
         return context, ops.cast(alignment, self.compute_dtype), [alignment]
 
@@ -347,8 +356,17 @@ class AttentionDecoder(keras.layers.Layer):
 
         return lstm_step
 
-    def _step(self, inputs, states, memory, projected_memory, memory_mask, lstm_step,
-              training=None, noise=None):
+    def _step(
+        self,
+        inputs,
+        states,
+        memory,
+        projected_memory,
+        memory_mask,
+        lstm_step,
+        training=None,
+        noise=None,
+    ):
         """`step` with the LSTM given as `lstm_step(inputs, fed_back, h, c) -> (h, c)`, where
         the LSTM's input is [inputs; fed_back] (fed_back: the context, h̃_{i-1}, or None);
         `noise`: optional pre-sigmoid noise (B, S) of a monotonic attention."""
@@ -430,12 +448,20 @@ class AttentionDecoder(keras.layers.Layer):
             )
         elif self.is_luong:
             sequence, _, _ = run_lstm(
-                self.lstm, target, mask=target_mask, initial_state=states[:2],
-                training=training, fused=self.fused_lstm,
+                self.lstm,
+                target,
+                mask=target_mask,
+                initial_state=states[:2],
+                training=training,
+                fused=self.fused_lstm,
             )
             # Monotonic attention runs its alignment recurrence over T itself, from α_0.
             context, weights = self.attention_layer.attend(
-                sequence, projected_memory, memory, value_mask=memory_mask, query_mask=target_mask,
+                sequence,
+                projected_memory,
+                memory,
+                value_mask=memory_mask,
+                query_mask=target_mask,
                 training=training,
             )
             outputs = self._attentional(context, sequence)  # (B, T, units)
@@ -444,8 +470,12 @@ class AttentionDecoder(keras.layers.Layer):
             fixed_context = ops.repeat(fixed_context, ops.shape(target)[1], axis=1)  # (B, T, units)
             lstm_input = ops.concatenate([target, fixed_context], axis=-1)  # (B, T, E + units)
             sequence, _, _ = run_lstm(
-                self.lstm, lstm_input, mask=target_mask, initial_state=states[:2],
-                training=training, fused=self.fused_lstm,
+                self.lstm,
+                lstm_input,
+                mask=target_mask,
+                initial_state=states[:2],
+                training=training,
+                fused=self.fused_lstm,
             )
             outputs = self._attentional(fixed_context, sequence)  # (B, T, units)
             weights = ops.zeros(
@@ -458,8 +488,9 @@ class AttentionDecoder(keras.layers.Layer):
             return outputs, weights * ops.cast(float_mask, weights.dtype)
         return outputs
 
-    def _run_steps(self, target, target_mask, states, memory, projected_memory, memory_mask,
-                   training):
+    def _run_steps(
+        self, target, target_mask, states, memory, projected_memory, memory_mask, training
+    ):
         # Bahdanau's output tanh(W_c [c_i; s_i]) feeds nothing back: with the fused LSTM it
         # is computed after the loop for all steps at once, the loop yields c_i instead.
         output_after_loop = self.fused_lstm and self.attends_previous_state
@@ -471,19 +502,28 @@ class AttentionDecoder(keras.layers.Layer):
         input_width = target.shape[-1]  # E, or 4·units
         # Pre-sigmoid noise of a monotonic attention, drawn once for all steps outside the loop
         # (a random draw inside a scanned function is not traceable on every backend).
-        with_noise = bool(
-            training and self.is_monotonic and self.attention_layer.sigmoid_noise > 0
-        )
+        with_noise = bool(training and self.is_monotonic and self.attention_layer.sigmoid_noise > 0)
 
         def step_function(inputs, previous_states, noise):
             if not output_after_loop:
                 return self._step(
-                    inputs, previous_states, memory, projected_memory, memory_mask, lstm_step,
-                    training, noise,
+                    inputs,
+                    previous_states,
+                    memory,
+                    projected_memory,
+                    memory_mask,
+                    lstm_step,
+                    training,
+                    noise,
                 )
             context, weights, alignment_states = self._attend(
-                previous_states[0], previous_states, memory, projected_memory, memory_mask,
-                training, noise,
+                previous_states[0],
+                previous_states,
+                memory,
+                projected_memory,
+                memory_mask,
+                training,
+                noise,
             )
             state_h, state_c = lstm_step(inputs, context, previous_states[0], previous_states[1])
             return context, [state_h, state_c] + alignment_states, weights

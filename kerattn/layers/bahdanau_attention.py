@@ -84,9 +84,7 @@ class BahdanauAttention(BaseAttention):
         self.key_kernel = self.add_score_weight(
             "key_kernel", (key_dim, self.units), "glorot_uniform"
         )
-        self.bias = (
-            self.add_score_weight("bias", (self.units,), "zeros") if self.use_bias else None
-        )
+        self.bias = self.add_score_weight("bias", (self.units,), "zeros") if self.use_bias else None
         self.score_vector = self.add_score_weight("score_vector", (self.units,), "glorot_uniform")
         self.score_gain = (
             self.add_score_weight(
@@ -115,7 +113,5 @@ class BahdanauAttention(BaseAttention):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {"units": self.units, "use_bias": self.use_bias, "normalize": self.normalize}
-        )
+        config.update({"units": self.units, "use_bias": self.use_bias, "normalize": self.normalize})
         return config

@@ -52,7 +52,11 @@ def fused_path_applies(lstm: keras.layers.LSTM) -> bool:
 
 
 def run_lstm(
-    lstm: keras.layers.LSTM, inputs, mask=None, initial_state=None, training=None,
+    lstm: keras.layers.LSTM,
+    inputs,
+    mask=None,
+    initial_state=None,
+    training=None,
     fused: bool = True,
 ):
     """`lstm(inputs, mask=..., initial_state=..., training=...)` for an LSTM built with
@@ -89,13 +93,23 @@ def run_lstm(
     recurrent_kernel = ops.cast(cell.recurrent_kernel, dtype)
     bias = ops.cast(cell.bias, dtype) if cell.use_bias else None
     return lstm_sequence(
-        inputs, initial_h, initial_c, kernel, recurrent_kernel, bias,
-        mask=mask, go_backwards=lstm.go_backwards,
+        inputs,
+        initial_h,
+        initial_c,
+        kernel,
+        recurrent_kernel,
+        bias,
+        mask=mask,
+        go_backwards=lstm.go_backwards,
     )
 
 
 def run_lstm_pair(
-    forward: keras.layers.LSTM, backward: keras.layers.LSTM, inputs, mask=None, training=None,
+    forward: keras.layers.LSTM,
+    backward: keras.layers.LSTM,
+    inputs,
+    mask=None,
+    training=None,
     fused: bool = True,
 ):
     """`(run_lstm(forward, inputs, ...), run_lstm(backward, inputs, ...))` for the two
@@ -143,14 +157,18 @@ def run_lstm_pair(
     results = []
     for direction in range(2):
         direction_h = states_h[:, direction]  # (T, B, U)
-        results.append(
-            _keras_outputs(direction_h, final_c[direction], step_masks[direction])
-        )
+        results.append(_keras_outputs(direction_h, final_c[direction], step_masks[direction]))
     return tuple(results)
 
 
 def lstm_sequence(
-    inputs, initial_h, initial_c, kernel, recurrent_kernel, bias=None, mask=None,
+    inputs,
+    initial_h,
+    initial_c,
+    kernel,
+    recurrent_kernel,
+    bias=None,
+    mask=None,
     go_backwards: bool = False,
 ):
     """An LSTM over a whole sequence with Keras's weight layout.
@@ -268,8 +286,13 @@ def _forward_loop(projected, initial_h, initial_c, recurrent_kernel, keep):
             new_c = tf.where(real, new_c, state_c)
             new_h = tf.where(real, new_h, state_h)
         return (
-            t + 1, new_h, new_c, sigmoids.write(t, sigmoid), candidates.write(t, candidate),
-            states_c.write(t, new_c), states_h.write(t, new_h),
+            t + 1,
+            new_h,
+            new_c,
+            sigmoids.write(t, sigmoid),
+            candidates.write(t, candidate),
+            states_c.write(t, new_c),
+            states_h.write(t, new_h),
         )
 
     arrays = [tf.TensorArray(dtype, size=time_steps) for _ in range(4)]
@@ -366,8 +389,12 @@ def _tensorflow_recurrence_unmasked(projected, initial_h, initial_c, recurrent_k
             _, grad_h, grad_c, dz_steps = tf.while_loop(
                 lambda t, *_: t >= 0,
                 body,
-                (time_steps - 1, tf.zeros_like(initial_h), grad_final_c,
-                 tf.TensorArray(dtype, size=time_steps)),
+                (
+                    time_steps - 1,
+                    tf.zeros_like(initial_h),
+                    grad_final_c,
+                    tf.TensorArray(dtype, size=time_steps),
+                ),
             )
             dz = dz_steps.stack()  # (T, B, 4U)
             return dz, grad_h, grad_c, _weight_gradients(dz, states_h, initial_h)
@@ -417,8 +444,12 @@ def _tensorflow_recurrence_masked(projected, initial_h, initial_c, recurrent_ker
             _, grad_h, grad_c, dz_steps = tf.while_loop(
                 lambda t, *_: t >= 0,
                 body,
-                (time_steps - 1, tf.zeros_like(initial_h), grad_final_c,
-                 tf.TensorArray(dtype, size=time_steps)),
+                (
+                    time_steps - 1,
+                    tf.zeros_like(initial_h),
+                    grad_final_c,
+                    tf.TensorArray(dtype, size=time_steps),
+                ),
             )
             dz = dz_steps.stack()  # (T, B, 4U)
             return dz, grad_h, grad_c, _weight_gradients(dz, states_h, initial_h)

@@ -137,7 +137,5 @@ class LuongAttention(BaseAttention):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {"score": self.score, "units": self.units, "use_scale": self.use_scale}
-        )
+        config.update({"score": self.score, "units": self.units, "use_scale": self.use_scale})
         return config

@@ -110,8 +110,7 @@ class MonotonicAttention(BaseAttention):
             )
         if isinstance(score_bias_init, bool) or not isinstance(score_bias_init, (int, float)):
             raise ValueError(
-                "`score_bias_init` must be a float; "
-                f"received score_bias_init={score_bias_init!r}."
+                f"`score_bias_init` must be a float; received score_bias_init={score_bias_init!r}."
             )
         self.sigmoid_noise = sigmoid_noise
         self.score_bias_init = score_bias_init
@@ -135,7 +134,9 @@ class MonotonicAttention(BaseAttention):
         zeros for a row without real entries). Needs `value` (B, Tv, Dv) or `value_mask`."""
         if value_mask is None:
             if value is None:
-                raise ValueError("initial_alignment needs `value` or `value_mask`; received neither.")
+                raise ValueError(
+                    "initial_alignment needs `value` or `value_mask`; received neither."
+                )
             real = ops.ones(ops.shape(value)[:2], dtype="bool")  # (B, Tv)
         else:
             real = ops.cast(value_mask, "bool")
@@ -395,7 +396,11 @@ class BahdanauMonotonicAttention(MonotonicAttention, BahdanauAttention):
         **kwargs,
     ):
         super().__init__(
-            units=units, use_bias=use_bias, normalize=normalize, dropout=dropout, seed=seed,
+            units=units,
+            use_bias=use_bias,
+            normalize=normalize,
+            dropout=dropout,
+            seed=seed,
             **kwargs,
         )
         self._init_monotonic(sigmoid_noise, score_bias_init, mode)

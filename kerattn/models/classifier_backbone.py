@@ -57,8 +57,7 @@ class ClassifierBackbone(keras.Model):
         pooling: str = "bahdanau",
         **kwargs,
     ):
-        for argument, value in (("vocabulary_size", vocabulary_size),
-                                ("num_classes", num_classes)):
+        for argument, value in (("vocabulary_size", vocabulary_size), ("num_classes", num_classes)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 2:
                 raise ValueError(f"`{argument}` must be an int >= 2; received {value!r}.")
 

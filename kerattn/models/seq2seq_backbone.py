@@ -90,11 +90,17 @@ class Seq2SeqBackbone(keras.Model):
             target_vocabulary_size, embedding_dim, mask_zero=True, name="target_embedding"
         )
         self.encoder = AttentionBiLSTMEncoder(
-            units // 2, num_layers=encoder_layers, dropout=dropout, output_units=units,
+            units // 2,
+            num_layers=encoder_layers,
+            dropout=dropout,
+            output_units=units,
             name="encoder",
         )
         self.decoder = AttentionDecoder(
-            units, attention=attention, input_feeding=input_feeding, dropout=dropout,
+            units,
+            attention=attention,
+            input_feeding=input_feeding,
+            dropout=dropout,
             name="decoder",
         )
         self.projection = keras.layers.Dense(target_vocabulary_size, name="projection")
@@ -145,8 +151,10 @@ class Seq2SeqBackbone(keras.Model):
             "projected_memory": self.decoder.prepare_memory(encoded["sequence"]),
             "memory_mask": encoded["mask"],  # (B, S)
             "decoder": self.decoder.get_initial_state(  # monotonic styles start on position 1
-                batch_size, [encoded["state_h"], encoded["state_c"]],
-                memory=encoded["sequence"], memory_mask=encoded["mask"],
+                batch_size,
+                [encoded["state_h"], encoded["state_c"]],
+                memory=encoded["sequence"],
+                memory_mask=encoded["mask"],
             ),
         }
 

@@ -30,5 +30,10 @@ from kerattn.serving.model_manager import ModelConfig, ModelManager, model_confi
 from kerattn.serving.request_limits import RequestLimits
 from kerattn.serving.serving_error import ServingError
 
-__all__ = ["ModelConfig", "ModelManager", "RequestLimits", "ServingError",
-           "model_configs_from_proto"]
+__all__ = [
+    "ModelConfig",
+    "ModelManager",
+    "RequestLimits",
+    "ServingError",
+    "model_configs_from_proto",
+]

@@ -39,7 +39,8 @@ from kerattn.serving.model_manager import ModelConfig, ModelManager, model_confi
 
 BATCHING_FILE_WITHOUT_BATCHING = (
     "--batching_parameters_file {path} was given without --enable_batching; give both (TF "
-    "Serving refuses a parameters file without batching too).")
+    "Serving refuses a parameters file without batching too)."
+)
 
 
 def _error(message: str, code: int) -> int:
@@ -47,8 +48,9 @@ def _error(message: str, code: int) -> int:
     return code
 
 
-def model_configs(model_name: str, model_base_path: str | None,
-                  model_config_file: str | None) -> list[ModelConfig]:
+def model_configs(
+    model_name: str, model_base_path: str | None, model_config_file: str | None
+) -> list[ModelConfig]:
     """The served models from a config file (which wins, as in TF Serving) or name + base path.
 
     Raises:
@@ -59,28 +61,46 @@ def model_configs(model_name: str, model_base_path: str | None,
 
         from kerattn.serving.text_format_config import parse_text_proto
 
-        message = parse_text_proto(model_config_file, model_server_config_pb2.ModelServerConfig(),
-                                   "tensorflow.serving.ModelServerConfig", error_type=ValueError,
-                                   name_path=False)
+        message = parse_text_proto(
+            model_config_file,
+            model_server_config_pb2.ModelServerConfig(),
+            "tensorflow.serving.ModelServerConfig",
+            error_type=ValueError,
+            name_path=False,
+        )
         return model_configs_from_proto(message)
     if not model_base_path:
         raise ValueError("give --model_base_path (with --model_name) or --model_config_file.")
     return [ModelConfig(model_name, str(model_base_path))]
 
 
-def run(model_name: str = "default", model_base_path: str | None = None,
-        model_config_file: str | None = None, port: int = 8500, rest_api_port: int = 8501,
-        host: str = "127.0.0.1", poll_wait_seconds: float = 1.0,
-        grpc_max_threads: int | None = None, rest_api_num_threads: int | None = None,
-        enable_cors: bool = False, max_body_bytes: int | None = None,
-        rest_api_timeout_in_ms: int = 30000, max_request_elements: int | None = None,
-        max_batch_size_per_request: int | None = None, enable_model_warmup: bool = True,
-        model_config_file_poll_wait_seconds: float = 0.0, enable_batching: bool = False,
-        batching_parameters_file: str | None = None, model_run_threads: int | None = None,
-        max_queued_requests: int | None = None,
-        header_timeout_seconds: float | None = None, body_timeout_seconds: float | None = None,
-        idle_timeout_seconds: float | None = None, max_connections: int | None = None,
-        monitoring_config_file: str | None = None) -> int:
+def run(
+    model_name: str = "default",
+    model_base_path: str | None = None,
+    model_config_file: str | None = None,
+    port: int = 8500,
+    rest_api_port: int = 8501,
+    host: str = "127.0.0.1",
+    poll_wait_seconds: float = 1.0,
+    grpc_max_threads: int | None = None,
+    rest_api_num_threads: int | None = None,
+    enable_cors: bool = False,
+    max_body_bytes: int | None = None,
+    rest_api_timeout_in_ms: int = 30000,
+    max_request_elements: int | None = None,
+    max_batch_size_per_request: int | None = None,
+    enable_model_warmup: bool = True,
+    model_config_file_poll_wait_seconds: float = 0.0,
+    enable_batching: bool = False,
+    batching_parameters_file: str | None = None,
+    model_run_threads: int | None = None,
+    max_queued_requests: int | None = None,
+    header_timeout_seconds: float | None = None,
+    body_timeout_seconds: float | None = None,
+    idle_timeout_seconds: float | None = None,
+    max_connections: int | None = None,
+    monitoring_config_file: str | None = None,
+) -> int:
     """Serves until SIGTERM/SIGINT; returns the exit code (0 after a clean shutdown).
 
     The three limits default to `RequestLimits`'s defaults when None, the queue and connection
@@ -99,8 +119,10 @@ def run(model_name: str = "default", model_base_path: str | None = None,
     for flag, value in (("--port", port), ("--rest_api_port", rest_api_port)):
         if not 0 <= value <= 65535:
             return _error(f"{flag} must be a TCP port from 0 (off) to 65535; received {value}.", 2)
-    for flag, value in (("--grpc_max_threads", grpc_max_threads),
-                        ("--rest_api_num_threads", rest_api_num_threads)):
+    for flag, value in (
+        ("--grpc_max_threads", grpc_max_threads),
+        ("--rest_api_num_threads", rest_api_num_threads),
+    ):
         if value is not None and value < 1:
             return _error(f"{flag} must be at least 1; received {value}.", 2)
     if batching_parameters_file and not enable_batching:
@@ -111,16 +133,19 @@ def run(model_name: str = "default", model_base_path: str | None = None,
         from kerattn.serving.request_batching import BatchingParameters, read_batching_parameters
 
         try:
-            batching = (read_batching_parameters(batching_parameters_file)
-                        if batching_parameters_file else BatchingParameters())
+            batching = (
+                read_batching_parameters(batching_parameters_file)
+                if batching_parameters_file
+                else BatchingParameters()
+            )
         except UsageError as error:
             return _error(str(error), 2)
     if model_run_threads is not None and model_run_threads < 1:
-        return _error(f"--model_run_threads must be at least 1; received {model_run_threads}.",
-                      2)
+        return _error(f"--model_run_threads must be at least 1; received {model_run_threads}.", 2)
     if max_queued_requests is not None and max_queued_requests < 1:
         return _error(
-            f"--max_queued_requests must be at least 1; received {max_queued_requests}.", 2)
+            f"--max_queued_requests must be at least 1; received {max_queued_requests}.", 2
+        )
     connection_settings = {
         "header_timeout_seconds": ("--rest_api_header_timeout_seconds", header_timeout_seconds),
         "body_timeout_seconds": ("--rest_api_body_timeout_seconds", body_timeout_seconds),
@@ -135,31 +160,47 @@ def run(model_name: str = "default", model_base_path: str | None = None,
         if value < 0:
             return _error(f"{flag} must be 0 (no limit) or more; received {value:g}.", 2)
         serve_settings[name] = value
-    given = {"max_request_bytes": max_body_bytes, "max_request_elements": max_request_elements,
-             "max_batch_size_per_request": max_batch_size_per_request}
+    given = {
+        "max_request_bytes": max_body_bytes,
+        "max_request_elements": max_request_elements,
+        "max_batch_size_per_request": max_batch_size_per_request,
+    }
     try:
-        limits = RequestLimits(**{name: value for name, value in given.items()
-                                  if value is not None})
+        limits = RequestLimits(
+            **{name: value for name, value in given.items() if value is not None}
+        )
     except ValueError as error:
         return _error(str(error), 2)
     try:
         configs = model_configs(model_name, model_base_path, model_config_file)
     except ValueError as error:
         return _error(str(error), 2 if not model_config_file else 1)
-    manager = ModelManager(configs, poll_wait_seconds=poll_wait_seconds,
-                           enable_model_warmup=enable_model_warmup)
+    manager = ModelManager(
+        configs, poll_wait_seconds=poll_wait_seconds, enable_model_warmup=enable_model_warmup
+    )
     poller = None
     if model_config_file and model_config_file_poll_wait_seconds > 0:
         poller = ModelConfigPoller(
-            manager, lambda: model_configs(model_name, model_base_path, model_config_file),
-            model_config_file_poll_wait_seconds)
+            manager,
+            lambda: model_configs(model_name, model_base_path, model_config_file),
+            model_config_file_poll_wait_seconds,
+        )
         poller.start(configs)
     try:
-        serve(manager, host=host, grpc_port=port, rest_api_port=rest_api_port,
-              grpc_max_threads=grpc_max_threads, rest_api_num_threads=rest_api_num_threads,
-              limits=limits, enable_cors=enable_cors,
-              rest_api_timeout_in_ms=rest_api_timeout_in_ms,
-              model_run_threads=model_run_threads, batching=batching, **serve_settings)
+        serve(
+            manager,
+            host=host,
+            grpc_port=port,
+            rest_api_port=rest_api_port,
+            grpc_max_threads=grpc_max_threads,
+            rest_api_num_threads=rest_api_num_threads,
+            limits=limits,
+            enable_cors=enable_cors,
+            rest_api_timeout_in_ms=rest_api_timeout_in_ms,
+            model_run_threads=model_run_threads,
+            batching=batching,
+            **serve_settings,
+        )
     except ValueError as error:  # both ports 0: nothing to serve
         return _error(str(error), 2)
     except (RuntimeError, OSError) as error:  # a model did not load; a port is taken

@@ -79,8 +79,9 @@ def _time_remaining(context: grpc.ServicerContext) -> float | None:
     return None if remaining is None or remaining > _NO_DEADLINE_SECONDS else remaining
 
 
-def _answer(context: grpc.ServicerContext, handler, request, request_log: RateLimitedLog,
-            method: str):
+def _answer(
+    context: grpc.ServicerContext, handler, request, request_log: RateLimitedLog, method: str
+):
     """`handler(request)`, or the call aborted with the ServingError's code and message (and
     one line logged); counted and timed in `monitoring.METRICS`."""
     started = time.monotonic()
@@ -90,11 +91,11 @@ def _answer(context: grpc.ServicerContext, handler, request, request_log: RateLi
         failure = from_exception(error)
         record_grpc_request(method, request, failure.code, started)
         if isinstance(error, ServingError):
-            request_log.log(logging.INFO, "gRPC %s: %s %s", method, failure.code,
-                            one_line(failure.message))
+            request_log.log(
+                logging.INFO, "gRPC %s: %s %s", method, failure.code, one_line(failure.message)
+            )
         else:
-            request_log.log(logging.ERROR, "Unexpected failure in gRPC %s", method,
-                            exc_info=error)
+            request_log.log(logging.ERROR, "Unexpected failure in gRPC %s", method, exc_info=error)
         message = valid_unicode(failure.message)
         if len(message) > _MESSAGE_LIMIT:
             message = message[:_MESSAGE_LIMIT] + "...TRUNCATED"
@@ -115,14 +116,18 @@ class _UnparseableRequestFilter(logging.Filter):
         if record.msg != _DESERIALIZING_FAILURE:
             return True
         error = record.exc_info[1] if record.exc_info else None
-        self.request_log.log(logging.INFO, "gRPC request message does not parse: %s",
-                             one_line(f"{type(error).__name__}: {error}" if error else "?"))
+        self.request_log.log(
+            logging.INFO,
+            "gRPC request message does not parse: %s",
+            one_line(f"{type(error).__name__}: {error}" if error else "?"),
+        )
         return False
 
 
 def _unimplemented(context: grpc.ServicerContext, method: str, instead: str):
-    context.abort(grpc.StatusCode.UNIMPLEMENTED,
-                  f"kerattn serve does not implement {method}; {instead}.")
+    context.abort(
+        grpc.StatusCode.UNIMPLEMENTED, f"kerattn serve does not implement {method}; {instead}."
+    )
 
 
 def _model_spec(request):
@@ -135,28 +140,38 @@ def _model_spec(request):
 def _version_and_label(spec) -> tuple[int | None, str | None]:
     """The ModelSpec's version choice: (version, None), (None, label) or (None, None) = latest."""
     choice = spec.WhichOneof("version_choice")
-    return (spec.version.value if choice == "version" else None,
-            spec.version_label if choice == "version_label" else None)
+    return (
+        spec.version.value if choice == "version" else None,
+        spec.version_label if choice == "version_label" else None,
+    )
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     """`tensorflow.serving.PredictionService` over a `ModelManager`."""
 
-    def __init__(self, manager: ModelManager, limits: RequestLimits | None = None,
-                 request_log: RateLimitedLog | None = None,
-                 run_queue: ModelRunQueue | None = None):
+    def __init__(
+        self,
+        manager: ModelManager,
+        limits: RequestLimits | None = None,
+        request_log: RateLimitedLog | None = None,
+        run_queue: ModelRunQueue | None = None,
+    ):
         self.manager = manager
         self.limits = limits or RequestLimits()
         self.request_log = request_log or RateLimitedLog(logger)
         self.run_queue = run_queue or ModelRunQueue()
 
     def Predict(self, request, context):  # noqa: N802 - the generated servicer's method names
-        return _answer(context, functools.partial(self._predict, context=context), request,
-                       self.request_log, "Predict")
+        return _answer(
+            context,
+            functools.partial(self._predict, context=context),
+            request,
+            self.request_log,
+            "Predict",
+        )
 
     def GetModelMetadata(self, request, context):  # noqa: N802
-        return _answer(context, self._model_metadata, request, self.request_log,
-                       "GetModelMetadata")
+        return _answer(context, self._model_metadata, request, self.request_log, "GetModelMetadata")
 
     def Classify(self, request, context):  # noqa: N802
         _unimplemented(context, "Classify", "use Predict")
@@ -181,9 +196,14 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         inputs = input_arrays(request.inputs, signature_def, self.limits)
         aliases = output_aliases(request.output_filter, signature_def)
         outputs = self.run_queue.call_signature(
-            function, signature_def, inputs, aliases, loaded.padded_axes.get(key),
+            function,
+            signature_def,
+            inputs,
+            aliases,
+            loaded.padded_axes.get(key),
             timeout=_time_remaining(context),
-            on_submit=lambda future: context.add_callback(future.cancel))
+            on_submit=lambda future: context.add_callback(future.cancel),
+        )
         response = predict_pb2.PredictResponse()
         response.model_spec.name = spec.name
         response.model_spec.signature_name = key
@@ -196,12 +216,14 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         spec = _model_spec(request)
         if not request.metadata_field:
             raise invalid_argument(
-                "GetModelMetadataRequest must specify at least one metadata_field")
+                "GetModelMetadataRequest must specify at least one metadata_field"
+            )
         for field in request.metadata_field:
             if field != _SIGNATURE_DEF_FIELD:
                 raise invalid_argument(f"Metadata field {field} is not supported")
         model_spec, signature_map = model_metadata(
-            self.manager, spec.name, *_version_and_label(spec))
+            self.manager, spec.name, *_version_and_label(spec)
+        )
         response = get_model_metadata_pb2.GetModelMetadataResponse(model_spec=model_spec)
         response.metadata[_SIGNATURE_DEF_FIELD].Pack(signature_map)
         return response
@@ -218,13 +240,15 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
         return _answer(context, self._model_status, request, self.request_log, "GetModelStatus")
 
     def HandleReloadConfigRequest(self, request, context):  # noqa: N802
-        _unimplemented(context, "HandleReloadConfigRequest",
-                       "restart it with the new --model_config_file")
+        _unimplemented(
+            context, "HandleReloadConfigRequest", "restart it with the new --model_config_file"
+        )
 
     def _model_status(self, request):
         spec = _model_spec(request)  # the label is ignored, as in get_model_status_impl.cc
         return model_status_response(
-            self.manager, spec.name, spec.version.value if spec.HasField("version") else None)
+            self.manager, spec.name, spec.version.value if spec.HasField("version") else None
+        )
 
 
 class GrpcServer:
@@ -246,15 +270,22 @@ class GrpcServer:
         shutdown_timeout: seconds in-flight RPCs get to finish on shutdown.
     """
 
-    def __init__(self, manager: ModelManager, host: str = "127.0.0.1", port: int = 8500,
-                 max_threads: int | None = None, limits: RequestLimits | None = None,
-                 shutdown_timeout: float = 30.0, max_queued_requests: int = DEFAULT_MAX_QUEUED,
-                 run_queue: ModelRunQueue | None = None, idle_timeout_seconds: float = 0.0):
+    def __init__(
+        self,
+        manager: ModelManager,
+        host: str = "127.0.0.1",
+        port: int = 8500,
+        max_threads: int | None = None,
+        limits: RequestLimits | None = None,
+        shutdown_timeout: float = 30.0,
+        max_queued_requests: int = DEFAULT_MAX_QUEUED,
+        run_queue: ModelRunQueue | None = None,
+        idle_timeout_seconds: float = 0.0,
+    ):
         if max_threads is not None and max_threads < 1:
             raise ValueError(f"`max_threads` must be >= 1; received {max_threads}.")
         if max_queued_requests < 0:
-            raise ValueError(
-                f"`max_queued_requests` must be >= 0; received {max_queued_requests}.")
+            raise ValueError(f"`max_queued_requests` must be >= 0; received {max_queued_requests}.")
         self.max_queued_requests = max_queued_requests
         self.idle_timeout_seconds = idle_timeout_seconds
         self._own_run_queue = run_queue is None
@@ -277,7 +308,8 @@ class GrpcServer:
             OSError: the address cannot be bound (e.g. the port is taken).
         """
         executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self.max_threads, thread_name_prefix="kerattn-grpc")
+            max_workers=self.max_threads, thread_name_prefix="kerattn-grpc"
+        )
         options = [
             ("grpc.max_receive_message_length", self.limits.max_request_bytes),
             ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share it
@@ -285,13 +317,16 @@ class GrpcServer:
         if self.idle_timeout_seconds > 0:  # connections without an RPC for that long are closed
             options.append(("grpc.max_connection_idle_ms", int(self.idle_timeout_seconds * 1000)))
         server = grpc.server(
-            executor, maximum_concurrent_rpcs=self.max_threads + self.max_queued_requests,
-            options=options)
+            executor,
+            maximum_concurrent_rpcs=self.max_threads + self.max_queued_requests,
+            options=options,
+        )
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            PredictionServicer(self.manager, self.limits, self._request_log, self.run_queue),
-            server)
+            PredictionServicer(self.manager, self.limits, self._request_log, self.run_queue), server
+        )
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(
-            ModelServicer(self.manager, self._request_log), server)
+            ModelServicer(self.manager, self._request_log), server
+        )
         host = f"[{self.host}]" if ":" in self.host else self.host
         try:
             self.port = server.add_insecure_port(f"{host}:{self.port}")

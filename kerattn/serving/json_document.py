@@ -28,8 +28,16 @@ WHITESPACE = b" \t\n\r"
 _NUMBER = re.compile(rb"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 _SPECIAL_NUMBER = re.compile(rb"-?(?:NaN|Infinity|Inf)")
 _PLAIN_STRING_RUN = re.compile(rb'[^"\\\x00-\x1f]*')
-_ESCAPES = {ord('"'): '"', ord("\\"): "\\", ord("/"): "/", ord("b"): "\b", ord("f"): "\f",
-            ord("n"): "\n", ord("r"): "\r", ord("t"): "\t"}
+_ESCAPES = {
+    ord('"'): '"',
+    ord("\\"): "\\",
+    ord("/"): "/",
+    ord("b"): "\b",
+    ord("f"): "\f",
+    ord("n"): "\n",
+    ord("r"): "\r",
+    ord("t"): "\t",
+}
 _HEX = re.compile(rb"[0-9a-fA-F]{4}")
 DUMP_LIMIT = 256
 
@@ -96,13 +104,19 @@ def _parse_well_formed(body: bytes):
     containers, no `\\u` escape of a surrogate, no number that overflows a double. Anything else
     (every malformed body included) gives `_NOT_PARSED`, and `parse` reads it and words its
     errors."""
-    if (body.count(b"[") + body.count(b"{") > _FAST_PARSE_CONTAINERS
-            or _SURROGATE_ESCAPE.search(body) is not None):
+    if (
+        body.count(b"[") + body.count(b"{") > _FAST_PARSE_CONTAINERS
+        or _SURROGATE_ESCAPE.search(body) is not None
+    ):
         return _NOT_PARSED
     try:
         text = body.decode("utf-8")
-        return json.loads(text, object_pairs_hook=_first_member_wins,
-                          parse_int=_integer_literal, parse_float=_finite_float)
+        return json.loads(
+            text,
+            object_pairs_hook=_first_member_wins,
+            parse_int=_integer_literal,
+            parse_float=_finite_float,
+        )
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError included
         return _NOT_PARSED
 
@@ -226,7 +240,7 @@ def _unicode_escape(text: bytes, position: int) -> tuple[int, int]:
     code = int(digits.group(), 16)
     position += 6
     if 0xD800 <= code <= 0xDBFF:
-        if text[position:position + 2] != b"\\u":
+        if text[position : position + 2] != b"\\u":
             raise JsonParseError("The surrogate pair in string is invalid.", position)
         low = _HEX.match(text, position + 2)
         if low is None:
@@ -286,8 +300,11 @@ def json_string(text: str) -> str:
         elif char == "\\":
             escaped.append("\\\\")
         elif ord(char) < 0x20:
-            escaped.append({"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}.get(
-                char, f"\\u{ord(char):04X}"))
+            escaped.append(
+                {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}.get(
+                    char, f"\\u{ord(char):04X}"
+                )
+            )
         else:
             escaped.append(char)
     return '"' + "".join(escaped) + '"'

@@ -36,8 +36,9 @@ JSON_CONTENT_TYPE = "application/json"
 
 def json_error_body(message: str) -> bytes:
     """TF Serving's error body `{"error": <message>}` (4-space indentation), valid UTF-8."""
-    return json.dumps({"error": valid_unicode(message)}, indent=4,
-                      ensure_ascii=False).encode("utf-8")
+    return json.dumps({"error": valid_unicode(message)}, indent=4, ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 def _reason(message: str | None, status: int) -> str:
@@ -51,15 +52,23 @@ def raw_json_response(status: int, message: str) -> bytes:
     """A complete HTTP/1.1 response `{"error": message}` that closes the connection, for answers
     written straight to a transport (no aiohttp request exists yet)."""
     body = json_error_body(message)
-    head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-            f"Content-Type: {JSON_CONTENT_TYPE}\r\nContent-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+        f"Content-Type: {JSON_CONTENT_TYPE}\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
     return head.encode("ascii") + body
 
 
 class _JsonErrorRequestHandler(web.RequestHandler):
-    def __init__(self, manager: "JsonErrorServer", *, request_log: RateLimitedLog,
-                 header_timeout: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        manager: "JsonErrorServer",
+        *,
+        request_log: RateLimitedLog,
+        header_timeout: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(manager, **kwargs)
         self._request_log = request_log
         self._server = manager
@@ -71,11 +80,18 @@ class _JsonErrorRequestHandler(web.RequestHandler):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if not self._server.admit():
             self._refused = True
-            self._request_log.log(logging.INFO, "REST connection refused: %d connections open",
-                                  self._server.max_connections)
-            transport.write(raw_json_response(
-                503, f"Too many open connections (the limit is {self._server.max_connections}); "
-                "retry later."))
+            self._request_log.log(
+                logging.INFO,
+                "REST connection refused: %d connections open",
+                self._server.max_connections,
+            )
+            transport.write(
+                raw_json_response(
+                    503,
+                    f"Too many open connections (the limit is {self._server.max_connections}); "
+                    "retry later.",
+                )
+            )
             transport.close()
             return
         super().connection_made(transport)
@@ -89,10 +105,16 @@ class _JsonErrorRequestHandler(web.RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if (data and self._header_timeout > 0 and not self._in_request
-                and self._header_timer is None and self.transport is not None):
+        if (
+            data
+            and self._header_timeout > 0
+            and not self._in_request
+            and self._header_timer is None
+            and self.transport is not None
+        ):
             self._header_timer = asyncio.get_running_loop().call_later(
-                self._header_timeout, self._headers_too_slow)
+                self._header_timeout, self._headers_too_slow
+            )
 
     def request_started(self) -> None:
         """Called by the server's handler: the headers are complete."""
@@ -116,20 +138,27 @@ class _JsonErrorRequestHandler(web.RequestHandler):
         self.transport.write(raw_json_response(408, text))
         self.force_close()
 
-    def handle_error(self, request: web.BaseRequest, status: int = 500,
-                     exc: BaseException | None = None, message: str | None = None
-                     ) -> web.StreamResponse:
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
         if request.writer.output_size > 0:  # as aiohttp: a response was started, cannot answer
-            raise ConnectionError("Response is sent already, cannot send another response "
-                                  "with the error message")
+            raise ConnectionError(
+                "Response is sent already, cannot send another response with the error message"
+            )
         if status == HTTPStatus.INTERNAL_SERVER_ERROR:  # a fault of the server, not the request
             text = "Internal server error."
-            self._request_log.log(logging.ERROR, "Unexpected failure handling a REST request",
-                                  exc_info=exc)
+            self._request_log.log(
+                logging.ERROR, "Unexpected failure handling a REST request", exc_info=exc
+            )
         else:
             text = f"Malformed HTTP request: {_reason(message, status)}"
-            self._request_log.log(logging.INFO, "REST request from %s: %d %s", request.remote,
-                                  status, one_line(text))
+            self._request_log.log(
+                logging.INFO, "REST request from %s: %d %s", request.remote, status, one_line(text)
+            )
         response = web.Response(status=status, body=json_error_body(text))
         response.headers["Content-Type"] = JSON_CONTENT_TYPE
         response.force_close()
@@ -151,13 +180,21 @@ class JsonErrorServer(web.Server):
             `keepalive_timeout`, …).
     """
 
-    def __init__(self, handler, *, request_log: RateLimitedLog, max_connections: int = 0,
-                 header_timeout: float = 0.0, **handler_args):
+    def __init__(
+        self,
+        handler,
+        *,
+        request_log: RateLimitedLog,
+        max_connections: int = 0,
+        header_timeout: float = 0.0,
+        **handler_args,
+    ):
         super().__init__(self._handle_marked, loop=asyncio.get_running_loop(), **handler_args)
         self._inner_handler = handler
         self._serving_loop = asyncio.get_running_loop()
-        self._handler_args = dict(handler_args, request_log=request_log,
-                                  header_timeout=header_timeout)
+        self._handler_args = dict(
+            handler_args, request_log=request_log, header_timeout=header_timeout
+        )
         self.max_connections = max_connections
         self.open_connections = 0
 

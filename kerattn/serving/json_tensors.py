@@ -33,17 +33,31 @@ from kerattn.serving.serving_error import ServingError, invalid_argument
 
 # DataType enum number → (DataTypeString name, numpy dtype; None: JSON conversion unsupported).
 DTYPES = {
-    1: ("float", np.float32), 2: ("double", np.float64), 3: ("int32", np.int32),
-    4: ("uint8", np.uint8), 5: ("int16", np.int16), 6: ("int8", np.int8),
-    7: ("string", object), 8: ("complex64", None), 9: ("int64", np.int64),
-    10: ("bool", np.bool_), 14: ("bfloat16", None), 17: ("uint16", None),
-    18: ("complex128", None), 19: ("half", None), 22: ("uint32", np.uint32),
+    1: ("float", np.float32),
+    2: ("double", np.float64),
+    3: ("int32", np.int32),
+    4: ("uint8", np.uint8),
+    5: ("int16", np.int16),
+    6: ("int8", np.int8),
+    7: ("string", object),
+    8: ("complex64", None),
+    9: ("int64", np.int64),
+    10: ("bool", np.bool_),
+    14: ("bfloat16", None),
+    17: ("uint16", None),
+    18: ("complex128", None),
+    19: ("half", None),
+    22: ("uint32", np.uint32),
     23: ("uint64", np.uint64),
 }
 _INTEGER_RANGES = {
-    "int32": (-(2**31), 2**31 - 1), "int16": (-(2**31), 2**31 - 1),
-    "int8": (-(2**31), 2**31 - 1), "uint8": (-(2**31), 2**31 - 1),  # no narrower check
-    "int64": (-(2**63), 2**63 - 1), "uint32": (0, 2**32 - 1), "uint64": (0, 2**64 - 1),
+    "int32": (-(2**31), 2**31 - 1),
+    "int16": (-(2**31), 2**31 - 1),
+    "int8": (-(2**31), 2**31 - 1),
+    "uint8": (-(2**31), 2**31 - 1),  # no narrower check
+    "int64": (-(2**63), 2**63 - 1),
+    "uint32": (0, 2**32 - 1),
+    "uint64": (0, 2**64 - 1),
 }
 _BASE64_BODY = re.compile(r"[A-Za-z0-9+/]*")
 _ASCII_WHITESPACE = re.compile(r"[ \t\n\v\f\r]")
@@ -66,7 +80,7 @@ def absl_base64_decode(text: str) -> bytes | None:
     correct if present), ASCII whitespace skipped, anything else rejected (None)."""
     compact = _ASCII_WHITESPACE.sub("", text)
     body = _BASE64_BODY.match(compact).group()
-    padding = compact[len(body):]
+    padding = compact[len(body) :]
     if padding.strip("=."):
         return None
     remainder = len(body) % 4
@@ -82,28 +96,35 @@ def absl_base64_decode(text: str) -> bytes | None:
 
 def is_base64_object(value) -> bool:
     """A `{"b64": "<string>"}` object: exactly one member `b64` whose value is a string."""
-    return (isinstance(value, dict) and len(value) == 1 and "b64" in value
-            and isinstance(value["b64"], str))
+    return (
+        isinstance(value, dict)
+        and len(value) == 1
+        and "b64" in value
+        and isinstance(value["b64"], str)
+    )
 
 
 def _type_error(value, expected: str) -> ServingError:
     return invalid_argument(
-        f"JSON Value: {dump(value)} Type: {type_name(value)} is not of expected type: {expected}")
+        f"JSON Value: {dump(value)} Type: {type_name(value)} is not of expected type: {expected}"
+    )
 
 
 def convert_leaf(value, dtype_enum: int):
     """The Python value a JSON leaf gives for `dtype_enum` (AddValueToTensor)."""
     name, numpy_dtype = DTYPES.get(dtype_enum, (dtype_name(dtype_enum), None))
     if numpy_dtype is None:
-        raise ServingError("UNIMPLEMENTED",
-                           f"Conversion of JSON Value: {dump(value)} to type: {name}")
+        raise ServingError(
+            "UNIMPLEMENTED", f"Conversion of JSON Value: {dump(value)} to type: {name}"
+        )
     if name == "string":
         if isinstance(value, str):
             return value.encode("utf-8", "surrogateescape")
         if isinstance(value, dict):
             if not is_base64_object(value):
                 raise invalid_argument(
-                    f"JSON Value: {dump(value)} not formatted correctly for base64 data")
+                    f"JSON Value: {dump(value)} not formatted correctly for base64 data"
+                )
             decoded = absl_base64_decode(value["b64"])
             if decoded is None:
                 raise invalid_argument("Unable to base64 decode")
@@ -146,16 +167,19 @@ def fill_values(value, shape: list[int], dtype_enum: int, out: list) -> None:
             if level != rank:
                 raise invalid_argument(
                     f"JSON Value: {dump(current)} found at incorrect level: {level + 1} in the "
-                    f"JSON DOM. Expected at level: {rank}")
+                    f"JSON DOM. Expected at level: {rank}"
+                )
             out.append(convert_leaf(current, dtype_enum))
             continue
         if level >= rank:
             raise invalid_argument(
-                f"Encountered list at unexpected level: {level} expected < {rank}")
+                f"Encountered list at unexpected level: {level} expected < {rank}"
+            )
         if len(current) != shape[level]:
             raise invalid_argument(
                 f"Encountered list at unexpected size: {len(current)} at level: {level} "
-                f"expected size: {shape[level]}")
+                f"expected size: {shape[level]}"
+            )
         stack.extend((item, level + 1) for item in reversed(current))
 
 
@@ -178,15 +202,20 @@ class _RequestInputs:
     """The signature inputs one request feeds, the limits their shapes are checked against, and
     the elements the request's inputs add up to so far."""
 
-    def __init__(self, dtypes: Mapping[str, int], tensor_infos: Mapping[str, Any],
-                 limits: RequestLimits | None):
+    def __init__(
+        self,
+        dtypes: Mapping[str, int],
+        tensor_infos: Mapping[str, Any],
+        limits: RequestLimits | None,
+    ):
         self.dtypes = dict(dtypes)
         self.tensor_infos = dict(tensor_infos)
         self.limits = limits or RequestLimits()
         self.elements = 0
 
-    def checked_shape(self, name: str, value, batch_size: int | None = None,
-                      count: bool = True) -> list[int]:
+    def checked_shape(
+        self, name: str, value, batch_size: int | None = None, count: bool = True
+    ) -> list[int]:
         """The shape of `value`, read no deeper than input `name` may be and checked against the
         limits; with `batch_size`, `value` is one of that many instances and the checked shape
         is `[batch_size] + its shape`. `count` adds the elements to the request's total."""
@@ -211,8 +240,13 @@ class _RequestInputs:
         return _array(values, shape, self.dtypes[name])
 
 
-def json_to_tensor(value, dtype_enum: int, limits: RequestLimits | None = None,
-                   name: str = "inputs", tensor_info=None) -> np.ndarray:
+def json_to_tensor(
+    value,
+    dtype_enum: int,
+    limits: RequestLimits | None = None,
+    name: str = "inputs",
+    tensor_info=None,
+) -> np.ndarray:
     """One JSON value as an array of `dtype_enum`, its shape checked against `limits` (default
     `RequestLimits()`) and `tensor_info`'s shape (None: any rank) before its values are read."""
     return _RequestInputs({name: dtype_enum}, {name: tensor_info}, limits).tensor(name, value)
@@ -222,8 +256,9 @@ def _status_text(error: ServingError) -> str:
     return f"{error.code}: {error.message}"
 
 
-def input_tensors(document: dict, signature_def, limits: RequestLimits | None = None
-                  ) -> tuple[dict[str, np.ndarray], bool]:
+def input_tensors(
+    document: dict, signature_def, limits: RequestLimits | None = None
+) -> tuple[dict[str, np.ndarray], bool]:
     """Named input arrays for a predict request, and whether it used the row format.
 
     Args:
@@ -236,13 +271,17 @@ def input_tensors(document: dict, signature_def, limits: RequestLimits | None = 
             columnar value of an unsupported dtype), or INVALID_ARGUMENT for an input over the
             limits.
     """
-    infos = _RequestInputs({name: info.dtype for name, info in signature_def.inputs.items()},
-                           signature_def.inputs, limits)
+    infos = _RequestInputs(
+        {name: info.dtype for name, info in signature_def.inputs.items()},
+        signature_def.inputs,
+        limits,
+    )
     has_instances, has_inputs = "instances" in document, "inputs" in document
     if has_instances and has_inputs:
         raise invalid_argument(
             f"JSON Value: {dump(document)} Not formatted correctly expecting only one of "
-            "'inputs' or 'instances' keys to exist ")
+            "'inputs' or 'instances' keys to exist "
+        )
     if not has_instances and not has_inputs:
         raise invalid_argument("Missing 'inputs' or 'instances' key")
     if has_instances:
@@ -259,7 +298,8 @@ def _inputs_to_tensors(inputs, infos: _RequestInputs) -> dict[str, np.ndarray]:
         if len(infos.dtypes) > 1:
             raise invalid_argument(
                 "inputs is a plain value/list, but expecting an object as multiple input tensors "
-                "required as per tensorinfo_map")
+                "required as per tensorinfo_map"
+            )
         (name,) = infos.dtypes
         return {name: infos.tensor(name, inputs)}
     tensors = {}
@@ -273,7 +313,8 @@ def _inputs_to_tensors(inputs, infos: _RequestInputs) -> dict[str, np.ndarray]:
 def _instances_to_tensors(instances, infos: _RequestInputs) -> dict[str, np.ndarray]:
     if not isinstance(instances, list):
         raise invalid_argument(
-            f"JSON Value: {dump(instances)} Expecting 'instances' to be an list/array")
+            f"JSON Value: {dump(instances)} Expecting 'instances' to be an list/array"
+        )
     if not instances:
         raise invalid_argument(f"JSON Value: {dump(instances)} No values in 'instances' array")
     infos.limits.check_batch(len(instances))
@@ -293,7 +334,8 @@ def _instances_to_tensors(instances, infos: _RequestInputs) -> dict[str, np.ndar
             raise invalid_argument(f"Expecting tensor size: {first_size} but got: {len(values)}")
         if shape != first_shape:
             raise invalid_argument(
-                f"Expecting shape {shape_text(first_shape)} but got: {shape_text(shape)}")
+                f"Expecting shape {shape_text(first_shape)} but got: {shape_text(shape)}"
+            )
         all_values.extend(values)
 
     dtypes = infos.dtypes
@@ -302,7 +344,8 @@ def _instances_to_tensors(instances, infos: _RequestInputs) -> dict[str, np.ndar
         for index, element in enumerate(instances):
             if not _is_element_object(element):
                 raise invalid_argument(
-                    f"Expecting object but got list at item {index} of input list")
+                    f"Expecting object but got list at item {index} of input list"
+                )
             # As json_tensor.cc: every key in the object's order first (an unknown one, e.g.
             # the `b64` of `{"b64": …, "x": …}`, fails as that key), then the set of keys.
             for key, item in element.items():
@@ -313,27 +356,32 @@ def _instances_to_tensors(instances, infos: _RequestInputs) -> dict[str, np.ndar
                 except ServingError as error:
                     raise invalid_argument(
                         f"Failed to process element: {index} key: {key} of 'instances' list. "
-                        f"Error: {_status_text(error)}") from None
+                        f"Error: {_status_text(error)}"
+                    ) from None
             if len(element) != len(dtypes):  # every key is an input name: some are missing
                 raise invalid_argument(
                     f"Failed to process element: {index} of 'instances' list. JSON object: "
-                    f"{dump(element)} keys must be equal to: {','.join(names)}")
+                    f"{dump(element)} keys must be equal to: {','.join(names)}"
+                )
     else:
         if len(dtypes) > 1:
             raise invalid_argument(
                 "instances is a plain list, but expecting list of objects as multiple input "
-                "tensors required as per tensorinfo_map")
-        (name, dtype), = dtypes.items()
+                "tensors required as per tensorinfo_map"
+            )
+        ((name, dtype),) = dtypes.items()
         for index, element in enumerate(instances):
             if _is_element_object(element):
                 raise invalid_argument(
-                    f"Expecting value/list but got object at item {index} of input list")
+                    f"Expecting value/list but got object at item {index} of input list"
+                )
             try:
                 add_item(name, element, dtype)
             except ServingError as error:
                 raise invalid_argument(
                     f"Failed to process element: {index} of 'instances' list. "
-                    f"Error: {_status_text(error)}") from None
+                    f"Error: {_status_text(error)}"
+                ) from None
     return {
         name: _array(values, [len(instances)] + shape, dtypes[name])
         for name, (shape, _, values) in collected.items()
@@ -404,9 +452,12 @@ def _leaf_texts(name: str, array: np.ndarray, depth: int) -> list[str]:
             closing = '"\n' + _INDENT * depth + "}"
             return [opening + base64.b64encode(bytes(x)).decode("ascii") + closing for x in flat]
         return [json_string(bytes(x).decode("utf-8", "surrogateescape")) for x in flat]
-    tf_name = {np.dtype(np.float16): "half", np.dtype(np.complex64): "complex64",
-               np.dtype(np.complex128): "complex128", np.dtype(np.uint16): "uint16"}.get(
-        kind, str(kind))
+    tf_name = {
+        np.dtype(np.float16): "half",
+        np.dtype(np.complex64): "complex64",
+        np.dtype(np.complex128): "complex128",
+        np.dtype(np.uint16): "uint16",
+    }.get(kind, str(kind))
     raise invalid_argument(f"Failed to write JSON value for tensor type: {tf_name}")
 
 
@@ -418,19 +469,20 @@ def _tensor_text(name: str, array, depth: int, single_line: bool) -> str:
     array = np.asarray(array)
     shape = array.shape
     if array.size == 0:  # arrays down to the first 0-sized dimension, which are `[]`
-        shape = shape[:shape.index(0)]
+        shape = shape[: shape.index(0)]
         level = ["[]"] * int(np.prod(shape))
     else:
         level = _leaf_texts(name, array, depth + len(shape))
     for axis in range(len(shape) - 1, -1, -1):  # the arrays of `axis` have depth + axis open
         size = shape[axis]
         if single_line:
-            level = ["[" + ", ".join(level[i:i + size]) + "]"
-                     for i in range(0, len(level), size)]
+            level = ["[" + ", ".join(level[i : i + size]) + "]" for i in range(0, len(level), size)]
         else:
             inner, outer = "\n" + _INDENT * (depth + axis + 1), "\n" + _INDENT * (depth + axis)
-            level = ["[" + ",".join(inner + text for text in level[i:i + size]) + outer + "]"
-                     for i in range(0, len(level), size)]
+            level = [
+                "[" + ",".join(inner + text for text in level[i : i + size]) + outer + "]"
+                for i in range(0, len(level), size)
+            ]
     return level[0]
 
 
@@ -459,26 +511,36 @@ def predict_response_json(outputs: dict[str, Any], row_format: bool) -> bytes:
             elif array.shape[0] != batch:
                 raise invalid_argument(
                     f"Tensor name: {name} has inconsistent batch size: {array.shape[0]} "
-                    f"expecting: {batch}")
+                    f"expecting: {batch}"
+                )
         if len(arrays) == 1:
             ((name, array),) = arrays.items()
             items = ", ".join(_tensor_text(name, item, 2, single_line=True) for item in array)
         else:
             member = "\n" + _INDENT * 3
             items = ",".join(
-                "\n" + _INDENT * 2 + "{" + ",".join(
+                "\n"
+                + _INDENT * 2
+                + "{"
+                + ",".join(
                     f"{member}{json_string(name)}: "
                     f"{_tensor_text(name, array[index], 3, single_line=True)}"
-                    for name, array in arrays.items()) + "\n" + _INDENT * 2 + "}"
-                for index in range(batch))
+                    for name, array in arrays.items()
+                )
+                + "\n"
+                + _INDENT * 2
+                + "}"
+                for index in range(batch)
+            )
         closing = "\n" + _INDENT + "]" if batch else "]"
-        body = '{\n' + _INDENT + '"predictions": [' + items + closing + "\n}"
+        body = "{\n" + _INDENT + '"predictions": [' + items + closing + "\n}"
     elif len(arrays) == 1:
         ((name, array),) = arrays.items()
         body = "{\n" + _INDENT + '"outputs": ' + _tensor_text(name, array, 1, False) + "\n}"
     else:
         members = ",".join(
             f"\n{_INDENT * 2}{json_string(name)}: {_tensor_text(name, array, 2, False)}"
-            for name, array in arrays.items())
+            for name, array in arrays.items()
+        )
         body = "{\n" + _INDENT + '"outputs": {' + members + "\n" + _INDENT + "}\n}"
     return body.encode("utf-8", "surrogateescape")

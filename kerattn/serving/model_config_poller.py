@@ -26,8 +26,12 @@ class ModelConfigPoller:
             default 0).
     """
 
-    def __init__(self, manager: ModelManager, read_configs: Callable[[], list[ModelConfig]],
-                 poll_wait_seconds: float):
+    def __init__(
+        self,
+        manager: ModelManager,
+        read_configs: Callable[[], list[ModelConfig]],
+        poll_wait_seconds: float,
+    ):
         self.manager = manager
         self.read_configs = read_configs
         self.poll_wait_seconds = poll_wait_seconds
@@ -45,8 +49,10 @@ class ModelConfigPoller:
         if configs == self._last:
             return False
         if self._last is not None:
-            logger.info("Model config file changed: serving %s",
-                        ", ".join(config.name for config in configs))
+            logger.info(
+                "Model config file changed: serving %s",
+                ", ".join(config.name for config in configs),
+            )
         self.manager.set_configs(configs)
         self._last = configs
         return True
@@ -56,8 +62,9 @@ class ModelConfigPoller:
         self._last = list(current)
         if self.poll_wait_seconds > 0 and self._thread is None:
             self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="kerattn-config-poller",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._loop, name="kerattn-config-poller", daemon=True
+            )
             self._thread.start()
 
     def _loop(self) -> None:

@@ -99,14 +99,16 @@ def model_configs_from_proto(server_config) -> list[ModelConfig]:
         num_versions = 1
         if policy == "latest" and config.model_version_policy.latest.num_versions:
             num_versions = config.model_version_policy.latest.num_versions
-        configs.append(ModelConfig(
-            name=config.name,
-            base_path=config.base_path,
-            policy=policy,
-            num_versions=num_versions,
-            versions=tuple(config.model_version_policy.specific.versions),
-            labels=dict(config.version_labels),
-        ))
+        configs.append(
+            ModelConfig(
+                name=config.name,
+                base_path=config.base_path,
+                policy=policy,
+                num_versions=num_versions,
+                versions=tuple(config.model_version_policy.specific.versions),
+                labels=dict(config.version_labels),
+            )
+        )
     return configs
 
 
@@ -123,8 +125,11 @@ def discover_versions(base_path: str | os.PathLike) -> dict[int, Path]:
         if version is None:
             continue
         if version in versions:
-            logger.warning("Duplicate version directories %s and %s; using the first.",
-                           versions[version], child)
+            logger.warning(
+                "Duplicate version directories %s and %s; using the first.",
+                versions[version],
+                child,
+            )
             continue
         versions[version] = child
     return versions
@@ -136,6 +141,7 @@ class LoadedVersion:
     def __init__(self, model_name: str, version: int, path: Path):
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  (registers the tf-text ops kerattn's exports use)
+
         self.model_name = model_name
         self.version = version
         self.path = Path(path)
@@ -158,8 +164,9 @@ def read_padded_axes(version_dir: Path) -> dict[str, dict[str, list[str]]]:
     path = Path(version_dir) / "assets.extra" / "kerattn_export.json"
     try:
         signatures = json.loads(path.read_text(encoding="utf-8")).get("signatures", {})
-        return {key: dict(description.get("padded_axes", {}))
-                for key, description in signatures.items()}
+        return {
+            key: dict(description.get("padded_axes", {})) for key, description in signatures.items()
+        }
     except (OSError, ValueError, AttributeError, TypeError):
         return {}
 
@@ -171,8 +178,9 @@ def read_signature_defs(version_dir: Path) -> dict[str, Any]:
     path = Path(version_dir) / "saved_model.pb"
     if not path.exists():
         raise ServingError(
-            "NOT_FOUND", f"Could not find SavedModel .pb or .pbtxt at supplied export directory "
-            f"path: {version_dir}"
+            "NOT_FOUND",
+            f"Could not find SavedModel .pb or .pbtxt at supplied export directory "
+            f"path: {version_dir}",
         )
     saved_model = saved_model_pb2.SavedModel()
     try:
@@ -191,8 +199,10 @@ def status_message(message: str, version: int, version_dir: Path, base_path: str
     """A load failure's message for model status: the version folder named `version <v>` and
     the base path `<base path>`, so clients never see the server's absolute paths."""
     replacements = {}
-    for folder, name in ((Path(base_path), "<base path>"),
-                         (Path(version_dir), f"version {version}")):
+    for folder, name in (
+        (Path(base_path), "<base path>"),
+        (Path(version_dir), f"version {version}"),
+    ):
         for text in (str(folder), os.path.abspath(folder), os.path.realpath(folder)):
             if text.strip("/.") and len(text) > 1:
                 replacements[text] = name
@@ -236,9 +246,15 @@ class ModelManager:
             (default True, as TF Serving).
     """
 
-    def __init__(self, configs: list[ModelConfig], poll_wait_seconds: float = 1.0, loader=None,
-                 max_load_retries: int = 5, load_retry_interval_seconds: float = 60.0,
-                 enable_model_warmup: bool = True):
+    def __init__(
+        self,
+        configs: list[ModelConfig],
+        poll_wait_seconds: float = 1.0,
+        loader=None,
+        max_load_retries: int = 5,
+        load_retry_interval_seconds: float = 60.0,
+        enable_model_warmup: bool = True,
+    ):
         names = [config.name for config in configs]
         if len(set(names)) != len(names):
             raise ValueError(f"model names must be unique; received {names}.")
@@ -303,19 +319,26 @@ class ModelManager:
         if not on_disk:
             logger.warning(
                 "No versions of servable %s found under base path %s. Did you forget to name your "
-                "leaf directory as a number (eg. '/1/')?", config.name, base)
+                "leaf directory as a number (eg. '/1/')?",
+                config.name,
+                base,
+            )
         aspired = config.aspired(set(on_disk))
         if config.policy == "specific":
             for missing in sorted(set(config.versions) - set(on_disk)):
-                logger.warning("Version %d of servable %s not found under %s.",
-                               missing, config.name, base)
+                logger.warning(
+                    "Version %d of servable %s not found under %s.", missing, config.name, base
+                )
         with self._lock:
             # A failed version whose folder disappeared gets fresh retries when it reappears.
             for version in list(model.failures):
                 if version not in on_disk:
                     del model.failures[version]
-            to_load = [v for v in sorted(aspired, reverse=True)
-                       if v not in model.loaded and self._may_try(model, v)]
+            to_load = [
+                v
+                for v in sorted(aspired, reverse=True)
+                if v not in model.loaded and self._may_try(model, v)
+            ]
             for version in to_load:
                 model.statuses[version] = VersionStatus(version, START)
         for version in to_load:
@@ -340,8 +363,10 @@ class ModelManager:
         if version not in model.failures:
             return True
         _, attempts, last = model.failures[version]
-        return (attempts <= self.max_load_retries
-                and time.monotonic() - last >= self.load_retry_interval_seconds)
+        return (
+            attempts <= self.max_load_retries
+            and time.monotonic() - last >= self.load_retry_interval_seconds
+        )
 
     def _load(self, model: _ModelState, version: int, path: Path) -> None:
         with self._lock:
@@ -357,8 +382,12 @@ class ModelManager:
         except Exception as error:  # noqa: BLE001 - any load failure is recorded, not raised
             METRICS.record_load(str(path), (time.monotonic() - started) * 1e6, succeeded=False)
             failure = from_exception(error)
-            logger.error("Loading servable version %s %d failed: %s",
-                         model.config.name, version, failure.message)
+            logger.error(
+                "Loading servable version %s %d failed: %s",
+                model.config.name,
+                version,
+                failure.message,
+            )
             message = status_message(failure.message, version, path, model.config.base_path)
             with self._lock:
                 attempts = model.failures.get(version, (path, 0, 0.0))[1] + 1
@@ -378,7 +407,8 @@ class ModelManager:
         if self.poll_wait_seconds > 0 and self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(
-                target=self._poll_loop, name="kerattn-model-poller", daemon=True)
+                target=self._poll_loop, name="kerattn-model-poller", daemon=True
+            )
             self._thread.start()
 
     def _poll_loop(self) -> None:
@@ -411,8 +441,9 @@ class ModelManager:
     def model_names(self) -> list[str]:
         return list(self._models)
 
-    def servable(self, name: str, version: int | None = None, label: str | None = None
-                 ) -> LoadedVersion:
+    def servable(
+        self, name: str, version: int | None = None, label: str | None = None
+    ) -> LoadedVersion:
         """The loaded version a request names (ModelSpec resolution, server_core.cc).
 
         Raises:
@@ -426,13 +457,15 @@ class ModelManager:
             if label is not None:
                 if model is None or label not in model.config.labels:
                     raise ServingError(
-                        "INVALID_ARGUMENT", f"Unrecognized servable version label: {label}")
+                        "INVALID_ARGUMENT", f"Unrecognized servable version label: {label}"
+                    )
                 version = model.config.labels[label]
             if version is not None:
                 loaded = model.loaded.get(version) if model else None
                 if loaded is None:
                     raise ServingError(
-                        "NOT_FOUND", f"Servable not found for request: Specific({name}, {version})")
+                        "NOT_FOUND", f"Servable not found for request: Specific({name}, {version})"
+                    )
                 return loaded
             if model is None or not model.loaded:
                 raise ServingError("NOT_FOUND", f"Servable not found for request: Latest({name})")
@@ -451,7 +484,9 @@ class ModelManager:
             if version is not None:
                 if version not in model.statuses:
                     raise ServingError(
-                        "NOT_FOUND", f"Could not find version {version} of model {name}")
+                        "NOT_FOUND", f"Could not find version {version} of model {name}"
+                    )
                 return [dataclasses.replace(model.statuses[version])]
-            return [dataclasses.replace(model.statuses[v])
-                    for v in sorted(model.statuses, reverse=True)]
+            return [
+                dataclasses.replace(model.statuses[v]) for v in sorted(model.statuses, reverse=True)
+            ]

@@ -86,13 +86,15 @@ class ModelRunQueue:
             if self._threads:
                 return
             for index in range(self.num_threads):
-                thread = threading.Thread(target=self._work, name=f"kerattn-model-run-{index}",
-                                          daemon=True)
+                thread = threading.Thread(
+                    target=self._work, name=f"kerattn-model-run-{index}", daemon=True
+                )
                 thread.start()
                 self._threads.append(thread)
 
-    def submit(self, function: Callable, *args: Any, deadline: float | None = None
-               ) -> concurrent.futures.Future:
+    def submit(
+        self, function: Callable, *args: Any, deadline: float | None = None
+    ) -> concurrent.futures.Future:
         """Queues `function(*args)`; returns its Future.
 
         Args:
@@ -110,12 +112,19 @@ class ModelRunQueue:
             raise ServingError(
                 "RESOURCE_EXHAUSTED",
                 f"The model run queue is full ({self.max_queued} requests waiting for one of "
-                f"{self.num_threads} model run threads); retry later.") from None
+                f"{self.num_threads} model run threads); retry later.",
+            ) from None
         return run.future
 
-    def submit_signature(self, function, signature_def, inputs, aliases=(),
-                         deadline: float | None = None, padded_axes=None
-                         ) -> concurrent.futures.Future:
+    def submit_signature(
+        self,
+        function,
+        signature_def,
+        inputs,
+        aliases=(),
+        deadline: float | None = None,
+        padded_axes=None,
+    ) -> concurrent.futures.Future:
         """Queues `run_signature(function, signature_def, inputs, aliases)`; returns its Future.
 
         `padded_axes` (a kerattn export's padded output axes) matters only to request batching
@@ -123,25 +132,37 @@ class ModelRunQueue:
         """
         from kerattn.serving.servable_requests import run_signature
 
-        return self.submit(run_signature, function, signature_def, inputs, aliases,
-                           deadline=deadline)
+        return self.submit(
+            run_signature, function, signature_def, inputs, aliases, deadline=deadline
+        )
 
-    def call_signature(self, function, signature_def, inputs, aliases=(),
-                       padded_axes=None, timeout: float | None = None,
-                       on_submit: Callable[[concurrent.futures.Future], Any] | None = None
-                       ) -> Any:
+    def call_signature(
+        self,
+        function,
+        signature_def,
+        inputs,
+        aliases=(),
+        padded_axes=None,
+        timeout: float | None = None,
+        on_submit: Callable[[concurrent.futures.Future], Any] | None = None,
+    ) -> Any:
         """`submit_signature` and wait, as `call` does (in the caller's thread when nothing is
         queued and a run slot is free)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         if self._runs_inline and self._queue.empty() and self._slots.acquire(blocking=False):
-            return self._call_inline(function, signature_def, inputs, aliases, deadline,
-                                     on_submit)
-        future = self.submit_signature(function, signature_def, inputs, aliases,
-                                       deadline=deadline, padded_axes=padded_axes)
+            return self._call_inline(function, signature_def, inputs, aliases, deadline, on_submit)
+        future = self.submit_signature(
+            function, signature_def, inputs, aliases, deadline=deadline, padded_axes=padded_axes
+        )
         return self._wait(future, timeout, on_submit)
 
-    def call(self, function: Callable, *args: Any, timeout: float | None = None,
-             on_submit: Callable[[concurrent.futures.Future], Any] | None = None) -> Any:
+    def call(
+        self,
+        function: Callable,
+        *args: Any,
+        timeout: float | None = None,
+        on_submit: Callable[[concurrent.futures.Future], Any] | None = None,
+    ) -> Any:
         """`function(*args)` through the queue, waiting at most `timeout` seconds (None: no
         limit) for it to be queued, run and finished; `on_submit(future)` is called once it is
         queued (e.g. to cancel it when the client goes away).
@@ -155,8 +176,9 @@ class ModelRunQueue:
 
     _runs_inline = True  # RequestBatcher merges signature runs, so never runs them inline
 
-    def _call_inline(self, function, signature_def, inputs, aliases, deadline: float | None,
-                     on_submit) -> Any:
+    def _call_inline(
+        self, function, signature_def, inputs, aliases, deadline: float | None, on_submit
+    ) -> Any:
         """A signature run in this thread, holding the run slot `call_signature` acquired."""
         from kerattn.serving.servable_requests import run_signature
 
@@ -181,8 +203,11 @@ class ModelRunQueue:
             self._slots.release()
 
     @staticmethod
-    def _wait(future: concurrent.futures.Future, timeout: float | None,
-              on_submit: Callable[[concurrent.futures.Future], Any] | None) -> Any:
+    def _wait(
+        future: concurrent.futures.Future,
+        timeout: float | None,
+        on_submit: Callable[[concurrent.futures.Future], Any] | None,
+    ) -> Any:
         if on_submit is not None:
             on_submit(future)
         try:

@@ -30,18 +30,25 @@ from kerattn.serving.rest_server import (
 logger = logging.getLogger(__name__)
 
 
-def serve(manager: ModelManager, host: str = "127.0.0.1", grpc_port: int = 8500,
-          rest_api_port: int = 8501, grpc_max_threads: int | None = None,
-          rest_api_num_threads: int | None = None,
-          limits: RequestLimits | None = None, enable_cors: bool = False,
-          rest_api_timeout_in_ms: int = DEFAULT_TIMEOUT_IN_MS,
-          shutdown_timeout: float = 30.0, model_run_threads: int | None = None,
-          max_queued_requests: int = DEFAULT_MAX_QUEUED,
-          header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
-          body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS,
-          idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
-          max_connections: int = DEFAULT_MAX_CONNECTIONS,
-          batching: BatchingParameters | None = None) -> None:
+def serve(
+    manager: ModelManager,
+    host: str = "127.0.0.1",
+    grpc_port: int = 8500,
+    rest_api_port: int = 8501,
+    grpc_max_threads: int | None = None,
+    rest_api_num_threads: int | None = None,
+    limits: RequestLimits | None = None,
+    enable_cors: bool = False,
+    rest_api_timeout_in_ms: int = DEFAULT_TIMEOUT_IN_MS,
+    shutdown_timeout: float = 30.0,
+    model_run_threads: int | None = None,
+    max_queued_requests: int = DEFAULT_MAX_QUEUED,
+    header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
+    body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS,
+    idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    batching: BatchingParameters | None = None,
+) -> None:
     """Serves gRPC on `grpc_port` and REST on `rest_api_port` (0 = off) until SIGTERM/SIGINT,
     then drains in-flight requests and returns.
 
@@ -69,41 +76,57 @@ def serve(manager: ModelManager, host: str = "127.0.0.1", grpc_port: int = 8500,
         OSError: a port cannot be bound (the message names the address).
     """
     if not grpc_port and not rest_api_port:
-        raise ValueError("--port and --rest_api_port are both 0, so there is nothing to serve; "
-                         "give at least one of them a port.")
+        raise ValueError(
+            "--port and --rest_api_port are both 0, so there is nothing to serve; "
+            "give at least one of them a port."
+        )
     if rest_api_port == grpc_port:
-        logger.error("--rest_api_port cannot be the same as --port (%d); skipped exporting the "
-                     "HTTP/REST API.", grpc_port)
+        logger.error(
+            "--rest_api_port cannot be the same as --port (%d); skipped exporting the "
+            "HTTP/REST API.",
+            grpc_port,
+        )
         rest_api_port = 0
     manager.start()
     try:
         unavailable = manager.unavailable_models()
         if unavailable:
             raise RuntimeError(
-                f"{len(unavailable)} model(s) did not become available: {unavailable}")
+                f"{len(unavailable)} model(s) did not become available: {unavailable}"
+            )
         grpc_server = rest_server = None
         if batching is None:
             run_queue = ModelRunQueue(model_run_threads, max_queued=max_queued_requests)
         else:
             run_queue = RequestBatcher(batching, model_run_threads, max_queued=max_queued_requests)
         if grpc_port:
-            grpc_server = GrpcServer(manager, host=host, port=grpc_port,
-                                     max_threads=grpc_max_threads,
-                                     limits=limits,
-                                     shutdown_timeout=shutdown_timeout,
-                                     max_queued_requests=max_queued_requests,
-                                     run_queue=run_queue,
-                                     idle_timeout_seconds=idle_timeout_seconds)
+            grpc_server = GrpcServer(
+                manager,
+                host=host,
+                port=grpc_port,
+                max_threads=grpc_max_threads,
+                limits=limits,
+                shutdown_timeout=shutdown_timeout,
+                max_queued_requests=max_queued_requests,
+                run_queue=run_queue,
+                idle_timeout_seconds=idle_timeout_seconds,
+            )
         if rest_api_port:
-            rest_server = RestServer(manager, host=host, port=rest_api_port,
-                                     num_threads=rest_api_num_threads,
-                                     limits=limits, enable_cors=enable_cors,
-                                     timeout_in_ms=rest_api_timeout_in_ms,
-                                     shutdown_timeout=shutdown_timeout, run_queue=run_queue,
-                                     header_timeout_seconds=header_timeout_seconds,
-                                     body_timeout_seconds=body_timeout_seconds,
-                                     idle_timeout_seconds=idle_timeout_seconds,
-                                     max_connections=max_connections)
+            rest_server = RestServer(
+                manager,
+                host=host,
+                port=rest_api_port,
+                num_threads=rest_api_num_threads,
+                limits=limits,
+                enable_cors=enable_cors,
+                timeout_in_ms=rest_api_timeout_in_ms,
+                shutdown_timeout=shutdown_timeout,
+                run_queue=run_queue,
+                header_timeout_seconds=header_timeout_seconds,
+                body_timeout_seconds=body_timeout_seconds,
+                idle_timeout_seconds=idle_timeout_seconds,
+                max_connections=max_connections,
+            )
         try:
             asyncio.run(_serve_until_signal(grpc_server, rest_server))
         finally:
@@ -112,8 +135,9 @@ def serve(manager: ModelManager, host: str = "127.0.0.1", grpc_port: int = 8500,
         manager.stop()
 
 
-async def _serve_until_signal(grpc_server: GrpcServer | None,
-                              rest_server: RestServer | None) -> None:
+async def _serve_until_signal(
+    grpc_server: GrpcServer | None, rest_server: RestServer | None
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
@@ -123,14 +147,16 @@ async def _serve_until_signal(grpc_server: GrpcServer | None,
             try:
                 grpc_server.start()
             except OSError as error:
-                raise OSError(f"cannot listen on {grpc_server.host}:{grpc_server.port} (gRPC): "
-                              f"{error}") from None
+                raise OSError(
+                    f"cannot listen on {grpc_server.host}:{grpc_server.port} (gRPC): {error}"
+                ) from None
         if rest_server is not None:
             try:
                 await rest_server.start()
             except OSError as error:
-                raise OSError(f"cannot listen on {rest_server.host}:{rest_server.port} (REST): "
-                              f"{error}") from None
+                raise OSError(
+                    f"cannot listen on {rest_server.host}:{rest_server.port} (REST): {error}"
+                ) from None
         await stop.wait()
         logger.info("Shutting down: draining in-flight requests.")
     finally:

@@ -49,24 +49,34 @@ def warm_up(loaded, limits: RequestLimits | None = None) -> int:
         raise ServingError("DATA_LOSS", f"Cannot read the warm-up records: {error}") from None
     if len(logs) > MAX_WARMUP_RECORDS:
         raise invalid_argument(
-            f"Number of warmup records exceeds the maximum ({MAX_WARMUP_RECORDS}): {len(logs)}")
+            f"Number of warmup records exceeds the maximum ({MAX_WARMUP_RECORDS}): {len(logs)}"
+        )
     for index, log in enumerate(logs):
         kind = log.WhichOneof("log_type")
         if kind != "predict_log":
             raise ServingError(
-                "UNIMPLEMENTED", f"Unsupported log_type for warmup: {kind} (record {index}); "
-                "kerattn serve replays predict_log records only.")
+                "UNIMPLEMENTED",
+                f"Unsupported log_type for warmup: {kind} (record {index}); "
+                "kerattn serve replays predict_log records only.",
+            )
         request = log.predict_log.request
         key = request.model_spec.signature_name or DEFAULT_SIGNATURE
         signature = find_signature(loaded, key)
         if signature is None:
             raise ServingError(
                 "FAILED_PRECONDITION",
-                f'Warm-up record {index}: serving signature key "{key}" not found.')
+                f'Warm-up record {index}: serving signature key "{key}" not found.',
+            )
         signature_def, function = signature
         inputs = input_arrays(request.inputs, signature_def, limits or RequestLimits())
-        run_signature(function, signature_def, inputs,
-                      output_aliases(request.output_filter, signature_def))
-    logger.info("Finished warming up servable version %s %d with %d record(s) in %.2f s",
-                loaded.model_name, loaded.version, len(logs), time.monotonic() - started)
+        run_signature(
+            function, signature_def, inputs, output_aliases(request.output_filter, signature_def)
+        )
+    logger.info(
+        "Finished warming up servable version %s %d with %d record(s) in %.2f s",
+        loaded.model_name,
+        loaded.version,
+        len(logs),
+        time.monotonic() - started,
+    )
     return len(logs)

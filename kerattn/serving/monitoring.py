@@ -58,9 +58,15 @@ CODE_KEY = _request_key("kerattn.code")
 
 # The status code counted for a REST answer that carries no ServingError code.
 _CODE_OF_HTTP_STATUS = {
-    200: "OK", 400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 408: "DEADLINE_EXCEEDED",
+    200: "OK",
+    400: "INVALID_ARGUMENT",
+    404: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED",
     413: "RESOURCE_EXHAUSTED",
-    429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 501: "UNIMPLEMENTED", 503: "UNAVAILABLE",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
 
@@ -145,8 +151,9 @@ class ServingMetrics:
                 cells[labels] = _Histogram(_HISTOGRAM_BUCKETS[metric])
             cells[labels].add(value)
 
-    def record_request(self, model_name: str, api: str, entrypoint: str, code: str,
-                       latency_microseconds: float) -> None:
+    def record_request(
+        self, model_name: str, api: str, entrypoint: str, code: str, latency_microseconds: float
+    ) -> None:
         """One answered request: its count by model and status code name; its latency by model,
         API (`predict`/`classify`/`regress`/"" from the REST path, `Predict` for gRPC) and
         entrypoint (`REST`, `GRPC`) only when it succeeded, as TF Serving records them."""
@@ -173,17 +180,19 @@ class ServingMetrics:
         """Every recorded metric in TF Serving's Prometheus text layout."""
         with self._lock:
             counters = {name: dict(cells) for name, cells in self._counters.items()}
-            histograms = {name: {labels: (list(h.counts), h.sum, h.limits)
-                                 for labels, h in cells.items()}
-                          for name, cells in self._histograms.items()}
+            histograms = {
+                name: {labels: (list(h.counts), h.sum, h.limits) for labels, h in cells.items()}
+                for name, cells in self._histograms.items()
+            }
         lines: list[str] = []
         for metric in sorted(set(counters) | set(histograms)):
             kind, label_names = _METRIC_KINDS[metric]
             name = prometheus_name(metric)
             lines.append(f"# TYPE {name} {kind}")
             for labels, value in (counters.get(metric) or histograms[metric]).items():
-                pairs = [f'{_label_name(k)}="{_label_value(v)}"'
-                         for k, v in zip(label_names, labels)]
+                pairs = [
+                    f'{_label_name(k)}="{_label_value(v)}"' for k, v in zip(label_names, labels)
+                ]
                 joined = ",".join(pairs)
                 if kind == "counter":
                     lines.append(f"{name}{{{joined}}} {value}")
@@ -228,14 +237,21 @@ def _monitoring_config_class():
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
     file = descriptor_pb2.FileDescriptorProto(
-        name="tensorflow_serving/config/monitoring_config.proto", package="tensorflow.serving",
-        syntax="proto3")
+        name="tensorflow_serving/config/monitoring_config.proto",
+        package="tensorflow.serving",
+        syntax="proto3",
+    )
     prometheus = file.message_type.add(name="PrometheusConfig")
     prometheus.field.add(name="enable", number=1, type=8, label=1)  # bool
     prometheus.field.add(name="path", number=2, type=9, label=1)  # string
     monitoring = file.message_type.add(name="MonitoringConfig")
-    monitoring.field.add(name="prometheus_config", number=1, type=11, label=1,
-                         type_name=".tensorflow.serving.PrometheusConfig")
+    monitoring.field.add(
+        name="prometheus_config",
+        number=1,
+        type=11,
+        label=1,
+        type_name=".tensorflow.serving.PrometheusConfig",
+    )
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
     descriptor = pool.FindMessageTypeByName("tensorflow.serving.MonitoringConfig")
@@ -252,14 +268,16 @@ def read_monitoring_config(path: str | Path) -> str | None:
     from kerattn.errors import UsageError
     from kerattn.serving.text_format_config import parse_text_proto
 
-    config = parse_text_proto(path, _monitoring_config_class()(),
-                              "tensorflow.serving.MonitoringConfig")
+    config = parse_text_proto(
+        path, _monitoring_config_class()(), "tensorflow.serving.MonitoringConfig"
+    )
     if not config.prometheus_config.enable:
         return None
     served = config.prometheus_config.path or DEFAULT_PROMETHEUS_PATH
     if not served.startswith("/"):
-        raise UsageError(f"The prometheus_config path in {path} must start with '/'; "
-                         f"received {served!r}.")
+        raise UsageError(
+            f"The prometheus_config path in {path} must start with '/'; received {served!r}."
+        )
     return served
 
 
@@ -274,14 +292,22 @@ def monitored_rest_handler(handler: Callable[..., Awaitable]) -> Callable[..., A
             # TF Serving answers a query string with 400 `Unexpected path`, as it compares the
             # path and query with the configured path.
             if request.raw_path != path:
-                return web.Response(status=400, content_type="text/plain",
-                                    text=f"Unexpected path: {request.raw_path}. Should be {path}")
+                return web.Response(
+                    status=400,
+                    content_type="text/plain",
+                    text=f"Unexpected path: {request.raw_path}. Should be {path}",
+                )
             return web.Response(text=METRICS.prometheus_page(), content_type="text/plain")
         started = time.monotonic()
         response = await handler(request)
         code = request.get(CODE_KEY) or _CODE_OF_HTTP_STATUS.get(response.status, "UNKNOWN")
-        METRICS.record_request(request.get(MODEL_NAME_KEY, ""), request.get(API_KEY, ""),
-                               "REST", code, (time.monotonic() - started) * 1e6)
+        METRICS.record_request(
+            request.get(MODEL_NAME_KEY, ""),
+            request.get(API_KEY, ""),
+            "REST",
+            code,
+            (time.monotonic() - started) * 1e6,
+        )
         return response
 
     return handle

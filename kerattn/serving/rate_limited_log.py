@@ -25,8 +25,10 @@ def one_line(text: str, limit: int = _LINE_LIMIT) -> str:
     text = valid_unicode(text)
     if len(text) > limit:
         text = text[:limit] + f"... ({len(text) - limit} more characters)"
-    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
-                   for char in text)
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )
 
 
 class RateLimitedLog:
@@ -38,8 +40,12 @@ class RateLimitedLog:
         clock: monotonic seconds (tests pass their own).
     """
 
-    def __init__(self, logger: logging.Logger, lines_per_second: int = DEFAULT_LINES_PER_SECOND,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        logger: logging.Logger,
+        lines_per_second: int = DEFAULT_LINES_PER_SECOND,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         if lines_per_second < 1:
             raise ValueError(f"`lines_per_second` must be >= 1; received {lines_per_second}.")
         self.logger = logger
@@ -63,7 +69,11 @@ class RateLimitedLog:
                 return False
             self._written += 1
         if dropped:
-            self.logger.log(level, "%d more bad requests were not logged (at most %d lines a "
-                            "second).", dropped, self.lines_per_second)
+            self.logger.log(
+                level,
+                "%d more bad requests were not logged (at most %d lines a second).",
+                dropped,
+                self.lines_per_second,
+            )
         self.logger.log(level, message, *args, exc_info=exc_info)
         return True

@@ -70,25 +70,35 @@ class BatchingParameters:
     def __post_init__(self):
         for name in ("max_batch_size", "max_enqueued_batches", "num_batch_threads"):
             if getattr(self, name) < 1:
-                raise ValueError(f"BatchingParameters.{name} must be >= 1; received "
-                                 f"{getattr(self, name)}.")
+                raise ValueError(
+                    f"BatchingParameters.{name} must be >= 1; received {getattr(self, name)}."
+                )
         if self.batch_timeout_micros < 0:
-            raise ValueError("BatchingParameters.batch_timeout_micros must be >= 0; received "
-                             f"{self.batch_timeout_micros}.")
+            raise ValueError(
+                "BatchingParameters.batch_timeout_micros must be >= 0; received "
+                f"{self.batch_timeout_micros}."
+            )
         sizes = self.allowed_batch_sizes
         if sizes:  # bundle_factory_util.cc's two checks, in its words
             if any(later <= earlier for earlier, later in zip(sizes, sizes[1:])) or sizes[0] < 1:
-                raise ValueError("allowed_batch_sizes entries must be monotonically increasing; "
-                                 f"received {list(sizes)}.")
+                raise ValueError(
+                    "allowed_batch_sizes entries must be monotonically increasing; "
+                    f"received {list(sizes)}."
+                )
             if sizes[-1] != self.max_batch_size:
                 raise ValueError(
                     "Final entry in allowed_batch_sizes must equal max_batch_size when "
                     f"enable_large_batch_splitting is False; received {sizes[-1]} and "
-                    f"max_batch_size {self.max_batch_size}.")
+                    f"max_batch_size {self.max_batch_size}."
+                )
 
 
-_INT64_FIELDS = ("max_batch_size", "batch_timeout_micros", "max_enqueued_batches",
-                 "num_batch_threads")
+_INT64_FIELDS = (
+    "max_batch_size",
+    "batch_timeout_micros",
+    "max_enqueued_batches",
+    "num_batch_threads",
+)
 
 
 def _batching_parameters_class():
@@ -102,21 +112,43 @@ def _batching_parameters_class():
     pool.Add(wrappers)
     file = descriptor_pb2.FileDescriptorProto(
         name="tensorflow_serving/servables/tensorflow/session_bundle_config.proto",
-        package="tensorflow.serving", syntax="proto3",
-        dependency=["google/protobuf/wrappers.proto"])
+        package="tensorflow.serving",
+        syntax="proto3",
+        dependency=["google/protobuf/wrappers.proto"],
+    )
     message = file.message_type.add(name="BatchingParameters")
     optional, repeated, message_type, int64, boolean = 1, 3, 11, 3, 8
     for number, name in enumerate(_INT64_FIELDS, start=1):
-        message.field.add(name=name, number=number, type=message_type, label=optional,
-                          type_name=".google.protobuf.Int64Value")
-    message.field.add(name="thread_pool_name", number=5, type=message_type, label=optional,
-                      type_name=".google.protobuf.StringValue")
+        message.field.add(
+            name=name,
+            number=number,
+            type=message_type,
+            label=optional,
+            type_name=".google.protobuf.Int64Value",
+        )
+    message.field.add(
+        name="thread_pool_name",
+        number=5,
+        type=message_type,
+        label=optional,
+        type_name=".google.protobuf.StringValue",
+    )
     message.field.add(name="allowed_batch_sizes", number=6, type=int64, label=repeated)
     message.field.add(name="pad_variable_length_inputs", number=7, type=boolean, label=optional)
-    message.field.add(name="enable_large_batch_splitting", number=8, type=message_type,
-                      label=optional, type_name=".google.protobuf.BoolValue")
-    message.field.add(name="max_execution_batch_size", number=9, type=message_type,
-                      label=optional, type_name=".google.protobuf.Int64Value")
+    message.field.add(
+        name="enable_large_batch_splitting",
+        number=8,
+        type=message_type,
+        label=optional,
+        type_name=".google.protobuf.BoolValue",
+    )
+    message.field.add(
+        name="max_execution_batch_size",
+        number=9,
+        type=message_type,
+        label=optional,
+        type_name=".google.protobuf.Int64Value",
+    )
     pool.Add(file)
     descriptor = pool.FindMessageTypeByName("tensorflow.serving.BatchingParameters")
     return message_factory.GetMessageClass(descriptor)
@@ -132,15 +164,18 @@ def read_batching_parameters(path: str | os.PathLike) -> BatchingParameters:
     from kerattn.errors import UsageError
     from kerattn.serving.text_format_config import parse_text_proto
 
-    proto = parse_text_proto(path, _batching_parameters_class()(),
-                             "tensorflow.serving.BatchingParameters")
+    proto = parse_text_proto(
+        path, _batching_parameters_class()(), "tensorflow.serving.BatchingParameters"
+    )
     if proto.enable_large_batch_splitting.value or proto.HasField("max_execution_batch_size"):
         raise UsageError(
             f"{path} asks for large-batch splitting (enable_large_batch_splitting, "
             "max_execution_batch_size), which kerattn serve does not do; remove those fields "
-            "(requests larger than max_batch_size are then refused, as TF Serving does).")
-    given: dict[str, Any] = {name: getattr(proto, name).value for name in _INT64_FIELDS
-                             if proto.HasField(name)}
+            "(requests larger than max_batch_size are then refused, as TF Serving does)."
+        )
+    given: dict[str, Any] = {
+        name: getattr(proto, name).value for name in _INT64_FIELDS if proto.HasField(name)
+    }
     if proto.HasField("thread_pool_name"):
         given["thread_pool_name"] = proto.thread_pool_name.value
     given["allowed_batch_sizes"] = tuple(proto.allowed_batch_sizes)
@@ -154,16 +189,21 @@ def read_batching_parameters(path: str | os.PathLike) -> BatchingParameters:
 class _Task:
     __slots__ = ("inputs", "size", "shape_key", "aliases", "deadline", "enqueued", "future")
 
-    def __init__(self, inputs: Mapping[str, np.ndarray], aliases: Sequence[str],
-                 deadline: float | None):
+    def __init__(
+        self, inputs: Mapping[str, np.ndarray], aliases: Sequence[str], deadline: float | None
+    ):
         self.inputs = dict(inputs)
         sizes = {array.shape[0] if array.ndim else None for array in self.inputs.values()}
         if None in sizes or len(sizes) != 1:  # batching_session.cc's two preconditions
             raise invalid_argument(
-                "Batching Run() input tensors must have equal 0th-dimension size")
+                "Batching Run() input tensors must have equal 0th-dimension size"
+            )
         (self.size,) = sizes
-        self.shape_key = tuple(sorted((alias, array.shape[1:], array.dtype.str)
-                                      for alias, array in self.inputs.items()))
+        self.shape_key = tuple(
+            sorted(
+                (alias, array.shape[1:], array.dtype.str) for alias, array in self.inputs.items()
+            )
+        )
         self.aliases = tuple(aliases)
         self.deadline = deadline
         self.enqueued = time.monotonic()
@@ -192,8 +232,12 @@ class RequestBatcher(ModelRunQueue):
 
     _runs_inline = False  # signature runs wait to be merged
 
-    def __init__(self, parameters: BatchingParameters, run_threads: int | None = None,
-                 max_queued: int | None = None):
+    def __init__(
+        self,
+        parameters: BatchingParameters,
+        run_threads: int | None = None,
+        max_queued: int | None = None,
+    ):
         kwargs = {} if max_queued is None else {"max_queued": max_queued}
         super().__init__(run_threads, **kwargs)
         self.parameters = parameters
@@ -205,21 +249,28 @@ class RequestBatcher(ModelRunQueue):
 
     # -- submitting ----------------------------------------------------------------------------
 
-    def submit_signature(self, function, signature_def, inputs: Mapping[str, np.ndarray],
-                         aliases: Sequence[str] = (), deadline: float | None = None,
-                         padded_axes: Mapping[str, Sequence[str]] | None = None
-                         ) -> concurrent.futures.Future:
+    def submit_signature(
+        self,
+        function,
+        signature_def,
+        inputs: Mapping[str, np.ndarray],
+        aliases: Sequence[str] = (),
+        deadline: float | None = None,
+        padded_axes: Mapping[str, Sequence[str]] | None = None,
+    ) -> concurrent.futures.Future:
         task = _Task(inputs, aliases, deadline)
         limit = self.parameters.max_batch_size
         if task.size > limit:
             raise invalid_argument(
-                f"Task size {task.size} is larger than maximum input batch size {limit}")
+                f"Task size {task.size} is larger than maximum input batch size {limit}"
+            )
         self._start_batch_threads()
         with self._condition:
             queue = self._queues.get(function)
             if queue is None:
                 queue = self._queues[function] = _SignatureQueue(
-                    function, signature_def, padded_axes or {})
+                    function, signature_def, padded_axes or {}
+                )
             self._enqueue(queue, task)
             self._condition.notify()
         return task.future
@@ -243,8 +294,10 @@ class RequestBatcher(ModelRunQueue):
                 return
             for index in range(self.parameters.num_batch_threads):
                 thread = threading.Thread(
-                    target=self._work_on_batches, daemon=True,
-                    name=f"kerattn-{self.parameters.thread_pool_name}-{index}")
+                    target=self._work_on_batches,
+                    daemon=True,
+                    name=f"kerattn-{self.parameters.thread_pool_name}-{index}",
+                )
                 thread.start()
                 self._batch_threads.append(thread)
 
@@ -258,8 +311,10 @@ class RequestBatcher(ModelRunQueue):
             if not queue.batches:
                 continue
             batch = queue.batches[0]
-            full = (len(queue.batches) > 1
-                    or sum(task.size for task in batch) >= self.parameters.max_batch_size)
+            full = (
+                len(queue.batches) > 1
+                or sum(task.size for task in batch) >= self.parameters.max_batch_size
+            )
             due = now if full else batch[0].enqueued + timeout
             if due <= now:
                 if best is None or batch[0].enqueued < best[1][0].enqueued:
@@ -294,8 +349,9 @@ class RequestBatcher(ModelRunQueue):
                 self.dropped += 1
                 task.future.set_exception(ServingError("DEADLINE_EXCEEDED", DEADLINE_MESSAGE))
             else:
-                METRICS.record_batch_queuing(self.parameters.thread_pool_name,
-                                             (now - task.enqueued) * 1e6)
+                METRICS.record_batch_queuing(
+                    self.parameters.thread_pool_name, (now - task.enqueued) * 1e6
+                )
                 live.append(task)
         if not live:
             return
@@ -337,14 +393,16 @@ class RequestBatcher(ModelRunQueue):
             if array.ndim == 0 or array.shape[0] != padded:
                 raise invalid_argument(
                     "Batched output tensor's 0th dimension does not equal the sum of the 0th "
-                    f"dimension sizes of the input tensors (output {alias!r})")
+                    f"dimension sizes of the input tensors (output {alias!r})"
+                )
         row_extents = _row_extents(outputs, queue.padded_axes)
         answers, start = [], 0
         for task in tasks:
             end = start + task.size
             rows = {alias: array[start:end] for alias, array in outputs.items()}
-            extents = {axis: int(extent[start:end].max(initial=0))
-                       for axis, extent in row_extents.items()}
+            extents = {
+                axis: int(extent[start:end].max(initial=0)) for axis, extent in row_extents.items()
+            }
             start = end
             rows = _cut(rows, queue.padded_axes, extents)
             wanted = task.aliases or tuple(queue.signature_def.outputs)
@@ -370,8 +428,9 @@ def _allowed_size(size: int, allowed: Sequence[int]) -> int:
     return size
 
 
-def _row_extents(outputs: Mapping[str, np.ndarray], padded_axes: Mapping[str, Sequence[str]]
-                 ) -> dict[str, np.ndarray]:
+def _row_extents(
+    outputs: Mapping[str, np.ndarray], padded_axes: Mapping[str, Sequence[str]]
+) -> dict[str, np.ndarray]:
     """{axis: each row's own extent of it}, measured as `trim_padded_axes` measures a slice, for
     all the rows of a merged run at once (a slice's extent is the maximum over its rows)."""
     extents: dict[str, np.ndarray] = {}
@@ -379,8 +438,9 @@ def _row_extents(outputs: Mapping[str, np.ndarray], padded_axes: Mapping[str, Se
         array = outputs.get(alias)
         if array is None or array.dtype.kind not in "iuSUO" or array.ndim < 2:
             continue
-        content = array != (b"" if array.dtype.kind in "SO" else
-                            "" if array.dtype.kind == "U" else 0)
+        content = array != (
+            b"" if array.dtype.kind in "SO" else "" if array.dtype.kind == "U" else 0
+        )
         content = np.asarray(content, dtype=bool).reshape(array.shape)
         for dimension, axis in enumerate(axes, start=1):
             if dimension >= array.ndim:
@@ -393,13 +453,17 @@ def _row_extents(outputs: Mapping[str, np.ndarray], padded_axes: Mapping[str, Se
             else:
                 last = length - np.argmax(used[:, ::-1], axis=1)
                 row_extent = np.where(used.any(axis=1), last, 0)
-            extents[axis] = (row_extent if axis not in extents
-                             else np.maximum(extents[axis], row_extent))
+            extents[axis] = (
+                row_extent if axis not in extents else np.maximum(extents[axis], row_extent)
+            )
     return extents
 
 
-def _cut(rows: dict[str, np.ndarray], padded_axes: Mapping[str, Sequence[str]],
-         extents: Mapping[str, int]) -> dict[str, np.ndarray]:
+def _cut(
+    rows: dict[str, np.ndarray],
+    padded_axes: Mapping[str, Sequence[str]],
+    extents: Mapping[str, int],
+) -> dict[str, np.ndarray]:
     """`rows` with each named axis cut to `extents[axis]` (axes not in `extents` are kept)."""
     trimmed = dict(rows)
     for alias, axes in padded_axes.items():
@@ -414,8 +478,9 @@ def _cut(rows: dict[str, np.ndarray], padded_axes: Mapping[str, Sequence[str]],
     return trimmed
 
 
-def trim_padded_axes(rows: dict[str, np.ndarray], padded_axes: Mapping[str, Sequence[str]]
-                     ) -> dict[str, np.ndarray]:
+def trim_padded_axes(
+    rows: dict[str, np.ndarray], padded_axes: Mapping[str, Sequence[str]]
+) -> dict[str, np.ndarray]:
     """`rows` (some requests' slice of a merged run) cut to their own extent of each named axis.
 
     `padded_axes` maps an output to the names of its dimensions 1, 2, … (e.g. `attention:
@@ -430,8 +495,9 @@ def trim_padded_axes(rows: dict[str, np.ndarray], padded_axes: Mapping[str, Sequ
         array = rows.get(alias)
         if array is None or array.dtype.kind not in "iuSUO":
             continue
-        content = array != (b"" if array.dtype.kind in "SO" else
-                            "" if array.dtype.kind == "U" else 0)
+        content = array != (
+            b"" if array.dtype.kind in "SO" else "" if array.dtype.kind == "U" else 0
+        )
         for dimension, axis in enumerate(axes, start=1):
             if dimension >= array.ndim:
                 continue
@@ -440,4 +506,3 @@ def trim_padded_axes(rows: dict[str, np.ndarray], padded_axes: Mapping[str, Sequ
             extent = int(used[-1]) + 1 if used.size else 0
             extents[axis] = max(extents.get(axis, 0), extent)
     return _cut(rows, padded_axes, extents)
-

@@ -31,8 +31,10 @@ class BodyTooLargeError(Exception):
 
     def __init__(self, limit: int, inflated: bool = False):
         when = " once inflated" if inflated else ""
-        super().__init__(f"Request body is larger than the limit of {limit} bytes{when} "
-                         "(kerattn serve --max_body_bytes).")
+        super().__init__(
+            f"Request body is larger than the limit of {limit} bytes{when} "
+            "(kerattn serve --max_body_bytes)."
+        )
         self.limit = limit
 
 

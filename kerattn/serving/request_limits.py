@@ -78,12 +78,15 @@ class RequestLimits:
     max_batch_size_per_request: int = DEFAULT_MAX_BATCH_SIZE_PER_REQUEST
 
     def __post_init__(self):
-        for flag, value in (("--max_body_bytes", self.max_request_bytes),
-                            ("--max_request_elements", self.max_request_elements),
-                            ("--max_batch_size_per_request", self.max_batch_size_per_request)):
+        for flag, value in (
+            ("--max_body_bytes", self.max_request_bytes),
+            ("--max_request_elements", self.max_request_elements),
+            ("--max_batch_size_per_request", self.max_batch_size_per_request),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(
-                    f"{flag} must be a whole number of at least 1; received {value!r}.")
+                    f"{flag} must be a whole number of at least 1; received {value!r}."
+                )
 
     def rank_limit(self, tensor_info) -> int:
         """The most dimensions an input may have: its declared rank, else `MAX_RANK`."""
@@ -96,21 +99,26 @@ class RequestLimits:
         shape = declared_shape(tensor_info)
         received = f"a rank above {rank}" if deeper else f"rank {rank}"
         if shape is not None and (deeper or rank != len(shape)):
-            raise invalid_argument(f"Input {alias} has {received}; the signature accepts rank "
-                                   f"{len(shape)} (shape {shape_text(shape)}).")
+            raise invalid_argument(
+                f"Input {alias} has {received}; the signature accepts rank "
+                f"{len(shape)} (shape {shape_text(shape)})."
+            )
         if deeper or rank > MAX_RANK:
-            raise invalid_argument(f"Input {alias} has {received}; kerattn serve accepts ranks "
-                                   f"up to {MAX_RANK}.")
+            raise invalid_argument(
+                f"Input {alias} has {received}; kerattn serve accepts ranks up to {MAX_RANK}."
+            )
 
     def check_batch(self, batch_size: int) -> None:
         """Raises INVALID_ARGUMENT (TF Serving's batching text) for a batch over the limit."""
         if batch_size > self.max_batch_size_per_request:
             raise invalid_argument(
                 f"Task size {batch_size} is larger than maximum input batch size "
-                f"{self.max_batch_size_per_request} (kerattn serve --max_batch_size_per_request)")
+                f"{self.max_batch_size_per_request} (kerattn serve --max_batch_size_per_request)"
+            )
 
-    def check_input(self, alias: str, shape: Sequence[int], tensor_info,
-                    elements_so_far: int = 0) -> int:
+    def check_input(
+        self, alias: str, shape: Sequence[int], tensor_info, elements_so_far: int = 0
+    ) -> int:
         """Checks an input's rank, batch size and elements before it is built; returns the
         elements of the request's inputs so far, this one included.
 
@@ -125,7 +133,8 @@ class RequestLimits:
             raise invalid_argument(
                 f"Input {alias} (shape {shape_text(shape)}) brings the request to {total} tensor "
                 f"elements; kerattn serve accepts at most {self.max_request_elements} per request "
-                "(--max_request_elements).")
+                "(--max_request_elements)."
+            )
         return total
 
     def check_string_bytes(self, alias: str, total_bytes: int) -> None:
@@ -135,5 +144,5 @@ class RequestLimits:
             raise invalid_argument(
                 f"Input {alias} repeats its last string value to {total_bytes} bytes of strings; "
                 f"kerattn serve builds at most {self.max_request_bytes} per request "
-                "(--max_body_bytes).")
-
+                "(--max_body_bytes)."
+            )

@@ -85,10 +85,13 @@ logger = logging.getLogger(__name__)
 _V1_PATH = re.compile(r"/v1/.*", re.IGNORECASE)
 _POST_PATH = re.compile(
     r"/v1/models/([^/:]+)(?:(?:/versions/([0-9]+))|(?:/labels/([^/:]+)))?"
-    r":(classify|regress|predict)", re.IGNORECASE)
+    r":(classify|regress|predict)",
+    re.IGNORECASE,
+)
 _GET_PATH = re.compile(
     r"/v1/models(?:/([^/:]+))?(?:(?:/versions/([0-9]+))|(?:/labels/([^/:]+)))?(?:/(metadata))?",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _CORS_ORIGIN = re.compile(r"https?://.*", re.IGNORECASE)
 _NOT_FOUND_HTML = (
     "<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n<H1>Not Found</H1>\n"
@@ -128,7 +131,7 @@ def percent_decode(text: str) -> str:
     while index < len(raw):
         byte = raw[index]
         if byte == ord("%"):
-            digits = raw[index + 1:index + 3]
+            digits = raw[index + 1 : index + 3]
             if len(digits) != 2 or not all(chr(d) in "0123456789abcdefABCDEF" for d in digits):
                 raise _EmptyBodyError(f"Failed to decode: {text}")
             out.append(int(digits, 16))
@@ -154,7 +157,8 @@ def _message_to_dict(message) -> dict:
     # `always_print_fields_with_no_presence` is protobuf >= 5.26's name; TensorFlow 2.21 requires
     # protobuf >= 6.31.1.
     return json_format.MessageToDict(
-        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
 
 
 def model_status_json(manager: ModelManager, name: str, version: int | None) -> bytes:
@@ -162,14 +166,17 @@ def model_status_json(manager: ModelManager, name: str, version: int | None) -> 
     return _json_bytes(_message_to_dict(model_status_response(manager, name, version)))
 
 
-def model_metadata_json(manager: ModelManager, name: str, version: int | None,
-                        label: str | None) -> bytes:
+def model_metadata_json(
+    manager: ModelManager, name: str, version: int | None, label: str | None
+) -> bytes:
     """`{"model_spec": …, "metadata": {"signature_def": <SignatureDefMap>}}` (§3.3)."""
     spec, signature_map = model_metadata(manager, name, version, label)
-    return _json_bytes({
-        "model_spec": _message_to_dict(spec),
-        "metadata": {"signature_def": _message_to_dict(signature_map)},
-    })
+    return _json_bytes(
+        {
+            "model_spec": _message_to_dict(spec),
+            "metadata": {"signature_def": _message_to_dict(signature_map)},
+        }
+    )
 
 
 def _json_bytes(value) -> bytes:
@@ -187,8 +194,14 @@ class PredictCall:
     padded_axes: dict[str, list[str]] | None = None
 
 
-def predict_call(manager: ModelManager, name: str, version: int | None, label: str | None,
-                 body: bytes, limits: RequestLimits | None = None) -> PredictCall:
+def predict_call(
+    manager: ModelManager,
+    name: str,
+    version: int | None,
+    label: str | None,
+    body: bytes,
+    limits: RequestLimits | None = None,
+) -> PredictCall:
     """Decodes one REST predict request: docs/serving.md §3.4 steps 2–7, in TF Serving's order,
     its inputs checked against `limits` (default `RequestLimits()`) before they are built."""
     document = parse_request_body(body)
@@ -198,7 +211,8 @@ def predict_call(manager: ModelManager, name: str, version: int | None, label: s
     if not isinstance(signature_name, str):
         raise invalid_argument(
             f"JSON Value: {dump(document)} not formatted correctly. 'signature_name' key must be "
-            "a string value.")
+            "a string value."
+        )
     loaded = manager.servable(name, version, label)
     key = signature_name or DEFAULT_SIGNATURE
     signature = find_signature(loaded, key)
@@ -207,7 +221,8 @@ def predict_call(manager: ModelManager, name: str, version: int | None, label: s
     signature_def, function = signature
     if not signature_def.inputs:
         raise invalid_argument(
-            f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
+            f"Failed to get input map for signature: {signature_name or 'DEFAULT'}"
+        )
     inputs, row_format = input_tensors(document, signature_def, limits)
     return PredictCall(function, signature_def, inputs, row_format, loaded.padded_axes.get(key))
 
@@ -248,18 +263,28 @@ class RestServer:
             512; 0 = no limit).
     """
 
-    def __init__(self, manager: ModelManager, host: str = "127.0.0.1", port: int = 8501,
-                 num_threads: int | None = None, limits: RequestLimits | None = None,
-                 enable_cors: bool = False, timeout_in_ms: int = DEFAULT_TIMEOUT_IN_MS,
-                 shutdown_timeout: float = 30.0, run_queue: ModelRunQueue | None = None,
-                 header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
-                 body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS,
-                 idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
-                 max_connections: int = DEFAULT_MAX_CONNECTIONS):
-        for name, value in (("header_timeout_seconds", header_timeout_seconds),
-                            ("body_timeout_seconds", body_timeout_seconds),
-                            ("idle_timeout_seconds", idle_timeout_seconds),
-                            ("max_connections", max_connections)):
+    def __init__(
+        self,
+        manager: ModelManager,
+        host: str = "127.0.0.1",
+        port: int = 8501,
+        num_threads: int | None = None,
+        limits: RequestLimits | None = None,
+        enable_cors: bool = False,
+        timeout_in_ms: int = DEFAULT_TIMEOUT_IN_MS,
+        shutdown_timeout: float = 30.0,
+        run_queue: ModelRunQueue | None = None,
+        header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
+        body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS,
+        idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ):
+        for name, value in (
+            ("header_timeout_seconds", header_timeout_seconds),
+            ("body_timeout_seconds", body_timeout_seconds),
+            ("idle_timeout_seconds", idle_timeout_seconds),
+            ("max_connections", max_connections),
+        ):
             if value < 0:
                 raise ValueError(f"`{name}` must be >= 0 (0 = no limit); received {value}.")
         self.header_timeout_seconds = header_timeout_seconds
@@ -289,15 +314,20 @@ class RestServer:
     def _make_server(self) -> web.Server:
         """The low-level server (one handler for every path; no aiohttp access log; bodies
         left compressed, `_read_body` inflates them)."""
-        return JsonErrorServer(monitored_rest_handler(self._handle),
-                               request_log=self._request_log, access_log=None,
-                               auto_decompress=False, max_connections=self.max_connections,
-                               header_timeout=self.header_timeout_seconds,
-                               keepalive_timeout=self.idle_timeout_seconds,
-                               lingering_time=LINGERING_SECONDS)
+        return JsonErrorServer(
+            monitored_rest_handler(self._handle),
+            request_log=self._request_log,
+            access_log=None,
+            auto_decompress=False,
+            max_connections=self.max_connections,
+            header_timeout=self.header_timeout_seconds,
+            keepalive_timeout=self.idle_timeout_seconds,
+            lingering_time=LINGERING_SECONDS,
+        )
 
-    def _response(self, status: int, body: bytes | None, content_type: str = JSON_CONTENT_TYPE
-                  ) -> web.Response:
+    def _response(
+        self, status: int, body: bytes | None, content_type: str = JSON_CONTENT_TYPE
+    ) -> web.Response:
         response = web.Response(status=status, body=body or b"")
         response.headers["Content-Type"] = content_type
         if self.enable_cors:
@@ -310,8 +340,14 @@ class RestServer:
         return self._response(status, json_error_body(message))
 
     def _log_failure(self, method: str, path: str, status: int, message: str) -> None:
-        self._request_log.log(logging.INFO, "REST %s %s: %d %s", method, one_line(path, 200),
-                              status, one_line(message))
+        self._request_log.log(
+            logging.INFO,
+            "REST %s %s: %d %s",
+            method,
+            one_line(path, 200),
+            status,
+            one_line(message),
+        )
 
     async def _read_body(self, request: web.BaseRequest) -> bytes:
         """The body, inflated if TF Serving would inflate it, within `limits.max_request_bytes`.
@@ -345,23 +381,31 @@ class RestServer:
         passed since it was queued (a run not started by then never starts)."""
         timeout = self.timeout_in_ms / 1000 if self.timeout_in_ms > 0 else None
         deadline = None if timeout is None else time.monotonic() + timeout
-        work = asyncio.wrap_future(self.run_queue.submit_signature(
-            call.function, call.signature_def, call.inputs, deadline=deadline,
-            padded_axes=call.padded_axes))
+        work = asyncio.wrap_future(
+            self.run_queue.submit_signature(
+                call.function,
+                call.signature_def,
+                call.inputs,
+                deadline=deadline,
+                padded_axes=call.padded_axes,
+            )
+        )
         try:  # cancelling `work` (timeout, client gone) cancels the queued run
             return await asyncio.wait_for(work, timeout)
         except TimeoutError:
             raise ServingError("DEADLINE_EXCEEDED", TIMEOUT_MESSAGE) from None
 
-    async def _predict(self, name: str, version: int | None, label: str | None,
-                       body: bytes) -> bytes:
+    async def _predict(
+        self, name: str, version: int | None, label: str | None, body: bytes
+    ) -> bytes:
         # A small body is decoded, and a small answer written, on the event loop: well under
         # a millisecond, less than the two thread hand-offs a worker costs.
         if len(body) <= SMALL_BODY_BYTES:
             call = predict_call(self.manager, name, version, label, body, self.limits)
         else:
-            call = await self._run(predict_call, self.manager, name, version, label, body,
-                                   self.limits)
+            call = await self._run(
+                predict_call, self.manager, name, version, label, body, self.limits
+            )
         outputs = await self._run_model(call)
         if sum(np.size(array) for array in outputs.values()) <= SMALL_RESPONSE_ELEMENTS:
             return predict_response_json(outputs, call.row_format)
@@ -395,14 +439,18 @@ class RestServer:
             response.force_close()  # the rest of the body is not read
             return response
         except Exception as error:  # noqa: BLE001 - never drop the connection without an answer
-            self._request_log.log(logging.ERROR, "Unexpected failure handling %s %s", method,
-                                  one_line(path, 200), exc_info=error)
+            self._request_log.log(
+                logging.ERROR,
+                "Unexpected failure handling %s %s",
+                method,
+                one_line(path, 200),
+                exc_info=error,
+            )
             failure = from_exception(error)
             request[CODE_KEY] = failure.code
             return self._error(failure.http_status, failure.message)
 
-    async def _dispatch(self, request: web.BaseRequest, method: str, path: str
-                        ) -> web.Response:
+    async def _dispatch(self, request: web.BaseRequest, method: str, path: str) -> web.Response:
         malformed = invalid_argument(f"Malformed request: {method} {path}")
         if method == "POST":
             match = _POST_PATH.fullmatch(path)
@@ -415,8 +463,9 @@ class RestServer:
             body = await self._read_body(request)
             if match.group(4) != "predict":
                 raise ServingError(
-                    "UNIMPLEMENTED", f"kerattn serve does not implement :{match.group(4)}; "
-                    "use :predict.")
+                    "UNIMPLEMENTED",
+                    f"kerattn serve does not implement :{match.group(4)}; use :predict.",
+                )
             result = await self._predict(name, version, label, body)
             return self._response(200, result)
         if method == "GET":
@@ -444,9 +493,9 @@ class RestServer:
     async def start(self) -> None:
         """Starts listening on the running event loop; sets `port` to the bound port."""
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self.num_threads, thread_name_prefix="kerattn-rest")
-        self._runner = web.ServerRunner(self._make_server(),
-                                        shutdown_timeout=self.shutdown_timeout)
+            max_workers=self.num_threads, thread_name_prefix="kerattn-rest"
+        )
+        self._runner = web.ServerRunner(self._make_server(), shutdown_timeout=self.shutdown_timeout)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

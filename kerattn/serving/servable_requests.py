@@ -66,8 +66,9 @@ def find_signature(loaded, key: str) -> tuple[Any, Any] | None:
     return signature_def, loaded.signatures[key]
 
 
-def run_signature(function, signature_def, inputs: Mapping[str, np.ndarray],
-                  output_aliases: Sequence[str] = ()) -> dict[str, np.ndarray]:
+def run_signature(
+    function, signature_def, inputs: Mapping[str, np.ndarray], output_aliases: Sequence[str] = ()
+) -> dict[str, np.ndarray]:
     """Runs a signature on every one of its inputs; returns the outputs `output_aliases` names
     (all outputs, in SignatureDef order, when empty).
 
@@ -83,12 +84,17 @@ def run_signature(function, signature_def, inputs: Mapping[str, np.ndarray],
         expected = signature_def.inputs[alias].dtype
         given = tf.dtypes.as_dtype(inputs[alias].dtype).as_datatype_enum
         if given != expected:
-            raise invalid_argument(f"Expects arg[{index}] to be {dtype_name(expected)} but "
-                                   f"{dtype_name(given)} is provided")
+            raise invalid_argument(
+                f"Expects arg[{index}] to be {dtype_name(expected)} but "
+                f"{dtype_name(given)} is provided"
+            )
         feed[alias] = tf.constant(inputs[alias], dtype=tf.dtypes.as_dtype(expected))
     try:
         outputs = function(**feed)
     except Exception as error:  # noqa: BLE001 - runtime errors pass through with their code
         raise from_exception(error) from None
-    return {alias: outputs[alias].numpy()
-            for alias in (output_aliases or signature_def.outputs) if alias in outputs}
+    return {
+        alias: outputs[alias].numpy()
+        for alias in (output_aliases or signature_def.outputs)
+        if alias in outputs
+    }

@@ -36,9 +36,19 @@ from kerattn.serving.serving_error import invalid_argument
 
 # DataType enum number → the TensorProto field `Tensor::AsProtoField` writes its values to.
 _VALUE_FIELDS = {
-    1: "float_val", 2: "double_val", 3: "int_val", 4: "int_val", 5: "int_val", 6: "int_val",
-    9: "int64_val", 10: "bool_val", 14: "half_val", 17: "int_val", 19: "half_val",
-    22: "uint32_val", 23: "uint64_val",
+    1: "float_val",
+    2: "double_val",
+    3: "int_val",
+    4: "int_val",
+    5: "int_val",
+    6: "int_val",
+    9: "int64_val",
+    10: "bool_val",
+    14: "half_val",
+    17: "int_val",
+    19: "half_val",
+    22: "uint32_val",
+    23: "uint64_val",
 }
 _HALF_TYPES = (14, 19)  # DT_BFLOAT16, DT_HALF: half_val holds the 16-bit patterns
 DT_STRING, DT_RESOURCE, DT_VARIANT = 7, 20, 21
@@ -46,12 +56,21 @@ _FIRST_REFERENCE_TYPE = 101  # DT_FLOAT_REF: reference types never come from a T
 # DataType → (typed field, the dtype its values are read as, values per element) for the dtypes
 # requests are decoded here; others (quantized types) go through tf.make_ndarray once checked.
 _DECODED_FIELDS = {
-    1: ("float_val", np.float32, 1), 2: ("double_val", np.float64, 1),
-    3: ("int_val", np.int32, 1), 4: ("int_val", np.int32, 1), 5: ("int_val", np.int32, 1),
-    6: ("int_val", np.int32, 1), 17: ("int_val", np.int32, 1), 9: ("int64_val", np.int64, 1),
-    10: ("bool_val", np.bool_, 1), 14: ("half_val", np.int32, 1), 19: ("half_val", np.int32, 1),
-    22: ("uint32_val", np.uint32, 1), 23: ("uint64_val", np.uint64, 1),
-    8: ("scomplex_val", np.float32, 2), 18: ("dcomplex_val", np.float64, 2),
+    1: ("float_val", np.float32, 1),
+    2: ("double_val", np.float64, 1),
+    3: ("int_val", np.int32, 1),
+    4: ("int_val", np.int32, 1),
+    5: ("int_val", np.int32, 1),
+    6: ("int_val", np.int32, 1),
+    17: ("int_val", np.int32, 1),
+    9: ("int64_val", np.int64, 1),
+    10: ("bool_val", np.bool_, 1),
+    14: ("half_val", np.int32, 1),
+    19: ("half_val", np.int32, 1),
+    22: ("uint32_val", np.uint32, 1),
+    23: ("uint64_val", np.uint64, 1),
+    8: ("scomplex_val", np.float32, 2),
+    18: ("dcomplex_val", np.float64, 2),
     DT_STRING: ("string_val", object, 1),
 }
 
@@ -84,8 +103,9 @@ def _parse_error(alias: str):
     return invalid_argument(f"tensor parsing error: {alias}")
 
 
-def _check_input(proto, alias: str, tensor_info, limits: RequestLimits,
-                 elements_so_far: int) -> tuple[_CheckedInput, int]:
+def _check_input(
+    proto, alias: str, tensor_info, limits: RequestLimits, elements_so_far: int
+) -> tuple[_CheckedInput, int]:
     """Checks what `Tensor::FromProto` checks and what `limits` allow, from the declared shape
     and dtype only; returns the checked input and the request's elements so far."""
     shape = tuple(dim.size for dim in proto.tensor_shape.dim)
@@ -93,13 +113,17 @@ def _check_input(proto, alias: str, tensor_info, limits: RequestLimits,
         raise _parse_error(alias)
     numpy_dtype = None if proto.dtype in (DT_RESOURCE, DT_VARIANT) else _numpy_dtype(proto.dtype)
     if proto.dtype >= _FIRST_REFERENCE_TYPE or (
-            numpy_dtype is None and proto.dtype not in (DT_RESOURCE, DT_VARIANT)):
+        numpy_dtype is None and proto.dtype not in (DT_RESOURCE, DT_VARIANT)
+    ):
         raise _parse_error(alias)  # a reference type, or a number no DataType has
     elements = limits.check_input(alias, shape, tensor_info, elements_so_far)
     count = math.prod(shape)
     if count and proto.tensor_content:
-        if proto.dtype == DT_STRING or numpy_dtype is None or (
-                len(proto.tensor_content) != count * numpy_dtype.itemsize):
+        if (
+            proto.dtype == DT_STRING
+            or numpy_dtype is None
+            or (len(proto.tensor_content) != count * numpy_dtype.itemsize)
+        ):
             raise _parse_error(alias)
     elif count and proto.dtype == DT_STRING:
         strings = proto.string_val
@@ -146,8 +170,9 @@ def _decode(checked: _CheckedInput) -> np.ndarray:
     return values.astype(checked.numpy_dtype, copy=False).reshape(shape)
 
 
-def input_arrays(request_inputs, signature_def, limits: RequestLimits | None = None
-                 ) -> dict[str, np.ndarray]:
+def input_arrays(
+    request_inputs, signature_def, limits: RequestLimits | None = None
+) -> dict[str, np.ndarray]:
     """Every signature input as an array, from the request's TensorProtos or the defaults.
 
     Args:
@@ -168,7 +193,8 @@ def input_arrays(request_inputs, signature_def, limits: RequestLimits | None = N
             f"input size does not match signature: {len(sent)}!={len(expected)} "
             f"len({{{_joined(sent)}}}) != len({{{_joined(expected)}}}). "
             f"Sent extra: {{{_joined(sent - expected)}}}. "
-            f"Missing but required: {{{_joined(expected - sent)}}}.")
+            f"Missing but required: {{{_joined(expected - sent)}}}."
+        )
     checked = []
     elements = 0
     for alias in sorted(expected):
@@ -180,20 +206,24 @@ def input_arrays(request_inputs, signature_def, limits: RequestLimits | None = N
             raise invalid_argument(
                 f"Signature input alias: {alias}(feed name: {signature_def.inputs[alias].name}) "
                 "not found in request and no default value provided. Inputs expected to be in "
-                f"the request {{{_joined(sent)}}}, or default input alias set: {_joined(defaults)}")
+                f"the request {{{_joined(sent)}}}, or default input alias set: {_joined(defaults)}"
+            )
         checked_input, elements = _check_input(
-            proto, alias, signature_def.inputs[alias], limits, elements)
+            proto, alias, signature_def.inputs[alias], limits, elements
+        )
         checked.append(checked_input)
     if sent - expected:  # only possible when defaults made up for the count
         raise invalid_argument(
             f"Inputs contains invalid name. Used request inputs: {_joined(sent & expected)}, "
-            f"request input: {_joined(sent)}")
+            f"request input: {_joined(sent)}"
+        )
     for index, checked_input in enumerate(checked):  # FunctionCallFrame's check, sorted aliases
         expected_dtype = signature_def.inputs[checked_input.alias].dtype
         if checked_input.proto.dtype != expected_dtype:
             raise invalid_argument(
                 f"Expects arg[{index}] to be {dtype_name(expected_dtype)} but "
-                f"{dtype_name(checked_input.proto.dtype)} is provided")
+                f"{dtype_name(checked_input.proto.dtype)} is provided"
+            )
     return {checked_input.alias: _decode(checked_input) for checked_input in checked}
 
 
@@ -208,7 +238,8 @@ def output_aliases(output_filter, signature_def) -> list[str]:
         if alias not in signature_def.outputs:
             raise invalid_argument(
                 f"output tensor alias not found in signature: {alias} Outputs expected to be in "
-                f"the set {{{_joined(signature_def.outputs)}}}.")
+                f"the set {{{_joined(signature_def.outputs)}}}."
+            )
         if alias in aliases:
             raise invalid_argument(f"duplicate output tensor alias: {alias}")
         aliases.append(alias)
@@ -218,8 +249,10 @@ def output_aliases(output_filter, signature_def) -> list[str]:
 # numpy dtype → (DataType, typed field) of the outputs `tensor_proto` writes without
 # `tf.make_tensor_proto` (a tenth of its time); other dtypes take that path.
 _DIRECT_FIELDS = {
-    np.dtype(np.float32): (1, "float_val"), np.dtype(np.float64): (2, "double_val"),
-    np.dtype(np.int32): (3, "int_val"), np.dtype(np.int64): (9, "int64_val"),
+    np.dtype(np.float32): (1, "float_val"),
+    np.dtype(np.float64): (2, "double_val"),
+    np.dtype(np.int32): (3, "int_val"),
+    np.dtype(np.int64): (9, "int64_val"),
     np.dtype(np.bool_): (10, "bool_val"),
 }
 

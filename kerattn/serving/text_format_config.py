@@ -13,8 +13,14 @@ from kerattn.errors import UsageError
 Message = TypeVar("Message")
 
 
-def parse_text_proto(path: str | os.PathLike, message: Message, what: str, *,
-                     error_type: type[Exception] = UsageError, name_path: bool = True) -> Message:
+def parse_text_proto(
+    path: str | os.PathLike,
+    message: Message,
+    what: str,
+    *,
+    error_type: type[Exception] = UsageError,
+    name_path: bool = True,
+) -> Message:
     """`message` filled from the text-format protobuf file at `path`.
 
     Args:

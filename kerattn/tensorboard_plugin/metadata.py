@@ -42,7 +42,8 @@ def summary_metadata(role: str, kind: str, text: str, description: str):
     return summary_pb2.SummaryMetadata(
         summary_description=description,
         plugin_data=summary_pb2.SummaryMetadata.PluginData(
-            plugin_name=PLUGIN_NAME, content=json.dumps(content).encode("utf-8")),
+            plugin_name=PLUGIN_NAME, content=json.dumps(content).encode("utf-8")
+        ),
         data_class=summary_pb2.DATA_CLASS_TENSOR,  # without it TensorBoard's readers drop it
     )
 
@@ -59,5 +60,6 @@ def parse_content(content: bytes) -> dict:
     if int(parsed.get("version", 0)) > CONTENT_VERSION:
         raise ValueError(
             f"attention summary content version {parsed['version']} is newer than this plugin "
-            f"reads ({CONTENT_VERSION}); upgrade kerattn.")
+            f"reads ({CONTENT_VERSION}); upgrade kerattn."
+        )
     return parsed

@@ -78,15 +78,17 @@ class AttentionPlugin(base_plugin.TBPlugin):
         run, name = request.args.get("run"), request.args.get("name")
         if not run or not name:
             raise errors.InvalidArgumentError("probe needs both `run` and `name` arguments")
-        return http_util.Respond(request, self.probe(ctx, experiment, run, name),
-                                 "application/json")
+        return http_util.Respond(
+            request, self.probe(ctx, experiment, run, name), "application/json"
+        )
 
     def runs(self, ctx, experiment: str) -> dict:
         """{"runs": [{"run", "probes": [{"name", "kind", "text", "description", "max_step"}]}],
         "image_only_runs": [runs with the old PNG heatmaps and no attention data],
         "unreadable": [messages for summaries of a newer or unknown content]}."""
         listing = self._data_provider.list_tensors(
-            ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME)
+            ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME
+        )
         runs, unreadable = [], []
         for run in sorted(listing):
             probes = {}
@@ -100,18 +102,23 @@ class AttentionPlugin(base_plugin.TBPlugin):
                     unreadable.append(f"{run}/{tag_name}: {error}")
                     continue
                 probes[parts[0]] = {
-                    "name": parts[0], "kind": content.get("kind", "alignment"),
-                    "text": content.get("text", ""), "max_step": series.max_step,
+                    "name": parts[0],
+                    "kind": content.get("kind", "alignment"),
+                    "text": content.get("text", ""),
+                    "max_step": series.max_step,
                     "description": series.description.removesuffix(" (weights)"),
                 }
             if probes:
                 runs.append({"run": run, "probes": list(probes.values())})
         images = self._data_provider.list_blob_sequences(
-            ctx, experiment_id=experiment, plugin_name="images")
+            ctx, experiment_id=experiment, plugin_name="images"
+        )
         with_data = {entry["run"] for entry in runs}
         image_only = sorted(
-            run for run, tags in images.items()
-            if run not in with_data and any(t.startswith(_OLD_IMAGE_PREFIX) for t in tags))
+            run
+            for run, tags in images.items()
+            if run not in with_data and any(t.startswith(_OLD_IMAGE_PREFIX) for t in tags)
+        )
         return {"runs": runs, "image_only_runs": image_only, "unreadable": unreadable}
 
     def probe(self, ctx, experiment: str, run: str, name: str) -> dict:
@@ -121,41 +128,61 @@ class AttentionPlugin(base_plugin.TBPlugin):
 
         tags = {role: metadata.tag(name, role) for role in metadata.ROLES}
         data = self._data_provider.read_tensors(
-            ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME,
+            ctx,
+            experiment_id=experiment,
+            plugin_name=metadata.PLUGIN_NAME,
             downsample=_ALL_STEPS,
-            run_tag_filter=provider.RunTagFilter(runs=[run], tags=list(tags.values())))
+            run_tag_filter=provider.RunTagFilter(runs=[run], tags=list(tags.values())),
+        )
         series = data.get(run, {})
         if tags["weights"] not in series:
             raise errors.NotFoundError(f"run {run!r} has no attention probe {name!r}")
         listing = self._data_provider.list_tensors(
-            ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME,
-            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tags["weights"]]))
+            ctx,
+            experiment_id=experiment,
+            plugin_name=metadata.PLUGIN_NAME,
+            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tags["weights"]]),
+        )
         content = metadata.parse_content(listing[run][tags["weights"]].plugin_content)
         kind = content.get("kind", "alignment")
-        by_role = {role: {datum.step: datum for datum in series.get(tag_name, [])}
-                   for role, tag_name in tags.items()}
+        by_role = {
+            role: {datum.step: datum for datum in series.get(tag_name, [])}
+            for role, tag_name in tags.items()
+        }
         steps = []
         for step in sorted(by_role["weights"]):
             if step not in by_role["source_tokens"]:
                 continue  # sampled away in one series and not the other
             weights = by_role["weights"][step].numpy
             target = by_role["target_tokens"].get(step)
-            steps.append({
-                "step": int(step),
-                "wall_time": by_role["weights"][step].wall_time,
-                "source_tokens": _strings(by_role["source_tokens"][step].numpy),
-                "target_tokens": _strings(target.numpy) if target is not None else [],
-                "weights": weights.astype(float).tolist(),
-                "diagnostics": attention_diagnostics.summarize(
-                    weights, translation=kind == "alignment") if weights.size else {},
-            })
-        return {"run": run, "name": name, "kind": kind, "text": content.get("text", ""),
-                "steps": steps}
+            steps.append(
+                {
+                    "step": int(step),
+                    "wall_time": by_role["weights"][step].wall_time,
+                    "source_tokens": _strings(by_role["source_tokens"][step].numpy),
+                    "target_tokens": _strings(target.numpy) if target is not None else [],
+                    "weights": weights.astype(float).tolist(),
+                    "diagnostics": attention_diagnostics.summarize(
+                        weights, translation=kind == "alignment"
+                    )
+                    if weights.size
+                    else {},
+                }
+            )
+        return {
+            "run": run,
+            "name": name,
+            "kind": kind,
+            "text": content.get("text", ""),
+            "steps": steps,
+        }
 
 
 def _strings(array) -> list[str]:
-    return [value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-            for value in array.reshape(-1).tolist()]
+    return [
+        value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        for value in array.reshape(-1).tolist()
+    ]
 
 
 class AttentionPluginLoader(base_plugin.TBLoader):

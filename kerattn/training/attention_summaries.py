@@ -58,19 +58,28 @@ def write_probe_summaries(model, family: str, probes: list[str], step: int) -> d
         if not has_attention or weights.shape[1] == 0:
             continue
         per_probe.append(attention_diagnostics.summarize(weights, translation=translation))
-        png = heatmap_png(weights, result.source_tokens if translation else result.tokens,
-                          target_tokens, title=probe)
+        png = heatmap_png(
+            weights,
+            result.source_tokens if translation else result.tokens,
+            target_tokens,
+            title=probe,
+        )
         image = tf.io.decode_png(png, channels=3)[tf.newaxis]  # (1, H, W, 3)
         tf.summary.image(f"attention/probe_{index}", image, step=step)
         # The same attention as data, for the TensorBoard attention dashboard (kerattn.tensorboard_plugin).
-        log_attention(f"attention/probe_{index}",
-                      result.source_tokens if translation else result.tokens,
-                      weights if translation else result.token_weights, target_tokens,
-                      step=step, text=probe)
+        log_attention(
+            f"attention/probe_{index}",
+            result.source_tokens if translation else result.tokens,
+            weights if translation else result.token_weights,
+            target_tokens,
+            step=step,
+            text=probe,
+        )
     tf.summary.text("samples", "| input | output |\n|---|---|\n" + "\n".join(rows), step=step)
     if top_rows:
         tf.summary.text(
-            "top_tokens", "| input | most attended tokens |\n|---|---|\n" + "\n".join(top_rows),
+            "top_tokens",
+            "| input | most attended tokens |\n|---|---|\n" + "\n".join(top_rows),
             step=step,
         )
     means = {}

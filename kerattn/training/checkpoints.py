@@ -80,8 +80,11 @@ def checkpoint_files(folder: str | os.PathLike, number: int) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    data = [entry for entry in folder.iterdir()
-            if (match := _DATA.match(entry.name)) and int(match.group(1)) == number]
+    data = [
+        entry
+        for entry in folder.iterdir()
+        if (match := _DATA.match(entry.name)) and int(match.group(1)) == number
+    ]
     index = folder / f"ckpt-{number}.index"
     return sorted(data) + ([index] if index.exists() else [])
 

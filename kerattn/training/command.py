@@ -11,8 +11,9 @@ from kerattn.training.trainer import train
 from kerattn.zoo import evaluation
 
 
-def train_command(recipe: str | os.PathLike, run_dir: str | os.PathLike | None = None,
-                  **options) -> int:
+def train_command(
+    recipe: str | os.PathLike, run_dir: str | os.PathLike | None = None, **options
+) -> int:
     """Trains `recipe` (`kerattn.training.train`, which prints the progress); returns 0.
 
     `options` are `train`'s keyword arguments (resume, overwrite, logdir, mixed_precision, xla,
@@ -22,9 +23,15 @@ def train_command(recipe: str | os.PathLike, run_dir: str | os.PathLike | None =
     return 0
 
 
-def evaluate_command(model: str | os.PathLike, data: str | os.PathLike, *, as_json: bool = False,
-                     log_dir: str | os.PathLike | None = None, probes: int = 5,
-                     **options) -> int:
+def evaluate_command(
+    model: str | os.PathLike,
+    data: str | os.PathLike,
+    *,
+    as_json: bool = False,
+    log_dir: str | os.PathLike | None = None,
+    probes: int = 5,
+    **options,
+) -> int:
     """Evaluates `model` on the TSV `data` (`kerattn.zoo.evaluation.evaluate_file`) and prints the
     report as a table, or as JSON; returns 0. With `log_dir`, the attention of the first `probes`
     inputs goes to a TensorBoard log there too (`log_probes`).
@@ -39,8 +46,9 @@ def evaluate_command(model: str | os.PathLike, data: str | os.PathLike, *, as_js
     return 0
 
 
-def log_probes(model: str | os.PathLike, data: str | os.PathLike, log_dir: str | os.PathLike,
-               count: int = 5) -> None:
+def log_probes(
+    model: str | os.PathLike, data: str | os.PathLike, log_dir: str | os.PathLike, count: int = 5
+) -> None:
     """Writes the attention of the first `count` inputs of the TSV `data` to a TensorBoard log in
     `log_dir` at step 0, as the trainer writes its probes (`attention_summaries`): heatmap images,
     the attention as data for the Attention tab, diagnostics and the outputs."""

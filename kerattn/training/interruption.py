@@ -47,19 +47,23 @@ class StopRequest:
             if self.requested:
                 raise KeyboardInterrupt
             self.requested = True
-            self.warn("Ctrl-C: stopping after this step and saving a checkpoint "
-                      "(Ctrl-C again stops at once, keeping the last checkpoint)")
+            self.warn(
+                "Ctrl-C: stopping after this step and saving a checkpoint "
+                "(Ctrl-C again stops at once, keeping the last checkpoint)"
+            )
 
         previous = signal.signal(signal.SIGINT, request_stop)
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT,
-                          previous if previous is not None else signal.default_int_handler)
+            signal.signal(
+                signal.SIGINT, previous if previous is not None else signal.default_int_handler
+            )
 
 
-def how_to_continue(recipe_path: Path | None, run_dir: Path, step: int | None, *,
-                    resuming: bool, chief: bool) -> str:
+def how_to_continue(
+    recipe_path: Path | None, run_dir: Path, step: int | None, *, resuming: bool, chief: bool
+) -> str:
     """The `TrainingInterrupted` sentence: where the run stands and the command to go on.
 
     Args:
@@ -76,5 +80,4 @@ def how_to_continue(recipe_path: Path | None, run_dir: Path, step: int | None, *
     if resuming:  # interrupted while restoring: the checkpoints are as they were
         return f"training interrupted before it resumed; continue with: {command} --resume"
     again = " --overwrite" if chief and run_folder.progress(run_dir) else ""
-    return ("training interrupted before its first checkpoint; start again with: "
-            f"{command}{again}")
+    return f"training interrupted before its first checkpoint; start again with: {command}{again}"

@@ -27,8 +27,13 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         total_steps: the run's length, for cosine decay.
     """
 
-    def __init__(self, learning_rate: float, schedule: str = "constant", warmup_steps: int = 0,
-                 total_steps: int = 1):
+    def __init__(
+        self,
+        learning_rate: float,
+        schedule: str = "constant",
+        warmup_steps: int = 0,
+        total_steps: int = 1,
+    ):
         if schedule not in ("constant", "inverse_sqrt", "cosine"):
             raise ValueError(
                 "`schedule` must be 'constant', 'inverse_sqrt' or 'cosine'; received "

@@ -23,6 +23,6 @@ def token_cross_entropy(logits, targets, weights, label_smoothing: float = 0.0):
     if label_smoothing:
         uniform = -tf.reduce_mean(tf.nn.log_softmax(logits), axis=-1)
         negative_log_likelihood = (
-            (1.0 - label_smoothing) * negative_log_likelihood + label_smoothing * uniform
-        )
+            1.0 - label_smoothing
+        ) * negative_log_likelihood + label_smoothing * uniform
     return negative_log_likelihood * weights

@@ -13,8 +13,9 @@ import keras
 import tensorflow as tf
 
 
-def wrap_optimizer(optimizer: keras.optimizers.Optimizer,
-                   mixed_precision: bool) -> keras.optimizers.Optimizer:
+def wrap_optimizer(
+    optimizer: keras.optimizers.Optimizer, mixed_precision: bool
+) -> keras.optimizers.Optimizer:
     """`optimizer` in a `LossScaleOptimizer` for mixed precision, else as it is."""
     return keras.optimizers.LossScaleOptimizer(optimizer) if mixed_precision else optimizer
 

@@ -19,11 +19,15 @@ def learn_vocabulary(settings: dict, texts: list[str]) -> list[str]:
     """Learns the vocabulary `settings` (a recipe tokenizer side) describes from `texts`."""
     if settings["kind"] == "wordpiece":
         return train_wordpiece_vocabulary(
-            texts, settings["vocabulary_size"], lowercase=settings["lowercase"],
+            texts,
+            settings["vocabulary_size"],
+            lowercase=settings["lowercase"],
             max_distinct_words=settings["max_distinct_words"],
         )
     return train_symbol_vocabulary(
-        texts, split=settings["split"], lowercase=settings["lowercase"],
+        texts,
+        split=settings["split"],
+        lowercase=settings["lowercase"],
         max_size=settings["vocabulary_size"],
     )
 
@@ -70,10 +74,12 @@ def build_model(recipe: Recipe, vocabulary: dict[str, list[str]], labels: list[s
 
     if recipe.family == "translator":
         return Translator(
-            make_tokenizer(recipe.tokenizer_settings("source"), vocabulary["source"],
-                           "source_tokenizer"),
-            make_tokenizer(recipe.tokenizer_settings("target"), vocabulary["target"],
-                           "target_tokenizer"),
+            make_tokenizer(
+                recipe.tokenizer_settings("source"), vocabulary["source"], "source_tokenizer"
+            ),
+            make_tokenizer(
+                recipe.tokenizer_settings("target"), vocabulary["target"], "target_tokenizer"
+            ),
             **recipe.model,
         )
     return Classifier(

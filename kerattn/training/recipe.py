@@ -172,8 +172,9 @@ def recipe_from_dict(
     model = dict(content.get("model", {}))
     family = model.pop("family", None)
     if family is None:
-        raise RecipeError('The recipe has no model family; add family = "translator" or '
-                          '"classifier" to [model].')
+        raise RecipeError(
+            'The recipe has no model family; add family = "translator" or "classifier" to [model].'
+        )
     _check_choice("model", "family", family, FAMILIES)
     _check_model_arguments(family, model)
     _check_model_values(family, model)
@@ -257,8 +258,15 @@ def _check_optimizer(optimizer: dict) -> None:
 def _check_training(training: dict) -> None:
     _exactly_one(training, "training", "batch_size", "batch_tokens")
     _exactly_one(training, "training", "steps", "epochs")
-    for key in ("batch_size", "batch_tokens", "steps", "epochs", "log_every",
-                "checkpoint_every", "keep_checkpoints"):
+    for key in (
+        "batch_size",
+        "batch_tokens",
+        "steps",
+        "epochs",
+        "log_every",
+        "checkpoint_every",
+        "keep_checkpoints",
+    ):
         if training[key] is not None:
             _check_range("training", key, training[key], low=1)
 
@@ -268,8 +276,10 @@ def _check_evaluation(evaluation: dict) -> None:
         _check_range("evaluation", key, evaluation[key], low=1)
     _check_range("evaluation", "patience", evaluation["patience"], low=0)
     if not all(isinstance(probe, str) and probe for probe in evaluation["probes"]):
-        raise RecipeError("[evaluation] probes must be a list of non-empty strings; received "
-                          f"{evaluation['probes']!r}.")
+        raise RecipeError(
+            "[evaluation] probes must be a list of non-empty strings; received "
+            f"{evaluation['probes']!r}."
+        )
 
 
 def _check_section(name: str, raw: dict, schema: dict, fill_defaults: bool = True) -> dict:
@@ -324,8 +334,16 @@ def _check_model_arguments(family: str, arguments: dict) -> None:
 
     model_class = Translator if family == "translator" else Classifier
     parameters = inspect.signature(model_class.__init__).parameters
-    reserved = {"self", "kwargs", "source_tokenizer", "target_tokenizer", "tokenizer",
-                "source_vocabulary_size", "target_vocabulary_size", "vocabulary_size"}
+    reserved = {
+        "self",
+        "kwargs",
+        "source_tokenizer",
+        "target_tokenizer",
+        "tokenizer",
+        "source_vocabulary_size",
+        "target_vocabulary_size",
+        "vocabulary_size",
+    }
     accepted = sorted(name for name in parameters if name not in reserved)
     for key, value in arguments.items():
         if key not in accepted:
@@ -336,8 +354,10 @@ def _check_model_arguments(family: str, arguments: dict) -> None:
         default = parameters[key].default
         if isinstance(default, bool):
             if not isinstance(value, bool):
-                raise RecipeError(f"[model] {key} must be true or false; received {value!r} "
-                                  f"({type(value).__name__}).")
+                raise RecipeError(
+                    f"[model] {key} must be true or false; received {value!r} "
+                    f"({type(value).__name__})."
+                )
         elif isinstance(default, (int, float, str)):
             expected = (int, float) if isinstance(default, float) else (type(default),)
             if not isinstance(value, expected) or isinstance(value, bool):
@@ -353,8 +373,14 @@ def _check_model_values(family: str, arguments: dict) -> None:
     from kerattn.layers.attention_decoder import ATTENTIONS
     from kerattn.layers.attention_pooling import POOLING_SCORES
 
-    lowest = {"embedding_dim": 1, "units": 1, "encoder_layers": 1, "max_length": 1,
-              "max_source_length": 2, "max_target_length": 2}
+    lowest = {
+        "embedding_dim": 1,
+        "units": 1,
+        "encoder_layers": 1,
+        "max_length": 1,
+        "max_source_length": 2,
+        "max_target_length": 2,
+    }
     for key, low in lowest.items():
         if key in arguments:
             _check_range("model", key, arguments[key], low=low)
@@ -373,11 +399,15 @@ def _check_model_values(family: str, arguments: dict) -> None:
             _check_choice("model", "pooling", arguments["pooling"], POOLING_SCORES)
         labels = arguments.get("labels")
         if labels is not None and not (
-            isinstance(labels, list) and len(labels) >= 2 and len(set(labels)) == len(labels)
+            isinstance(labels, list)
+            and len(labels) >= 2
+            and len(set(labels)) == len(labels)
             and all(isinstance(label, str) and label for label in labels)
         ):
-            raise RecipeError(f"[model] labels must be a list of at least two distinct, non-empty "
-                              f"strings; received {labels!r}.")
+            raise RecipeError(
+                f"[model] labels must be a list of at least two distinct, non-empty "
+                f"strings; received {labels!r}."
+            )
 
 
 _CORPUS_KINDS = {"translator": "translation", "classifier": "classification"}

@@ -31,8 +31,15 @@ class ReplicaSteps:
         clip_norm: the recipe's [optimizer] clip_norm (0 or None: no clipping).
     """
 
-    def __init__(self, strategy, model, optimizer, family: str, label_smoothing: float,
-                 clip_norm: float | None):
+    def __init__(
+        self,
+        strategy,
+        model,
+        optimizer,
+        family: str,
+        label_smoothing: float,
+        clip_norm: float | None,
+    ):
         self.strategy = strategy
         self.model = model
         self.optimizer = optimizer
@@ -50,7 +57,8 @@ class ReplicaSteps:
         step."""
         self.xla = xla
         self.train_function = tf.function(
-            self._train_step, input_signature=[train_spec], jit_compile=xla or None)
+            self._train_step, input_signature=[train_spec], jit_compile=xla or None
+        )
         self.eval_function = tf.function(self._eval_step, input_signature=[eval_spec])
 
     def train(self, batch):
@@ -105,8 +113,7 @@ class ReplicaSteps:
         gradients = self.loss_scale.unscale(gradients)
         gradient_norm = tf.linalg.global_norm(gradients)
         if self.clip_norm:
-            gradients, _ = tf.clip_by_global_norm(gradients, self.clip_norm,
-                                                  use_norm=gradient_norm)
+            gradients, _ = tf.clip_by_global_norm(gradients, self.clip_norm, use_norm=gradient_norm)
         gradients = self.loss_scale.rescale(gradients)
         # The Keras optimizer sums over replicas again: hand it each replica's share.
         gradients = [gradient / self.replicas for gradient in gradients]
@@ -121,8 +128,7 @@ class ReplicaSteps:
     def _train_step(self, batch):
         results = self.strategy.run(self._replica_train_step, args=batch)
         loss_sum, correct, weight, tokens, norm = (
-            self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-            for value in results
+            self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None) for value in results
         )
         return loss_sum, correct, weight, tokens, norm / self.replicas
 
@@ -135,5 +141,6 @@ class ReplicaSteps:
 
     def _eval_step(self, batch):
         results = self.strategy.run(self._replica_eval_step, args=batch)
-        return tuple(self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-                     for value in results)
+        return tuple(
+            self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None) for value in results
+        )

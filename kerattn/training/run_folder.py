@@ -57,7 +57,8 @@ _TENSORFLOW_TEMPORARY = re.compile(r"^ckpt-\d+_temp(_[0-9a-f]{32})?$")
 _EVENT_FILE = re.compile(r"^events\.out\.tfevents\.")
 # atomic_files's temporaries of the run's own files: `.kerattn-[<pid>-]best.keras.<...>`.
 _OWN_TEMPORARY = re.compile(
-    re.escape(TEMPORARY_PREFIX) + r"(\d+-)?(" + "|".join(map(re.escape, OWN_FILES)) + r")\.")
+    re.escape(TEMPORARY_PREFIX) + r"(\d+-)?(" + "|".join(map(re.escape, OWN_FILES)) + r")\."
+)
 
 
 class RunFolderError(KerattnError):
@@ -73,8 +74,10 @@ def progress(run_dir: Path) -> list[str]:
     """What in `run_dir` shows that a run trained there: "checkpoints/", "best.keras", ..."""
     found = []
     checkpoint_dir = run_dir / "checkpoints"
-    if checkpoints.checkpoint_numbers(checkpoint_dir) or (
-            checkpoint_dir / checkpoints.STATE_FILE).exists():
+    if (
+        checkpoints.checkpoint_numbers(checkpoint_dir)
+        or (checkpoint_dir / checkpoints.STATE_FILE).exists()
+    ):
         found.append("checkpoints/")
     return found + [name for name in PROGRESS_FILES if (run_dir / name).exists()]
 
@@ -85,10 +88,14 @@ def check_progress(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
     found = progress(run_dir)
     if resume:
         if not checkpoints.checkpoint_numbers(run_dir / "checkpoints"):
-            advice = ("pass --overwrite instead to start it again" if found
-                      else "train without --resume to start it")
+            advice = (
+                "pass --overwrite instead to start it again"
+                if found
+                else "train without --resume to start it"
+            )
             raise RunFolderConflict(
-                f"Run folder {run_dir} has no checkpoint to resume from; {advice}.")
+                f"Run folder {run_dir} has no checkpoint to resume from; {advice}."
+            )
     elif found and not overwrite:
         raise RunFolderConflict(
             f"Run folder {run_dir} already has a run's progress ({', '.join(found)}); "
@@ -109,15 +116,17 @@ def check_writable(folder: Path, what: str, option: str, subfolders: tuple[str, 
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise RunFolderError(f"{what} {folder} cannot be created: {existing} is a file; "
-                             f"pass another {option}.")
+        raise RunFolderError(
+            f"{what} {folder} cannot be created: {existing} is a file; pass another {option}."
+        )
     probes = [existing]
     if existing == folder:
         probes += [folder / name for name in subfolders if (folder / name).is_dir()]
     for probe in probes:
         try:
             descriptor, name = tempfile.mkstemp(
-                prefix=f"{TEMPORARY_PREFIX}{os.getpid()}-write-check.", dir=probe)
+                prefix=f"{TEMPORARY_PREFIX}{os.getpid()}-write-check.", dir=probe
+            )
         except OSError as error:
             reason = error.strerror or type(error).__name__
             if probe == folder:
@@ -126,8 +135,9 @@ def check_writable(folder: Path, what: str, option: str, subfolders: tuple[str, 
                 where = f"{what} {folder} has a folder {probe.name} that is not writable"
             else:
                 where = f"{what} {folder} cannot be created: {probe} is not writable"
-            raise RunFolderError(f"{where} ({reason}); pass another {option} or make it "
-                                 "writable.") from None
+            raise RunFolderError(
+                f"{where} ({reason}); pass another {option} or make it writable."
+            ) from None
         os.close(descriptor)
         os.unlink(name)
 
@@ -185,8 +195,11 @@ def remove_stale_temporaries(run_dir: Path, owned: bool) -> list[Path]:
         removed += atomic_files.remove_stale_temporaries(folder, older_than_seconds=threshold)
     if checkpoint_dir.is_dir():
         for entry in checkpoint_dir.iterdir():
-            if (_TENSORFLOW_TEMPORARY.match(entry.name) and entry.is_dir()
-                    and _age(entry, now) >= threshold):
+            if (
+                _TENSORFLOW_TEMPORARY.match(entry.name)
+                and entry.is_dir()
+                and _age(entry, now) >= threshold
+            ):
                 _remove(entry)
                 removed.append(entry)
     if owned:
@@ -209,8 +222,11 @@ def remove_run_files(run_dir: Path, logdir: Path) -> list[Path]:
             removed += _remove_if_there(path)
     if checkpoint_dir.is_dir():
         for entry in checkpoint_dir.iterdir():
-            if (entry.name == checkpoints.STATE_FILE or entry.name.startswith(TEMPORARY_PREFIX)
-                    or (_TENSORFLOW_TEMPORARY.match(entry.name) and entry.is_dir())):
+            if (
+                entry.name == checkpoints.STATE_FILE
+                or entry.name.startswith(TEMPORARY_PREFIX)
+                or (_TENSORFLOW_TEMPORARY.match(entry.name) and entry.is_dir())
+            ):
                 removed += _remove_if_there(entry)
     for name in OWN_FILES + _EARLIER_TEMPORARIES:
         removed += _remove_if_there(run_dir / name)

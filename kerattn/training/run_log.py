@@ -65,8 +65,16 @@ class RunLog:
         warn: where the warning about an unreadable file goes.
     """
 
-    def __init__(self, path: Path, family: str, recipe_path: Path | None, settings: dict, *,
-                 writes: bool, warn: Callable[[str], None]):
+    def __init__(
+        self,
+        path: Path,
+        family: str,
+        recipe_path: Path | None,
+        settings: dict,
+        *,
+        writes: bool,
+        warn: Callable[[str], None],
+    ):
         self.path = path
         self.family = family
         self.recipe_path = recipe_path
@@ -114,9 +122,12 @@ class RunLog:
         }
         if result is not None:
             content["summary"] = {
-                "step": result.step, "stop_reason": result.stop_reason,
-                "best_step": result.best_step, "best_valid_loss": result.best_valid_loss,
-                "seconds": result.seconds, "steps_per_second": result.steps_per_second,
+                "step": result.step,
+                "stop_reason": result.stop_reason,
+                "best_step": result.best_step,
+                "best_valid_loss": result.best_valid_loss,
+                "seconds": result.seconds,
+                "steps_per_second": result.steps_per_second,
                 "tokens_per_second": result.tokens_per_second,
                 "run_seconds": result.run_seconds,
                 **self.settings,
@@ -129,6 +140,8 @@ class RunLog:
         try:
             return json.loads(self.path.read_text(encoding="utf-8"))
         except (ValueError, OSError) as error:  # JSONDecodeError and UnicodeDecodeError too
-            self.warn(f"{self.path} is unreadable ({error}); the resumed run's history starts "
-                      "at its checkpoint")
+            self.warn(
+                f"{self.path} is unreadable ({error}); the resumed run's history starts "
+                "at its checkpoint"
+            )
             return {}

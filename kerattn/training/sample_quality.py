@@ -39,8 +39,13 @@ def sample_quality(
         if detect_task(model) == "g2p":
             references = grouped_pronunciations(list(zip(texts, targets)))
             rates = metrics.g2p_scores(dict(zip(texts, outputs)), references)
-            scores.update({name: rates[name] for name in ("word_error_rate", "phoneme_error_rate")
-                           if rates[name] is not None})
+            scores.update(
+                {
+                    name: rates[name]
+                    for name in ("word_error_rate", "phoneme_error_rate")
+                    if rates[name] is not None
+                }
+            )
         return scores
     expected = [model.labels[int(label)] for label in targets]
     scores = metrics.classification_scores(outputs, expected, model.labels)

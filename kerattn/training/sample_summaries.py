@@ -7,8 +7,15 @@ import tensorflow as tf
 from kerattn.tables import markdown_table
 
 
-def write_validation_samples(model, family: str, texts: list[str], outputs: list[str],
-                             targets: list, step: int, count: int = 5) -> None:
+def write_validation_samples(
+    model,
+    family: str,
+    texts: list[str],
+    outputs: list[str],
+    targets: list,
+    step: int,
+    count: int = 5,
+) -> None:
     """Writes text `valid_samples` at `step` under the default summary writer: a Markdown table
     (input | output | reference) of the first `count` validation texts and their outputs.
 
@@ -21,5 +28,6 @@ def write_validation_samples(model, family: str, texts: list[str], outputs: list
         return
     references = list(targets) if family == "translator" else [model.labels[t] for t in targets]
     rows = list(zip(texts, outputs, references))
-    tf.summary.text("valid_samples", markdown_table(["input", "output", "reference"], rows),
-                    step=step)
+    tf.summary.text(
+        "valid_samples", markdown_table(["input", "output", "reference"], rows), step=step
+    )

@@ -111,9 +111,21 @@ class _Trainer:
     A recipe, data or option mistake therefore fails before anything is created on disk.
     """
 
-    def __init__(self, recipe: Recipe, run_dir: Path, *, resume: bool, overwrite: bool,
-                 logdir: Path | None, mixed_precision: bool, xla: bool, max_steps: int | None,
-                 strategy: str, print_function, warn_function):
+    def __init__(
+        self,
+        recipe: Recipe,
+        run_dir: Path,
+        *,
+        resume: bool,
+        overwrite: bool,
+        logdir: Path | None,
+        mixed_precision: bool,
+        xla: bool,
+        max_steps: int | None,
+        strategy: str,
+        print_function,
+        warn_function,
+    ):
         self.recipe = recipe
         self.family = recipe.family
         self.run_dir = run_dir
@@ -146,12 +158,15 @@ class _Trainer:
         if not self.chief:  # only the chief writes the run folder
             if self.resume and not checkpoints.checkpoint_numbers(self.checkpoint_dir):
                 raise run_folder.RunFolderConflict(
-                    f"Run folder {self.run_dir} has no checkpoint to resume from.")
+                    f"Run folder {self.run_dir} has no checkpoint to resume from."
+                )
             return
-        run_folder.check_writable(self.run_dir, "Run folder", "--run-dir",
-                                  subfolders=("checkpoints", "vocabulary"))
-        run_folder.check_writable(self.logdir, "TensorBoard folder", "--logdir",
-                                  subfolders=run_folder.LOG_SPLITS)
+        run_folder.check_writable(
+            self.run_dir, "Run folder", "--run-dir", subfolders=("checkpoints", "vocabulary")
+        )
+        run_folder.check_writable(
+            self.logdir, "TensorBoard folder", "--logdir", subfolders=run_folder.LOG_SPLITS
+        )
         if self.run_dir.is_dir():
             self.owned = self.lock.acquire()
         run_folder.check_progress(self.run_dir, resume=self.resume, overwrite=self.overwrite)
@@ -165,34 +180,46 @@ class _Trainer:
             if not self.owned and self.lock.descriptor is None:
                 # The folder is new, or locking is unavailable; check again under the lock.
                 self.owned = self.lock.acquire()
-                run_folder.check_progress(self.run_dir, resume=self.resume,
-                                          overwrite=self.overwrite)
+                run_folder.check_progress(
+                    self.run_dir, resume=self.resume, overwrite=self.overwrite
+                )
             self._remove_leftovers()
             if not self.resume:
                 atomic_write_text(self.run_dir / "recipe.toml", self.recipe.text)
             vocabulary_dir = self.run_dir / "vocabulary"
-            if not self.resume or not all((vocabulary_dir / f"{side}.txt").is_file()
-                                          for side in self.vocabulary):
+            if not self.resume or not all(
+                (vocabulary_dir / f"{side}.txt").is_file() for side in self.vocabulary
+            ):
                 model_factory.write_vocabularies(self.vocabulary, vocabulary_dir)
         writer_dir = self.logdir if self.chief else Path(tempfile.mkdtemp(prefix="kerattn-logs-"))
         self.train_writer = tf.summary.create_file_writer(str(writer_dir / "train"))
         self.valid_writer = tf.summary.create_file_writer(str(writer_dir / "valid"))
         self.validation = Validation(
-            self.model, self.family, self.valid_dataset, self.steps.evaluate, self.valid_texts,
-            self.valid_targets, self.evaluation, self.valid_writer,
+            self.model,
+            self.family,
+            self.valid_dataset,
+            self.steps.evaluate,
+            self.valid_texts,
+            self.valid_targets,
+            self.evaluation,
+            self.valid_writer,
         )
 
     def _remove_leftovers(self) -> None:
         """Stale temporaries of interrupted runs, and with `overwrite` the earlier run's files."""
         removed = run_folder.remove_stale_temporaries(self.run_dir, owned=self.owned)
         if removed:
-            self.warn(f"removed {len(removed)} temporary file(s) an interrupted run left: "
-                      + ", ".join(os.fspath(path.relative_to(self.run_dir)) for path in removed))
+            self.warn(
+                f"removed {len(removed)} temporary file(s) an interrupted run left: "
+                + ", ".join(os.fspath(path.relative_to(self.run_dir)) for path in removed)
+            )
         if self.overwrite:
             removed = run_folder.remove_run_files(self.run_dir, self.logdir)
             if removed:
-                self.warn(f"--overwrite: removed the earlier run's {len(removed)} file(s) "
-                          f"from {self.run_dir}")
+                self.warn(
+                    f"--overwrite: removed the earlier run's {len(removed)} file(s) "
+                    f"from {self.run_dir}"
+                )
 
     def release(self) -> None:
         for writer in (self.train_writer, self.valid_writer):
@@ -214,9 +241,12 @@ class _Trainer:
             self._build_optimizer()
         self.state = TrainingState(self.strategy, self.model, self.optimizer)
         self.run_log = RunLog(
-            self.run_dir / "metrics.json", self.family, self.recipe.path,
+            self.run_dir / "metrics.json",
+            self.family,
+            self.recipe.path,
             {"replicas": self.replicas, "mixed_precision": self.mixed_precision, "xla": self.xla},
-            writes=self.chief, warn=self.warn,
+            writes=self.chief,
+            warn=self.warn,
         )
         if self.resume:
             self._restore()
@@ -238,8 +268,12 @@ class _Trainer:
         self.train_texts, self.train_targets = splits["train"]
         self.valid_texts, self.valid_targets = splits["valid"]
         self.vocabulary = model_factory.vocabularies(
-            recipe, self.train_texts, self.train_targets, self.run_dir / "vocabulary",
-            reuse=self.resume)
+            recipe,
+            self.train_texts,
+            self.train_targets,
+            self.run_dir / "vocabulary",
+            reuse=self.resume,
+        )
         return labels
 
     def _build_model(self, labels: list[str] | None) -> None:
@@ -247,8 +281,9 @@ class _Trainer:
             self.model = model_factory.build_model(self.recipe, self.vocabulary, labels)
         except (ValueError, TypeError) as error:  # what the recipe checks could not see
             reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise RecipeError(f"The recipe's [model] settings do not make a {self.family} "
-                              f"({reason.rstrip('.')}).") from None
+            raise RecipeError(
+                f"The recipe's [model] settings do not make a {self.family} ({reason.rstrip('.')})."
+            ) from None
 
     def _build_optimizer(self) -> None:
         """Adam on the warm-up schedule over the run's length (the recipe's steps, or its epochs
@@ -260,19 +295,22 @@ class _Trainer:
         else:
             self.total_steps = self.training["epochs"] * self.batches_per_epoch
         self.schedule = WarmupSchedule(
-            settings["learning_rate"], settings["schedule"], settings["warmup_steps"],
+            settings["learning_rate"],
+            settings["schedule"],
+            settings["warmup_steps"],
             self.total_steps,
         )
-        self.optimizer = wrap_optimizer(keras.optimizers.Adam(self.schedule),
-                                        self.mixed_precision)
+        self.optimizer = wrap_optimizer(keras.optimizers.Adam(self.schedule), self.mixed_precision)
         self.optimizer.build(self.model.trainable_variables)
 
     def _restore(self) -> None:
         """Restores the newest readable checkpoint and the run log up to its step."""
         copy = self.run_dir / "recipe.toml"
         if copy.is_file() and copy.read_text(encoding="utf-8") != self.recipe.text:
-            self.warn(f"the recipe differs from the run folder's copy {copy}; resuming with "
-                      "the recipe given")
+            self.warn(
+                f"the recipe differs from the run folder's copy {copy}; resuming with "
+                "the recipe given"
+            )
         number, unreadable = self.state.restore(self.checkpoint_dir)
         step, epoch, batch_in_epoch = self.state.position()
         self.last_checkpoint_step = step
@@ -280,35 +318,50 @@ class _Trainer:
             names = " and ".join(f"ckpt-{item.number}" for item in unreadable)
             reasons = "; ".join(item.reason for item in unreadable)
             verb = "is" if len(unreadable) == 1 else "are"
-            self.warn(f"checkpoint {names} {verb} unreadable ({reasons}); resuming from "
-                      f"ckpt-{number} at step {step}")
+            self.warn(
+                f"checkpoint {names} {verb} unreadable ({reasons}); resuming from "
+                f"ckpt-{number} at step {step}"
+            )
         self.run_log.resume_at(step)
-        self.print(f"resumed from step {step} (epoch {epoch + 1}, {batch_in_epoch} batches "
-                   "into it)")
+        self.print(
+            f"resumed from step {step} (epoch {epoch + 1}, {batch_in_epoch} batches into it)"
+        )
 
     def _compile_steps(self) -> None:
         self.steps = ReplicaSteps(
-            self.strategy, self.model, self.optimizer, self.family,
+            self.strategy,
+            self.model,
+            self.optimizer,
+            self.family,
             label_smoothing=self.recipe.optimizer["label_smoothing"],
             clip_norm=self.recipe.optimizer["clip_norm"],
         )
         self.valid_dataset = self.strategy.experimental_distribute_dataset(
-            self._dataset(self.valid_texts, self.valid_targets, None, 0))
+            self._dataset(self.valid_texts, self.valid_targets, None, 0)
+        )
         # One trace for every bucket shape: batch and length dimensions are None in the spec.
         train_spec = self.strategy.experimental_distribute_dataset(
-            self._train_dataset(0, 0)).element_spec
+            self._train_dataset(0, 0)
+        ).element_spec
         self.steps.compile(train_spec, self.valid_dataset.element_spec, xla=self.xla)
 
     def _dataset(self, texts, targets, seed, skip):
         return input_pipeline.make_dataset(
-            self.model, self.family, texts, targets,
-            batch_size=self.training["batch_size"], batch_tokens=self.training["batch_tokens"],
-            shuffle_seed=seed, skip_batches=skip, replicas=self.replicas,
+            self.model,
+            self.family,
+            texts,
+            targets,
+            batch_size=self.training["batch_size"],
+            batch_tokens=self.training["batch_tokens"],
+            shuffle_seed=seed,
+            skip_batches=skip,
+            replicas=self.replicas,
         )
 
     def _train_dataset(self, epoch: int, skip: int):
-        return self._dataset(self.train_texts, self.train_targets,
-                             self.training["seed"] + epoch, skip)
+        return self._dataset(
+            self.train_texts, self.train_targets, self.training["seed"] + epoch, skip
+        )
 
     # -- loop -------------------------------------------------------------------------------
 
@@ -323,24 +376,27 @@ class _Trainer:
                 # checkpoint is written now; the last one is complete.
                 with contextlib.suppress(Exception):
                     self._flush()
-                raise TrainingInterrupted(self.how_to_continue(self.last_checkpoint_step)) \
-                    from None
+                raise TrainingInterrupted(self.how_to_continue(self.last_checkpoint_step)) from None
 
     def how_to_continue(self, step: int | None) -> str:
         """The TrainingInterrupted sentence for a run stopped after checkpoint `step`."""
-        return how_to_continue(self.recipe.path, self.run_dir, step, resuming=self.resume,
-                               chief=self.chief)
+        return how_to_continue(
+            self.recipe.path, self.run_dir, step, resuming=self.resume, chief=self.chief
+        )
 
     def _run(self) -> TrainResult:
         self.step, self.epoch, self.batch_in_epoch = self.state.position()
         self.start_step = self.evaluated_at = self.step
-        self.last_step = (self.total_steps if self.max_steps is None
-                          else min(self.total_steps, self.max_steps))
+        self.last_step = (
+            self.total_steps if self.max_steps is None else min(self.total_steps, self.max_steps)
+        )
         self.throughput = _Throughput(first_step=self.step)
         self.start = self.run_log.segment_start = time.perf_counter()
-        self.print(f"training {self.family} for {self.last_step} steps ({self.batches_per_epoch} "
-                   f"batches per epoch) on {self.replicas} replica(s) "
-                   f"[{type(self.strategy).__name__}]")
+        self.print(
+            f"training {self.family} for {self.last_step} steps ({self.batches_per_epoch} "
+            f"batches per epoch) on {self.replicas} replica(s) "
+            f"[{type(self.strategy).__name__}]"
+        )
         stop_reason = None
         while stop_reason is None:
             stop_reason = self._reason_to_stop() or self._train_epoch()
@@ -361,7 +417,8 @@ class _Trainer:
         """Trains on the rest of the current epoch, or up to the last step; returns
         "early_stopping" if an evaluation ended the run."""
         dataset = self.strategy.experimental_distribute_dataset(
-            self._train_dataset(self.epoch, self.batch_in_epoch))
+            self._train_dataset(self.epoch, self.batch_in_epoch)
+        )
         batch_start = time.perf_counter()
         for batch in dataset:
             values = [float(value) for value in self.steps.train(batch)]
@@ -433,16 +490,24 @@ class _Trainer:
             if improved and self.chief:
                 self._save_model(self.run_dir / "best.keras")
             self.print(
-                f"eval step {self.step}: " + "  ".join(
-                    f"{name} {value:.4f}" for name, value in record.items() if name != "step")
+                f"eval step {self.step}: "
+                + "  ".join(
+                    f"{name} {value:.4f}" for name, value in record.items() if name != "step"
+                )
                 + ("  (best)" if improved else "")
             )
             return self.state.patience_exhausted(self.evaluation["patience"])
 
     def _save_checkpoint(self) -> None:
         """Checkpoint `ckpt-<step>` (atomic and durable, `checkpoints`), then metrics.json."""
-        self.state.save(self.checkpoint_dir, self.step, self.epoch, self.batch_in_epoch,
-                        keep=self.training["keep_checkpoints"], chief=self.chief)
+        self.state.save(
+            self.checkpoint_dir,
+            self.step,
+            self.epoch,
+            self.batch_in_epoch,
+            keep=self.training["keep_checkpoints"],
+            chief=self.chief,
+        )
         self.last_checkpoint_step = self.step
         self.run_log.record_checkpoint(self.step)
 
@@ -481,13 +546,20 @@ class _Trainer:
         )
         self.run_log.write(result)
         self._flush()
-        best = ("none" if result.best_step is None
-                else f"{result.best_valid_loss:.4f} at step {result.best_step}")
+        best = (
+            "none"
+            if result.best_step is None
+            else f"{result.best_valid_loss:.4f} at step {result.best_step}"
+        )
         self.print(
             f"done: step {step} ({stop_reason}); {trained} steps in {seconds:.1f} s "
             f"({result.steps_per_second:.2f} steps/s, {result.tokens_per_second:.0f} tok/s"
-            + (f"; whole run {result.run_seconds:.1f} s" if self.resume and result.run_seconds
-               else "") + "); "
+            + (
+                f"; whole run {result.run_seconds:.1f} s"
+                if self.resume and result.run_seconds
+                else ""
+            )
+            + "); "
             f"best valid loss {best}; "
             + (f"run folder {self.run_dir}" if self.chief else "the chief wrote the run folder")
         )
@@ -549,9 +621,16 @@ def train(
         run_dir = Path("runs") / stem
     print_function, warn_function = _output_functions(print_function)
     trainer = _Trainer(
-        recipe, Path(run_dir), resume=resume, overwrite=overwrite,
-        logdir=Path(logdir) if logdir else None, mixed_precision=mixed_precision, xla=xla,
-        max_steps=max_steps, strategy=strategy, print_function=print_function,
+        recipe,
+        Path(run_dir),
+        resume=resume,
+        overwrite=overwrite,
+        logdir=Path(logdir) if logdir else None,
+        mixed_precision=mixed_precision,
+        xla=xla,
+        max_steps=max_steps,
+        strategy=strategy,
+        print_function=print_function,
         warn_function=warn_function,
     )
     previous_policy = keras.config.dtype_policy()
@@ -570,10 +649,13 @@ def train(
 
 def _check_options(resume: bool, overwrite: bool, max_steps: int | None) -> None:
     if resume and overwrite:
-        raise UsageError("--resume and --overwrite cannot be combined: --resume continues the "
-                         "run folder's training, --overwrite starts it again; pass one of them.")
-    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int)
-                                  or max_steps < 1):
+        raise UsageError(
+            "--resume and --overwrite cannot be combined: --resume continues the "
+            "run folder's training, --overwrite starts it again; pass one of them."
+        )
+    if max_steps is not None and (
+        isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1
+    ):
         raise UsageError(f"max_steps must be a positive int; received {max_steps!r}.")
 
 

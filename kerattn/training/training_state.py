@@ -45,15 +45,17 @@ class TrainingState:
                 for name, value, dtype in _COUNTERS
             }
         self.random_states = random_states.seed_states(model)
-        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
-                                              random_states=self.random_states, **self.counters)
+        self.checkpoint = tf.train.Checkpoint(
+            model=model, optimizer=optimizer, random_states=self.random_states, **self.counters
+        )
 
     # -- position ---------------------------------------------------------------------------
 
     def position(self) -> tuple[int, int, int]:
         """(step, epoch, batches already taken from the epoch) of the last save or restore."""
-        return tuple(int(self.counters[name].numpy())
-                     for name in ("step", "epoch", "batch_in_epoch"))
+        return tuple(
+            int(self.counters[name].numpy()) for name in ("step", "epoch", "batch_in_epoch")
+        )
 
     # -- early stopping ---------------------------------------------------------------------
 
@@ -88,8 +90,16 @@ class TrainingState:
 
     # -- files ------------------------------------------------------------------------------
 
-    def save(self, folder: str | os.PathLike, step: int, epoch: int, batch_in_epoch: int, *,
-             keep: int, chief: bool) -> None:
+    def save(
+        self,
+        folder: str | os.PathLike,
+        step: int,
+        epoch: int,
+        batch_in_epoch: int,
+        *,
+        keep: int,
+        chief: bool,
+    ) -> None:
         """Records the position and writes checkpoint `ckpt-<step>` into `folder`, keeping the
         newest `keep`. Every worker takes part in a save; only the chief's copy is kept."""
         self.counters["step"].assign(step)

@@ -33,8 +33,17 @@ class Validation:
         writer: the `valid` TensorBoard summary writer.
     """
 
-    def __init__(self, model, family: str, dataset, evaluate_batch, texts: list[str],
-                 targets: list, settings: dict, writer):
+    def __init__(
+        self,
+        model,
+        family: str,
+        dataset,
+        evaluate_batch,
+        texts: list[str],
+        targets: list,
+        settings: dict,
+        writer,
+    ):
         self.model = model
         self.family = family
         self.dataset = dataset
@@ -52,19 +61,28 @@ class Validation:
         record = {"step": step, **self._loss_and_accuracy()}
         size = self.settings["sample_size"]
         # Decoded once: the quality scalars and the sample table share the outputs.
-        sample_texts = self.texts[:max(size, SAMPLE_ROWS)]
+        sample_texts = self.texts[: max(size, SAMPLE_ROWS)]
         outputs = decode_sample(self.model, self.family, sample_texts)
-        quality = sample_quality(self.model, self.family, sample_texts[:size], outputs[:size],
-                                 self.targets[:size])
+        quality = sample_quality(
+            self.model, self.family, sample_texts[:size], outputs[:size], self.targets[:size]
+        )
         record.update({f"sample_{name}": value for name, value in quality.items()})
         with self.writer.as_default(step=step):
             for name, value in record.items():
                 if name != "step":
                     tf.summary.scalar(name, value)
             diagnostics = attention_summaries.write_probe_summaries(
-                self.model, self.family, self.settings["probes"], step)
-            write_validation_samples(self.model, self.family, sample_texts, outputs,
-                                     self.targets, step, count=SAMPLE_ROWS)
+                self.model, self.family, self.settings["probes"], step
+            )
+            write_validation_samples(
+                self.model,
+                self.family,
+                sample_texts,
+                outputs,
+                self.targets,
+                step,
+                count=SAMPLE_ROWS,
+            )
         record.update({f"attention_{name}": value for name, value in diagnostics.items()})
         self.writer.flush()
         return record
@@ -73,5 +91,7 @@ class Validation:
         totals = np.zeros(3)  # loss sum, correct, weight
         for batch in self.dataset:
             totals += np.array([float(value) for value in self.evaluate_batch(batch)])
-        return {"loss": totals[0] / max(totals[2], 1.0),
-                self.accuracy_name: totals[1] / max(totals[2], 1.0)}
+        return {
+            "loss": totals[0] / max(totals[2], 1.0),
+            self.accuracy_name: totals[1] / max(totals[2], 1.0),
+        }

@@ -13,8 +13,9 @@ from kerattn.zoo.classifier_preprocessor import ClassifierPreprocessor
 from kerattn.zoo.results import Classification
 from kerattn.zoo.task import HeldBy, Task
 
-_EMPTY = Classification(label=None, probabilities={}, tokens=[],
-                        token_weights=np.zeros(0, np.float32), truncated=False)
+_EMPTY = Classification(
+    label=None, probabilities={}, tokens=[], token_weights=np.zeros(0, np.float32), truncated=False
+)
 
 
 @keras.saving.register_keras_serializable(package="kerattn")
@@ -80,12 +81,16 @@ class Classifier(Task):
                 "`labels` must be at least two unique, non-empty strings; "
                 f"received labels={labels!r}."
             )
-        preprocessor = ClassifierPreprocessor(tokenizer, max_length=max_length,
-                                              name="preprocessor")
+        preprocessor = ClassifierPreprocessor(tokenizer, max_length=max_length, name="preprocessor")
         backbone = ClassifierBackbone(
-            vocabulary_size or tokenizer.vocabulary_size(), len(labels),
-            embedding_dim=embedding_dim, units=units, encoder_layers=encoder_layers,
-            dropout=dropout, pooling=pooling, name="backbone",
+            vocabulary_size or tokenizer.vocabulary_size(),
+            len(labels),
+            embedding_dim=embedding_dim,
+            units=units,
+            encoder_layers=encoder_layers,
+            dropout=dropout,
+            pooling=pooling,
+            name="backbone",
         )
         super().__init__(backbone, preprocessor, **kwargs)
         self.labels = labels
@@ -135,8 +140,9 @@ class Classifier(Task):
         An empty or whitespace-only text has nothing to classify: its result has label None,
         no probabilities and no tokens (the model is not run on it).
         """
-        return self._predict_texts(texts, "classify", self.classify_batch, self._classification,
-                                   empty_result=_EMPTY)
+        return self._predict_texts(
+            texts, "classify", self.classify_batch, self._classification, empty_result=_EMPTY
+        )
 
     def _classification(self, outputs: dict, row: int) -> Classification:
         tokens = [token.decode() for token in outputs["tokens"][row] if token]

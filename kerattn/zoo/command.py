@@ -46,8 +46,15 @@ def list_command(as_json: bool = False) -> int:
         return 0
     rows = [("name", "task", "size", "metrics", "description")]
     for preset in found:
-        rows.append((preset.name, preset.task, f"{preset.size_bytes / 1e6:.1f} MB",
-                     format_metrics(preset.metrics), preset.description))
+        rows.append(
+            (
+                preset.name,
+                preset.task,
+                f"{preset.size_bytes / 1e6:.1f} MB",
+                format_metrics(preset.metrics),
+                preset.description,
+            )
+        )
     from kerattn.tables import text_table
 
     for line in text_table(rows):
@@ -56,14 +63,17 @@ def list_command(as_json: bool = False) -> int:
 
 
 _METRIC_NAMES = {
-    "bleu": ("BLEU", False), "chrf": ("chrF", False), "word_error_rate": ("WER", True),
-    "phoneme_error_rate": ("PER", True), "accuracy": ("accuracy", True),
+    "bleu": ("BLEU", False),
+    "chrf": ("chrF", False),
+    "word_error_rate": ("WER", True),
+    "phoneme_error_rate": ("PER", True),
+    "accuracy": ("accuracy", True),
     "macro_f1": ("macro F1", True),
 }
 
 
 def format_metrics(metrics: dict) -> str:
-    """"BLEU 31.2, chrF 55.0" / "WER 27.1 %, PER 6.8 %" for a preset's headline metrics."""
+    """ "BLEU 31.2, chrF 55.0" / "WER 27.1 %, PER 6.8 %" for a preset's headline metrics."""
     parts = []
     for key, value in metrics.items():
         label, percent = _METRIC_NAMES.get(key, (key, False))
@@ -90,8 +100,12 @@ def _line_input(index: int, line: bytes) -> _Input:
         return _Input(index, line.decode("utf-8"))
     except UnicodeDecodeError as error:
         text = line.decode("utf-8", errors="replace")
-        return _Input(index, text, f"line {index} is not valid UTF-8 (byte "
-                      f"0x{line[error.start]:02x} at position {error.start}); pass UTF-8 text.")
+        return _Input(
+            index,
+            text,
+            f"line {index} is not valid UTF-8 (byte "
+            f"0x{line[error.start]:02x} at position {error.start}); pass UTF-8 text.",
+        )
 
 
 def _stdin_batches(stream, limit: int) -> Iterator[list[_Input]]:
@@ -192,8 +206,10 @@ def _check_plot(plot: str | None) -> str | None:
     try:  # find out now, not after the first translations are printed
         tempfile.TemporaryFile(dir=Path(plot).parent).close()
     except OSError as error:
-        return (f"--plot {plot!r}: cannot write into the folder {str(Path(plot).parent)!r} "
-                f"({error.strerror or error}); pick a writable folder.")
+        return (
+            f"--plot {plot!r}: cannot write into the folder {str(Path(plot).parent)!r} "
+            f"({error.strerror or error}); pick a writable folder."
+        )
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -235,9 +251,11 @@ def translate_command(
             failed += 1
             print(f"kerattn translate: {error}", file=sys.stderr)
         elif result is not None and result.truncated:
-            print(f"kerattn translate: input {item.index} is longer than the model's "
-                  f"{model.max_source_length} tokens; only its beginning was translated.",
-                  file=sys.stderr)
+            print(
+                f"kerattn translate: input {item.index} is longer than the model's "
+                f"{model.max_source_length} tokens; only its beginning was translated.",
+                file=sys.stderr,
+            )
         if as_json:
             print(json.dumps(_translation_json(item.text, result, error), ensure_ascii=False))
         else:
@@ -246,20 +264,37 @@ def translate_command(
                 print(alignment_text(result.attention, result.source_tokens, result.tokens))
                 print()
         if plot and result is not None and result.tokens:
-            write_heatmap(_plot_path(plot, item.index, several), result.attention,
-                          result.source_tokens, result.tokens, title=item.text)
+            write_heatmap(
+                _plot_path(plot, item.index, several),
+                result.attention,
+                result.source_tokens,
+                result.tokens,
+                title=item.text,
+            )
     return 1 if failed else 0
 
 
 def _translation_json(text: str, result, error: str | None) -> dict:
     if result is None:
-        return {"input": text, "translation": "", "score": None, "log_prob": None,
-                "truncated": False, "source_tokens": [], "tokens": [], "attention": [],
-                **({"error": error} if error else {})}
+        return {
+            "input": text,
+            "translation": "",
+            "score": None,
+            "log_prob": None,
+            "truncated": False,
+            "source_tokens": [],
+            "tokens": [],
+            "attention": [],
+            **({"error": error} if error else {}),
+        }
     return {
-        "input": text, "translation": result.text, "score": round(result.score, 4),
-        "log_prob": round(result.log_prob, 4), "truncated": result.truncated,
-        "source_tokens": result.source_tokens, "tokens": result.tokens,
+        "input": text,
+        "translation": result.text,
+        "score": round(result.score, 4),
+        "log_prob": round(result.log_prob, 4),
+        "truncated": result.truncated,
+        "source_tokens": result.source_tokens,
+        "tokens": result.tokens,
         "attention": _rounded(result.attention),
     }
 
@@ -288,8 +323,11 @@ def classify_command(
             failed += 1
             print(f"kerattn classify: {error}", file=sys.stderr)
         elif result is not None and result.truncated:
-            print(f"kerattn classify: input {item.index} is longer than the model's "
-                  f"{model.max_length} tokens; only its beginning was read.", file=sys.stderr)
+            print(
+                f"kerattn classify: input {item.index} is longer than the model's "
+                f"{model.max_length} tokens; only its beginning was read.",
+                file=sys.stderr,
+            )
         if as_json:
             print(json.dumps(_classification_json(item.text, result, error), ensure_ascii=False))
         elif result is None:
@@ -300,18 +338,32 @@ def classify_command(
                 print(token_weights_text(result.tokens, result.token_weights))
                 print()
         if plot and result is not None and result.tokens:
-            write_heatmap(_plot_path(plot, item.index, several), result.token_weights[None],
-                          result.tokens, [result.label], title=item.text)
+            write_heatmap(
+                _plot_path(plot, item.index, several),
+                result.token_weights[None],
+                result.tokens,
+                [result.label],
+                title=item.text,
+            )
     return 1 if failed else 0
 
 
 def _classification_json(text: str, result, error: str | None) -> dict:
     if result is None:
-        return {"input": text, "label": None, "probabilities": {}, "truncated": False,
-                "tokens": [], "token_weights": [], **({"error": error} if error else {})}
+        return {
+            "input": text,
+            "label": None,
+            "probabilities": {},
+            "truncated": False,
+            "tokens": [],
+            "token_weights": [],
+            **({"error": error} if error else {}),
+        }
     return {
-        "input": text, "label": result.label,
+        "input": text,
+        "label": result.label,
         "probabilities": {k: round(v, 4) for k, v in result.probabilities.items()},
-        "truncated": result.truncated, "tokens": result.tokens,
+        "truncated": result.truncated,
+        "tokens": result.tokens,
         "token_weights": _rounded(result.token_weights),
     }

@@ -168,8 +168,17 @@ def greedy_search(
         finished = _has_ended(finished, token, end_id, lengths, max_lengths, log_prob_sums)
         tokens = tokens.write(step + 1, token)
         attention = attention.write(step + 1, attention_row)
-        return (step + 1, token, state, finished, lengths, log_prob_sums, coverage, tokens,
-                attention)
+        return (
+            step + 1,
+            token,
+            state,
+            finished,
+            lengths,
+            log_prob_sums,
+            coverage,
+            tokens,
+            attention,
+        )
 
     loop_variables = (
         tf.constant(0),
@@ -272,8 +281,19 @@ def beam_search(
     def condition(step, inputs, state, finished, *unused):
         return tf.logical_and(step < max_steps, tf.logical_not(tf.reduce_all(finished)))
 
-    def body(step, inputs, state, finished, lengths, log_prob_sums, coverage, greedy_slot,
-             tokens, parents, attention):
+    def body(
+        step,
+        inputs,
+        state,
+        finished,
+        lengths,
+        log_prob_sums,
+        coverage,
+        greedy_slot,
+        tokens,
+        parents,
+        attention,
+    ):
         log_probs, state, attention_rows = _call_step(step_fn, inputs, state, step)
         vocabulary_size = tf.shape(log_probs)[1]
         log_probs = tf.reshape(log_probs, [batch_size, beam, vocabulary_size])  # (B, K, V)
@@ -282,9 +302,7 @@ def beam_search(
         attention_rows = tf.where(finished[..., None], 0.0, attention_rows * real_source)
 
         # An ended hypothesis has one continuation, padding, at log-probability 0.
-        padding_only = tf.where(
-            tf.range(vocabulary_size) == PADDING_ID, 0.0, float("-inf")
-        )  # (V,)
+        padding_only = tf.where(tf.range(vocabulary_size) == PADDING_ID, 0.0, float("-inf"))  # (V,)
         continuations = tf.where(finished[..., None], padding_only, log_probs)  # (B, K, V)
         candidate_log_probs = log_prob_sums[..., None] + continuations  # (B, K, V)
         candidate_lengths = lengths + tf.cast(tf.logical_not(finished), tf.int32)  # (B, K)
@@ -321,7 +339,8 @@ def beam_search(
             tf.concat([chosen[:, :-1], greedy_candidate[:, None]], axis=1),
         )
         greedy_slot = tf.where(
-            greedy_kept, tf.argmax(tf.cast(is_greedy, tf.int32), axis=1, output_type=tf.int32),
+            greedy_kept,
+            tf.argmax(tf.cast(is_greedy, tf.int32), axis=1, output_type=tf.int32),
             beam - 1,
         )
 
@@ -344,8 +363,19 @@ def beam_search(
         tokens = tokens.write(step + 1, token)
         parents = parents.write(step + 1, parent)
         attention = attention.write(step + 1, tf.gather(attention_rows, parent, batch_dims=1))
-        return (step + 1, tf.reshape(token, [-1]), state, finished, lengths, log_prob_sums,
-                coverage, greedy_slot, tokens, parents, attention)
+        return (
+            step + 1,
+            tf.reshape(token, [-1]),
+            state,
+            finished,
+            lengths,
+            log_prob_sums,
+            coverage,
+            greedy_slot,
+            tokens,
+            parents,
+            attention,
+        )
 
     # Only hypothesis 0 starts alive with log-probability 0: the K copies of the start are
     # identical, and expanding all of them would fill the beam with duplicates.
@@ -363,8 +393,19 @@ def beam_search(
         parent_array,
         attention_array,
     )
-    (steps, _, _, _, lengths, log_prob_sums, coverage, _, token_array, parent_array,
-     attention_array) = tf.while_loop(
+    (
+        steps,
+        _,
+        _,
+        _,
+        lengths,
+        log_prob_sums,
+        coverage,
+        _,
+        token_array,
+        parent_array,
+        attention_array,
+    ) = tf.while_loop(
         condition,
         body,
         loop_variables,
@@ -417,9 +458,7 @@ def _backtrack(parents: tf.Tensor, best: tf.Tensor, steps: tf.Tensor) -> tf.Tens
 def _trimmed(result: DecodeResult) -> DecodeResult:
     """Drops the trailing all-padding steps (beam search can run on after its best hypothesis)."""
     length = tf.maximum(tf.reduce_max(result.lengths), 0)
-    return result._replace(
-        tokens=result.tokens[:, :length], attention=result.attention[:, :length]
-    )
+    return result._replace(tokens=result.tokens[:, :length], attention=result.attention[:, :length])
 
 
 def _call_step(step_fn: StepFunction, tokens, state, step):
@@ -451,9 +490,7 @@ def _prepare_lengths_and_mask(max_lengths, source_mask):
     max_lengths = tf.convert_to_tensor(max_lengths)
     source_mask = tf.convert_to_tensor(source_mask)
     if max_lengths.shape.rank not in (None, 1):
-        raise ValueError(
-            f"max_lengths must be a vector (B,), received shape {max_lengths.shape}."
-        )
+        raise ValueError(f"max_lengths must be a vector (B,), received shape {max_lengths.shape}.")
     if source_mask.shape.rank not in (None, 2):
         raise ValueError(
             f"source_mask must be a matrix (B, S), received shape {source_mask.shape}."

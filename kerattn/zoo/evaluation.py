@@ -111,8 +111,10 @@ def _decoding(model, beam_size: int | None, length_penalty: float | None) -> tup
     from kerattn.zoo.translator import DEFAULT_DECODING
 
     settings = {**DEFAULT_DECODING, **getattr(model, "decoding", {})}
-    return (settings["beam_size"] if beam_size is None else beam_size,
-            settings["length_penalty"] if length_penalty is None else length_penalty)
+    return (
+        settings["beam_size"] if beam_size is None else beam_size,
+        settings["length_penalty"] if length_penalty is None else length_penalty,
+    )
 
 
 def _require_sacrebleu() -> None:
@@ -177,7 +179,10 @@ def evaluate_translator(
             "bleu_details": {
                 key: bleu[key]
                 for key in (
-                    "precisions", "brevity_penalty", "hypothesis_length", "reference_length"
+                    "precisions",
+                    "brevity_penalty",
+                    "hypothesis_length",
+                    "reference_length",
                 )
             },
             "bleu_by_source_length": metrics.bleu_by_source_length(
@@ -373,8 +378,11 @@ def evaluate_file(
         sources = [source for source, _ in rows]
         if task == "translation":
             report = evaluate_translator(
-                model, sources, [target for _, target in rows],
-                beam_size=beam_size, batch_size=batch_size,
+                model,
+                sources,
+                [target for _, target in rows],
+                beam_size=beam_size,
+                batch_size=batch_size,
             )
         else:
             labels = [label.strip() for _, label in rows]
@@ -409,8 +417,11 @@ def _read_rows(data_path: str | os.PathLike, origin: str | None) -> list[tuple[s
     if origin is None:
         rows = read_pairs(data_path)
     else:
-        rows = [(row[0], row[1]) for row in read_rows(data_path)
-                if len(row) > 2 and row[2].startswith(origin)]
+        rows = [
+            (row[0], row[1])
+            for row in read_rows(data_path)
+            if len(row) > 2 and row[2].startswith(origin)
+        ]
     if not rows:
         where = "" if origin is None else f" whose origin starts with {origin!r}"
         raise EvaluationError(
@@ -443,8 +454,9 @@ def _task_for(model, task: str | None, alternates: bool) -> str:
     return task
 
 
-def _g2p_references(rows: Sequence[tuple[str, str]], limit: int | None,
-                    alternate_rows: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+def _g2p_references(
+    rows: Sequence[tuple[str, str]], limit: int | None, alternate_rows: Sequence[tuple[str, str]]
+) -> dict[str, list[str]]:
     """word → acceptable pronunciations: the first `limit` words of `rows`, each with the
     further pronunciations `alternate_rows` give it."""
     references = grouped_pronunciations(rows)
@@ -474,58 +486,93 @@ def format_report(report: dict) -> str:
         if report.get("origin"):
             header += f" (origin {report['origin']}*)"
     metric_lines = {"translation": _translation_lines, "g2p": _g2p_lines}.get(
-        task, _classification_lines)
-    return "\n".join([header, "", *metric_lines(report["metrics"], report["counts"]),
-                      *_run_lines(report)])
+        task, _classification_lines
+    )
+    return "\n".join(
+        [header, "", *metric_lines(report["metrics"], report["counts"]), *_run_lines(report)]
+    )
 
 
 def _translation_lines(values: dict, counts: dict) -> list[str]:
-    lines = text_table([
-        ["metric", "value", "signature"],
-        ["BLEU", _number(values["bleu"]), values["bleu_signature"] or "-"],
-        ["chrF", _number(values["chrf"]), values["chrf_signature"] or "-"],
-    ], align="lrl", indent="  ")
+    lines = text_table(
+        [
+            ["metric", "value", "signature"],
+            ["BLEU", _number(values["bleu"]), values["bleu_signature"] or "-"],
+            ["chrF", _number(values["chrf"]), values["chrf_signature"] or "-"],
+        ],
+        align="lrl",
+        indent="  ",
+    )
     lines += ["", "  BLEU by source length (words):"]
     lines += text_table(
         [["bucket", "sentences", "BLEU"]]
-        + [[b["bucket"], str(b["count"]), _number(b["bleu"])]
-           for b in values["bleu_by_source_length"]],
-        align="lrr", indent="    ",
+        + [
+            [b["bucket"], str(b["count"]), _number(b["bleu"])]
+            for b in values["bleu_by_source_length"]
+        ],
+        align="lrr",
+        indent="    ",
     )
     return lines
 
 
 def _g2p_lines(values: dict, counts: dict) -> list[str]:
-    return text_table([
-        ["metric", "value", "errors"],
-        ["word error rate", _number(values["word_error_rate"], percent=True),
-         f"{counts['word_errors']} / {counts['examples']} words"],
-        ["phoneme error rate", _number(values["phoneme_error_rate"], percent=True),
-         f"{counts['phoneme_errors']} / {counts['reference_phonemes']} phonemes"],
-    ], align="lrr", indent="  ")
+    return text_table(
+        [
+            ["metric", "value", "errors"],
+            [
+                "word error rate",
+                _number(values["word_error_rate"], percent=True),
+                f"{counts['word_errors']} / {counts['examples']} words",
+            ],
+            [
+                "phoneme error rate",
+                _number(values["phoneme_error_rate"], percent=True),
+                f"{counts['phoneme_errors']} / {counts['reference_phonemes']} phonemes",
+            ],
+        ],
+        align="lrr",
+        indent="  ",
+    )
 
 
 def _classification_lines(values: dict, counts: dict) -> list[str]:
-    lines = text_table([
-        ["metric", "value"],
-        ["accuracy", _number(values["accuracy"], percent=True)],
-        ["macro F1", _number(values["macro_f1"], percent=True)],
-    ], align="lr", indent="  ")
+    lines = text_table(
+        [
+            ["metric", "value"],
+            ["accuracy", _number(values["accuracy"], percent=True)],
+            ["macro F1", _number(values["macro_f1"], percent=True)],
+        ],
+        align="lr",
+        indent="  ",
+    )
     lines += [""]
     lines += text_table(
         [["label", "precision", "recall", "F1", "support", "predicted"]]
-        + [[label, _number(s["precision"], True), _number(s["recall"], True),
-            _number(s["f1"], True), str(s["support"]), str(s["predicted"])]
-           for label, s in values["per_class"].items()],
-        align="lrrrrr", indent="  ",
+        + [
+            [
+                label,
+                _number(s["precision"], True),
+                _number(s["recall"], True),
+                _number(s["f1"], True),
+                str(s["support"]),
+                str(s["predicted"]),
+            ]
+            for label, s in values["per_class"].items()
+        ],
+        align="lrrrrr",
+        indent="  ",
     )
     matrix = values["confusion_matrix"]
     lines += ["", "  confusion matrix (rows: true label, columns: predicted):"]
     lines += text_table(
         [["", *matrix["labels"]]]
-        + [[label, *(str(count) for count in row)]
-           for label, row in zip(matrix["labels"], matrix["matrix"])],
-        align="l" + "r" * len(matrix["labels"]), indent="    ",
+        + [
+            [label, *(str(count) for count in row)]
+            for label, row in zip(matrix["labels"], matrix["matrix"])
+        ],
+        align="l" + "r" * len(matrix["labels"]),
+        indent="    ",
     )
     return lines
 
@@ -533,11 +580,13 @@ def _classification_lines(values: dict, counts: dict) -> list[str]:
 def _run_lines(report: dict) -> list[str]:
     """The counts, the settings and the timing, one line each."""
     settings = ", ".join(
-        f"{key.replace('_', ' ')} {value}" for key, value in report["settings"].items()
+        f"{key.replace('_', ' ')} {value}"
+        for key, value in report["settings"].items()
         if key not in ("bucket_edges", "alternates")
     )
     count_text = ", ".join(
-        f"{key.replace('_', ' ')} {value}" for key, value in report["counts"].items()
+        f"{key.replace('_', ' ')} {value}"
+        for key, value in report["counts"].items()
         if key in ("examples", "truncated", "empty_translations", "words_with_alternates")
     )
     timing = report["timing"]

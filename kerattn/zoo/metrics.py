@@ -65,8 +65,12 @@ def corpus_bleu(
     metric = bleu_metric(tokenize=tokenize)
     if not hypotheses:
         return {
-            "score": None, "precisions": None, "brevity_penalty": None,
-            "hypothesis_length": 0, "reference_length": 0, "signature": None,
+            "score": None,
+            "precisions": None,
+            "brevity_penalty": None,
+            "hypothesis_length": 0,
+            "reference_length": 0,
+            "signature": None,
         }
     result = metric.corpus_score(list(hypotheses), [list(references)])
     return {
@@ -148,10 +152,15 @@ def bleu_by_source_length(
             bleu = corpus_bleu(
                 [hypotheses[i] for i in indices], [references[i] for i in indices], tokenize
             )["score"]
-        buckets.append({
-            "bucket": bucket_label(lower, upper), "lower": lower, "upper": upper,
-            "count": len(indices), "bleu": bleu,
-        })
+        buckets.append(
+            {
+                "bucket": bucket_label(lower, upper),
+                "lower": lower,
+                "upper": upper,
+                "count": len(indices),
+                "bleu": bleu,
+            }
+        )
     return buckets
 
 
@@ -169,11 +178,13 @@ def edit_distance(hypothesis: Sequence, reference: Sequence) -> int:
     for i, hypothesis_item in enumerate(hypothesis, start=1):
         current = [i]
         for j, reference_item in enumerate(reference, start=1):
-            current.append(min(
-                previous[j] + 1,  # delete hypothesis_item
-                current[j - 1] + 1,  # insert reference_item
-                previous[j - 1] + (hypothesis_item != reference_item),  # substitute or match
-            ))
+            current.append(
+                min(
+                    previous[j] + 1,  # delete hypothesis_item
+                    current[j - 1] + 1,  # insert reference_item
+                    previous[j - 1] + (hypothesis_item != reference_item),  # substitute or match
+                )
+            )
         previous = current
     return previous[-1]
 
@@ -268,9 +279,7 @@ def _check_labels(predicted: Sequence[str], expected: Sequence[str], labels: Seq
         )
     unknown = sorted(set(predicted).union(expected).difference(labels))
     if unknown:
-        raise ValueError(
-            f"Labels {unknown!r} are not among the known labels {list(labels)!r}."
-        )
+        raise ValueError(f"Labels {unknown!r} are not among the known labels {list(labels)!r}.")
 
 
 def confusion_matrix(

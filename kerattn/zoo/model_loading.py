@@ -87,8 +87,11 @@ def _load_file(path: Path):
                 "models into backbone, preprocessor and task, so its weights are laid out for "
                 "the old class; convert it once as zoo/README.md describes."
             ) from None
-        reason = (error.strerror if isinstance(error, OSError) and error.strerror
-                  else (str(error).strip().splitlines() or [type(error).__name__])[0])
+        reason = (
+            error.strerror
+            if isinstance(error, OSError) and error.strerror
+            else (str(error).strip().splitlines() or [type(error).__name__])[0]
+        )
         raise ModelLoadError(
             f"{os.fspath(path)!r} is not a readable .keras file ({reason.rstrip('.')}); pass a "
             ".keras file saved from a kerattn Translator or Classifier."
@@ -102,7 +105,7 @@ def _load_file(path: Path):
 
 
 def _class_saved_before_the_split(path: Path) -> str | None:
-    """"Translator" or "Classifier" if the `.keras` file at `path` holds one saved before the
+    """ "Translator" or "Classifier" if the `.keras` file at `path` holds one saved before the
     backbone split (its weights have no "backbone" group), else None."""
     import json
 

@@ -27,13 +27,16 @@ MAX_MODEL_BYTES = 30_000_000  # every preset's model.keras stays under 30 MB
 def cpu_latency(model, text: str, decoding: dict, repeats: int = 20) -> dict:
     """Median milliseconds for `text` alone, and per text in a batch of 32 (after warm-up)."""
     if isinstance(model, Translator):
+
         def run(batch):
             return model.translate(batch, **decoding)
     else:
         run = model.classify
     timings = {}
-    for batch_size, runs, key in ((1, repeats, "batch_1_ms"),
-                                  (32, max(3, repeats // 4), "batch_32_ms_per_text")):
+    for batch_size, runs, key in (
+        (1, repeats, "batch_1_ms"),
+        (32, max(3, repeats // 4), "batch_32_ms_per_text"),
+    ):
         batch = [text] * batch_size
         run(batch)  # warm-up: traces the function
         seconds = []
@@ -88,7 +91,13 @@ def write_preset(
         model.decoding = decoding
     metrics = evaluation["metrics"]
     preset = save_preset(
-        model, preset_dir, description, overwrite=True, task=task, license=license, data=data,
+        model,
+        preset_dir,
+        description,
+        overwrite=True,
+        task=task,
+        license=license,
+        data=data,
         metrics={key: metrics[key] for key in headline_metrics},
         evaluation={"command": evaluation_command, **evaluation},
         training={key: summary[key] for key in ("step", "best_step", "seconds", "replicas")},
@@ -98,14 +107,26 @@ def write_preset(
     if (size := preset.size_bytes) > MAX_MODEL_BYTES:
         preset.model_path.unlink()
         (preset_dir / "metadata.json").unlink()
-        raise ValueError(f"The model.keras is {size:,} bytes; presets must stay "
-                         f"under {MAX_MODEL_BYTES:,} bytes ({MAX_MODEL_BYTES / 1e6:g} MB).")
+        raise ValueError(
+            f"The model.keras is {size:,} bytes; presets must stay "
+            f"under {MAX_MODEL_BYTES:,} bytes ({MAX_MODEL_BYTES / 1e6:g} MB)."
+        )
     if isinstance(model, Translator):
         result = model.translate(probe)
-        write_heatmap(preset_dir / "attention.png", result.attention, result.source_tokens,
-                      result.tokens, title=probe)
+        write_heatmap(
+            preset_dir / "attention.png",
+            result.attention,
+            result.source_tokens,
+            result.tokens,
+            title=probe,
+        )
     else:
         result = model.classify(probe)
-        write_heatmap(preset_dir / "attention.png", result.token_weights[None], result.tokens,
-                      [result.label], title=probe)
+        write_heatmap(
+            preset_dir / "attention.png",
+            result.token_weights[None],
+            result.tokens,
+            [result.label],
+            title=probe,
+        )
     return preset.metadata

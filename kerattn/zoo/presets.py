@@ -88,8 +88,13 @@ def list_presets() -> list[Preset]:
 
 def is_preset_name(name: str | os.PathLike) -> bool:
     """Whether `name` has the form of a shipped preset's name (no folder part, no suffix)."""
-    return isinstance(name, str) and bool(name) and "/" not in name and os.sep not in name \
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and "/" not in name
+        and os.sep not in name
         and not Path(name).suffix
+    )
 
 
 def get_preset(name_or_folder: str | os.PathLike) -> Preset:
@@ -122,7 +127,10 @@ def get_preset(name_or_folder: str | os.PathLike) -> Preset:
 
 
 def save_preset(
-    model, folder: str | os.PathLike, description: str = "", overwrite: bool = False,
+    model,
+    folder: str | os.PathLike,
+    description: str = "",
+    overwrite: bool = False,
     **metadata,
 ) -> Preset:
     """Writes `model` (a `Translator` or `Classifier`) as a preset folder that `load` reads.
@@ -169,6 +177,7 @@ def save_preset(
         "decoding": dict(getattr(model, "decoding", {})),
         **metadata,
     }
-    atomic_write_text(folder / "metadata.json",
-                      json.dumps(content, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(
+        folder / "metadata.json", json.dumps(content, indent=2, ensure_ascii=False) + "\n"
+    )
     return _read_preset(folder)

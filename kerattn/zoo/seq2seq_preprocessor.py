@@ -57,8 +57,11 @@ class Seq2SeqPreprocessor(keras.layers.Layer):
         """
         source = self.tokenize_source(source_texts)
         target = tokenize_batch(
-            self.target_tokenizer, target_texts, self.max_target_length + 1,
-            add_start=True, add_end=True,
+            self.target_tokenizer,
+            target_texts,
+            self.max_target_length + 1,
+            add_start=True,
+            add_end=True,
         )
         target_input_ids = target.ids[:, :-1]  # (B, T): [START] y_1 … y_n
         target_output_ids = target.ids[:, 1:]  # (B, T): y_1 … y_n [END]

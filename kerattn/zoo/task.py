@@ -113,7 +113,10 @@ class Task(keras.Model):
         return load_preset(name_or_folder, expected_class=cls)
 
     def save_to_preset(
-        self, folder: str | os.PathLike, description: str = "", overwrite: bool = False,
+        self,
+        folder: str | os.PathLike,
+        description: str = "",
+        overwrite: bool = False,
         **metadata,
     ):
         """Writes this model as a preset folder that `from_preset(folder)` loads back; see
@@ -127,8 +130,11 @@ class Task(keras.Model):
     @classmethod
     def _argument_names(cls) -> list[str]:
         parameters = inspect.signature(cls.__init__).parameters
-        return [name for name, parameter in parameters.items()
-                if name != "self" and parameter.kind is parameter.POSITIONAL_OR_KEYWORD]
+        return [
+            name
+            for name, parameter in parameters.items()
+            if name != "self" and parameter.kind is parameter.POSITIONAL_OR_KEYWORD
+        ]
 
     def get_config(self):
         """The constructor arguments, read from the task; tokenizers serialized (their

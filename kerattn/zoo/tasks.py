@@ -8,7 +8,7 @@ __all__ = ["TASKS", "detect_task"]
 
 
 def detect_task(model) -> str:
-    """"classification" for a `Classifier`, "g2p" for a `Translator` whose target tokenizer is a
+    """ "classification" for a `Classifier`, "g2p" for a `Translator` whose target tokenizer is a
     whitespace `SymbolTokenizer` (phoneme symbols), "translation" for any other `Translator`.
 
     Raises:
@@ -26,6 +26,5 @@ def detect_task(model) -> str:
             return "g2p"
         return "translation"
     raise TypeError(
-        f"The model is a {type(model).__name__}; kerattn's tasks need a Translator or a "
-        "Classifier."
+        f"The model is a {type(model).__name__}; kerattn's tasks need a Translator or a Classifier."
     )

@@ -111,12 +111,20 @@ class Translator(Task):
         backbone = Seq2SeqBackbone(
             source_vocabulary_size or source_tokenizer.vocabulary_size(),
             target_vocabulary_size or target_tokenizer.vocabulary_size(),
-            embedding_dim=embedding_dim, units=units, encoder_layers=encoder_layers,
-            dropout=dropout, attention=attention, input_feeding=input_feeding, name="backbone",
+            embedding_dim=embedding_dim,
+            units=units,
+            encoder_layers=encoder_layers,
+            dropout=dropout,
+            attention=attention,
+            input_feeding=input_feeding,
+            name="backbone",
         )
         preprocessor = Seq2SeqPreprocessor(
-            source_tokenizer, target_tokenizer, max_source_length=max_source_length,
-            max_target_length=max_target_length, name="preprocessor",
+            source_tokenizer,
+            target_tokenizer,
+            max_source_length=max_source_length,
+            max_target_length=max_target_length,
+            name="preprocessor",
         )
         super().__init__(backbone, preprocessor, **kwargs)
         self.decoding = decoding
@@ -165,13 +173,25 @@ class Translator(Task):
         if beam_size == 1:
             # The penalties only shape greedy's reported score, so it compares with beam's.
             result = decoding.greedy_search(
-                self._decoder_step, state, start_id, end_id, max_lengths, encoded["mask"],
-                length_penalty=length_penalty, coverage_penalty=coverage_penalty,
+                self._decoder_step,
+                state,
+                start_id,
+                end_id,
+                max_lengths,
+                encoded["mask"],
+                length_penalty=length_penalty,
+                coverage_penalty=coverage_penalty,
             )
         else:
             result = decoding.beam_search(
-                self._decoder_step, state, start_id, end_id, max_lengths, encoded["mask"],
-                beam_size=beam_size, length_penalty=length_penalty,
+                self._decoder_step,
+                state,
+                start_id,
+                end_id,
+                max_lengths,
+                encoded["mask"],
+                beam_size=beam_size,
+                length_penalty=length_penalty,
                 coverage_penalty=coverage_penalty,
             )
         return {
@@ -204,13 +224,19 @@ class Translator(Task):
         card reports, the same ones `kerattn translate` uses), else greedy decoding
         (beam_size 1), length_penalty 0.6, coverage_penalty 0.
         """
-        given = {"beam_size": beam_size, "length_penalty": length_penalty,
-                 "coverage_penalty": coverage_penalty}
+        given = {
+            "beam_size": beam_size,
+            "length_penalty": length_penalty,
+            "coverage_penalty": coverage_penalty,
+        }
         settings = {**DEFAULT_DECODING, **self.decoding}
         settings.update({name: value for name, value in given.items() if value is not None})
         settings = _checked_decoding(settings)
-        key = (settings["beam_size"], float(settings["length_penalty"]),
-               float(settings["coverage_penalty"]))
+        key = (
+            settings["beam_size"],
+            float(settings["length_penalty"]),
+            float(settings["coverage_penalty"]),
+        )
         return self._predict_texts(
             texts, key, lambda strings: self.translate_batch(strings, *key), self._translation
         )

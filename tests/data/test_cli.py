@@ -17,8 +17,20 @@ def test_data_tsv_prints_one_line_per_split(tmp_path, capsys):
 
 def test_data_libreoffice_from_fixture(tmp_path, capsys, libreoffice_tree):
     out = tmp_path / "lo"
-    code = main(["data", "libreoffice", "--lang", "es", "--from", str(libreoffice_tree),
-                 "--out", str(out), "--test-fraction", "0.2"])
+    code = main(
+        [
+            "data",
+            "libreoffice",
+            "--lang",
+            "es",
+            "--from",
+            str(libreoffice_tree),
+            "--out",
+            str(out),
+            "--test-fraction",
+            "0.2",
+        ]
+    )
     assert code == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and lines[0].startswith("libreoffice-en-es train")
@@ -61,7 +73,8 @@ def test_out_into_a_folder_with_a_users_files_is_refused_then_overwrite_keeps_th
     assert main(arguments) == 2
     assert _sentence(capsys).startswith(
         f"Output folder {out} is not empty and holds no corpus (no manifest.json); pass a new or "
-        "empty folder with --out, or --overwrite")
+        "empty folder with --out, or --overwrite"
+    )
     assert sorted(path.name for path in out.iterdir()) == ["thesis.txt"]
     assert main(arguments + ["--overwrite"]) == 0
     assert (out / "thesis.txt").read_text() == "three years of work"
@@ -75,28 +88,42 @@ def test_out_dot(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path / "here")
     assert main(["data", "tsv", str(source), "--kind", "translation", "--out", "."]) == 0
     assert sorted(path.name for path in (tmp_path / "here").iterdir()) == [
-        "manifest.json", "test.tsv", "train.tsv", "valid.tsv"]
+        "manifest.json",
+        "test.tsv",
+        "train.tsv",
+        "valid.tsv",
+    ]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["here", "pairs.tsv"]
 
 
 @pytest.mark.parametrize(
     "content, expected",
     [
-        ("caf\u00e9\tcoffee\n".encode("latin-1"),
-         "is not valid UTF-8 (line 1, byte offset 3); convert it to UTF-8 first (a binary file "
-         "cannot be used)."),
-        (b"a\tb\n" * 3000 + b"ok\tfine\nna\xefve\tx\n",  # past the decoder's first buffer
-         "is not valid UTF-8 (line 3002, byte offset 12010); convert it to UTF-8 first (a "
-         "binary file cannot be used)."),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
-         "is not valid UTF-8 (line 1, byte offset 0); convert it to UTF-8 first (a binary file "
-         "cannot be used)."),
-        ("a\tb\n".encode("utf-16-le"),
-         "contains a NUL character, so the file is not UTF-8 text (a binary or UTF-16 file?); "
-         "pass a UTF-8 TSV file."),
+        (
+            "caf\u00e9\tcoffee\n".encode("latin-1"),
+            "is not valid UTF-8 (line 1, byte offset 3); convert it to UTF-8 first (a binary file "
+            "cannot be used).",
+        ),
+        (
+            b"a\tb\n" * 3000 + b"ok\tfine\nna\xefve\tx\n",  # past the decoder's first buffer
+            "is not valid UTF-8 (line 3002, byte offset 12010); convert it to UTF-8 first (a "
+            "binary file cannot be used).",
+        ),
+        (
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+            "is not valid UTF-8 (line 1, byte offset 0); convert it to UTF-8 first (a binary file "
+            "cannot be used).",
+        ),
+        (
+            "a\tb\n".encode("utf-16-le"),
+            "contains a NUL character, so the file is not UTF-8 text (a binary or UTF-16 file?); "
+            "pass a UTF-8 TSV file.",
+        ),
         (b"", "has no lines (it is empty or blank); pass a file of source<TAB>target lines."),
-        (b"\n  \n\n",
-         "has no lines (it is empty or blank); pass a file of source<TAB>target lines."),
+        (
+            b"\n  \n\n",
+            "has no lines (it is empty or blank); pass a file of source<TAB>target lines.",
+        ),
     ],
     ids=["latin-1", "late-bad-byte", "png", "utf-16", "empty", "blank"],
 )
@@ -115,7 +142,8 @@ def test_missing_input_and_a_folder_as_input_are_one_sentence(tmp_path, capsys):
     out = ["--kind", "classification", "--out", str(tmp_path / "out")]
     assert main(["data", "tsv", str(tmp_path / "missing.tsv"), *out]) == 2
     assert _sentence(capsys) == (
-        f"TSV file {tmp_path / 'missing.tsv'} does not exist; pass an existing file.")
+        f"TSV file {tmp_path / 'missing.tsv'} does not exist; pass an existing file."
+    )
     assert main(["data", "tsv", str(tmp_path), *out]) == 2
     assert _sentence(capsys) == f"TSV file {tmp_path} is a folder; pass a TSV file."
     assert not (tmp_path / "out").exists()
@@ -124,9 +152,12 @@ def test_missing_input_and_a_folder_as_input_are_one_sentence(tmp_path, capsys):
 def test_input_with_no_usable_row_is_one_sentence(tmp_path, capsys):
     source = tmp_path / "input.tsv"
     source.write_text("only source\t \n \tonly target\n", encoding="utf-8")
-    assert main(["data", "tsv", str(source), "--kind", "translation",
-                 "--out", str(tmp_path / "out")]) == 2
+    assert (
+        main(["data", "tsv", str(source), "--kind", "translation", "--out", str(tmp_path / "out")])
+        == 2
+    )
     assert _sentence(capsys) == (
         "No row of the corpus input is left to write (dropped: 2 empty); check that the input "
-        "holds text pairs.")
+        "holds text pairs."
+    )
     assert not (tmp_path / "out").exists()

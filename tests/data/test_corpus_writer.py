@@ -69,8 +69,9 @@ def test_a_previous_corpus_is_rebuilt_only_with_overwrite(tmp_path):
         "(only its corpus files are replaced) or another --out."
     )
     assert _contents(out) == before
-    manifest = build_tsv(source, kind="translation", out_dir=out, valid_fraction=0.2,
-                         overwrite=True)
+    manifest = build_tsv(
+        source, kind="translation", out_dir=out, valid_fraction=0.2, overwrite=True
+    )
     assert manifest["options"]["valid_fraction"] == 0.2
     assert load_manifest(out, verify=True)["options"]["valid_fraction"] == 0.2
     assert (out / "README.md").read_text() == "my notes on this corpus"
@@ -116,17 +117,31 @@ def test_files_are_fsynced_before_they_are_moved_in_and_the_manifest_comes_last(
     out.mkdir()
     events = []
     real_fsync, real_replace = atomic_files.fsync_path, os.replace
-    monkeypatch.setattr(atomic_files, "fsync_path",
-                        lambda path: (events.append(("fsync", os.fspath(path))), real_fsync(path)))
-    monkeypatch.setattr(os, "replace", lambda source, destination: (
-        events.append(("replace", os.fspath(destination))), real_replace(source, destination)))
+    monkeypatch.setattr(
+        atomic_files,
+        "fsync_path",
+        lambda path: (events.append(("fsync", os.fspath(path))), real_fsync(path)),
+    )
+    monkeypatch.setattr(
+        os,
+        "replace",
+        lambda source, destination: (
+            events.append(("replace", os.fspath(destination))),
+            real_replace(source, destination),
+        ),
+    )
     build_tsv(source, kind="translation", out_dir=out)
     replaced = [path for kind, path in events if kind == "replace"]
     assert [os.path.basename(path) for path in replaced] == [
-        "test.tsv", "train.tsv", "valid.tsv", "manifest.json"]
+        "test.tsv",
+        "train.tsv",
+        "valid.tsv",
+        "manifest.json",
+    ]
     first_replace = events.index(("replace", replaced[0]))
-    synced_before = {os.path.basename(path) for kind, path in events[:first_replace]
-                     if kind == "fsync"}
+    synced_before = {
+        os.path.basename(path) for kind, path in events[:first_replace] if kind == "fsync"
+    }
     assert set(CORPUS_FILES) <= synced_before  # each staged file, before any rename
     manifest_replace = events.index(("replace", os.fspath(out / "manifest.json")))
     assert ("fsync", os.fspath(out)) in events[first_replace:manifest_replace]
@@ -151,8 +166,11 @@ def test_failed_rebuild_keeps_the_previous_corpus(tmp_path, monkeypatch):
     out = tmp_path / "corpus"
     build_tsv(source, kind="translation", out_dir=out)
     before = _contents(out)
-    monkeypatch.setattr(corpus_writer, "write_manifest",
-                        lambda *args: (_ for _ in ()).throw(OSError("no space left")))
+    monkeypatch.setattr(
+        corpus_writer,
+        "write_manifest",
+        lambda *args: (_ for _ in ()).throw(OSError("no space left")),
+    )
     with pytest.raises(OSError):
         build_tsv(source, kind="translation", out_dir=out, overwrite=True)
     assert _contents(out) == before

@@ -4,7 +4,9 @@ HELP = "libreoffice/usr/share/libreoffice/help"
 
 
 def test_default_alternative_kept_and_platform_alternatives_dropped(fixtures):
-    paragraphs = dict(read_help_paragraphs(fixtures / HELP / "en-US/text/shared/optionen/macrosecurity.html"))
+    paragraphs = dict(
+        read_help_paragraphs(fixtures / HELP / "en-US/text/shared/optionen/macrosecurity.html")
+    )
     assert paragraphs["par_idN1054C"] == "Macro Security"
     assert paragraphs["par_idN1056A"].endswith(
         "call the dialog from the Tools - Options - LibreOffice - Security page."

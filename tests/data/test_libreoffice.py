@@ -27,9 +27,9 @@ def test_help_paragraphs_pair_by_path_and_id(built):
     assert rows[("Macro Security", "Seguridad de macros")] == (
         "help/text/shared/optionen/macrosecurity.html"
     )
-    assert rows[("Sets the properties of the section.", "Establece las propiedades de la sección.")] == (
-        "help/text/swriter/01/04020100.html"
-    )
+    assert rows[
+        ("Sets the properties of the section.", "Establece las propiedades de la sección.")
+    ] == ("help/text/swriter/01/04020100.html")
     assert ("& or $0", "& o $0") in rows
     # The page repeats one id twice; the 1st English occurrence pairs with the 1st Spanish one,
     # and the 2nd (left in English by the translators) is dropped as untranslated.
@@ -47,8 +47,10 @@ def test_ui_strings_are_cleaned_and_paired(built):
     assert rows[("Number:", "Número:")] == "ui/sw"
     assert rows[("Next >", "Siguiente >")] == "ui/sw"
     assert rows[("Macro Security...", "Seguridad de macros...")] == "ui/cui"
-    assert ("For security reasons, you cannot run this macro. For more information, check the "
-            "security settings.") in {source for source, _ in rows}
+    assert (
+        "For security reasons, you cannot run this macro. For more information, check the "
+        "security settings."
+    ) in {source for source, _ in rows}
     # Not a .ui dialog string: its underscores are literal text.
     assert ("Automatic _underline_", "_Subrayado_ automático") in rows
     assert ("%1 files", "%1 archivos") in rows
@@ -68,19 +70,24 @@ def test_untranslated_empty_and_duplicate_pairs_are_dropped(built):
     # "Macro Security" is both a help heading and a UI string: kept once.
     assert pairs.count(("Macro Security", "Seguridad de macros")) == 1
     assert manifest["dropped"] == {
-        "untranslated": 6, "unpaired": 2, "empty": 1, "duplicates": 4, "held_out_overlap": 0,
+        "untranslated": 6,
+        "unpaired": 2,
+        "empty": 1,
+        "duplicates": 4,
+        "held_out_overlap": 0,
     }
 
 
 def test_every_help_page_is_in_one_split_chosen_by_its_path(tmp_path, libreoffice_tree):
     rule = SplitRule(test_fraction=0.3, valid_fraction=0.3)
     out = tmp_path / "corpus"
-    build_libreoffice("es", from_dir=libreoffice_tree, out_dir=out, test_fraction=0.3,
-                      valid_fraction=0.3)
+    build_libreoffice(
+        "es", from_dir=libreoffice_tree, out_dir=out, test_fraction=0.3, valid_fraction=0.3
+    )
     seen_splits = set()
     for split in SPLITS:
         for source, _, origin in read_rows(out / f"{split}.tsv"):
-            key = origin[len("help/"):] if origin.startswith("help/") else source
+            key = origin[len("help/") :] if origin.startswith("help/") else source
             assert rule.split_of(key) == split
             seen_splits.add(split)
     assert seen_splits == set(SPLITS)
@@ -93,7 +100,9 @@ def test_manifest_records_sources_counts_checksums_and_rule(built):
     assert manifest["kind"] == "translation"
     assert manifest["columns"] == ["source", "target", "origin"]
     assert [source["package"] for source in manifest["sources"]] == [
-        "libreoffice-help-en-us", "libreoffice-help-es", "libreoffice-l10n-es"
+        "libreoffice-help-en-us",
+        "libreoffice-help-es",
+        "libreoffice-l10n-es",
     ]
     # The version comes from usr/share/doc/<package>/changelog.Debian.gz when the tree has one.
     assert manifest["sources"][1]["version"] == "4:7.4.7-1+deb12u14"
@@ -116,7 +125,8 @@ def test_same_input_gives_byte_identical_files(tmp_path, libreoffice_tree):
     second = build_libreoffice("es", from_dir=libreoffice_tree, out_dir=tmp_path / "b")
     for split in SPLITS:
         assert (tmp_path / "a" / f"{split}.tsv").read_bytes() == (
-            tmp_path / "b" / f"{split}.tsv").read_bytes()
+            tmp_path / "b" / f"{split}.tsv"
+        ).read_bytes()
     assert first["files"] == second["files"]
 
 
@@ -130,9 +140,16 @@ def _build_deb(tree: Path, package: str, members: list[str], folder: Path) -> No
         "Maintainer: kerattn tests <tests@example.invalid>\nDescription: fixture\n"
     )
     subprocess.run(
-        ["dpkg-deb", "-Zgzip", "--root-owner-group", "--build", str(staging),
-         str(folder / f"{package}_4%3a7.4.7-1+test1_all.deb")],
-        check=True, capture_output=True,
+        [
+            "dpkg-deb",
+            "-Zgzip",
+            "--root-owner-group",
+            "--build",
+            str(staging),
+            str(folder / f"{package}_4%3a7.4.7-1+test1_all.deb"),
+        ],
+        check=True,
+        capture_output=True,
     )
     shutil.rmtree(staging)
 
@@ -141,8 +158,10 @@ def test_from_folder_of_deb_files_matches_extracted_trees(tmp_path, libreoffice_
     # dpkg-deb is part of Debian's base system and build_libreoffice unpacks .deb files with it;
     # the packages are built with it too, so they are real dpkg archives, not a writer of ours.
     if shutil.which("dpkg-deb") is None:
-        pytest.fail("This test needs `dpkg-deb` (build_libreoffice unpacks .deb files with it) "
-                    "and it is not on PATH; install dpkg (`apt-get install dpkg`).")
+        pytest.fail(
+            "This test needs `dpkg-deb` (build_libreoffice unpacks .deb files with it) "
+            "and it is not on PATH; install dpkg (`apt-get install dpkg`)."
+        )
     debs = tmp_path / "debs"
     debs.mkdir()
     help_root = "usr/share/libreoffice/help"
@@ -153,7 +172,8 @@ def test_from_folder_of_deb_files_matches_extracted_trees(tmp_path, libreoffice_
     build_libreoffice("es", from_dir=libreoffice_tree, out_dir=tmp_path / "from-tree")
     for split in SPLITS:
         assert (tmp_path / "from-debs" / f"{split}.tsv").read_bytes() == (
-            tmp_path / "from-tree" / f"{split}.tsv").read_bytes()
+            tmp_path / "from-tree" / f"{split}.tsv"
+        ).read_bytes()
     assert [(s["package"], s["version"]) for s in from_debs["sources"]] == [
         ("libreoffice-help-en-us", "4:7.4.7-1+test1"),
         ("libreoffice-help-es", "4:7.4.7-1+test1"),
@@ -163,8 +183,11 @@ def test_from_folder_of_deb_files_matches_extracted_trees(tmp_path, libreoffice_
 
 
 def test_bad_language_is_a_clear_error(tmp_path, libreoffice_tree):
-    with pytest.raises(CorpusError, match=r"Language 'spanish!' is not a language code; use one "
-                                          r"like es, fr, de, it or pt-br\."):
+    with pytest.raises(
+        CorpusError,
+        match=r"Language 'spanish!' is not a language code; use one "
+        r"like es, fr, de, it or pt-br\.",
+    ):
         build_libreoffice("spanish!", from_dir=libreoffice_tree, out_dir=tmp_path / "x")
     assert not (tmp_path / "x").exists()
 
@@ -176,9 +199,12 @@ def test_missing_target_language_is_a_clear_error(tmp_path, libreoffice_tree):
 
 
 def test_from_folder_without_packages_is_a_clear_error(tmp_path):
-    with pytest.raises(CorpusError, match=r"holds neither .deb files of libreoffice-help-en-us, "
-                                          r"libreoffice-help-es, libreoffice-l10n-es nor an "
-                                          r"extracted tree"):
+    with pytest.raises(
+        CorpusError,
+        match=r"holds neither .deb files of libreoffice-help-en-us, "
+        r"libreoffice-help-es, libreoffice-l10n-es nor an "
+        r"extracted tree",
+    ):
         build_libreoffice("es", from_dir=tmp_path, out_dir=tmp_path / "x")
     with pytest.raises(CorpusError, match=r"--from .*nowhere is not a folder"):
         build_libreoffice("es", from_dir=tmp_path / "nowhere", out_dir=tmp_path / "x")
@@ -186,8 +212,11 @@ def test_from_folder_without_packages_is_a_clear_error(tmp_path):
 
 def test_missing_apt_get_names_the_alternative(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(CorpusError, match=r"The `apt-get` command was not found; on a system "
-                                          r"without apt, .* pass their folder with --from DIR\."):
+    with pytest.raises(
+        CorpusError,
+        match=r"The `apt-get` command was not found; on a system "
+        r"without apt, .* pass their folder with --from DIR\.",
+    ):
         build_libreoffice("es", out_dir=tmp_path / "x")
     assert not (tmp_path / "x").exists()
 
@@ -205,7 +234,9 @@ def test_language_codes_map_to_debian_and_libreoffice_names():
     from kerattn.data.libreoffice import libreoffice_packages
 
     assert libreoffice_packages("pt-BR") == [
-        "libreoffice-help-en-us", "libreoffice-help-pt-br", "libreoffice-l10n-pt-br"
+        "libreoffice-help-en-us",
+        "libreoffice-help-pt-br",
+        "libreoffice-l10n-pt-br",
     ]
     assert libreoffice_packages("de")[1:] == ["libreoffice-help-de", "libreoffice-l10n-de"]
 

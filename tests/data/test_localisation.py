@@ -80,19 +80,23 @@ def test_qt_catalogue(pairs):
 
 def test_mallard_and_docbook_help_aligned_by_structure(pairs):
     assert pairs[("Back up your files", "Respaldar sus archivos")] == (
-        "help/tinyapp-data/tinyapp/backup.page")
+        "help/tinyapp-data/tinyapp/backup.page"
+    )
     assert ("Open the Files application.", "Abra la aplicación Archivos.") in pairs
     assert ("Keep copies of your files.", "Guarde copias de sus archivos.") in pairs
     assert not any("cp -r" in source for source, _ in pairs)  # code listings are left out
     assert not any("Ann" in source for source, _ in pairs)  # credits are left out
     # KDE entities stay as written, index terms are not part of the paragraph.
-    assert ("&tinyapp; is a small editor for &kde;.",
-            "&tinyapp; es un pequeño editor para &kde;.") in pairs
+    assert (
+        "&tinyapp; is a small editor for &kde;.",
+        "&tinyapp; es un pequeño editor para &kde;.",
+    ) in pairs
 
 
 def test_chromium_pak_paired_by_resource_id(pairs):
     assert pairs[("Open link in new tab", "Abrir enlace en una pestaña nueva")] == (
-        "ui/chromium/ids-100")
+        "ui/chromium/ids-100"
+    )
     assert ("$1 downloads", "$1 descargas") in pairs
     assert not any(source == "Print" for source, _ in pairs)  # no Spanish resource
 
@@ -100,16 +104,21 @@ def test_chromium_pak_paired_by_resource_id(pairs):
 def test_mozilla_ftl_and_properties_paired_by_file_and_key(pairs):
     assert pairs[("Close Tab", "Cerrar pestaña")] == "ui/firefox-esr/ftl/browser/tabs.ftl"
     assert ("{ $count } tabs", "{ $count } pestañas") in pairs
-    assert ("Take your bookmarks, history and passwords everywhere you go.",
-            "Lleve sus marcadores, historial y contraseñas a donde vaya.") in pairs
+    assert (
+        "Take your bookmarks, history and passwords everywhere you go.",
+        "Lleve sus marcadores, historial y contraseñas a donde vaya.",
+    ) in pairs
     assert ("Save %S as…", "Guardar %S como…") in pairs
     assert ("This line continues on the next one", "Esta línea continúa en la siguiente") in pairs
 
 
 def test_gimp_manual_pages_skip_index_pages_and_misaligned_structure(pairs):
-    assert pairs[("You can think of layers as a stack of slides.",
-                  "Puede pensar en las capas como en una pila de diapositivas.")] == (
-        "help/gimp-help/layers.html")
+    assert pairs[
+        (
+            "You can think of layers as a stack of slides.",
+            "Puede pensar en las capas como en una pila de diapositivas.",
+        )
+    ] == ("help/gimp-help/layers.html")
     assert not any(origin.endswith(("ix01.html", "paths.html")) for origin in pairs.values())
     assert not any(source.startswith("Each layer") for source, _ in pairs)  # partly English
 
@@ -130,8 +139,16 @@ def test_narrative_kind_and_context_prefixes(pairs, built):
 def test_every_filter_is_counted(built):
     _, manifest = built
     dropped = manifest["report"]["filter_dropped"]
-    for reason in ("untranslated", "placeholder_mismatch", "partly_untranslated",
-                   "length_ratio", "target_not_es", "no_letters", "help_unaligned", "unpaired"):
+    for reason in (
+        "untranslated",
+        "placeholder_mismatch",
+        "partly_untranslated",
+        "length_ratio",
+        "target_not_es",
+        "no_letters",
+        "help_unaligned",
+        "unpaired",
+    ):
         assert dropped.get(reason, 0) >= 1, reason
     changed = manifest["report"]["filter_changed"]
     for step in ("accelerators", "context_prefix", "plural_syntax", "markup"):
@@ -187,8 +204,10 @@ def test_manifest_lists_packages_with_version_checksum_and_license(built):
     tinyapp = by_name["tinyapp-data"]
     assert tinyapp["version"] == "1.0-1"
     assert tinyapp["license"] == ["GPL-2+"]
-    assert tinyapp["sha256"] == hashlib.sha256(
-        (DEBS / "tinyapp-data_1.0-1_all.deb").read_bytes()).hexdigest()
+    assert (
+        tinyapp["sha256"]
+        == hashlib.sha256((DEBS / "tinyapp-data_1.0-1_all.deb").read_bytes()).hexdigest()
+    )
     assert "thunderbird" in manifest["options"]["missing_packages"]
     assert "debian-handbook" not in by_name
 
@@ -210,8 +229,11 @@ def test_rebuilds_are_byte_identical(tmp_path, monkeypatch):
 
 
 def test_reserved_data_is_refused(tmp_path):
-    with pytest.raises(CorpusError, match=r"^debian-handbook is reserved for independent "
-                                          r"evaluation .*; remove it from the package list\.$"):
+    with pytest.raises(
+        CorpusError,
+        match=r"^debian-handbook is reserved for independent "
+        r"evaluation .*; remove it from the package list\.$",
+    ):
         _build(tmp_path / "out", extra_packages=["debian-handbook"])
     with pytest.raises(CorpusError, match="Translation-es is reserved"):
         _build(tmp_path / "out", extra_packages=["Translation-es"])
@@ -256,20 +278,26 @@ def test_an_interrupted_build_loses_nothing(tmp_path, monkeypatch, built):
     assert {path.name: path.read_bytes() for path in out.iterdir()} == before
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"budget_mb": 0}, r"^--budget-mb 0 is not positive; pass a size in megabytes"),
-    ({"packages": -1}, r"^--packages -1 is negative; pass a count from 0 up to 311\.$"),
-    ({"from_dir": "missing-folder"}, r"^--from missing-folder is not a folder; pass a folder"),
-    ({"extra_packages": [], "sources": []}, r"^None of the selected packages was found"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"budget_mb": 0}, r"^--budget-mb 0 is not positive; pass a size in megabytes"),
+        ({"packages": -1}, r"^--packages -1 is negative; pass a count from 0 up to 311\.$"),
+        ({"from_dir": "missing-folder"}, r"^--from missing-folder is not a folder; pass a folder"),
+        ({"extra_packages": [], "sources": []}, r"^None of the selected packages was found"),
+    ],
+)
 def test_error_texts(tmp_path, options, message):
     with pytest.raises(CorpusError, match=message):
         _build(tmp_path / "out", **options)
 
 
 def test_bad_language_code():
-    with pytest.raises(CorpusError, match=r"^Language 'spanish!' is not a language code; use "
-                                          r"one like es, fr, de, it or pt-br\.$"):
+    with pytest.raises(
+        CorpusError,
+        match=r"^Language 'spanish!' is not a language code; use "
+        r"one like es, fr, de, it or pt-br\.$",
+    ):
         language("spanish!")
     assert language("pt-br").locale_dirs == ("pt_BR",)
     assert language("es").mozilla == "es-es"
@@ -287,7 +315,10 @@ def test_command_line_builds_and_refuses_reserved_packages(tmp_path, capsys):
     assert main(base + ["--extra-packages", "tinyapp-data", "--budget-mb", "100"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[:2] for line in lines] == [
-        ["localisation-es", "train"], ["localisation-es", "valid"], ["localisation-es", "test"]]
+        ["localisation-es", "train"],
+        ["localisation-es", "valid"],
+        ["localisation-es", "test"],
+    ]
     assert load_manifest(out)["options"]["extra_packages"] == ["tinyapp-data"]
 
 
@@ -298,11 +329,15 @@ def test_reserved_files_inside_a_package_are_counted_and_not_read():
 
     handbook = read_deb(DEBS / "debian-handbook_11.20220922_all.deb", lambda path: True)
     mo = handbook.files["usr/share/locale/es/LC_MESSAGES/handbook.mo"]
-    contents = DebContents({"Package": "somedocs"}, {
-        "usr/share/doc/debian-handbook/locale/es/LC_MESSAGES/handbook.mo": mo,
-        "usr/share/locale/es/LC_MESSAGES/Translation-es.mo": mo,
-    })
+    contents = DebContents(
+        {"Package": "somedocs"},
+        {
+            "usr/share/doc/debian-handbook/locale/es/LC_MESSAGES/handbook.mo": mo,
+            "usr/share/locale/es/LC_MESSAGES/Translation-es.mo": mo,
+        },
+    )
     report = CleaningReport()
-    rows = list(_extract_catalogues(_catalogue_source("somedocs"), [contents], language("es"),
-                                    report))
+    rows = list(
+        _extract_catalogues(_catalogue_source("somedocs"), [contents], language("es"), report)
+    )
     assert rows == [] and report.dropped["reserved"] == 2

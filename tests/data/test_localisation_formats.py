@@ -35,8 +35,11 @@ from tests.data.test_localisation import DEBS
 def test_qm_round_trip_and_errors():
     entries = [CatalogEntry("Main", "&Open", "&Abrir"), CatalogEntry("", "Zoom %1", "Zoom %1")]
     assert read_qm(write_qm(entries)) == entries
-    with pytest.raises(CorpusError, match=r"^x\.qm does not start with the Qt \.qm magic number; "
-                                          r"pass a catalogue compiled by lrelease\.$"):
+    with pytest.raises(
+        CorpusError,
+        match=r"^x\.qm does not start with the Qt \.qm magic number; "
+        r"pass a catalogue compiled by lrelease\.$",
+    ):
         read_qm(b"not a catalogue", "x.qm")
     with pytest.raises(CorpusError, match="is a truncated .qm catalogue"):
         read_qm(write_qm(entries)[:-12] + b"\x03", "cut.qm")
@@ -47,8 +50,11 @@ def test_pak_versions_4_and_5_and_errors():
     assert read_pak(five) == {1: "Open", 2: "Close"}
     four = struct.pack("<IIB", 4, 2, 1) + struct.pack("<HIHIHI", 1, 27, 2, 31, 0, 36) + b"OpenClose"
     assert read_pak(four) == {1: "Open", 2: "Close"}
-    with pytest.raises(CorpusError, match=r"^x\.pak is a \.pak file of version 9; versions 4 "
-                                          r"and 5 are read\.$"):
+    with pytest.raises(
+        CorpusError,
+        match=r"^x\.pak is a \.pak file of version 9; versions 4 "
+        r"and 5 are read\.$",
+    ):
         read_pak(struct.pack("<I", 9) + b"\0" * 12, "x.pak")
 
 
@@ -59,11 +65,15 @@ def test_ftl_properties_and_json_catalogues():
     assert ftl["sync-intro"] == "Take your bookmarks, history and passwords everywhere you go."
     assert "[one] One tab" in ftl["tab-count"]
     properties = read_properties(make_fixtures.PROPERTIES_EN)
-    assert properties == {"downloadFailed": "Download failed", "saveAs": "Save %S as\u2026",
-                          "longLine": "This line continues on the next one"}
-    assert read_json_messages('{"menu": {"file": "File", "items": ["Open"]}, '
-                              '"ext": {"message": "Add-on", "description": "x"}}') == {
-        "menu.file": "File", "menu.items.0": "Open", "ext": "Add-on"}
+    assert properties == {
+        "downloadFailed": "Download failed",
+        "saveAs": "Save %S as\u2026",
+        "longLine": "This line continues on the next one",
+    }
+    assert read_json_messages(
+        '{"menu": {"file": "File", "items": ["Open"]}, '
+        '"ext": {"message": "Add-on", "description": "x"}}'
+    ) == {"menu.file": "File", "menu.items.0": "Open", "ext": "Add-on"}
     with pytest.raises(CorpusError, match=r"^en\.json is not a JSON message catalogue"):
         read_json_messages("{", "en.json")
 
@@ -75,42 +85,56 @@ def test_help_blocks_and_structural_alignment():
     assert ("item/p", "Open the Files application.") in english
     pairs, unaligned = align_blocks(english, spanish)
     assert unaligned == 0 and len(pairs) == len(english)
-    shifted, unaligned = align_blocks(read_blocks(make_fixtures.GIMP_SHIFTED_EN),
-                                      read_blocks(make_fixtures.GIMP_SHIFTED_ES))
+    shifted, unaligned = align_blocks(
+        read_blocks(make_fixtures.GIMP_SHIFTED_EN), read_blocks(make_fixtures.GIMP_SHIFTED_ES)
+    )
     assert shifted == [] and unaligned == 2
 
 
 def test_menu_paths_and_key_combinations_keep_their_separators():
-    blocks = read_blocks("<page><p>Open <guiseq><gui>Edit</gui><gui>Preferences</gui></guiseq>"
-                         " or press <keyseq><key>Ctrl</key><key>P</key></keyseq>.</p></page>")
+    blocks = read_blocks(
+        "<page><p>Open <guiseq><gui>Edit</gui><gui>Preferences</gui></guiseq>"
+        " or press <keyseq><key>Ctrl</key><key>P</key></keyseq>.</p></page>"
+    )
     assert blocks == [("p", "Open Edit ▸ Preferences or press Ctrl+P.")]
 
 
 def test_deb_reader_takes_only_the_selected_files_and_the_copyright():
     contents = read_deb(DEBS / "tinyapp-data_1.0-1_all.deb", lambda path: path.endswith(".qm"))
     assert contents.package == "tinyapp-data" and contents.version == "1.0-1"
-    assert sorted(contents.files) == ["usr/share/doc/tinyapp-data/copyright",
-                                      "usr/share/tinyapp/translations/tinyapp_es.qm"]
+    assert sorted(contents.files) == [
+        "usr/share/doc/tinyapp-data/copyright",
+        "usr/share/tinyapp/translations/tinyapp_es.qm",
+    ]
     assert contents.licenses() == ["GPL-2+"]
 
 
 def test_deb_reader_error(tmp_path):
     path = tmp_path / "fake.deb"
     path.write_bytes(b"plain text")
-    with pytest.raises(CorpusError, match=r"fake\.deb is not a Debian package \(no ar header\); "
-                                          r"pass \.deb files\.$"):
+    with pytest.raises(
+        CorpusError,
+        match=r"fake\.deb is not a Debian package \(no ar header\); "
+        r"pass \.deb files\.$",
+    ):
         read_deb(path, lambda path: True)
 
 
-@pytest.mark.parametrize("source, target, expected", [
-    ("_File", "_Archivo", ("File", "Archivo")),
-    ("&Open File...", "&Abrir archivo...", ("Open File...", "Abrir archivo...")),
-    ("Ne_xt", "Si_guiente", ("Next", "Siguiente")),
-    ("Tom && Jerry", "Tom && Jerry", ("Tom & Jerry", "Tom & Jerry")),
-    ("&kde; mail", "correo &kde;", ("&kde; mail", "correo &kde;")),
-    ("some_long_identifier", "un_identificador_largo",
-     ("some_long_identifier", "un_identificador_largo")),
-])
+@pytest.mark.parametrize(
+    "source, target, expected",
+    [
+        ("_File", "_Archivo", ("File", "Archivo")),
+        ("&Open File...", "&Abrir archivo...", ("Open File...", "Abrir archivo...")),
+        ("Ne_xt", "Si_guiente", ("Next", "Siguiente")),
+        ("Tom && Jerry", "Tom && Jerry", ("Tom & Jerry", "Tom & Jerry")),
+        ("&kde; mail", "correo &kde;", ("&kde; mail", "correo &kde;")),
+        (
+            "some_long_identifier",
+            "un_identificador_largo",
+            ("some_long_identifier", "un_identificador_largo"),
+        ),
+    ],
+)
 def test_accelerators(source, target, expected):
     assert (strip_accelerator_markers(source), strip_accelerator_markers(target)) == expected
 
@@ -130,14 +154,16 @@ def test_context_prefixes():
 
 def test_plural_syntax_and_markup():
     assert strip_plural_syntax("{n, plural, =1 {one file} other {# files}} left") == (
-        "{n} files left")
+        "{n} files left"
+    )
     assert strip_plural_syntax("{g, select, male {He} female {She} other {They}} left") == (
-        "They left")
-    assert strip_plural_syntax("{ $n ->\n [one] a tab\n *[other] { $n } tabs\n}") == (
-        "{ $n } tabs")
+        "They left"
+    )
+    assert strip_plural_syntax("{ $n ->\n [one] a tab\n *[other] { $n } tabs\n}") == ("{ $n } tabs")
     assert strip_plural_syntax("Hello {name}") == "Hello {name}"
     assert strip_html_markup("<b>Bold</b> &amp; <a href='x'>link</a><br/>next") == (
-        "Bold & link next")
+        "Bold & link next"
+    )
     assert strip_html_markup("Usage: cp <source> <dest>") == "Usage: cp <source> <dest>"
 
 
@@ -145,28 +171,54 @@ def test_placeholders_are_compared_as_multisets_without_positions():
     assert placeholders("Copy %1$s to %2$d") == placeholders("%2$d: copiar %1$s")
     assert placeholders("%s of %d") == ["%d", "%s"]
     assert placeholders("100%% done") == []
-    for text in ("{0} items", "{name} left", "$1 left", "$USER$ left", "${HOME} x", "%1 files",
-                 "%(count)d files", "{ $count } tabs"):
+    for text in (
+        "{0} items",
+        "{name} left",
+        "$1 left",
+        "$USER$ left",
+        "${HOME} x",
+        "%1 files",
+        "%(count)d files",
+        "{ $count } tabs",
+    ):
         assert len(placeholders(text)) == 1, text
 
 
-@pytest.mark.parametrize("source, target, reason", [
-    ("", "Algo", "empty"),
-    ("...", "...", "no_letters"),
-    ("x" * 2001, "y" * 2001, "too_long"),
-    ("Preferences", "Preferences", "untranslated"),
-    ("Delete %s now?", "¿Eliminar ahora?", "placeholder_mismatch"),
-    ("Show the list of recent documents in the menu",
-     "Show the list of recent documents in the menu of the window please", "partly_untranslated"),
-    ("Open", "Abrir el archivo seleccionado en una ventana nueva del editor de textos", "length_ratio"),
-    ("La configuración de la cuenta no se puede guardar en el disco",
-     "Los ajustes de esta cuenta no pueden ser almacenados", "source_not_english"),
-    ("Connection refused by the remote server",
-     "La connexion a été refusée par le serveur distant et le serveur ne répond pas",
-     "target_not_es"),
-    ("Connection refused by the remote server now", "Соединение отклонено удалённым сервером "
-     "прямо сейчас и снова", "target_not_es"),
-])
+@pytest.mark.parametrize(
+    "source, target, reason",
+    [
+        ("", "Algo", "empty"),
+        ("...", "...", "no_letters"),
+        ("x" * 2001, "y" * 2001, "too_long"),
+        ("Preferences", "Preferences", "untranslated"),
+        ("Delete %s now?", "¿Eliminar ahora?", "placeholder_mismatch"),
+        (
+            "Show the list of recent documents in the menu",
+            "Show the list of recent documents in the menu of the window please",
+            "partly_untranslated",
+        ),
+        (
+            "Open",
+            "Abrir el archivo seleccionado en una ventana nueva del editor de textos",
+            "length_ratio",
+        ),
+        (
+            "La configuración de la cuenta no se puede guardar en el disco",
+            "Los ajustes de esta cuenta no pueden ser almacenados",
+            "source_not_english",
+        ),
+        (
+            "Connection refused by the remote server",
+            "La connexion a été refusée par le serveur distant et le serveur ne répond pas",
+            "target_not_es",
+        ),
+        (
+            "Connection refused by the remote server now",
+            "Соединение отклонено удалённым сервером прямо сейчас и снова",
+            "target_not_es",
+        ),
+    ],
+)
 def test_every_drop_reason(source, target, reason):
     report = CleaningReport()
     assert clean_pair(source, target, report, lang="es") is None
@@ -176,10 +228,14 @@ def test_every_drop_reason(source, target, reason):
 def test_a_clean_pair_passes_and_edits_are_counted():
     report = CleaningReport()
     assert clean_pair("<b>_Save</b> %1$s", "<b>_Guardar</b> %1$s", report, lang="es") == (
-        "Save %1$s", "Guardar %1$s")
+        "Save %1$s",
+        "Guardar %1$s",
+    )
     assert report.changed == {"accelerators": 1, "markup": 1} and not report.dropped
     assert clean_pair("_home_dir", "_home_dir es", CleaningReport(), lang="es", ui=False) == (
-        "_home_dir", "_home_dir es")
+        "_home_dir",
+        "_home_dir es",
+    )
 
 
 class _Response(io.BytesIO):
@@ -195,8 +251,13 @@ class _Response(io.BytesIO):
 
 
 def _package_file(data: bytes) -> download.PackageFile:
-    return download.PackageFile("tiny", "http://deb.example/tiny.deb", "tiny_1_all.deb",
-                                len(data), hashlib.sha256(data).hexdigest())
+    return download.PackageFile(
+        "tiny",
+        "http://deb.example/tiny.deb",
+        "tiny_1_all.deb",
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+    )
 
 
 def test_download_resumes_a_partial_file_and_checks_its_sha256(tmp_path, monkeypatch):
@@ -211,7 +272,8 @@ def test_download_resumes_a_partial_file_and_checks_its_sha256(tmp_path, monkeyp
 
     monkeypatch.setattr(download.urllib.request, "urlopen", urlopen)
     assert download.fetch_packages([package_file], tmp_path, progress=False) == [
-        tmp_path / "tiny_1_all.deb"]
+        tmp_path / "tiny_1_all.deb"
+    ]
     assert requests == ["bytes=1000-"]
     assert (tmp_path / "tiny_1_all.deb").read_bytes() == data
     assert not (tmp_path / "tiny_1_all.deb.part").exists()
@@ -223,10 +285,16 @@ def test_download_resumes_a_partial_file_and_checks_its_sha256(tmp_path, monkeyp
 def test_a_corrupt_download_is_removed_with_a_clear_error(tmp_path, monkeypatch):
     data = b"good data" * 10
     package_file = _package_file(data)
-    monkeypatch.setattr(download.urllib.request, "urlopen",
-                        lambda request, timeout: _Response(b"bad data!" * 10, 200))
-    with pytest.raises(CorpusError, match=r"^tiny_1_all\.deb downloaded with sha256 [0-9a-f]+, "
-                                          r"but apt expects [0-9a-f]+; run the build again"):
+    monkeypatch.setattr(
+        download.urllib.request,
+        "urlopen",
+        lambda request, timeout: _Response(b"bad data!" * 10, 200),
+    )
+    with pytest.raises(
+        CorpusError,
+        match=r"^tiny_1_all\.deb downloaded with sha256 [0-9a-f]+, "
+        r"but apt expects [0-9a-f]+; run the build again",
+    ):
         download.fetch_packages([package_file], tmp_path, progress=False)
     assert list(tmp_path.iterdir()) == []
 

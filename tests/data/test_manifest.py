@@ -14,8 +14,11 @@ def test_verify_detects_a_changed_file(tmp_path):
     with open(out / "train.tsv", "a", encoding="utf-8") as file:
         file.write("extra\trow\torigin\n")
     assert load_manifest(out)["corpus"] == "corpus"  # without verify, no check
-    with pytest.raises(CorpusError, match=r"train.tsv has sha256 [0-9a-f]{64}, but the manifest "
-                                          r"records [0-9a-f]{64}; rebuild the corpus\."):
+    with pytest.raises(
+        CorpusError,
+        match=r"train.tsv has sha256 [0-9a-f]{64}, but the manifest "
+        r"records [0-9a-f]{64}; rebuild the corpus\.",
+    ):
         load_manifest(out, verify=True)
 
 
@@ -25,13 +28,28 @@ def test_manifest_is_plain_json_with_the_documented_keys(tmp_path):
     build_tsv(source, kind="translation", out_dir=tmp_path / "out")
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     assert set(manifest) == {
-        "format_version", "corpus", "kind", "columns", "built_at", "builder", "sources",
-        "licenses", "split_rule", "options", "counts", "dropped", "files", "notes",
+        "format_version",
+        "corpus",
+        "kind",
+        "columns",
+        "built_at",
+        "builder",
+        "sources",
+        "licenses",
+        "split_rule",
+        "options",
+        "counts",
+        "dropped",
+        "files",
+        "notes",
     }
     assert manifest["split_rule"]["hash"].startswith("sha1")
 
 
 def test_missing_manifest_is_a_clear_error(tmp_path):
-    with pytest.raises(CorpusError, match=r"No manifest at .*manifest.json; pass a corpus folder "
-                                          r"built by `kerattn data`\."):
+    with pytest.raises(
+        CorpusError,
+        match=r"No manifest at .*manifest.json; pass a corpus folder "
+        r"built by `kerattn data`\.",
+    ):
         load_manifest(tmp_path)

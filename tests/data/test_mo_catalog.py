@@ -22,9 +22,15 @@ def test_big_endian_catalog(tmp_path):
     original, translation = b"Open", b"Abrir"
     header = struct.pack(">7I", 0x950412DE, 0, 1, 28, 36, 0, 0)
     offset = 44
-    data = header + struct.pack(">2I", len(original), offset) + struct.pack(
-        ">2I", len(translation), offset + len(original) + 1
-    ) + original + b"\0" + translation + b"\0"
+    data = (
+        header
+        + struct.pack(">2I", len(original), offset)
+        + struct.pack(">2I", len(translation), offset + len(original) + 1)
+        + original
+        + b"\0"
+        + translation
+        + b"\0"
+    )
     path = tmp_path / "big.mo"
     path.write_bytes(data)
     assert read_mo(path) == [CatalogEntry("", "Open", "Abrir")]

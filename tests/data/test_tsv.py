@@ -21,8 +21,11 @@ def test_utf8_round_trip_and_blank_lines_skipped(tmp_path):
 def test_line_without_tab_is_a_clear_error(tmp_path):
     path = tmp_path / "bad.tsv"
     path.write_text("one\ttwo\njust one field\n", encoding="utf-8")
-    with pytest.raises(CorpusError, match=r"Line 2 of .*bad.tsv has 1 tab-separated field\(s\); "
-                                          r"expected at least 2"):
+    with pytest.raises(
+        CorpusError,
+        match=r"Line 2 of .*bad.tsv has 1 tab-separated field\(s\); "
+        r"expected at least 2",
+    ):
         read_rows(path)
 
 

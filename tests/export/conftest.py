@@ -115,9 +115,14 @@ def read_only(monkeypatch):
         refuse_in(destination)
         return real_replace(source, destination, *args, **kwargs)
 
-    for module, name, function in [(os, "mkdir", mkdir), (os, "open", os_open),
-                                   (io, "open", open_), (builtins, "open", open_),
-                                   (os, "rename", rename), (os, "replace", replace)]:
+    for module, name, function in [
+        (os, "mkdir", mkdir),
+        (os, "open", os_open),
+        (io, "open", open_),
+        (builtins, "open", open_),
+        (os, "rename", rename),
+        (os, "replace", replace),
+    ]:
         monkeypatch.setattr(module, name, function)
     return lambda folder: folders.append(os.path.abspath(os.fspath(folder)))
 

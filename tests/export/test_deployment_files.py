@@ -104,8 +104,10 @@ def test_host_paths_are_the_hosts_absolute_base_paths(tmp_path):
     (tmp_path / "elsewhere" / "g2p").mkdir(parents=True)
     written = write_model_server_config(
         tmp_path / "export" / "host.config",
-        {"translator": tmp_path / "export" / "models" / "translator",
-         "g2p": tmp_path / "elsewhere" / ".." / "elsewhere" / "g2p"},
+        {
+            "translator": tmp_path / "export" / "models" / "translator",
+            "g2p": tmp_path / "elsewhere" / ".." / "elsewhere" / "g2p",
+        },
         mount=None,
     )
     assert "Base paths are this host's absolute paths (--host-paths)." in written.read_text()
@@ -146,8 +148,13 @@ def test_compose_file_runs_pinned_tf_serving_with_config_warmup_and_tensorboard(
 def test_readme_documents_the_deployment():
     readme = (EXPORT_DIR / "README.md").read_text(encoding="utf-8")
     for needle in (
-        "kerattn export", "saved_model_cli show", "signature_def['serving_default']",
-        '{"instances": ["Turn off the lights"]}', "PredictionServiceStub", "make_tensor_proto",
-        "kerattn_export.json", "tf_serving_warmup_requests",
+        "kerattn export",
+        "saved_model_cli show",
+        "signature_def['serving_default']",
+        '{"instances": ["Turn off the lights"]}',
+        "PredictionServiceStub",
+        "make_tensor_proto",
+        "kerattn_export.json",
+        "tf_serving_warmup_requests",
     ):
         assert needle in readme, needle

@@ -47,9 +47,12 @@ with tf.compat.v1.Session(graph=tf.Graph()) as session:
         arrays.update({{signature + "/" + k: v for k, v in outputs.items()}})
 np.savez({result!r}, **arrays)
 """
-TF1_LOADER = TF1_SESSION_RUN + """\
+TF1_LOADER = (
+    TF1_SESSION_RUN
+    + """\
 print("kerattn imported:", any(name.startswith("kerattn") for name in sys.modules))
 """
+)
 
 
 def assert_same_outputs(reloaded, expected: dict) -> None:

@@ -120,10 +120,19 @@ def test_version_is_fsynced_before_the_rename_and_the_base_after(tmp_path, monke
     base = tmp_path / "model"
     events = []
     real_fsync, real_rename = atomic_files.fsync_path, os.rename
-    monkeypatch.setattr(atomic_files, "fsync_path",
-                        lambda path: (events.append(("fsync", os.fspath(path))), real_fsync(path)))
-    monkeypatch.setattr(os, "rename", lambda source, destination: (
-        events.append(("rename", os.fspath(destination))), real_rename(source, destination)))
+    monkeypatch.setattr(
+        atomic_files,
+        "fsync_path",
+        lambda path: (events.append(("fsync", os.fspath(path))), real_fsync(path)),
+    )
+    monkeypatch.setattr(
+        os,
+        "rename",
+        lambda source, destination: (
+            events.append(("rename", os.fspath(destination))),
+            real_rename(source, destination),
+        ),
+    )
 
     def write(folder):
         (folder / "variables").mkdir()
@@ -136,9 +145,13 @@ def test_version_is_fsynced_before_the_rename_and_the_base_after(tmp_path, monke
     rename = events.index(("rename", os.fspath(final)))
     synced = {path for kind, path in events[:rename] if kind == "fsync"}
     temporary = seen["temporary"]
-    assert {os.path.join(temporary, "saved_model.pb"), os.path.join(temporary, "variables"),
-            os.path.join(temporary, "variables", "variables.index"), temporary} <= synced
-    assert ("fsync", os.fspath(base)) in events[rename + 1:]
+    assert {
+        os.path.join(temporary, "saved_model.pb"),
+        os.path.join(temporary, "variables"),
+        os.path.join(temporary, "variables", "variables.index"),
+        temporary,
+    } <= synced
+    assert ("fsync", os.fspath(base)) in events[rename + 1 :]
 
 
 def _age(path, seconds):
@@ -156,6 +169,7 @@ def test_the_temporary_of_a_killed_export_is_removed_by_the_next_export(tmp_path
     child = os.fork()
     if child == 0:  # an export killed midway (SIGKILL: no cleanup runs)
         try:
+
             def write(folder):
                 (folder / "saved_model.pb").write_bytes(b"half")
                 os.write(ready_write, b"x")
@@ -201,8 +215,15 @@ def test_only_stale_kerattn_temporaries_are_removed(tmp_path):
     os.utime(base / ".kerattn-999999996-link", (0, 0), follow_symlinks=False)
     write_version(base, write_marker)
     assert sorted(path.name for path in base.iterdir()) == sorted(
-        ["1", f".kerattn-{os.getpid()}-4.live", ".kerattn-999999998-5.young",
-         ".kerattn-999999997-6.deep", ".hidden-by-the-user", "notes"])
+        [
+            "1",
+            f".kerattn-{os.getpid()}-4.live",
+            ".kerattn-999999998-5.young",
+            ".kerattn-999999997-6.deep",
+            ".hidden-by-the-user",
+            "notes",
+        ]
+    )
     assert (outside / "precious.txt").read_text() == "keep"  # the link removed, not followed
 
 
@@ -212,12 +233,14 @@ def test_base_path_that_is_a_file_or_under_a_file_is_refused(tmp_path):
         write_version(tmp_path / "file", write_marker)
     assert str(raised.value) == (
         f"--base-path {tmp_path / 'file'} is a file; pass a folder (TF Serving's base path of "
-        "the model, e.g. export/models/NAME).")
+        "the model, e.g. export/models/NAME)."
+    )
     with pytest.raises(ExportPathError) as raised:
         write_version(tmp_path / "file" / "models" / "x", write_marker)
     assert str(raised.value) == (
         f"--base-path {tmp_path / 'file' / 'models' / 'x'} lies under {tmp_path / 'file'}, "
-        "which is a file; pass a path of folders.")
+        "which is a file; pass a path of folders."
+    )
     assert (tmp_path / "file").read_text() == "mine"
 
 
@@ -228,15 +251,19 @@ def test_a_full_disk_while_writing_leaves_nothing_behind(tmp_path):
     def full(folder):
         (folder / "variables").mkdir()
         (folder / "variables" / "variables.data-00000-of-00001").write_bytes(b"half")
-        raise OSError(errno.ENOSPC, "No space left on device",
-                      os.fspath(folder / "variables" / "variables.data-00000-of-00001"))
+        raise OSError(
+            errno.ENOSPC,
+            "No space left on device",
+            os.fspath(folder / "variables" / "variables.data-00000-of-00001"),
+        )
 
     with pytest.raises(ExportError) as raised:
         write_version(base, full)
     assert str(raised.value) == (
         f"could not export version 2 into {base}: No space left on device (writing "
         "variables/variables.data-00000-of-00001); nothing was exported: free some disk space "
-        "and export again.")
+        "and export again."
+    )
     assert [child.name for child in base.iterdir()] == ["1"]
 
 
@@ -248,13 +275,15 @@ def test_a_read_only_base_path_is_one_sentence(tmp_path, read_only):
         write_version(base, write_marker)
     assert str(raised.value) == (
         f"could not export version 1 into {base}: Read-only file system; nothing was exported: "
-        "pass a --base-path in a folder you can write to.")
+        "pass a --base-path in a folder you can write to."
+    )
     read_only(tmp_path / "models")
     with pytest.raises(ExportError) as raised:
         write_version(tmp_path / "models" / "new", write_marker)
     assert str(raised.value) == (
         f"could not export version 1 into {tmp_path / 'models' / 'new'}: Read-only file system; "
-        "nothing was exported: pass a --base-path in a folder you can write to.")
+        "nothing was exported: pass a --base-path in a folder you can write to."
+    )
     assert list(base.iterdir()) == []
 
 
@@ -269,5 +298,6 @@ def test_a_version_taken_by_a_concurrent_export_is_named_as_such(tmp_path):
         write_version(base, racing)
     assert str(raised.value) == (
         f"version 1 of {base} was exported by another process while this export ran; export "
-        "again for the next free one (2).")
+        "again for the next free one (2)."
+    )
     assert sorted(child.name for child in base.iterdir()) == ["1"]

@@ -73,7 +73,8 @@ def test_appending_padding_leaves_every_output_unchanged(config_name):
     outputs = encoder(embedded, mask=mask)
     garbage = 10 * np.random.default_rng(2).normal(size=(B, 4, E)).astype("float32")
     padded = encoder(
-        np.concatenate([embedded, garbage], 1), mask=np.concatenate([mask, np.zeros((B, 4), bool)], 1)
+        np.concatenate([embedded, garbage], 1),
+        mask=np.concatenate([mask, np.zeros((B, 4), bool)], 1),
     )
     for name, value in outputs.items():
         padded_value = np.asarray(padded[name])
@@ -89,7 +90,9 @@ def test_backward_state_starts_at_last_real_token():
     batch = encoder(embedded, mask=mask)
     alone = encoder(embedded[:1, :3])
     for name in ("state_h", "state_c"):
-        np.testing.assert_allclose(np.asarray(batch[name])[0], np.asarray(alone[name])[0], atol=1e-6)
+        np.testing.assert_allclose(
+            np.asarray(batch[name])[0], np.asarray(alone[name])[0], atol=1e-6
+        )
     np.testing.assert_allclose(
         np.asarray(batch["sequence"])[0, :3], np.asarray(alone["sequence"])[0], atol=1e-6
     )
@@ -102,7 +105,9 @@ def test_embedding_mask_equals_explicit_mask():
     encoder = layers.AttentionBiLSTMEncoder(UNITS, pooling="luong")
     implicit = encoder(embedded)
     explicit = encoder(embedded, mask=ops.not_equal(inputs, 0))
-    model = keras.Model(inputs, [implicit["sequence"], implicit["pooled"], explicit["sequence"], explicit["pooled"]])
+    model = keras.Model(
+        inputs, [implicit["sequence"], implicit["pooled"], explicit["sequence"], explicit["pooled"]]
+    )
     seq_i, pooled_i, seq_e, pooled_e = model.predict(tokens, verbose=0)
     np.testing.assert_array_equal(seq_i, seq_e)
     np.testing.assert_array_equal(pooled_i, pooled_e)
@@ -116,7 +121,9 @@ def test_sequence_output_carries_the_mask_to_attention():
     query = keras.Input((2 * UNITS,))
     attention = layers.BahdanauAttention(4)
     implicit = attention(query, encoded["sequence"], return_attention_scores=True)[1]
-    explicit = attention(query, encoded["sequence"], value_mask=encoded["mask"], return_attention_scores=True)[1]
+    explicit = attention(
+        query, encoded["sequence"], value_mask=encoded["mask"], return_attention_scores=True
+    )[1]
     model = keras.Model([tokens, query], [implicit, explicit])
     data = [np.array([[1, 2, 0, 0, 0, 0]], "int32"), np.ones((1, 2 * UNITS), "float32")]
     implicit_weights, explicit_weights = model.predict(data, verbose=0)
@@ -131,7 +138,9 @@ def test_gradients_finite_and_zero_for_padding():
 
     def loss(x):
         outputs = encoder(x, mask=mask)
-        return sum(ops.sum(outputs[name] ** 2) for name in ("sequence", "state_h", "state_c", "pooled"))
+        return sum(
+            ops.sum(outputs[name] ** 2) for name in ("sequence", "state_h", "state_c", "pooled")
+        )
 
     (grad,) = gradients(loss, embedded)
     assert np.all(np.isfinite(grad))
@@ -139,7 +148,9 @@ def test_gradients_finite_and_zero_for_padding():
 
 
 def test_mixed_float16_finite():
-    encoder = layers.AttentionBiLSTMEncoder(UNITS, output_units=6, pooling="bahdanau", dtype="mixed_float16")
+    encoder = layers.AttentionBiLSTMEncoder(
+        UNITS, output_units=6, pooling="bahdanau", dtype="mixed_float16"
+    )
     embedded, mask = make_inputs()
     outputs = encoder(embedded * 50, mask=mask)
     for name, value in outputs.items():
@@ -170,10 +181,19 @@ def test_config_json_fit_and_keras_file_round_trip(config_name, tmp_path):
     "kwargs, message",
     [
         ({"units": -1}, r"`units` must be a positive int; received units=-1"),
-        ({"units": 4, "num_layers": 0}, r"`num_layers` must be a positive int; received num_layers=0"),
-        ({"units": 4, "pooling": "mean"}, r"`pooling` must be None or one of 'bahdanau', 'luong'; received pooling='mean'"),
+        (
+            {"units": 4, "num_layers": 0},
+            r"`num_layers` must be a positive int; received num_layers=0",
+        ),
+        (
+            {"units": 4, "pooling": "mean"},
+            r"`pooling` must be None or one of 'bahdanau', 'luong'; received pooling='mean'",
+        ),
         ({"units": 4, "pooling_units": 3}, r"`pooling_units` is only used by pooling='bahdanau'"),
-        ({"units": 4, "use_cudnn": "yes"}, r"`use_cudnn` must be 'auto', True or False; received use_cudnn='yes'"),
+        (
+            {"units": 4, "use_cudnn": "yes"},
+            r"`use_cudnn` must be 'auto', True or False; received use_cudnn='yes'",
+        ),
     ],
 )
 def test_invalid_arguments_fail_clearly(kwargs, message):
@@ -182,7 +202,10 @@ def test_invalid_arguments_fail_clearly(kwargs, message):
 
 
 def test_unembedded_input_fails_clearly():
-    with pytest.raises(ValueError, match=r"expects embedded inputs of shape \(batch, time, features\).*received shape \(2, 6\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expects embedded inputs of shape \(batch, time, features\).*received shape \(2, 6\)",
+    ):
         layers.AttentionBiLSTMEncoder(4)(np.zeros((2, 6), "float32"))
 
 
@@ -196,6 +219,7 @@ def test_fused_lstm_equals_keras_lstm_outputs_and_gradients(config_name, policy)
     fused.build(embedded.shape)
     reference.build(embedded.shape)
     reference.set_weights(fused.get_weights())
+
     def loss_of(outputs):
         # Every float output enters the loss with its own fixed random weights.
         return sum(

@@ -109,17 +109,25 @@ def test_appending_source_and_target_padding_leaves_outputs_unchanged(mode):
 
 @pytest.mark.parametrize(
     "style, first_step_depends_on_input",
-    [("bahdanau", False), ("luong_general", True), ("bahdanau_monotonic", False),
-     ("luong_monotonic", True)],
+    [
+        ("bahdanau", False),
+        ("luong_general", True),
+        ("bahdanau_monotonic", False),
+        ("luong_monotonic", True),
+    ],
 )
-def test_bahdanau_attends_from_previous_state_luong_from_current(style, first_step_depends_on_input):
+def test_bahdanau_attends_from_previous_state_luong_from_current(
+    style, first_step_depends_on_input
+):
     decoder = layers.AttentionDecoder(UNITS, attention=style)
     target, memory, state, _, memory_mask = make_inputs()
     _, weights = decode(decoder, target, memory, state, None, memory_mask)
     changed = target.copy()
     changed[:, 0] += 1.0
     _, changed_weights = decode(decoder, changed, memory, state, None, memory_mask)
-    first_step_changed = np.abs(np.asarray(changed_weights)[:, 0] - np.asarray(weights)[:, 0]).max() > 1e-6
+    first_step_changed = (
+        np.abs(np.asarray(changed_weights)[:, 0] - np.asarray(weights)[:, 0]).max() > 1e-6
+    )
     assert first_step_changed == first_step_depends_on_input
     # Either way, the second step sees the changed first input.
     assert np.abs(np.asarray(changed_weights)[:, 1] - np.asarray(weights)[:, 1]).max() > 1e-6
@@ -144,7 +152,10 @@ def test_target_embedding_mask_equals_explicit_mask(mode):
     decoder = layers.AttentionDecoder(UNITS, **MODES[mode])
     implicit = decoder(embedded, memory_input, initial_state=state_inputs)
     explicit = decoder(
-        embedded, memory_input, initial_state=state_inputs, target_mask=ops.not_equal(token_input, 0)
+        embedded,
+        memory_input,
+        initial_state=state_inputs,
+        target_mask=ops.not_equal(token_input, 0),
     )
     model = keras.Model([token_input, memory_input, *state_inputs], [implicit, explicit])
     _, memory, state, _, _ = make_inputs()
@@ -192,8 +203,14 @@ def test_config_json_fit_and_keras_file_round_trip(mode, tmp_path):
     assert restored.get_config() == config
     target_input, memory_input = keras.Input((None, E)), keras.Input((None, DM))
     state_inputs = [keras.Input((UNITS,)), keras.Input((UNITS,))]
-    outputs, weights = decoder(target_input, memory_input, initial_state=state_inputs, return_attention_scores=True)
-    assert tuple(outputs.shape) == (None, None, UNITS) and tuple(weights.shape) == (None, None, None)
+    outputs, weights = decoder(
+        target_input, memory_input, initial_state=state_inputs, return_attention_scores=True
+    )
+    assert tuple(outputs.shape) == (None, None, UNITS) and tuple(weights.shape) == (
+        None,
+        None,
+        None,
+    )
     model = keras.Model([target_input, memory_input, *state_inputs], keras.layers.Dense(3)(outputs))
     model.compile(optimizer="adam", loss="mse")
     target, memory, state, _, _ = make_inputs()
@@ -210,10 +227,22 @@ def test_config_json_fit_and_keras_file_round_trip(mode, tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"attention": "multihead"}, r"`attention` must be one of 'bahdanau', 'luong_dot', 'luong_general', 'luong_concat', 'bahdanau_monotonic', 'luong_monotonic', 'none'; received attention='multihead'"),
-        ({"attention": "luong_dot", "attention_units": 4}, r"`attention_units` is only used by attention='bahdanau', 'luong_concat' or 'bahdanau_monotonic'"),
-        ({"attention": "bahdanau", "sigmoid_noise": 1.0}, r"`sigmoid_noise` is only used by attention='bahdanau_monotonic' or 'luong_monotonic'; received sigmoid_noise=1.0 with attention='bahdanau'"),
-        ({"attention": "luong_monotonic", "monotonic_mode": "soft"}, r"`monotonic_mode` must be one of 'parallel', 'recursive', 'hard'; received monotonic_mode='soft'"),
+        (
+            {"attention": "multihead"},
+            r"`attention` must be one of 'bahdanau', 'luong_dot', 'luong_general', 'luong_concat', 'bahdanau_monotonic', 'luong_monotonic', 'none'; received attention='multihead'",
+        ),
+        (
+            {"attention": "luong_dot", "attention_units": 4},
+            r"`attention_units` is only used by attention='bahdanau', 'luong_concat' or 'bahdanau_monotonic'",
+        ),
+        (
+            {"attention": "bahdanau", "sigmoid_noise": 1.0},
+            r"`sigmoid_noise` is only used by attention='bahdanau_monotonic' or 'luong_monotonic'; received sigmoid_noise=1.0 with attention='bahdanau'",
+        ),
+        (
+            {"attention": "luong_monotonic", "monotonic_mode": "soft"},
+            r"`monotonic_mode` must be one of 'parallel', 'recursive', 'hard'; received monotonic_mode='soft'",
+        ),
         ({"units": 0}, r"`units` must be a positive int; received units=0"),
         ({"dropout": -0.1}, r"`dropout` must be a float in \[0, 1\); received dropout=-0.1"),
     ],
@@ -227,9 +256,15 @@ def test_missing_or_wrong_initial_state_fails_clearly():
     target, memory, state, _, _ = make_inputs()
     with pytest.raises(ValueError, match=r"attention='none' needs `initial_state`"):
         layers.AttentionDecoder(UNITS, attention="none")(target, memory)
-    with pytest.raises(ValueError, match=r"`initial_state` must be \[h, c\], each of shape \(batch, 8\); received shapes \[\(3, 4\), \(3, 4\)\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"`initial_state` must be \[h, c\], each of shape \(batch, 8\); received shapes \[\(3, 4\), \(3, 4\)\]",
+    ):
         layers.AttentionDecoder(UNITS)(target, memory, initial_state=[s[:, :4] for s in state])
-    with pytest.raises(ValueError, match=r"score='dot' needs query and key of the same width; received query width 8 and key width 6"):
+    with pytest.raises(
+        ValueError,
+        match=r"score='dot' needs query and key of the same width; received query width 8 and key width 6",
+    ):
         layers.AttentionDecoder(UNITS, attention="luong_dot")(target, memory[:, :, :6])
 
 
@@ -292,7 +327,10 @@ def test_monotonic_state_holds_the_alignment_from_the_first_real_position():
     _, new_states, weights = decoder.step(target[:, 0], states, memory, projected, memory_mask)
     np.testing.assert_array_equal(new_states[-1], weights)
     assert np.all(np.asarray(weights)[~memory_mask] == 0)
-    with pytest.raises(ValueError, match=r"attention='bahdanau_monotonic' needs `memory` or `memory_mask` in `get_initial_state`"):
+    with pytest.raises(
+        ValueError,
+        match=r"attention='bahdanau_monotonic' needs `memory` or `memory_mask` in `get_initial_state`",
+    ):
         decoder.get_initial_state(B, state)
 
 
@@ -320,8 +358,12 @@ def test_monotonic_beam_reordering_of_the_state_is_a_row_gather():
 def test_monotonic_noise_only_in_training_and_hard_mode_at_inference(fused_lstm):
     target, memory, state, target_mask, memory_mask = make_inputs()
     noisy = layers.AttentionDecoder(
-        UNITS, attention="bahdanau_monotonic", sigmoid_noise=1.0, score_bias_init=-1.0,
-        seed=3, fused_lstm=fused_lstm,
+        UNITS,
+        attention="bahdanau_monotonic",
+        sigmoid_noise=1.0,
+        score_bias_init=-1.0,
+        seed=3,
+        fused_lstm=fused_lstm,
     )
     clean = layers.AttentionDecoder(
         UNITS, attention="bahdanau_monotonic", score_bias_init=-1.0, fused_lstm=fused_lstm
@@ -334,9 +376,20 @@ def test_monotonic_noise_only_in_training_and_hard_mode_at_inference(fused_lstm)
         decoder.set_weights(noisy.get_weights())
 
     def run(decoder, training):
-        return decode(decoder, target, memory, state, target_mask, memory_mask) if not training else (
-            decoder(target, memory, initial_state=state, target_mask=target_mask,
-                    memory_mask=memory_mask, training=True, return_attention_scores=True)
+        return (
+            decode(decoder, target, memory, state, target_mask, memory_mask)
+            if not training
+            else (
+                decoder(
+                    target,
+                    memory,
+                    initial_state=state,
+                    target_mask=target_mask,
+                    memory_mask=memory_mask,
+                    training=True,
+                    return_attention_scores=True,
+                )
+            )
         )
 
     np.testing.assert_array_equal(run(noisy, False)[0], run(clean, False)[0])

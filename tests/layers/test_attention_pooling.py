@@ -83,7 +83,9 @@ def test_embedding_mask_is_used_automatically(variant):
     embedding = keras.layers.Embedding(6, 4, mask_zero=True)
     pooling = VARIANTS[variant]()
     embedded = embedding(inputs)
-    model = keras.Model(inputs, [pooling(embedded), pooling(embedded, mask=ops.not_equal(inputs, 0))])
+    model = keras.Model(
+        inputs, [pooling(embedded), pooling(embedded, mask=ops.not_equal(inputs, 0))]
+    )
     implicit, explicit = model.predict(tokens, verbose=0)
     np.testing.assert_array_equal(implicit, explicit)
 
@@ -105,7 +107,6 @@ def test_mixed_float16_finite(variant):
     assert np.all(np.isfinite(pooled)) and np.all(pooled[2] == 0)
 
 
-
 @pytest.mark.parametrize("dtype", ("float32", "bfloat16", "mixed_bfloat16", "mixed_float16"))
 def test_padded_position_never_wins_against_very_negative_scores(dtype):
     # Scores u·h = ±6.4e9, far below any fixed replacement score (and beyond float16).
@@ -121,6 +122,7 @@ def test_padded_position_never_wins_against_very_negative_scores(dtype):
     pooled, weights = layer(sequence, mask=np.zeros((1, 3), bool), return_attention_scores=True)
     assert np.all(np.asarray(weights, "float32") == 0)
     assert np.all(np.asarray(pooled, "float32") == 0)
+
 
 def test_config_json_fit_and_keras_file_round_trip(variant, tmp_path):
     layer = VARIANTS[variant]()
@@ -147,9 +149,18 @@ def test_config_json_fit_and_keras_file_round_trip(variant, tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"attention": "max"}, r"`attention` must be one of 'bahdanau', 'luong'; received attention='max'"),
-        ({"attention": "bahdanau"}, r"attention='bahdanau' needs `units`, a positive int; received units=None"),
-        ({"attention": "luong", "units": 4}, r"`units` is only used by attention='bahdanau'; received units=4"),
+        (
+            {"attention": "max"},
+            r"`attention` must be one of 'bahdanau', 'luong'; received attention='max'",
+        ),
+        (
+            {"attention": "bahdanau"},
+            r"attention='bahdanau' needs `units`, a positive int; received units=None",
+        ),
+        (
+            {"attention": "luong", "units": 4},
+            r"`units` is only used by attention='bahdanau'; received units=4",
+        ),
     ],
 )
 def test_invalid_arguments_fail_clearly(kwargs, message):
@@ -158,5 +169,8 @@ def test_invalid_arguments_fail_clearly(kwargs, message):
 
 
 def test_wrong_input_rank_fails_clearly():
-    with pytest.raises(ValueError, match=r"expects inputs of shape \(batch, time, features\).*received shape \(2, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expects inputs of shape \(batch, time, features\).*received shape \(2, 4\)",
+    ):
         layers.AttentionPooling(units=3)(np.zeros((2, 4)))

@@ -35,7 +35,10 @@ def every_layer_model() -> keras.Model:
 
 def test_keras_file_reloads_in_fresh_process_with_identical_outputs(tmp_path):
     model = every_layer_model()
-    data = [np.array([[3, 4, 5, 0], [6, 7, 8, 9]], "int32"), np.array([[1, 2, 0], [1, 3, 4]], "int32")]
+    data = [
+        np.array([[3, 4, 5, 0], [6, 7, 8, 9]], "int32"),
+        np.array([[1, 2, 0], [1, 3, 4]], "int32"),
+    ]
     expected = model.predict(data, verbose=0)
     model.save(tmp_path / "every_layer.keras")
     np.savez(tmp_path / "data.npz", source=data[0], previous=data[1])

@@ -136,8 +136,12 @@ def test_gradients_are_zero_for_padded_inputs():
     inputs, initial_h, initial_c, loss_weights = make_arrays()
     mask = MASKS["arbitrary"]
     _, grads = outputs_and_gradients(
-        lstm, lambda x, h, c: run_lstm(lstm, x, mask=mask, initial_state=[h, c]),
-        inputs, initial_h, initial_c, loss_weights,
+        lstm,
+        lambda x, h, c: run_lstm(lstm, x, mask=mask, initial_state=[h, c]),
+        inputs,
+        initial_h,
+        initial_c,
+        loss_weights,
     )
     assert all(np.all(np.isfinite(g)) for g in grads)
     assert np.all(grads[0][~mask] == 0)

@@ -53,8 +53,9 @@ def test_float64_scores_keep_float64_precision():
     scores = np.array([[[0.0, 1e-12, 5.0]]], "float64")
     weights = np.asarray(layers.masked_softmax(scores, key_mask=np.array([[True, True, False]])))
     assert weights.dtype == np.float64
-    np.testing.assert_allclose(weights[0, 0], [0.5 - 2.5e-13, 0.5 + 2.5e-13, 0.0], rtol=0,
-                               atol=1e-16)
+    np.testing.assert_allclose(
+        weights[0, 0], [0.5 - 2.5e-13, 0.5 + 2.5e-13, 0.0], rtol=0, atol=1e-16
+    )
 
 
 def test_rows_without_valid_key_and_padded_queries_are_zero():

@@ -217,7 +217,10 @@ def test_padding_anywhere_is_skipped_and_padded_queries_carry_the_alignment(vari
     value_mask = np.isin(np.arange(10), value_positions)[None].repeat(B, 0)
     query_mask = np.isin(np.arange(7), query_positions)[None].repeat(B, 0)
     padded_context, padded_weights = layer(
-        padded_query, padded_value, query_mask=query_mask, value_mask=value_mask,
+        padded_query,
+        padded_value,
+        query_mask=query_mask,
+        value_mask=value_mask,
         return_attention_scores=True,
     )
     padded_weights = np.asarray(padded_weights)
@@ -294,7 +297,10 @@ def test_chained_single_steps_equal_the_sequence(variant):
     alignment = None
     for i in range(TQ):
         step_context, alignment = layer(
-            query[:, i], value, value_mask=value_mask, previous_alignment=alignment,
+            query[:, i],
+            value,
+            value_mask=value_mask,
+            previous_alignment=alignment,
             return_attention_scores=True,
         )
         assert step_context.shape == (B, D) and alignment.shape == (B, TV)
@@ -315,7 +321,9 @@ def test_sigmoid_noise_applies_in_training_only():
     first = np.asarray(noisy(query, value, value_mask=value_mask, training=True))
     second = np.asarray(noisy(query, value, value_mask=value_mask, training=True))
     assert np.abs(first - second).max() > 1e-4
-    _, weights = noisy(query, value, value_mask=value_mask, training=True, return_attention_scores=True)
+    _, weights = noisy(
+        query, value, value_mask=value_mask, training=True, return_attention_scores=True
+    )
     assert np.all(np.asarray(weights)[~np.broadcast_to(value_mask[:, None], weights.shape)] == 0)
 
 
@@ -329,7 +337,10 @@ def test_mixed_float16_is_finite_and_close_to_float32(variant):
     mixed.set_weights(reference.get_weights())
     expected = reference(query, value, query_mask=query_mask, value_mask=value_mask)
     context, weights = mixed(
-        query * 30, value * 30, query_mask=query_mask, value_mask=value_mask,
+        query * 30,
+        value * 30,
+        query_mask=query_mask,
+        value_mask=value_mask,
         return_attention_scores=True,
     )
     assert "float16" in str(context.dtype) and "float16" in str(weights.dtype)
@@ -346,7 +357,9 @@ def test_config_and_json_round_trip(variant):
     layer = VARIANTS[variant](sigmoid_noise=0.5, score_bias_init=-4.0, mode="hard", seed=1)
     config = layer.get_config()
     assert {k: config[k] for k in ("sigmoid_noise", "score_bias_init", "mode")} == {
-        "sigmoid_noise": 0.5, "score_bias_init": -4.0, "mode": "hard",
+        "sigmoid_noise": 0.5,
+        "score_bias_init": -4.0,
+        "mode": "hard",
     }
     clone = type(layer).from_config(config)
     assert clone.get_config() == config
@@ -391,11 +404,26 @@ def test_fit_step_and_keras_file_round_trip(variant, tmp_path):
 @pytest.mark.parametrize(
     "factory, message",
     [
-        (lambda: layers.BahdanauMonotonicAttention(4, mode="soft"), r"`mode` must be one of 'parallel', 'recursive', 'hard'; received mode='soft'"),
-        (lambda: layers.LuongMonotonicAttention(sigmoid_noise=-1.0), r"`sigmoid_noise` must be a float ≥ 0; received sigmoid_noise=-1.0"),
-        (lambda: layers.LuongMonotonicAttention(score_bias_init="low"), r"`score_bias_init` must be a float; received score_bias_init='low'"),
-        (lambda: layers.LuongMonotonicAttention(score="cosine"), r"`score` must be one of 'dot', 'general', 'concat'; received score='cosine'"),
-        (lambda: layers.BahdanauMonotonicAttention(0), r"`units` must be a positive int; received units=0"),
+        (
+            lambda: layers.BahdanauMonotonicAttention(4, mode="soft"),
+            r"`mode` must be one of 'parallel', 'recursive', 'hard'; received mode='soft'",
+        ),
+        (
+            lambda: layers.LuongMonotonicAttention(sigmoid_noise=-1.0),
+            r"`sigmoid_noise` must be a float ≥ 0; received sigmoid_noise=-1.0",
+        ),
+        (
+            lambda: layers.LuongMonotonicAttention(score_bias_init="low"),
+            r"`score_bias_init` must be a float; received score_bias_init='low'",
+        ),
+        (
+            lambda: layers.LuongMonotonicAttention(score="cosine"),
+            r"`score` must be one of 'dot', 'general', 'concat'; received score='cosine'",
+        ),
+        (
+            lambda: layers.BahdanauMonotonicAttention(0),
+            r"`units` must be a positive int; received units=0",
+        ),
     ],
 )
 def test_invalid_constructor_arguments_fail_clearly(factory, message):

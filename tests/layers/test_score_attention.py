@@ -185,9 +185,7 @@ def test_appending_padding_leaves_outputs_unchanged(variant):
         return_attention_scores=True,
     )
     np.testing.assert_allclose(np.asarray(padded_context)[:, :TQ], context, atol=1e-6, rtol=0)
-    np.testing.assert_allclose(
-        np.asarray(padded_weights)[:, :TQ, :TV], weights, atol=1e-6, rtol=0
-    )
+    np.testing.assert_allclose(np.asarray(padded_weights)[:, :TQ, :TV], weights, atol=1e-6, rtol=0)
     assert np.all(np.asarray(padded_weights)[:, :, TV:] == 0.0)
     assert np.all(np.asarray(padded_context)[:, TQ:] == 0.0)
 
@@ -472,11 +470,26 @@ def test_fit_step_and_keras_file_round_trip(variant, tmp_path):
 @pytest.mark.parametrize(
     "factory, message",
     [
-        (lambda: layers.BahdanauAttention(units=0), r"`units` must be a positive int; received units=0"),
-        (lambda: layers.BahdanauAttention(units=4, dropout=1.5), r"`dropout` must be a float in \[0, 1\); received dropout=1.5"),
-        (lambda: layers.LuongAttention(score="cosine"), r"`score` must be one of 'dot', 'general', 'concat'; received score='cosine'"),
-        (lambda: layers.LuongAttention(score="concat"), r"score='concat' needs `units`.*received units=None"),
-        (lambda: layers.LuongAttention(score="dot", units=8), r"`units` is only used by score='concat'; received units=8"),
+        (
+            lambda: layers.BahdanauAttention(units=0),
+            r"`units` must be a positive int; received units=0",
+        ),
+        (
+            lambda: layers.BahdanauAttention(units=4, dropout=1.5),
+            r"`dropout` must be a float in \[0, 1\); received dropout=1.5",
+        ),
+        (
+            lambda: layers.LuongAttention(score="cosine"),
+            r"`score` must be one of 'dot', 'general', 'concat'; received score='cosine'",
+        ),
+        (
+            lambda: layers.LuongAttention(score="concat"),
+            r"score='concat' needs `units`.*received units=None",
+        ),
+        (
+            lambda: layers.LuongAttention(score="dot", units=8),
+            r"`units` is only used by score='concat'; received units=8",
+        ),
     ],
 )
 def test_invalid_constructor_arguments_fail_clearly(factory, message):
@@ -485,9 +498,17 @@ def test_invalid_constructor_arguments_fail_clearly(factory, message):
 
 
 def test_wrong_shapes_fail_clearly():
-    with pytest.raises(ValueError, match=r"score='dot' needs query and key of the same width; received query width 4 and key width 6"):
+    with pytest.raises(
+        ValueError,
+        match=r"score='dot' needs query and key of the same width; received query width 4 and key width 6",
+    ):
         layers.LuongAttention(score="dot")(np.zeros((1, 2, 4)), np.zeros((1, 3, 6)))
-    with pytest.raises(ValueError, match=r"`value` must have shape \(batch, time, features\); received a tensor of shape \(1, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`value` must have shape \(batch, time, features\); received a tensor of shape \(1, 3\)",
+    ):
         layers.BahdanauAttention(4)(np.zeros((1, 2, 4)), np.zeros((1, 3)))
-    with pytest.raises(ValueError, match=r"`query` must have shape .*received a tensor of shape \(1, 2, 3, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"`query` must have shape .*received a tensor of shape \(1, 2, 3, 4\)"
+    ):
         layers.BahdanauAttention(4)(np.zeros((1, 2, 3, 4)), np.zeros((1, 3, 4)))

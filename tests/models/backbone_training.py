@@ -57,15 +57,21 @@ def main() -> None:
     seq2seq = Seq2SeqBackbone(VOCABULARY, VOCABULARY, embedding_dim=8, units=16, dropout=0.0)
     inputs, targets = copy_task(rng, 128)
     report["seq2seq_loss"] = loss_before_and_after(
-        seq2seq, inputs, targets,
+        seq2seq,
+        inputs,
+        targets,
         keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
     )
     sample = {name: ids[:8] for name, ids in inputs.items()}
     logits = keras.ops.convert_to_numpy(seq2seq(sample))  # (8, 6, V)
-    more_padding = keras.ops.convert_to_numpy(seq2seq(
-        {"source_ids": padded(sample["source_ids"], 5),
-         "target_input_ids": padded(sample["target_input_ids"], 3)}
-    ))  # (8, 9, V)
+    more_padding = keras.ops.convert_to_numpy(
+        seq2seq(
+            {
+                "source_ids": padded(sample["source_ids"], 5),
+                "target_input_ids": padded(sample["target_input_ids"], 3),
+            }
+        )
+    )  # (8, 9, V)
     real = sample["target_input_ids"] > 0
     report["seq2seq_padding_difference"] = float(
         np.abs(more_padding[:, :6][real] - logits[real]).max()

@@ -31,16 +31,21 @@ def test_backbones_import_neither_tensorflow_nor_the_text_package():
     assert not [name for name in reached if name.startswith(("kerattn.text", "kerattn.zoo"))]
     for name in reached:
         tree = ast.parse(paths[name].read_text(encoding="utf-8"))
-        imported = {alias.name for node in tree.body if isinstance(node, ast.Import)
-                    for alias in node.names}
+        imported = {
+            alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names
+        }
         imported |= {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
         assert not [module for module in imported if module and module.startswith("tensorflow")]
 
 
 def test_backbones_train_under_jax_and_ignore_padding():
     result = subprocess.run(
-        [sys.executable, "-m", "tests.models.backbone_training"], cwd=ROOT, capture_output=True,
-        text=True, timeout=600, env={**os.environ, "KERAS_BACKEND": "jax"},
+        [sys.executable, "-m", "tests.models.backbone_training"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "KERAS_BACKEND": "jax"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
@@ -65,8 +70,14 @@ TARGET = np.array([[1, 9, 10], [1, 11, 0]], "int32")
 def test_seq2seq_logits_of_real_positions_ignore_padding(attention):
     backbone = tiny_seq2seq(attention=attention)
     logits = np.asarray(backbone({"source_ids": SOURCE, "target_input_ids": TARGET}))
-    padded = np.asarray(backbone({"source_ids": np.pad(SOURCE, [(0, 0), (0, 3)]),
-                                  "target_input_ids": np.pad(TARGET, [(0, 0), (0, 2)])}))
+    padded = np.asarray(
+        backbone(
+            {
+                "source_ids": np.pad(SOURCE, [(0, 0), (0, 3)]),
+                "target_input_ids": np.pad(TARGET, [(0, 0), (0, 2)]),
+            }
+        )
+    )
     real = TARGET > 0
     np.testing.assert_allclose(padded[:, :3][real], logits[real], atol=1e-6)
 
@@ -86,17 +97,21 @@ def test_classifier_logits_ignore_padding_and_pooling_weights_sum_to_one():
     backbone = ClassifierBackbone(20, 3, embedding_dim=8, units=8)
     logits, weights = backbone.logits_and_pooling_weights(SOURCE)
     np.testing.assert_allclose(np.asarray(backbone(SOURCE)), np.asarray(logits), atol=0)
-    np.testing.assert_allclose(np.asarray(backbone(np.pad(SOURCE, [(0, 0), (0, 4)]))),
-                               np.asarray(logits), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(backbone(np.pad(SOURCE, [(0, 0), (0, 4)]))), np.asarray(logits), atol=1e-6
+    )
     weights = np.asarray(weights)
     np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-6)
     assert np.all(weights[SOURCE == 0] == 0)
 
 
-@pytest.mark.parametrize("make, inputs", [
-    (tiny_seq2seq, {"source_ids": SOURCE, "target_input_ids": TARGET}),
-    (lambda: ClassifierBackbone(20, 2, embedding_dim=8, units=8), SOURCE),
-])
+@pytest.mark.parametrize(
+    "make, inputs",
+    [
+        (tiny_seq2seq, {"source_ids": SOURCE, "target_input_ids": TARGET}),
+        (lambda: ClassifierBackbone(20, 2, embedding_dim=8, units=8), SOURCE),
+    ],
+)
 def test_keras_file_round_trip_without_custom_objects(make, inputs, tmp_path):
     backbone = make()
     backbone.save(tmp_path / "backbone.keras")
@@ -106,14 +121,24 @@ def test_keras_file_round_trip_without_custom_objects(make, inputs, tmp_path):
     np.testing.assert_array_equal(np.asarray(restored(inputs)), np.asarray(backbone(inputs)))
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: Seq2SeqBackbone(20, 30, units=7),
-     r"`units` must be an even int >= 2; received units=7\."),
-    (lambda: Seq2SeqBackbone(20, 30, attention="transformer"),
-     r"`attention` must be one of 'bahdanau', .*; received attention='transformer'\."),
-    (lambda: Seq2SeqBackbone(1, 30), r"`source_vocabulary_size` must be an int >= 2; received 1\."),
-    (lambda: ClassifierBackbone(20, 1), r"`num_classes` must be an int >= 2; received 1\."),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda: Seq2SeqBackbone(20, 30, units=7),
+            r"`units` must be an even int >= 2; received units=7\.",
+        ),
+        (
+            lambda: Seq2SeqBackbone(20, 30, attention="transformer"),
+            r"`attention` must be one of 'bahdanau', .*; received attention='transformer'\.",
+        ),
+        (
+            lambda: Seq2SeqBackbone(1, 30),
+            r"`source_vocabulary_size` must be an int >= 2; received 1\.",
+        ),
+        (lambda: ClassifierBackbone(20, 1), r"`num_classes` must be an int >= 2; received 1\."),
+    ],
+)
 def test_bad_arguments_fail_in_one_sentence(make, message):
     with pytest.raises(ValueError, match=message):
         make()

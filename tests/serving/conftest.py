@@ -37,13 +37,21 @@ def write_toy_saved_model(folder) -> None:
         def affine(self, x):
             return {"y": 2.0 * x + 1.0}
 
-        @tf.function(input_signature=[
-            tf.TensorSpec([None], tf.int32, name="a"), tf.TensorSpec([None], tf.string, name="b"),
-            tf.TensorSpec([None], tf.bool, name="flag"),
-        ])
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None], tf.int32, name="a"),
+                tf.TensorSpec([None], tf.string, name="b"),
+                tf.TensorSpec([None], tf.bool, name="flag"),
+            ]
+        )
         def mixed(self, a, b, flag):
-            return {"doubled": a * 2, "text": b, "text_bytes": b, "negated": tf.logical_not(flag),
-                    "half": tf.cast(a, tf.float64) / 3.0}
+            return {
+                "doubled": a * 2,
+                "text": b,
+                "text_bytes": b,
+                "negated": tf.logical_not(flag),
+                "half": tf.cast(a, tf.float64) / 3.0,
+            }
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
         def scalar(self, x):
@@ -54,9 +62,16 @@ def write_toy_saved_model(folder) -> None:
             return {"length": tf.strings.length(s)}
 
     toy = Toy()
-    tf.saved_model.save(toy, str(folder), signatures={
-        "serving_default": toy.affine, "mixed": toy.mixed, "scalar": toy.scalar,
-        "lengths": toy.lengths})
+    tf.saved_model.save(
+        toy,
+        str(folder),
+        signatures={
+            "serving_default": toy.affine,
+            "mixed": toy.mixed,
+            "scalar": toy.scalar,
+            "lengths": toy.lengths,
+        },
+    )
 
 
 @pytest.fixture(scope="session")
@@ -78,8 +93,9 @@ def classifier_base(review_tokenizer, tmp_path_factory):  # noqa: F811
 def translator_base(english_tokenizer, spanish_tokenizer, tmp_path_factory):  # noqa: F811
     """Base path of the tiny translator exported as version 1 (beam 2 + greedy); slow to build."""
     base = tmp_path_factory.mktemp("serving") / "translator"
-    export_model(tiny_translator(english_tokenizer, spanish_tokenizer), base, version=1,
-                 beam_size=2)
+    export_model(
+        tiny_translator(english_tokenizer, spanish_tokenizer), base, version=1, beam_size=2
+    )
     return base
 
 
@@ -148,10 +164,13 @@ def serving_manager(toy_model_dir, classifier_base, tmp_path_factory):
     shutil.copytree(toy_model_dir, toy_base / "1")
     shutil.copytree(toy_model_dir, toy_base / "0002")
     (toy_base / "tmp").mkdir()
-    manager = ModelManager([
-        ModelConfig("toy", str(toy_base), policy="all", labels={"stable": 1, "gone": 7}),
-        ModelConfig("classifier", str(classifier_base)),
-    ], poll_wait_seconds=-1)
+    manager = ModelManager(
+        [
+            ModelConfig("toy", str(toy_base), policy="all", labels={"stable": 1, "gone": 7}),
+            ModelConfig("classifier", str(classifier_base)),
+        ],
+        poll_wait_seconds=-1,
+    )
     manager.poll_once()
     return manager
 
@@ -159,8 +178,9 @@ def serving_manager(toy_model_dir, classifier_base, tmp_path_factory):
 @pytest.fixture(scope="session")
 def served(serving_manager):
     """A REST server over `serving_manager` (2 threads, 1 MiB bodies) and its client."""
-    server = RestServer(serving_manager, port=0, num_threads=2,
-                        limits=RequestLimits(max_request_bytes=1 << 20))
+    server = RestServer(
+        serving_manager, port=0, num_threads=2, limits=RequestLimits(max_request_bytes=1 << 20)
+    )
     port = server.start_in_thread()
     yield Client(port)
     server.stop_thread()
@@ -169,8 +189,9 @@ def served(serving_manager):
 @pytest.fixture(scope="session")
 def grpc_channel(serving_manager):
     """A channel to a gRPC server over `serving_manager` (2 threads, 1 MiB messages)."""
-    server = GrpcServer(serving_manager, port=0, max_threads=2,
-                        limits=RequestLimits(max_request_bytes=1 << 20))
+    server = GrpcServer(
+        serving_manager, port=0, max_threads=2, limits=RequestLimits(max_request_bytes=1 << 20)
+    )
     port = server.start()
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         yield channel

@@ -11,8 +11,10 @@ import time
 from kerattn.serving.rest_server import RestServer
 from tests.serving.conftest import Client
 
-PREDICT_HEAD = (b"POST /v1/models/toy:predict HTTP/1.1\r\nHost: x\r\n"
-                b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n")
+PREDICT_HEAD = (
+    b"POST /v1/models/toy:predict HTTP/1.1\r\nHost: x\r\n"
+    b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+)
 
 
 def read_until_closed(sock: socket.socket, seconds: float) -> tuple[bytes, float | None]:
@@ -40,18 +42,25 @@ def status_and_error(response: bytes) -> tuple[int, str]:
 def test_120_slow_sockets_are_all_closed_by_the_timeouts(serving_manager):
     """40 idle sockets, 40 sending one header byte every 0.3 s, 40 with a short body, against
     1 s header and body timeouts and a 2 s idle timeout; the server still answers afterwards."""
-    server = RestServer(serving_manager, port=0, header_timeout_seconds=1.0,
-                        body_timeout_seconds=1.0, idle_timeout_seconds=2.0)
+    server = RestServer(
+        serving_manager,
+        port=0,
+        header_timeout_seconds=1.0,
+        body_timeout_seconds=1.0,
+        idle_timeout_seconds=2.0,
+    )
     port = server.start_in_thread()
-    sockets = {kind: [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
-               for kind in ("idle", "trickle", "short body")}
+    sockets = {
+        kind: [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+        for kind in ("idle", "trickle", "short body")
+    }
     stop = threading.Event()
 
     def trickle() -> None:
         for index in range(len(PREDICT_HEAD)):
             for sock in sockets["trickle"]:
                 try:
-                    sock.send(PREDICT_HEAD[index:index + 1])
+                    sock.send(PREDICT_HEAD[index : index + 1])
                 except OSError:
                     pass
             if stop.wait(0.3):
@@ -62,19 +71,23 @@ def test_120_slow_sockets_are_all_closed_by_the_timeouts(serving_manager):
             sock.sendall(PREDICT_HEAD + b'{"instances"')
         sender = threading.Thread(target=trickle)
         sender.start()
-        results = {kind: [read_until_closed(sock, 8) for sock in group]
-                   for kind, group in sockets.items()}
+        results = {
+            kind: [read_until_closed(sock, 8) for sock in group] for kind, group in sockets.items()
+        }
         stop.set()
         sender.join()
         for kind, outcomes in results.items():
             assert all(closed is not None for _, closed in outcomes), kind
         assert {received for received, _ in results["idle"]} == {b""}
         assert {status_and_error(received) for received, _ in results["trickle"]} == {
-            (408, "Request headers not received within 1 seconds.")}
+            (408, "Request headers not received within 1 seconds.")
+        }
         assert {status_and_error(received) for received, _ in results["short body"]} == {
-            (408, "Request body not received within 1 seconds.")}
+            (408, "Request body not received within 1 seconds.")
+        }
         assert Client(port).post("/v1/models/toy:predict", {"instances": [1.0]}).json() == {
-            "predictions": [3.0]}
+            "predictions": [3.0]
+        }
     finally:
         for group in sockets.values():
             for sock in group:
@@ -105,7 +118,9 @@ def test_connections_beyond_the_cap_get_503_and_are_closed(serving_manager):
             received, closed = read_until_closed(extra, 5)
         assert closed is not None
         assert status_and_error(received) == (
-            503, "Too many open connections (the limit is 5); retry later.")
+            503,
+            "Too many open connections (the limit is 5); retry later.",
+        )
         held.pop().close()
         time.sleep(0.3)
         assert Client(port).get("/v1/models/toy").status == 200

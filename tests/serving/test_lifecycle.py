@@ -78,7 +78,8 @@ def grpc_predict(port: int, model: str = "slow", x: float = 1.0) -> list[float]:
     request.inputs["x"].CopyFrom(tf.make_tensor_proto(np.float32([x])))
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
-            request, timeout=60)
+            request, timeout=60
+        )
     return tf.make_ndarray(response.outputs["y"]).tolist()
 
 
@@ -100,8 +101,9 @@ def slow_server(slow_manager):
 
 @pytest.fixture
 def slow_grpc_server(slow_manager):
-    server = GrpcServer(slow_manager, port=0, max_threads=2, max_queued_requests=0,
-                        run_queue=ModelRunQueue(2))
+    server = GrpcServer(
+        slow_manager, port=0, max_threads=2, max_queued_requests=0, run_queue=ModelRunQueue(2)
+    )
     server.start()
     yield server
     server.stop()
@@ -110,8 +112,9 @@ def slow_grpc_server(slow_manager):
 def test_stop_drains_in_flight_requests(slow_server):
     server, client = slow_server
     replies = []
-    thread = threading.Thread(target=lambda: replies.append(
-        client.post("/v1/models/slow:predict", {"instances": [1.0]})))
+    thread = threading.Thread(
+        target=lambda: replies.append(client.post("/v1/models/slow:predict", {"instances": [1.0]}))
+    )
     thread.start()
     wait_until_running(1)
     server.stop_thread()
@@ -137,8 +140,9 @@ def call_concurrently(call, times: int, delay: float) -> None:
 
 def test_thread_pool_limits_concurrency(slow_server):
     _, client = slow_server
-    call_concurrently(lambda: client.post("/v1/models/slow:predict", {"instances": [1.0]}),
-                      times=5, delay=0.3)
+    call_concurrently(
+        lambda: client.post("/v1/models/slow:predict", {"instances": [1.0]}), times=5, delay=0.3
+    )
     assert SlowVersion.peak == 2
 
 
@@ -168,8 +172,9 @@ def test_grpc_rpcs_beyond_max_threads_and_the_queue_are_resource_exhausted(slow_
     call_concurrently(call, times=5, delay=0.5)
     assert SlowVersion.peak == 2
     assert outcomes.count([2.0]) == 2
-    assert outcomes.count(
-        (grpc.StatusCode.RESOURCE_EXHAUSTED, "Concurrent RPC limit exceeded!")) == 3
+    assert (
+        outcomes.count((grpc.StatusCode.RESOURCE_EXHAUSTED, "Concurrent RPC limit exceeded!")) == 3
+    )
 
 
 def serve_until_sigterm(manager: ModelManager, port: int, client, **serve_args) -> None:
@@ -212,8 +217,11 @@ def test_sigterm_drains_both_servers_and_serve_returns(slow_manager):
     results = {}
     requests = [
         threading.Thread(target=lambda: results.update(grpc=grpc_predict(grpc_port))),
-        threading.Thread(target=lambda: results.update(rest=Client(rest_port).post(
-            "/v1/models/slow:predict", {"instances": [1.0]}).json())),
+        threading.Thread(
+            target=lambda: results.update(
+                rest=Client(rest_port).post("/v1/models/slow:predict", {"instances": [1.0]}).json()
+            )
+        ),
     ]
 
     def start_requests() -> None:
@@ -222,8 +230,9 @@ def test_sigterm_drains_both_servers_and_serve_returns(slow_manager):
         wait_until_running(2)
 
     # REST opens after gRPC.
-    serve_until_sigterm(slow_manager, rest_port, start_requests, grpc_port=grpc_port,
-                        rest_api_port=rest_port)
+    serve_until_sigterm(
+        slow_manager, rest_port, start_requests, grpc_port=grpc_port, rest_api_port=rest_port
+    )
     for request in requests:
         request.join()
     assert results == {"grpc": [2.0], "rest": {"predictions": [2.0]}}
@@ -237,13 +246,20 @@ def test_rest_port_equal_to_grpc_port_serves_grpc_only(slow_manager, caplog):
     results = []
     SlowVersion.delay = 0.0
     try:
-        serve_until_sigterm(slow_manager, port, lambda: results.append(grpc_predict(port)),
-                            grpc_port=port, rest_api_port=port)
+        serve_until_sigterm(
+            slow_manager,
+            port,
+            lambda: results.append(grpc_predict(port)),
+            grpc_port=port,
+            rest_api_port=port,
+        )
     finally:
         SlowVersion.delay = 1.0
     assert results == [[2.0]]
-    assert ("--rest_api_port cannot be the same as --port (%d); skipped exporting the HTTP/REST "
-            "API." % port) in caplog.messages
+    assert (
+        "--rest_api_port cannot be the same as --port (%d); skipped exporting the HTTP/REST "
+        "API." % port
+    ) in caplog.messages
 
 
 @pytest.mark.slow  # a fresh interpreter importing TensorFlow: ~10-20 s
@@ -256,8 +272,9 @@ def test_cli_serve_answers_rest_and_grpc_and_exits_cleanly_on_sigterm(toy_model_
         f"{str(tmp_path)!r}, '--rest_api_port', '{rest_port}', '--port', '{grpc_port}']))\n"
     )
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    process = subprocess.Popen([sys.executable, "-c", code], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         client = Client(rest_port)
         deadline = time.monotonic() + 120
@@ -290,10 +307,11 @@ def test_cors_headers_when_enabled(toy_model_dir, tmp_path):
     manager = ModelManager([ModelConfig("toy", str(tmp_path))])
     manager.poll_once()
     with rest_client(manager, num_threads=1, enable_cors=True) as client:
-        for reply in (client.get("/v1/models/toy"),
-                      client.post("/v1/models/toy:predict", b"{"),
-                      client.request("OPTIONS", "/v1/models/toy",
-                                     headers={"Origin": "https://example.com"})):
+        for reply in (
+            client.get("/v1/models/toy"),
+            client.post("/v1/models/toy:predict", b"{"),
+            client.request("OPTIONS", "/v1/models/toy", headers={"Origin": "https://example.com"}),
+        ):
             assert reply.headers["Access-Control-Allow-Origin"] == "*"
             assert reply.headers["Access-Control-Allow-Methods"] == "POST, GET"
             assert reply.headers["Access-Control-Allow-Headers"] == "Content-Type"
@@ -303,7 +321,8 @@ def test_cors_headers_when_enabled(toy_model_dir, tmp_path):
 
 
 def test_rest_predict_running_past_the_timeout_gets_504_and_the_server_keeps_serving(
-        serving_manager):
+    serving_manager,
+):
     """A real run (the tiny classifier on 20 000 texts, a batch the limits are raised for:
     about half a second here) against a 100 ms --rest_api_timeout_in_ms."""
     port = free_port()
@@ -311,15 +330,24 @@ def test_rest_predict_running_past_the_timeout_gets_504_and_the_server_keeps_ser
 
     def requests() -> None:
         client = Client(port)
-        replies["slow"] = client.post("/v1/models/classifier:predict",
-                                      {"instances": ["a great film and a fine story"] * 20_000})
+        replies["slow"] = client.post(
+            "/v1/models/classifier:predict",
+            {"instances": ["a great film and a fine story"] * 20_000},
+        )
         # The timed-out run goes on in one worker thread; the other one answers these.
         replies["status"] = client.get("/v1/models/classifier")
         replies["toy"] = client.post("/v1/models/toy:predict", {"instances": [1.0]})
 
-    serve_until_sigterm(serving_manager, port, requests, grpc_port=0, rest_api_port=port,
-                        rest_api_num_threads=2, rest_api_timeout_in_ms=100,
-                        limits=RequestLimits(max_batch_size_per_request=20_000))
+    serve_until_sigterm(
+        serving_manager,
+        port,
+        requests,
+        grpc_port=0,
+        rest_api_port=port,
+        rest_api_num_threads=2,
+        rest_api_timeout_in_ms=100,
+        limits=RequestLimits(max_batch_size_per_request=20_000),
+    )
     assert_json_error(replies["slow"], 504, "Timed out waiting for notification")
     assert replies["status"].status == 200
     assert replies["toy"].json() == {"predictions": [3.0]}
@@ -329,7 +357,8 @@ def test_rest_predict_running_past_the_timeout_gets_504_and_the_server_keeps_ser
 def test_rest_timeout_of_zero_or_less_is_no_limit(serving_manager, timeout_in_ms):
     with rest_client(serving_manager, timeout_in_ms=timeout_in_ms) as client:
         assert client.post("/v1/models/toy:predict", {"instances": [1.0]}).json() == {
-            "predictions": [3.0]}
+            "predictions": [3.0]
+        }
 
 
 # ---- hot reload under traffic -----------------------------------------------------------------
@@ -359,7 +388,8 @@ def model_states(port: int) -> list[tuple[str, str]]:
 
 
 def test_hot_reload_under_rest_and_grpc_traffic_fails_no_request(
-        classifier_base, review_tokenizer, tmp_path):
+    classifier_base, review_tokenizer, tmp_path
+):
     shutil.copytree(classifier_base / "1", tmp_path / "1")
     version_2 = tiny_classifier(review_tokenizer)  # version 1's weights ...
     for weight in version_2.head.weights:  # ... with the head negated: the other label
@@ -386,37 +416,53 @@ def test_hot_reload_under_rest_and_grpc_traffic_fails_no_request(
     def traffic_during_reload() -> None:
         with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
             stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-            clients = [("rest", lambda: classify_over_rest(rest_port)),
-                       ("grpc", lambda: classify_over_grpc(stub))] * 2
+            clients = [
+                ("rest", lambda: classify_over_rest(rest_port)),
+                ("grpc", lambda: classify_over_grpc(stub)),
+            ] * 2
             threads = [threading.Thread(target=keep_requesting, args=client) for client in clients]
             for thread in threads:
                 thread.start()
             try:
-                wait_until(lambda: {answer[0] for answer in answers} == {"rest", "grpc"},
-                           "answers over both APIs")
+                wait_until(
+                    lambda: {answer[0] for answer in answers} == {"rest", "grpc"},
+                    "answers over both APIs",
+                )
                 export_model(version_2, tmp_path, version=2)  # temporary folder, then rename
-                wait_until(lambda: model_states(rest_port) == [("2", "AVAILABLE"), ("1", "END")],
-                           "version 2 AVAILABLE and version 1 END", seconds=120)
+                wait_until(
+                    lambda: model_states(rest_port) == [("2", "AVAILABLE"), ("1", "END")],
+                    "version 2 AVAILABLE and version 1 END",
+                    seconds=120,
+                )
                 switched.append(time.monotonic())
-                wait_until(lambda: min(answers_sent_after(switched[0], api)
-                                       for api in ("rest", "grpc")) >= 3,
-                           "3 more answers over each API")
+                wait_until(
+                    lambda: (
+                        min(answers_sent_after(switched[0], api) for api in ("rest", "grpc")) >= 3
+                    ),
+                    "3 more answers over each API",
+                )
             finally:
                 stop.set()
                 for thread in threads:
                     thread.join()
 
-    serve_until_sigterm(manager, rest_port, traffic_during_reload, grpc_port=grpc_port,
-                        rest_api_port=rest_port)
+    serve_until_sigterm(
+        manager, rest_port, traffic_during_reload, grpc_port=grpc_port, rest_api_port=rest_port
+    )
     assert failures == []
     # gRPC answers name their version: one label per version, a different one for each.
     version_labels = {(version, label) for api, _, label, version in answers if api == "grpc"}
     assert sorted(version for version, _ in version_labels) == [1, 2]
     version_of_label = {label: version for version, label in version_labels}
     assert len(version_of_label) == 2
-    answered_by = [(api, sent, version if api == "grpc" else version_of_label.get(label))
-                   for api, sent, label, version in answers]
+    answered_by = [
+        (api, sent, version if api == "grpc" else version_of_label.get(label))
+        for api, sent, label, version in answers
+    ]
     for api in ("rest", "grpc"):
         assert {version for answer_api, _, version in answered_by if answer_api == api} == {1, 2}
-        assert {version for answer_api, sent, version in answered_by
-                if answer_api == api and sent > switched[0]} == {2}
+        assert {
+            version
+            for answer_api, sent, version in answered_by
+            if answer_api == api and sent > switched[0]
+        } == {2}

@@ -13,9 +13,14 @@ from tests.serving.test_model_manager import StubLoaded, make_versions
 
 
 def write_config(path, *names, base) -> None:
-    path.write_text("model_config_list {\n" + "".join(
-        f"  config {{ name: '{name}' base_path: '{base / name}' model_platform: 'tensorflow' }}\n"
-        for name in names) + "}\n")
+    path.write_text(
+        "model_config_list {\n"
+        + "".join(
+            f"  config {{ name: '{name}' base_path: '{base / name}' model_platform: 'tensorflow' }}\n"
+            for name in names
+        )
+        + "}\n"
+    )
 
 
 def test_models_added_and_removed_by_a_changed_config_file(tmp_path):

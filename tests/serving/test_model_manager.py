@@ -41,16 +41,20 @@ def test_duplicate_numbers_one_wins(tmp_path):
     assert list(discover_versions(tmp_path)) == [1]
 
 
-@pytest.mark.parametrize("config, expected", [
-    (ModelConfig("m", "."), [5]),
-    (ModelConfig("m", ".", num_versions=2), [5, 3]),
-    (ModelConfig("m", ".", policy="all"), [5, 3, 1]),
-    (ModelConfig("m", ".", policy="specific", versions=(1, 4)), [1]),
-])
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        (ModelConfig("m", "."), [5]),
+        (ModelConfig("m", ".", num_versions=2), [5, 3]),
+        (ModelConfig("m", ".", policy="all"), [5, 3, 1]),
+        (ModelConfig("m", ".", policy="specific", versions=(1, 4)), [1]),
+    ],
+)
 def test_policies(tmp_path, config, expected):
     make_versions(tmp_path, "1", "3", "5")
-    manager = ModelManager([ModelConfig(**{**config.__dict__, "base_path": str(tmp_path)})],
-                           loader=StubLoaded)
+    manager = ModelManager(
+        [ModelConfig(**{**config.__dict__, "base_path": str(tmp_path)})], loader=StubLoaded
+    )
     manager.poll_once()
     statuses = manager.version_statuses("m")
     assert [s.version for s in statuses if s.state == "AVAILABLE"] == expected
@@ -65,7 +69,9 @@ def test_new_version_loaded_then_old_unloaded_and_rollback(tmp_path):
     manager.poll_once()
     assert manager.servable("m").version == 2
     assert [(s.version, s.state) for s in manager.version_statuses("m")] == [
-        (2, "AVAILABLE"), (1, "END")]
+        (2, "AVAILABLE"),
+        (1, "END"),
+    ]
     with pytest.raises(ServingError, match=r"Specific\(m, 1\)"):
         manager.servable("m", version=1)
     # Removing the newest folder makes the previous one aspired again.
@@ -90,7 +96,10 @@ def test_broken_version_keeps_previous_serving(tmp_path):
     assert manager.servable("m").version == 1
     failed = manager.version_statuses("m", 3)[0]
     assert (failed.state, failed.error_code, failed.error_message) == (
-        "END", "UNKNOWN", "ValueError: cannot load this one")
+        "END",
+        "UNKNOWN",
+        "ValueError: cannot load this one",
+    )
 
 
 def test_failed_load_is_retried_a_limited_number_of_times(tmp_path):
@@ -102,15 +111,20 @@ def test_failed_load_is_retried_a_limited_number_of_times(tmp_path):
         attempts.append(version)
         return StubLoaded(name, version, path)
 
-    manager = ModelManager([ModelConfig("m", str(tmp_path))], loader=loader,
-                           max_load_retries=2, load_retry_interval_seconds=0)
+    manager = ModelManager(
+        [ModelConfig("m", str(tmp_path))],
+        loader=loader,
+        max_load_retries=2,
+        load_retry_interval_seconds=0,
+    )
     for _ in range(5):
         manager.poll_once()
     assert attempts == [2, 2, 2]  # the first attempt and two retries
     # A partially written version that becomes loadable is picked up by a retry.
     attempts.clear()
-    manager = ModelManager([ModelConfig("m", str(tmp_path))], loader=loader,
-                           load_retry_interval_seconds=3600)
+    manager = ModelManager(
+        [ModelConfig("m", str(tmp_path))], loader=loader, load_retry_interval_seconds=3600
+    )
     manager.poll_once()
     manager.poll_once()
     assert attempts == [2]  # the retry interval has not passed
@@ -123,8 +137,10 @@ def test_failed_load_is_retried_a_limited_number_of_times(tmp_path):
 
 def test_labels_and_lookup_errors(tmp_path):
     make_versions(tmp_path, "1", "2")
-    manager = ModelManager([ModelConfig("m", str(tmp_path), policy="all",
-                                        labels={"stable": 1, "canary": 2})], loader=StubLoaded)
+    manager = ModelManager(
+        [ModelConfig("m", str(tmp_path), policy="all", labels={"stable": 1, "canary": 2})],
+        loader=StubLoaded,
+    )
     manager.poll_once()
     assert manager.servable("m", label="stable").version == 1
     assert manager.servable("m", label="canary").version == 2
@@ -137,8 +153,10 @@ def test_labels_and_lookup_errors(tmp_path):
 
 
 def test_missing_base_path_and_empty_base_path(tmp_path):
-    manager = ModelManager([ModelConfig("m", str(tmp_path / "missing")),
-                            ModelConfig("n", str(tmp_path))], loader=StubLoaded)
+    manager = ModelManager(
+        [ModelConfig("m", str(tmp_path / "missing")), ModelConfig("n", str(tmp_path))],
+        loader=StubLoaded,
+    )
     manager.poll_once()
     assert set(manager.unavailable_models()) == {"m", "n"}
     with pytest.raises(ServingError, match="Could not find any versions of model m"):
@@ -147,8 +165,9 @@ def test_missing_base_path_and_empty_base_path(tmp_path):
 
 def test_polling_thread_picks_up_new_versions(tmp_path):
     make_versions(tmp_path, "1")
-    manager = ModelManager([ModelConfig("m", str(tmp_path))], poll_wait_seconds=0.05,
-                           loader=StubLoaded)
+    manager = ModelManager(
+        [ModelConfig("m", str(tmp_path))], poll_wait_seconds=0.05, loader=StubLoaded
+    )
     manager.start()
     try:
         make_versions(tmp_path, "2")
@@ -209,7 +228,8 @@ def test_server_hot_reload_with_real_saved_models(toy_model_dir, tmp_path):
         shutil.copytree(toy_model_dir, tmp_path / "2")
         manager.poll_once()
         assert client.post("/v1/models/toy:predict", {"instances": [1.0]}).json() == {
-            "predictions": [3.0]}
+            "predictions": [3.0]
+        }
         assert client.get("/v1/models/toy/metadata").json()["model_spec"]["version"] == "2"
         assert client.post("/v1/models/toy/versions/1:predict", {"instances": [1.0]}).status == 404
         (tmp_path / "3").mkdir()
@@ -217,9 +237,13 @@ def test_server_hot_reload_with_real_saved_models(toy_model_dir, tmp_path):
         manager.poll_once()
         statuses = client.get("/v1/models/toy").json()["model_version_status"]
         assert [(s["version"], s["state"]) for s in statuses] == [
-            ("3", "END"), ("2", "AVAILABLE"), ("1", "END")]
+            ("3", "END"),
+            ("2", "AVAILABLE"),
+            ("1", "END"),
+        ]
         assert statuses[0]["status"]["error_code"] != "OK"
         assert statuses[0]["status"]["error_message"]
         assert statuses[1]["status"] == {"error_code": "OK", "error_message": ""}
         assert client.post("/v1/models/toy:predict", {"instances": [2.0]}).json() == {
-            "predictions": [5.0]}
+            "predictions": [5.0]
+        }

@@ -28,7 +28,8 @@ def write_toy_warmup(version_dir, signature_name: str, inputs: dict) -> None:
     (version_dir / "assets.extra").mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(version_dir / "assets.extra" / WARMUP_FILE_NAME)) as writer:
         log = prediction_log_pb2.PredictionLog(
-            predict_log=prediction_log_pb2.PredictLog(request=request))
+            predict_log=prediction_log_pb2.PredictLog(request=request)
+        )
         writer.write(log.SerializeToString())
 
 
@@ -37,22 +38,23 @@ def test_records_are_replayed_and_a_failing_record_fails_the_load(toy_model_dir,
     write_toy_warmup(tmp_path / "1", "", {"x": np.float32([1.0, 2.0])})
     shutil.copytree(toy_model_dir, tmp_path / "2")
     write_toy_warmup(tmp_path / "2", "nowhere", {"x": np.float32([1.0])})
-    manager = ModelManager([ModelConfig("toy", str(tmp_path), policy="all")],
-                           poll_wait_seconds=-1)
+    manager = ModelManager([ModelConfig("toy", str(tmp_path), policy="all")], poll_wait_seconds=-1)
     manager.poll_once()
     statuses = {status.version: status for status in manager.version_statuses("toy")}
     assert statuses[1].state == "AVAILABLE"
     assert warm_up(manager.servable("toy", 1)) == 1
     assert (statuses[2].state, statuses[2].error_code) == ("END", "FAILED_PRECONDITION")
     assert statuses[2].error_message == (
-        'Warm-up record 0: serving signature key "nowhere" not found.')
+        'Warm-up record 0: serving signature key "nowhere" not found.'
+    )
 
 
 def test_warmup_off_loads_without_replaying(toy_model_dir, tmp_path):
     shutil.copytree(toy_model_dir, tmp_path / "1")
     write_toy_warmup(tmp_path / "1", "nowhere", {"x": np.float32([1.0])})
-    manager = ModelManager([ModelConfig("toy", str(tmp_path))], poll_wait_seconds=-1,
-                           enable_model_warmup=False)
+    manager = ModelManager(
+        [ModelConfig("toy", str(tmp_path))], poll_wait_seconds=-1, enable_model_warmup=False
+    )
     manager.poll_once()
     assert manager.servable("toy").version == 1
 
@@ -70,8 +72,7 @@ def _timed_first_and_warm_median(client, body) -> tuple[float, float]:
 
 
 @pytest.mark.slow
-def test_warm_up_takes_the_first_request_cost_away_after_load_and_reload(
-        translator_base, tmp_path):
+def test_warm_up_takes_the_first_request_cost_away_after_load_and_reload(translator_base, tmp_path):
     """The tiny translator's export (beam 2 + greedy) and inputs unlike the warm-up texts.
 
     Timing on a shared machine is noisy, so the test compares against the same server without
@@ -83,8 +84,9 @@ def test_warm_up_takes_the_first_request_cost_away_after_load_and_reload(
     def first_request_costs(warmup: bool) -> list[tuple[float, float]]:
         base = tmp_path / f"translator-{warmup}"
         shutil.copytree(translator_base / "1", base / "1")
-        manager = ModelManager([ModelConfig("translator", str(base))], poll_wait_seconds=-1,
-                               enable_model_warmup=warmup)
+        manager = ModelManager(
+            [ModelConfig("translator", str(base))], poll_wait_seconds=-1, enable_model_warmup=warmup
+        )
         manager.poll_once()
         costs = []
         with rest_client(manager) as client:

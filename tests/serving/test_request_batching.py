@@ -41,35 +41,52 @@ from tests.serving.conftest import rest_client
 
 def test_tf_servings_example_parameters_file_is_read(tmp_path):
     path = tmp_path / "batching.txt"  # servables/tensorflow/testdata/batching_config.txt's form
-    path.write_text("max_batch_size { value: 128 }\nbatch_timeout_micros { value: 0 }\n"
-                    "max_enqueued_batches { value: 1000000 }\nnum_batch_threads { value: 8 }\n"
-                    "thread_pool_name { value: 'pool' }\n"
-                    "allowed_batch_sizes: 32\nallowed_batch_sizes: 128\n"
-                    "pad_variable_length_inputs: true\n")
+    path.write_text(
+        "max_batch_size { value: 128 }\nbatch_timeout_micros { value: 0 }\n"
+        "max_enqueued_batches { value: 1000000 }\nnum_batch_threads { value: 8 }\n"
+        "thread_pool_name { value: 'pool' }\n"
+        "allowed_batch_sizes: 32\nallowed_batch_sizes: 128\n"
+        "pad_variable_length_inputs: true\n"
+    )
     assert read_batching_parameters(path) == BatchingParameters(
-        max_batch_size=128, batch_timeout_micros=0, max_enqueued_batches=1000000,
-        num_batch_threads=8, thread_pool_name="pool", allowed_batch_sizes=(32, 128),
-        pad_variable_length_inputs=True)
+        max_batch_size=128,
+        batch_timeout_micros=0,
+        max_enqueued_batches=1000000,
+        num_batch_threads=8,
+        thread_pool_name="pool",
+        allowed_batch_sizes=(32, 128),
+        pad_variable_length_inputs=True,
+    )
 
 
 def test_unset_fields_take_the_shared_batch_schedulers_defaults(tmp_path):
     path = tmp_path / "batching.txt"
     path.write_text("batch_timeout_micros { value: 500 }\n")
     parameters = read_batching_parameters(path)
-    assert (parameters.max_batch_size, parameters.max_enqueued_batches,
-            parameters.batch_timeout_micros, parameters.thread_pool_name) == (
-        1000, 10, 500, "batch_threads")
+    assert (
+        parameters.max_batch_size,
+        parameters.max_enqueued_batches,
+        parameters.batch_timeout_micros,
+        parameters.thread_pool_name,
+    ) == (1000, 10, 500, "batch_threads")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("max_batch_size: 5\n", "Error parsing text-format tensorflow.serving.BatchingParameters"),
-    ("max_batch_size { value: 0 }\n", "BatchingParameters.max_batch_size must be >= 1"),
-    ("max_batch_size { value: 8 }\nallowed_batch_sizes: 4\nallowed_batch_sizes: 2\n",
-     "allowed_batch_sizes entries must be monotonically increasing"),
-    ("max_batch_size { value: 8 }\nallowed_batch_sizes: 4\n",
-     "Final entry in allowed_batch_sizes must equal max_batch_size"),
-    ("enable_large_batch_splitting { value: true }\n", "asks for large-batch splitting"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("max_batch_size: 5\n", "Error parsing text-format tensorflow.serving.BatchingParameters"),
+        ("max_batch_size { value: 0 }\n", "BatchingParameters.max_batch_size must be >= 1"),
+        (
+            "max_batch_size { value: 8 }\nallowed_batch_sizes: 4\nallowed_batch_sizes: 2\n",
+            "allowed_batch_sizes entries must be monotonically increasing",
+        ),
+        (
+            "max_batch_size { value: 8 }\nallowed_batch_sizes: 4\n",
+            "Final entry in allowed_batch_sizes must equal max_batch_size",
+        ),
+        ("enable_large_batch_splitting { value: true }\n", "asks for large-batch splitting"),
+    ],
+)
 def test_a_bad_parameters_file_is_one_sentence(tmp_path, text, message):
     path = tmp_path / "batching.txt"
     path.write_text(text)
@@ -85,19 +102,23 @@ def test_the_flags_reach_serve_and_a_bad_file_exits_2(tmp_path, monkeypatch, cap
     assert seen["batching"] == BatchingParameters()
     path = tmp_path / "batching.txt"
     path.write_text("max_batch_size { value: 16 }\n")
-    assert cli_main([*base, "--enable_batching=true", "--batching_parameters_file",
-                     str(path)]) == 0
+    assert cli_main([*base, "--enable_batching=true", "--batching_parameters_file", str(path)]) == 0
     assert seen["batching"].max_batch_size == 16
     assert cli_main([*base, "--enable_batching=false"]) == 0
     assert seen["batching"] is None
     path.write_text("max_batch_size: [\n")
     assert cli_main([*base, "--enable_batching", "--batching_parameters_file", str(path)]) == 2
     error = capsys.readouterr().err
-    assert error.startswith("kerattn serve: Error parsing text-format "
-                            "tensorflow.serving.BatchingParameters") and error.count("\n") == 1
+    assert (
+        error.startswith(
+            "kerattn serve: Error parsing text-format tensorflow.serving.BatchingParameters"
+        )
+        and error.count("\n") == 1
+    )
     assert cli_main([*base, "--batching_parameters_file", str(path)]) == 2
     assert capsys.readouterr().err == (
-        "kerattn serve: " + command.BATCHING_FILE_WITHOUT_BATCHING.format(path=path) + "\n")
+        "kerattn serve: " + command.BATCHING_FILE_WITHOUT_BATCHING.format(path=path) + "\n"
+    )
 
 
 # ---- the scheduler, on a signature that records its calls -----------------------------------
@@ -139,8 +160,10 @@ def _hold_then_submit(batcher, signature, requests, **kwargs):
     signature.release.clear()
     first = batcher.submit_signature(signature, _signature_def(), _rows(0.0), **kwargs)
     time.sleep(0.2)  # the batch thread has taken the first batch and waits in the model
-    futures = [batcher.submit_signature(signature, _signature_def(), inputs, **kwargs)
-               for inputs in requests]
+    futures = [
+        batcher.submit_signature(signature, _signature_def(), inputs, **kwargs)
+        for inputs in requests
+    ]
     signature.release.set()
     first.result(10)
     return futures
@@ -167,8 +190,9 @@ def test_max_batch_size_splits_batches_and_a_larger_request_is_refused():
     try:
         futures = _hold_then_submit(batcher, signature, [_rows(1, 3), _rows(1, 2), _rows(1, 2)])
         [future.result(10) for future in futures]
-        with pytest.raises(ServingError, match="^Task size 5 is larger than maximum input "
-                                               "batch size 4$"):
+        with pytest.raises(
+            ServingError, match="^Task size 5 is larger than maximum input batch size 4$"
+        ):
             batcher.submit_signature(signature, _signature_def(), _rows(1, 5))
     finally:
         batcher.stop()
@@ -176,15 +200,15 @@ def test_max_batch_size_splits_batches_and_a_larger_request_is_refused():
 
 
 def test_a_full_queue_refuses_with_tf_servings_text():
-    batcher = RequestBatcher(BatchingParameters(num_batch_threads=1, max_batch_size=1,
-                                                max_enqueued_batches=2))
+    batcher = RequestBatcher(
+        BatchingParameters(num_batch_threads=1, max_batch_size=1, max_enqueued_batches=2)
+    )
     signature = RecordingSignature()
     signature.release.clear()
     try:
         batcher.submit_signature(signature, _signature_def(), _rows(0))
         time.sleep(0.2)
-        queued = [batcher.submit_signature(signature, _signature_def(), _rows(1))
-                  for _ in range(2)]
+        queued = [batcher.submit_signature(signature, _signature_def(), _rows(1)) for _ in range(2)]
         with pytest.raises(ServingError) as caught:
             batcher.submit_signature(signature, _signature_def(), _rows(1))
         assert (caught.value.code, str(caught.value)) == ("UNAVAILABLE", QUEUE_FULL_MESSAGE)
@@ -196,8 +220,9 @@ def test_a_full_queue_refuses_with_tf_servings_text():
 
 
 def test_allowed_batch_sizes_pad_with_the_first_row_and_drop_its_outputs():
-    batcher = RequestBatcher(BatchingParameters(num_batch_threads=1, max_batch_size=8,
-                                                allowed_batch_sizes=(4, 8)))
+    batcher = RequestBatcher(
+        BatchingParameters(num_batch_threads=1, max_batch_size=8, allowed_batch_sizes=(4, 8))
+    )
     signature = RecordingSignature()
     try:
         futures = _hold_then_submit(batcher, signature, [_rows(1), _rows(2, 2)])
@@ -212,8 +237,7 @@ def test_one_bad_request_in_a_merged_batch_fails_alone():
     batcher = RequestBatcher(BatchingParameters(num_batch_threads=1))
     signature = RecordingSignature()
     try:
-        good, bad, other = _hold_then_submit(batcher, signature,
-                                             [_rows(1), _rows(-1), _rows(3)])
+        good, bad, other = _hold_then_submit(batcher, signature, [_rows(1), _rows(-1), _rows(3)])
         assert good.result(10)["y"].tolist() == [2.0]
         assert other.result(10)["y"].tolist() == [6.0]
         with pytest.raises(ServingError, match="x must not be negative") as caught:
@@ -230,8 +254,9 @@ def test_requests_past_their_deadline_or_cancelled_are_dropped_unrun():
         signature.release.clear()
         first = batcher.submit_signature(signature, _signature_def(), _rows(0))
         time.sleep(0.2)
-        late = batcher.submit_signature(signature, _signature_def(), _rows(1),
-                                        deadline=time.monotonic() + 0.05)
+        late = batcher.submit_signature(
+            signature, _signature_def(), _rows(1), deadline=time.monotonic() + 0.05
+        )
         gone = batcher.submit_signature(signature, _signature_def(), _rows(2))
         kept = batcher.submit_signature(signature, _signature_def(), _rows(3, 2))
         gone.cancel()
@@ -264,13 +289,16 @@ def test_inputs_of_another_shape_are_never_merged_and_scalars_are_refused():
 def test_trimming_reads_lengths_from_ids_and_tokens_never_from_weights():
     rows = {  # two rows of a batch padded to target 4, source 5 by a longer request
         "target_ids": np.array([[5, 2, 0, 0], [7, 0, 0, 0]], np.int32),
-        "source_tokens": np.array([[b"a", b"b", b"", b"", b""], [b"c", b"", b"", b"", b""]],
-                                  object),
+        "source_tokens": np.array(
+            [[b"a", b"b", b"", b"", b""], [b"c", b"", b"", b"", b""]], object
+        ),
         "attention": np.zeros((2, 4, 5), np.float32),  # all 0: must not shorten anything
         "score": np.array([0.5, 0.25], np.float32),
     }
-    trimmed = trim_padded_axes(rows, {"target_ids": ["target"], "source_tokens": ["source"],
-                                      "attention": ["target", "source"]})
+    trimmed = trim_padded_axes(
+        rows,
+        {"target_ids": ["target"], "source_tokens": ["source"], "attention": ["target", "source"]},
+    )
     assert trimmed["target_ids"].tolist() == [[5, 2], [7, 0]]
     assert trimmed["source_tokens"].tolist() == [[b"a", b"b"], [b"c", b""]]
     assert trimmed["attention"].shape == (2, 2, 2)
@@ -279,9 +307,14 @@ def test_trimming_reads_lengths_from_ids_and_tokens_never_from_weights():
 
 # ---- the translator, through real servers ---------------------------------------------------
 
-SENTENCES = ["the cat", "open the file menu and save the document as a new file",
-             "close", "the window shows the current page of the document",
-             "save", "print the page"]
+SENTENCES = [
+    "the cat",
+    "open the file menu and save the document as a new file",
+    "close",
+    "the window shows the current page of the document",
+    "save",
+    "print the page",
+]
 
 
 def _predict_request(text: str, signature: str = "") -> predict_pb2.PredictRequest:
@@ -319,27 +352,33 @@ def test_batched_translations_equal_unbatched_ones_over_grpc(translator_manager,
     loaded = translator_manager.servable("translator")
     key = signature or "serving_default"
     signature_def, function = loaded.signature_def(key), loaded.signatures[key]
-    alone = [run_signature(function, signature_def, {"text": np.array([text.encode()],
-                                                                       object)})
-             for text in SENTENCES]
+    alone = [
+        run_signature(function, signature_def, {"text": np.array([text.encode()], object)})
+        for text in SENTENCES
+    ]
     batcher = RequestBatcher(BatchingParameters(num_batch_threads=1, batch_timeout_micros=200_000))
-    server = GrpcServer(translator_manager, port=0, max_threads=len(SENTENCES) + 2,
-                        run_queue=batcher)
+    server = GrpcServer(
+        translator_manager, port=0, max_threads=len(SENTENCES) + 2, run_queue=batcher
+    )
     port = server.start()
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
             with concurrent.futures.ThreadPoolExecutor(len(SENTENCES)) as pool:
-                replies = list(pool.map(
-                    lambda text: stub.Predict(_predict_request(text, signature), timeout=60),
-                    SENTENCES))
+                replies = list(
+                    pool.map(
+                        lambda text: stub.Predict(_predict_request(text, signature), timeout=60),
+                        SENTENCES,
+                    )
+                )
     finally:
         server.stop()
         batcher.stop()
     assert batcher.merged_runs >= 1
     for reply, expected in zip(replies, alone):
-        _assert_same_outputs({alias: tf.make_ndarray(proto)
-                              for alias, proto in reply.outputs.items()}, expected)
+        _assert_same_outputs(
+            {alias: tf.make_ndarray(proto) for alias, proto in reply.outputs.items()}, expected
+        )
 
 
 def test_batched_rest_answers_equal_unbatched_ones(translator_manager):
@@ -353,11 +392,16 @@ def test_batched_rest_answers_equal_unbatched_ones(translator_manager):
 
     with rest_client(translator_manager) as client:
         alone = [ask(client, [text]) for text in SENTENCES] + [ask(client, SENTENCES[:2])]
-    with rest_client(translator_manager, num_threads=len(SENTENCES) + 2,
-                     run_queue=batcher) as client:
+    with rest_client(
+        translator_manager, num_threads=len(SENTENCES) + 2, run_queue=batcher
+    ) as client:
         with concurrent.futures.ThreadPoolExecutor(len(SENTENCES) + 1) as pool:
-            batched = list(pool.map(lambda texts: ask(client, texts),
-                                    [[text] for text in SENTENCES] + [SENTENCES[:2]]))
+            batched = list(
+                pool.map(
+                    lambda texts: ask(client, texts),
+                    [[text] for text in SENTENCES] + [SENTENCES[:2]],
+                )
+            )
     batcher.stop()
     assert batcher.merged_runs >= 1
     for got, expected in zip(batched, alone):
@@ -366,7 +410,8 @@ def test_batched_rest_answers_equal_unbatched_ones(translator_manager):
             assert got_row.keys() == expected_row.keys()
             for key in expected_row:
                 if key in ("score", "log_prob", "attention"):
-                    np.testing.assert_allclose(got_row[key], expected_row[key], rtol=1e-5,
-                                               atol=1e-6)
+                    np.testing.assert_allclose(
+                        got_row[key], expected_row[key], rtol=1e-5, atol=1e-6
+                    )
                 else:
                     assert got_row[key] == expected_row[key], key

@@ -66,7 +66,9 @@ def test_call_times_out_with_deadline_exceeded():
     with pytest.raises(ServingError) as caught:
         runs.call(time.sleep, 1.0, timeout=0.1)
     assert (caught.value.code, caught.value.message) == (
-        "DEADLINE_EXCEEDED", "Timed out waiting for notification")
+        "DEADLINE_EXCEEDED",
+        "Timed out waiting for notification",
+    )
     runs.stop()
 
 
@@ -96,8 +98,10 @@ def test_many_concurrent_grpc_clients_at_default_flags_get_no_failure(serving_ma
             for repeat in range(10):
                 try:
                     response = stub.Predict(_toy_request(index + repeat), timeout=60)
-                    answers.append(tf.make_ndarray(response.outputs["y"]).tolist()
-                                   == [2.0 * (index + repeat) + 1.0])
+                    answers.append(
+                        tf.make_ndarray(response.outputs["y"]).tolist()
+                        == [2.0 * (index + repeat) + 1.0]
+                    )
                 except grpc.RpcError as error:
                     failures.append((error.code(), error.details()))
 
@@ -116,7 +120,8 @@ def _slow_predict(port: int, timeout: float):
     request.inputs["x"].CopyFrom(tf.make_tensor_proto(np.float32([1.0])))
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         return prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
-            request, timeout=timeout)
+            request, timeout=timeout
+        )
 
 
 def test_grpc_request_whose_deadline_passes_while_queued_is_not_run(slow_manager):  # noqa: F811
@@ -152,17 +157,21 @@ def test_rest_timeouts_under_load_do_not_starve_later_requests(slow_manager):  #
     threads: all get 504, only the 2 that started run, and a request sent once they have timed
     out is answered 200 as soon as the two running calls end (before: every timed-out run held
     a worker in turn, 15 s of 504s)."""
-    server = RestServer(slow_manager, port=0, num_threads=4, timeout_in_ms=1000,
-                        run_queue=ModelRunQueue(2))
+    server = RestServer(
+        slow_manager, port=0, num_threads=4, timeout_in_ms=1000, run_queue=ModelRunQueue(2)
+    )
     client = Client(server.start_in_thread())
     SlowVersion.delay, SlowVersion.peak = 1.5, 0
     try:
         with concurrent.futures.ThreadPoolExecutor(20) as pool:
-            burst = [pool.submit(client.post, "/v1/models/slow:predict", {"instances": [1.0]})
-                     for _ in range(20)]
+            burst = [
+                pool.submit(client.post, "/v1/models/slow:predict", {"instances": [1.0]})
+                for _ in range(20)
+            ]
             for future in burst:
-                assert_json_error(future.result(timeout=30), 504,
-                                  "Timed out waiting for notification")
+                assert_json_error(
+                    future.result(timeout=30), 504, "Timed out waiting for notification"
+                )
         SlowVersion.delay = 0.01
         sent = time.monotonic()
         reply = client.post("/v1/models/slow:predict", {"instances": [1.0]})

@@ -32,8 +32,9 @@ def test_unknown_input_next_to_a_default_is_an_invalid_name():
     with pytest.raises(ServingError) as caught:
         input_arrays(request, signature_with_default())
     assert (caught.value.code, caught.value.message) == (
-        "INVALID_ARGUMENT", "Inputs contains invalid name. Used request inputs: x, "
-        "request input: bogus,x")
+        "INVALID_ARGUMENT",
+        "Inputs contains invalid name. Used request inputs: x, request input: bogus,x",
+    )
 
 
 def test_negative_dimension_does_not_parse():
@@ -43,15 +44,22 @@ def test_negative_dimension_does_not_parse():
         input_arrays({"x": proto, "y": proto}, signature_with_default())
 
 
-@pytest.mark.parametrize("array, field", [
-    (np.float32([[1.5, -2.0], [3.0, 0.25]]), "float_val"),
-    (np.float64([1 / 3, 2.0]), "double_val"),
-    (np.int8([-3, 7]), "int_val"), (np.uint8([0, 255]), "int_val"),
-    (np.int32([1, -2]), "int_val"), (np.int64([2**40, -1]), "int64_val"),
-    (np.uint32([2**32 - 1, 0]), "uint32_val"), (np.uint64([2**64 - 1, 1]), "uint64_val"),
-    (np.float16([1.5, -0.5]), "half_val"), (np.array([True, False, True]), "bool_val"),
-    (np.array([b"a", "é".encode()], object), "string_val"),
-])
+@pytest.mark.parametrize(
+    "array, field",
+    [
+        (np.float32([[1.5, -2.0], [3.0, 0.25]]), "float_val"),
+        (np.float64([1 / 3, 2.0]), "double_val"),
+        (np.int8([-3, 7]), "int_val"),
+        (np.uint8([0, 255]), "int_val"),
+        (np.int32([1, -2]), "int_val"),
+        (np.int64([2**40, -1]), "int64_val"),
+        (np.uint32([2**32 - 1, 0]), "uint32_val"),
+        (np.uint64([2**64 - 1, 1]), "uint64_val"),
+        (np.float16([1.5, -0.5]), "half_val"),
+        (np.array([True, False, True]), "bool_val"),
+        (np.array([b"a", "é".encode()], object), "string_val"),
+    ],
+)
 def test_outputs_use_typed_fields_and_round_trip(array, field):
     proto = tensor_proto(array)
     assert proto.tensor_content == b""

@@ -28,8 +28,11 @@ pytestmark = pytest.mark.slow
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "tensorboard_attention.png"
 SENTENCE = "Save the document as PDF before you close the window."
 TOY_SOURCE = ["j", "e", "d", "i", "c", "[END]"]
-TOY_STEPS = {50: ["c", "c", "[END]"], 100: ["c", "i", "d", "[END]"],
-             150: ["c", "i", "d", "e", "j", "[END]"]}  # the output grows as training goes on
+TOY_STEPS = {
+    50: ["c", "c", "[END]"],
+    100: ["c", "i", "d", "[END]"],
+    150: ["c", "i", "d", "e", "j", "[END]"],
+}  # the output grows as training goes on
 REVIEW, REVIEW_WEIGHTS = ["a", "truly", "great", "film"], [0.05, 0.25, 0.6, 0.1]  # a classifier
 
 
@@ -38,14 +41,32 @@ def _write_logs(logdir: Path) -> dict:
     with tf.summary.create_file_writer(str(logdir / "toy" / "valid")).as_default():
         for step, target in TOY_STEPS.items():
             weights = np.random.default_rng(step).random((len(target), len(TOY_SOURCE)))
-            log_attention("attention/probe_0", TOY_SOURCE, weights / weights.sum(1, keepdims=True),
-                          target, step=step, text="j e d i c")
-            log_attention("attention/probe_1", REVIEW, REVIEW_WEIGHTS, ["pos"], step=step,
-                          text="a truly great film")
+            log_attention(
+                "attention/probe_0",
+                TOY_SOURCE,
+                weights / weights.sum(1, keepdims=True),
+                target,
+                step=step,
+                text="j e d i c",
+            )
+            log_attention(
+                "attention/probe_1",
+                REVIEW,
+                REVIEW_WEIGHTS,
+                ["pos"],
+                step=step,
+                text="a truly great film",
+            )
     result = kerattn.zoo.load("translator_en_es").translate([SENTENCE])[0]
     with tf.summary.create_file_writer(str(logdir / "translator_en_es")).as_default():
-        log_attention("attention/probe_0", result.source_tokens, result.attention, result.tokens,
-                      step=0, text=SENTENCE)
+        log_attention(
+            "attention/probe_0",
+            result.source_tokens,
+            result.attention,
+            result.tokens,
+            step=0,
+            text=SENTENCE,
+        )
     return {"source": list(result.source_tokens), "target": list(result.tokens)}
 
 
@@ -67,9 +88,18 @@ def _tensorboard(logdir: Path, expected: bytes):
     """A real `tensorboard` on a free port of 127.0.0.1, once its attention runs list `expected`."""
     port = free_port()
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("tensorboard")), "--logdir", str(logdir),
-         "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            str(Path(sys.executable).with_name("tensorboard")),
+            "--logdir",
+            str(logdir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for_plugin(base, expected)
@@ -88,8 +118,14 @@ def _browser_page():
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 860})
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
-                "http://127.0.0.1") else route.abort())
+            page.route(
+                "**/*",
+                lambda route: (
+                    route.continue_()
+                    if route.request.url.startswith("http://127.0.0.1")
+                    else route.abort()
+                ),
+            )
             script_errors = []
             page.on("pageerror", lambda error: script_errors.append(str(error)))
             yield page, script_errors
@@ -138,9 +174,9 @@ def test_dashboard_renders_tokens_cells_slider_and_screenshot(tensorboard_url):
         tokens = dashboard.locator("#token-text .token")
         tokens.first.wait_for()
         assert tokens.all_text_contents() == REVIEW
-        assert [float(w) for w in tokens.evaluate_all(
-            "nodes => nodes.map(node => node.dataset.weight)")] == pytest.approx(
-                REVIEW_WEIGHTS, abs=1e-4)
+        assert [
+            float(w) for w in tokens.evaluate_all("nodes => nodes.map(node => node.dataset.weight)")
+        ] == pytest.approx(REVIEW_WEIGHTS, abs=1e-4)
 
         # The preset's probe: every token on both axes, one cell per weight, hover.
         dashboard.locator("#run-select").select_option("translator_en_es")

@@ -34,11 +34,23 @@ def _write_logs(logdir):
     with tf.summary.create_file_writer(str(logdir / "valid")).as_default():
         for step, target in TARGETS.items():
             weights = _alignment(len(target), len(SOURCE), step)
-            log_attention("attention/probe_0", SOURCE, weights, target, step=step,
-                          text="Save the document as PDF.")
+            log_attention(
+                "attention/probe_0",
+                SOURCE,
+                weights,
+                target,
+                step=step,
+                text="Save the document as PDF.",
+            )
             logged[step] = weights
-            log_attention("attention/probe_1", ["a", "great", "film"], [0.1, 0.7, 0.2],
-                          ["positive"], step=step, text="a great film")
+            log_attention(
+                "attention/probe_1",
+                ["a", "great", "film"],
+                [0.1, 0.7, 0.2],
+                ["positive"],
+                step=step,
+                text="a great film",
+            )
     with tf.summary.create_file_writer(str(logdir / "old")).as_default():
         tf.summary.image("attention/probe_0", tf.zeros([1, 4, 4, 3]), step=1)
     return logged
@@ -46,15 +58,19 @@ def _write_logs(logdir):
 
 def _client(logdir) -> Client:
     multiplexer = plugin_event_multiplexer.EventMultiplexer(
-        tensor_size_guidance={metadata.PLUGIN_NAME: 0})
+        tensor_size_guidance={metadata.PLUGIN_NAME: 0}
+    )
     multiplexer.AddRunsFromDirectory(str(logdir))
     multiplexer.Reload()
     context = base_plugin.TBContext(
-        logdir=str(logdir), multiplexer=multiplexer,
-        data_provider=event_data_provider.MultiplexerDataProvider(multiplexer, str(logdir)))
+        logdir=str(logdir),
+        multiplexer=multiplexer,
+        data_provider=event_data_provider.MultiplexerDataProvider(multiplexer, str(logdir)),
+    )
     # TensorBoard's own WSGI application: its routing, error handling and experiment ids.
-    return Client(application.TensorBoardWSGI([AttentionPlugin(context)],
-                                              data_provider=context.data_provider))
+    return Client(
+        application.TensorBoardWSGI([AttentionPlugin(context)], data_provider=context.data_provider)
+    )
 
 
 ROUTES = "/data/plugin/attention"
@@ -89,8 +105,12 @@ def test_probe_returns_what_was_logged_at_every_step(tmp_path):
         assert step["source_tokens"] == SOURCE
         assert step["target_tokens"] == TARGETS[step["step"]]
         np.testing.assert_array_equal(np.array(step["weights"], np.float32), logged[step["step"]])
-        assert set(step["diagnostics"]) == {"entropy", "late_source_share", "monotonicity",
-                                            "diagonal_deviation"}
+        assert set(step["diagnostics"]) == {
+            "entropy",
+            "late_source_share",
+            "monotonicity",
+            "diagonal_deviation",
+        }
 
 
 def test_classifier_probe_has_token_weights(tmp_path):
@@ -107,7 +127,10 @@ def test_classifier_probe_has_token_weights(tmp_path):
 def test_empty_logdir_and_unknown_probe(tmp_path):
     client = _client(tmp_path)
     assert _get_json(client, "/runs") == {"runs": [], "image_only_runs": [], "unreadable": []}
-    assert client.get(ROUTES + "/probe", query_string={"run": "valid", "name": "nope"}).status_code == 404
+    assert (
+        client.get(ROUTES + "/probe", query_string={"run": "valid", "name": "nope"}).status_code
+        == 404
+    )
 
 
 def test_frontend_files_are_served_as_modules(tmp_path):
@@ -145,14 +168,18 @@ def test_a_toy_training_run_and_evaluate_log_probes_for_the_dashboard(tmp_path, 
     from tests.training.conftest import write_recipe
 
     probe = "a b c d e"
-    recipe = write_recipe(tmp_path, "reversal.toml",
-                          training={"steps": 40, "log_every": 10, "checkpoint_every": 100},
-                          evaluation={"every": 20, "probes": [probe]})
+    recipe = write_recipe(
+        tmp_path,
+        "reversal.toml",
+        training={"steps": 40, "log_every": 10, "checkpoint_every": 100},
+        evaluation={"every": 20, "probes": [probe]},
+    )
     train(recipe, tmp_path / "run", strategy="default", print_function=lambda *a: None)
     client = _client(tmp_path / "run" / "logs")
     listing = _get_json(client, "/runs")
     assert [(run["run"], [p["name"] for p in run["probes"]]) for run in listing["runs"]] == [
-        ("valid", ["attention/probe_0"])]
+        ("valid", ["attention/probe_0"])
+    ]
     answer = _get_json(client, "/probe", run="valid", name="attention/probe_0")
     assert answer["text"] == probe and answer["kind"] == "alignment"
     steps = [step["step"] for step in answer["steps"]]
@@ -169,12 +196,23 @@ def test_a_toy_training_run_and_evaluate_log_probes_for_the_dashboard(tmp_path, 
     from tests.training.conftest import FIXTURES
 
     test_file = FIXTURES / "reversal" / "test.tsv"
-    assert command.evaluate_command(tmp_path / "run" / "best.keras", test_file,
-                                    task="translation", log_dir=tmp_path / "evaluation",
-                                    probes=2) == 0
+    assert (
+        command.evaluate_command(
+            tmp_path / "run" / "best.keras",
+            test_file,
+            task="translation",
+            log_dir=tmp_path / "evaluation",
+            probes=2,
+        )
+        == 0
+    )
     client = _client(tmp_path)
-    probes = {p["name"]: p for run in _get_json(client, "/runs")["runs"]
-              if run["run"] == "evaluation" for p in run["probes"]}
+    probes = {
+        p["name"]: p
+        for run in _get_json(client, "/runs")["runs"]
+        if run["run"] == "evaluation"
+        for p in run["probes"]
+    }
     texts = [source for source, _ in read_pairs(test_file)[:2]]
     logged = [name for name in ("attention/probe_0", "attention/probe_1") if name in probes]
     assert logged, probes  # an empty output has no attention to log

@@ -127,8 +127,9 @@ def test_vocabulary_file_is_written_durably_and_atomically(tmp_path, monkeypatch
     text.write_vocabulary_file(vocabulary, path)
     synced = []
     real = atomic_files.fsync_path
-    monkeypatch.setattr(atomic_files, "fsync_path",
-                        lambda target: (synced.append(os.fspath(target)), real(target)))
+    monkeypatch.setattr(
+        atomic_files, "fsync_path", lambda target: (synced.append(os.fspath(target)), real(target))
+    )
     text.write_vocabulary_file(vocabulary + ["adiós"], path)
     assert os.fspath(tmp_path) in synced  # the rename is durable
     assert any(os.path.basename(name).startswith(".kerattn-") for name in synced)  # the data too

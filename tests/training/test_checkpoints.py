@@ -16,8 +16,9 @@ from kerattn.training.checkpoints import CheckpointError
 
 
 def _checkpoint(value: float = 0.0, size: int = 64):
-    return tf.train.Checkpoint(weights=tf.Variable(tf.fill([size], value)),
-                               step=tf.Variable(0, dtype=tf.int64))
+    return tf.train.Checkpoint(
+        weights=tf.Variable(tf.fill([size], value)), step=tf.Variable(0, dtype=tf.int64)
+    )
 
 
 def _write(folder, numbers, keep=10):
@@ -56,12 +57,18 @@ def test_writes_rotate_and_leave_no_temporaries(tmp_path):
     _write(folder, [1, 2, 3, 4], keep=2)
     assert checkpoints.checkpoint_numbers(folder) == [3, 4]
     assert sorted(path.name for path in folder.iterdir()) == [
-        "checkpoint", "ckpt-3.data-00000-of-00001", "ckpt-3.index",
-        "ckpt-4.data-00000-of-00001", "ckpt-4.index"]
+        "checkpoint",
+        "ckpt-3.data-00000-of-00001",
+        "ckpt-3.index",
+        "ckpt-4.data-00000-of-00001",
+        "ckpt-4.index",
+    ]
     # TensorFlow's own tools still find the newest through the state file.
     assert tf.train.latest_checkpoint(str(folder)) == str(folder / "ckpt-4")
     assert tf.train.get_checkpoint_state(str(folder)).all_model_checkpoint_paths == [
-        str(folder / "ckpt-3"), str(folder / "ckpt-4")]
+        str(folder / "ckpt-3"),
+        str(folder / "ckpt-4"),
+    ]
 
 
 def test_the_index_is_renamed_into_place_last(tmp_path, monkeypatch):
@@ -111,12 +118,17 @@ def test_a_write_stopped_before_its_index_leaves_no_checkpoint(tmp_path, monkeyp
     assert checkpoints.restore_newest_readable(_checkpoint(), tmp_path) == (1, [])
     _write(tmp_path, [3])  # the next write removes the data files left without an index
     assert sorted(path.name for path in tmp_path.iterdir()) == [
-        "checkpoint", "ckpt-1.data-00000-of-00001", "ckpt-1.index",
-        "ckpt-3.data-00000-of-00001", "ckpt-3.index"]
+        "checkpoint",
+        "ckpt-1.data-00000-of-00001",
+        "ckpt-1.index",
+        "ckpt-3.data-00000-of-00001",
+        "ckpt-3.index",
+    ]
 
 
-@pytest.mark.parametrize("how", ["truncated index", "garbage index", "truncated data",
-                                 "flipped data", "missing data"])
+@pytest.mark.parametrize(
+    "how", ["truncated index", "garbage index", "truncated data", "flipped data", "missing data"]
+)
 def test_restore_falls_back_to_the_newest_readable_checkpoint(tmp_path, how):
     _write(tmp_path, [2, 4, 6])
     _damage(tmp_path, 6, how)
@@ -157,8 +169,11 @@ def test_no_readable_checkpoint_is_one_sentence_and_deletes_nothing(tmp_path):
 
 def test_a_checkpoint_of_another_model_is_refused_without_falling_back(tmp_path):
     _write(tmp_path, [1, 2])
-    with pytest.raises(CheckpointError, match=r"^Checkpoint ckpt-2 of run folder .* does not fit "
-                                              r"the model and optimizer being resumed \("):
+    with pytest.raises(
+        CheckpointError,
+        match=r"^Checkpoint ckpt-2 of run folder .* does not fit "
+        r"the model and optimizer being resumed \(",
+    ):
         checkpoints.restore_newest_readable(_checkpoint(size=65), tmp_path)
 
 

@@ -62,7 +62,8 @@ def test_mirrored_strategy_matches_one_device(tmp_path):
         for key in ("loss", "token_accuracy", "gradient_norm", "learning_rate"):
             assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
     assert mirrored["evaluations"][-1]["loss"] == pytest.approx(
-        single["evaluations"][-1]["loss"], rel=1e-5)
+        single["evaluations"][-1]["loss"], rel=1e-5
+    )
     assert report["max_weight_difference"] < 1e-5
 
 
@@ -108,10 +109,16 @@ def test_two_worker_cluster_on_loopback_matches_one_device(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
     def start(index, strategy):
-        code = _WORKER_CODE.format(root=root, workers=workers, index=index,
-                                   directory=str(tmp_path), strategy=strategy)
-        return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env)
+        code = _WORKER_CODE.format(
+            root=root, workers=workers, index=index, directory=str(tmp_path), strategy=strategy
+        )
+        return subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
 
     processes = [start(0, "auto"), start(1, "auto")]
     try:
@@ -123,15 +130,21 @@ def test_two_worker_cluster_on_loopback_matches_one_device(tmp_path):
         assert process.returncode == 0, err[-3000:]
     reports = [json.loads(out.split("REPORT ", 1)[1]) for out, _ in outputs]
     chief, other = reports
-    single = json.loads(run_fresh_python(
-        _WORKER_CODE.format(root=root, workers=None, index=2, directory=str(tmp_path),
-                            strategy="default"), timeout=600).split("REPORT ", 1)[1])
+    single = json.loads(
+        run_fresh_python(
+            _WORKER_CODE.format(
+                root=root, workers=None, index=2, directory=str(tmp_path), strategy="default"
+            ),
+            timeout=600,
+        ).split("REPORT ", 1)[1]
+    )
 
     assert "on 2 replica(s) [CollectiveAllReduceStrategy]" in chief["start"]
     assert chief["replicas"] == 2 and single["replicas"] == 1
     # Only the chief (worker 0) writes: checkpoints, logs, models, metrics.
     assert {"best.keras", "final.keras", "checkpoints", "logs", "metrics.json"} <= set(
-        chief["files"])
+        chief["files"]
+    )
     assert other["files"] == []
     assert other["end"].endswith("the chief wrote the run folder")
     assert [r["step"] for r in chief["training"]] == [2, 4, 6, 8]

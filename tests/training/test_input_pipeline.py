@@ -15,20 +15,27 @@ def translator_and_rows():
     texts, targets = input_pipeline.read_examples(FIXTURES / "reversal" / "train.tsv", "translator")
     vocabulary = train_symbol_vocabulary(texts, split="whitespace")
     tokenizer = SymbolTokenizer(vocabulary, split="whitespace")
-    model = Translator(tokenizer, tokenizer, embedding_dim=4, units=4, max_source_length=12,
-                       max_target_length=12)
+    model = Translator(
+        tokenizer, tokenizer, embedding_dim=4, units=4, max_source_length=12, max_target_length=12
+    )
     return model, texts, targets
 
 
 def _batches(dataset):
-    return [(tuple(np.asarray(t) for t in (inputs["source_ids"], inputs["target_input_ids"])),
-             np.asarray(outputs)) for inputs, outputs in dataset]
+    return [
+        (
+            tuple(np.asarray(t) for t in (inputs["source_ids"], inputs["target_input_ids"])),
+            np.asarray(outputs),
+        )
+        for inputs, outputs in dataset
+    ]
 
 
 def test_batches_are_right_padded_and_match_prepare_batch(translator_and_rows):
     model, texts, targets = translator_and_rows
-    dataset = input_pipeline.make_dataset(model, "translator", texts[:40], targets[:40],
-                                          batch_size=8)
+    dataset = input_pipeline.make_dataset(
+        model, "translator", texts[:40], targets[:40], batch_size=8
+    )
     rows = 0
     for (source, target_input), target_output in _batches(dataset):
         assert source.dtype == np.int32 and target_output.shape == target_input.shape
@@ -39,8 +46,9 @@ def test_batches_are_right_padded_and_match_prepare_batch(translator_and_rows):
     assert rows == 40
     # The same rows through prepare_batch (the model's own tokenization) give the same ids.
     inputs, outputs = model.prepare_batch(np.array(texts[:1]), np.array(targets[:1]))
-    first = next(iter(input_pipeline.make_dataset(model, "translator", texts[:1], targets[:1],
-                                                  batch_size=1)))
+    first = next(
+        iter(input_pipeline.make_dataset(model, "translator", texts[:1], targets[:1], batch_size=1))
+    )
     np.testing.assert_array_equal(first[0]["source_ids"], inputs["source_ids"])
     np.testing.assert_array_equal(first[1], outputs)
 
@@ -49,13 +57,26 @@ def test_shuffle_is_seeded_and_skip_resumes_the_same_order(translator_and_rows):
     model, texts, targets = translator_and_rows
 
     def make(seed, skip=0):
-        return _batches(input_pipeline.make_dataset(
-            model, "translator", texts, targets, batch_size=16, shuffle_seed=seed,
-            skip_batches=skip))
+        return _batches(
+            input_pipeline.make_dataset(
+                model,
+                "translator",
+                texts,
+                targets,
+                batch_size=16,
+                shuffle_seed=seed,
+                skip_batches=skip,
+            )
+        )
 
     first, again, other, tail = make(3), make(3), make(4), make(3, skip=5)
-    assert len(first) == len(again) == input_pipeline.count_batches(
-        input_pipeline.make_dataset(model, "translator", texts, targets, batch_size=16))
+    assert (
+        len(first)
+        == len(again)
+        == input_pipeline.count_batches(
+            input_pipeline.make_dataset(model, "translator", texts, targets, batch_size=16)
+        )
+    )
     for (_, a_outputs), (_, b_outputs) in zip(first, again):
         np.testing.assert_array_equal(a_outputs, b_outputs)
     assert any(a[1].shape != b[1].shape or (a[1] != b[1]).any() for a, b in zip(first, other))
@@ -73,8 +94,9 @@ def test_token_budget_and_replica_rounding():
 
 
 def test_classifier_labels_and_unknown_label(tmp_path):
-    texts, labels = input_pipeline.read_examples(FIXTURES / "reviews_valid.tsv", "classifier",
-                                                 ["neg", "pos"])
+    texts, labels = input_pipeline.read_examples(
+        FIXTURES / "reviews_valid.tsv", "classifier", ["neg", "pos"]
+    )
     assert set(labels) == {0, 1} and len(texts) == len(labels)
     from kerattn.data import CorpusError
 
@@ -85,8 +107,9 @@ def test_classifier_labels_and_unknown_label(tmp_path):
 
 def test_learning_rate_schedules():
     constant = WarmupSchedule(0.1, "constant", warmup_steps=4)
-    np.testing.assert_allclose([float(constant(s)) for s in range(6)],
-                               [0.025, 0.05, 0.075, 0.1, 0.1, 0.1], rtol=1e-6)
+    np.testing.assert_allclose(
+        [float(constant(s)) for s in range(6)], [0.025, 0.05, 0.075, 0.1, 0.1, 0.1], rtol=1e-6
+    )
     inverse = WarmupSchedule(0.1, "inverse_sqrt", warmup_steps=4)
     assert float(inverse(15)) == pytest.approx(0.1 * np.sqrt(4 / 16))
     cosine = WarmupSchedule(0.1, "cosine", warmup_steps=0, total_steps=10)

@@ -21,8 +21,9 @@ def test_matches_cross_entropy_against_a_smoothed_target(smoothing):
     targets = np.array([[1, 4, 0], [2, 0, 0]], "int32")
     weights = (targets != 0).astype("float32")
     result = np.asarray(token_cross_entropy(logits, targets, weights, smoothing))
-    np.testing.assert_allclose(result, _numpy_reference(logits, targets, weights, smoothing),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        result, _numpy_reference(logits, targets, weights, smoothing), rtol=1e-5, atol=1e-6
+    )
     assert (result[weights == 0] == 0).all()  # padding contributes nothing
 
 

@@ -48,58 +48,100 @@ def test_minimal_recipe_is_valid():
     "sections, message",
     [
         ({"optimiser": {"name": "adam"}}, "Unknown recipe section [optimiser]; accepted sections"),
-        ({"training": {"batch_size": 8, "steps": 10, "step": 3}},
-         "Unknown key 'step' in [training]; accepted keys are batch_size, batch_tokens,"),
-        ({"model": {"family": "classifier", "unit": 3}},
-         "Unknown key 'unit' in [model] for family 'classifier'; accepted keys are family,"),
-        ({"model": {"family": "parser"}},
-         "[model] family must be one of 'translator', 'classifier'; received 'parser'."),
-        ({"training": {"batch_size": "32"}},
-         "[training] batch_size must be of type int; received '32' (str)."),
-        ({"tokenizer": {"lowercase": 1}},
-         "[tokenizer] lowercase must be of type bool; received 1 (int)."),
-        ({"training": {"steps": True}},
-         "[training] steps must be of type int; received True (bool)."),
-        ({"model": {"family": "classifier", "units": 1.5}},
-         "[model] units must be of type int; received 1.5 (float)."),
-        ({"optimizer": {"learning_rate": "fast"}},
-         "[optimizer] learning_rate must be of type int or float; received 'fast' (str)."),
-        ({"optimizer": {"schedule": "linear"}},
-         "[optimizer] schedule must be one of 'constant', 'inverse_sqrt', 'cosine'; "
-         "received 'linear'."),
-        ({"optimizer": {"label_smoothing": 1.0}},
-         "[optimizer] label_smoothing must be in [0, 1); received 1.0."),
+        (
+            {"training": {"batch_size": 8, "steps": 10, "step": 3}},
+            "Unknown key 'step' in [training]; accepted keys are batch_size, batch_tokens,",
+        ),
+        (
+            {"model": {"family": "classifier", "unit": 3}},
+            "Unknown key 'unit' in [model] for family 'classifier'; accepted keys are family,",
+        ),
+        (
+            {"model": {"family": "parser"}},
+            "[model] family must be one of 'translator', 'classifier'; received 'parser'.",
+        ),
+        (
+            {"training": {"batch_size": "32"}},
+            "[training] batch_size must be of type int; received '32' (str).",
+        ),
+        (
+            {"tokenizer": {"lowercase": 1}},
+            "[tokenizer] lowercase must be of type bool; received 1 (int).",
+        ),
+        (
+            {"training": {"steps": True}},
+            "[training] steps must be of type int; received True (bool).",
+        ),
+        (
+            {"model": {"family": "classifier", "units": 1.5}},
+            "[model] units must be of type int; received 1.5 (float).",
+        ),
+        (
+            {"optimizer": {"learning_rate": "fast"}},
+            "[optimizer] learning_rate must be of type int or float; received 'fast' (str).",
+        ),
+        (
+            {"optimizer": {"schedule": "linear"}},
+            "[optimizer] schedule must be one of 'constant', 'inverse_sqrt', 'cosine'; "
+            "received 'linear'.",
+        ),
+        (
+            {"optimizer": {"label_smoothing": 1.0}},
+            "[optimizer] label_smoothing must be in [0, 1); received 1.0.",
+        ),
         ({"optimizer": {"learning_rate": 0}}, "[optimizer] learning_rate must be > 0; received 0."),
-        ({"tokenizer": {"kind": "bpe"}},
-         "[tokenizer] kind must be one of 'wordpiece', 'symbol'; received 'bpe'."),
-        ({"training": {"batch_tokens": 100}},
-         "[training] must set exactly one of batch_size and batch_tokens; received both."),
+        (
+            {"tokenizer": {"kind": "bpe"}},
+            "[tokenizer] kind must be one of 'wordpiece', 'symbol'; received 'bpe'.",
+        ),
+        (
+            {"training": {"batch_tokens": 100}},
+            "[training] must set exactly one of batch_size and batch_tokens; received both.",
+        ),
         ({"training": {"steps": None}}, None),
         ({"evaluation": {"probes": ["ok", ""]}}, "[evaluation] probes must be a list of non-empty"),
         ({"data": {"train": "missing.tsv"}}, "[data] train file "),
         ({"model": None}, "The recipe has no model family; add family ="),
-        ({"model": {"family": "translator", "attention": "bahdanu"}},
-         "[model] attention must be one of 'bahdanau', 'luong_dot', 'luong_general', "
-         "'luong_concat', 'bahdanau_monotonic', 'luong_monotonic', 'none'; received "
-         "'bahdanu'."),
-        ({"model": {"family": "classifier", "dropout": 1.5}},
-         "[model] dropout must be in [0, 1); received 1.5."),
-        ({"model": {"family": "classifier", "dropout": -0.1}},
-         "[model] dropout must be in [0, 1); received -0.1."),
-        ({"model": {"family": "classifier", "pooling": "max"}},
-         "[model] pooling must be one of 'bahdanau', 'luong'; received 'max'."),
-        ({"model": {"family": "classifier", "labels": ["pos"]}},
-         "[model] labels must be a list of at least two distinct, non-empty strings; "
-         "received ['pos']."),
-        ({"model": {"family": "classifier", "units": 0}},
-         "[model] units must be >= 1; received 0."),
-        ({"model": {"family": "translator", "max_target_length": 1}},
-         "[model] max_target_length must be >= 2; received 1."),
-        ({"model": {"family": "translator", "input_feeding": 1}},
-         "[model] input_feeding must be true or false; received 1 (int)."),
+        (
+            {"model": {"family": "translator", "attention": "bahdanu"}},
+            "[model] attention must be one of 'bahdanau', 'luong_dot', 'luong_general', "
+            "'luong_concat', 'bahdanau_monotonic', 'luong_monotonic', 'none'; received "
+            "'bahdanu'.",
+        ),
+        (
+            {"model": {"family": "classifier", "dropout": 1.5}},
+            "[model] dropout must be in [0, 1); received 1.5.",
+        ),
+        (
+            {"model": {"family": "classifier", "dropout": -0.1}},
+            "[model] dropout must be in [0, 1); received -0.1.",
+        ),
+        (
+            {"model": {"family": "classifier", "pooling": "max"}},
+            "[model] pooling must be one of 'bahdanau', 'luong'; received 'max'.",
+        ),
+        (
+            {"model": {"family": "classifier", "labels": ["pos"]}},
+            "[model] labels must be a list of at least two distinct, non-empty strings; "
+            "received ['pos'].",
+        ),
+        (
+            {"model": {"family": "classifier", "units": 0}},
+            "[model] units must be >= 1; received 0.",
+        ),
+        (
+            {"model": {"family": "translator", "max_target_length": 1}},
+            "[model] max_target_length must be >= 2; received 1.",
+        ),
+        (
+            {"model": {"family": "translator", "input_feeding": 1}},
+            "[model] input_feeding must be true or false; received 1 (int).",
+        ),
         ({"training": {"steps": -5}}, "[training] steps must be >= 1; received -5."),
-        ({"training": {"keep_checkpoints": 0}},
-         "[training] keep_checkpoints must be >= 1; received 0."),
+        (
+            {"training": {"keep_checkpoints": 0}},
+            "[training] keep_checkpoints must be >= 1; received 0.",
+        ),
     ],
 )
 def test_errors_are_one_clear_sentence(sections, message):
@@ -126,7 +168,8 @@ def test_corpus_folder_and_pair_errors():
     assert _error(content).startswith("[data] corpus folder ")
     content["data"] = {"train": "reviews_train.tsv"}
     assert _error(content) == (
-        "[data] needs a corpus folder (corpus = ...) or both train and valid TSV files.")
+        "[data] needs a corpus folder (corpus = ...) or both train and valid TSV files."
+    )
 
 
 def test_file_level_errors(tmp_path):
@@ -139,8 +182,10 @@ def test_file_level_errors(tmp_path):
 
 
 def test_tokenizer_side_overrides():
-    content = _content(model={"family": "translator"},
-                       tokenizer={"kind": "symbol", "target": {"split": "whitespace"}})
+    content = _content(
+        model={"family": "translator"},
+        tokenizer={"kind": "symbol", "target": {"split": "whitespace"}},
+    )
     recipe = recipe_from_dict(content, base_dir=FIXTURES)
     assert recipe.tokenizer_settings("source")["split"] == "characters"
     assert recipe.tokenizer_settings("target")["split"] == "whitespace"
@@ -157,12 +202,16 @@ def test_corpus_manifest_kind_must_fit_the_family(tmp_path):
     for split in ("train", "valid"):
         (corpus / f"{split}.tsv").write_text("good film\tpos\n")
     (corpus / "manifest.json").write_text(json.dumps({"kind": "classification"}))
-    content = {"model": {"family": "translator"}, "data": {"corpus": "reviews"},
-               "training": {"batch_size": 8, "steps": 10}}
+    content = {
+        "model": {"family": "translator"},
+        "data": {"corpus": "reviews"},
+        "training": {"batch_size": 8, "steps": 10},
+    }
     with pytest.raises(RecipeError) as error:
         recipe_from_dict(content, base_dir=tmp_path)
     assert str(error.value) == (
         f"[data] corpus {corpus} holds classification data but [model] family 'translator' "
-        "trains on translation data.")
+        "trains on translation data."
+    )
     content["model"]["family"] = "classifier"
     assert recipe_from_dict(content, base_dir=tmp_path).data["valid"] == corpus / "valid.tsv"

@@ -36,8 +36,11 @@ def _folder(path, age_seconds=0.0):
 
 
 def _tree(folder):
-    return sorted(os.path.relpath(os.path.join(root, name), folder)
-                  for root, folders, files in os.walk(folder) for name in folders + files)
+    return sorted(
+        os.path.relpath(os.path.join(root, name), folder)
+        for root, folders, files in os.walk(folder)
+        for name in folders + files
+    )
 
 
 def test_progress_is_checkpoints_models_or_metrics(tmp_path):
@@ -54,20 +57,36 @@ def test_progress_is_checkpoints_models_or_metrics(tmp_path):
 
 def test_remove_run_files_keeps_what_the_user_put_there(tmp_path):
     run = tmp_path / "run"
-    own = ["recipe.toml", "best.keras", "final.keras", "metrics.json", "vocabulary/source.txt",
-           "vocabulary/target.txt", "checkpoints/checkpoint", "checkpoints/ckpt-4.index",
-           "checkpoints/ckpt-4.data-00000-of-00001", "checkpoints/ckpt-6.data-00000-of-00001",
-           "logs/train/events.out.tfevents.1.host", "logs/valid/events.out.tfevents.2.host"]
-    users = ["notes.md", "best.keras.backup", "checkpoints/README", "vocabulary/extra.txt",
-             "logs/train/my_plot.png", "data/train.tsv"]
+    own = [
+        "recipe.toml",
+        "best.keras",
+        "final.keras",
+        "metrics.json",
+        "vocabulary/source.txt",
+        "vocabulary/target.txt",
+        "checkpoints/checkpoint",
+        "checkpoints/ckpt-4.index",
+        "checkpoints/ckpt-4.data-00000-of-00001",
+        "checkpoints/ckpt-6.data-00000-of-00001",
+        "logs/train/events.out.tfevents.1.host",
+        "logs/valid/events.out.tfevents.2.host",
+    ]
+    users = [
+        "notes.md",
+        "best.keras.backup",
+        "checkpoints/README",
+        "vocabulary/extra.txt",
+        "logs/train/my_plot.png",
+        "data/train.tsv",
+    ]
     for name in own + users:
         _touch(run / name)
     _folder(run / "checkpoints" / "ckpt-8_temp")
     removed = run_folder.remove_run_files(run, run / "logs")
     assert sorted(os.path.relpath(path, run) for path in removed) == sorted(
-        own + ["checkpoints/ckpt-8_temp"])
-    assert _tree(run) == sorted(users + ["checkpoints", "vocabulary", "logs", "logs/train",
-                                         "data"])
+        own + ["checkpoints/ckpt-8_temp"]
+    )
+    assert _tree(run) == sorted(users + ["checkpoints", "vocabulary", "logs", "logs/train", "data"])
 
 
 def test_remove_run_files_in_another_logdir_removes_event_files_only(tmp_path):
@@ -105,10 +124,14 @@ def test_stale_temporaries_of_the_owned_run_folder_go_whatever_their_age(tmp_pat
 
 def test_without_the_lock_only_old_temporaries_go(tmp_path):
     run = tmp_path / "run"
-    fresh = [_folder(run / "checkpoints" / "ckpt-8_temp"),
-             _touch(run / ".kerattn-best.keras.999999.partial.keras")]
-    old = [_folder(run / "checkpoints" / "ckpt-7_temp", age_seconds=7200),
-           _touch(run / ".kerattn-final.keras.999999.partial.keras", age_seconds=7200)]
+    fresh = [
+        _folder(run / "checkpoints" / "ckpt-8_temp"),
+        _touch(run / ".kerattn-best.keras.999999.partial.keras"),
+    ]
+    old = [
+        _folder(run / "checkpoints" / "ckpt-7_temp", age_seconds=7200),
+        _touch(run / ".kerattn-final.keras.999999.partial.keras", age_seconds=7200),
+    ]
     removed = run_folder.remove_stale_temporaries(run, owned=False)
     assert sorted(removed) == sorted(old)
     assert all(path.exists() for path in fresh)
@@ -118,8 +141,11 @@ def test_a_second_lock_on_the_run_folder_is_refused(tmp_path):
     first, second = RunFolderLock(tmp_path), RunFolderLock(tmp_path)
     assert first.acquire()
     try:
-        with pytest.raises(RunFolderError, match=f"^Run folder {tmp_path} is in use by another "
-                                                 "kerattn train; wait for it to finish"):
+        with pytest.raises(
+            RunFolderError,
+            match=f"^Run folder {tmp_path} is in use by another "
+            "kerattn train; wait for it to finish",
+        ):
             second.acquire()
     finally:
         first.release()
@@ -145,8 +171,9 @@ def make_read_only(folder):
     folder.chmod(0o555)
     immutable = False
     if _can_create_a_file_in(folder) and shutil.which("chattr") is not None:
-        immutable = subprocess.run(["chattr", "+i", str(folder)],
-                                   capture_output=True).returncode == 0
+        immutable = (
+            subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+        )
     patch = pytest.MonkeyPatch()
     if _can_create_a_file_in(folder):
         real_mkstemp = tempfile.mkstemp
@@ -175,17 +202,20 @@ def test_writability_is_checked_with_a_real_file(tmp_path):
     undo = make_read_only(run / "checkpoints")
     try:
         with pytest.raises(RunFolderError) as caught:
-            run_folder.check_writable(run, "Run folder", "--run-dir",
-                                      subfolders=("checkpoints",))
+            run_folder.check_writable(run, "Run folder", "--run-dir", subfolders=("checkpoints",))
     finally:
         undo()
     assert isinstance(caught.value, KerattnError) and caught.value.exit_code == 1
     assert str(caught.value).startswith(
-        f"Run folder {run} has a folder checkpoints that is not writable (")
+        f"Run folder {run} has a folder checkpoints that is not writable ("
+    )
     undo = make_read_only(tmp_path)
     try:
-        with pytest.raises(RunFolderError, match=rf"^Run folder {tmp_path}/new/run cannot be "
-                                                 rf"created: {tmp_path} is not writable \("):
+        with pytest.raises(
+            RunFolderError,
+            match=rf"^Run folder {tmp_path}/new/run cannot be "
+            rf"created: {tmp_path} is not writable \(",
+        ):
             run_folder.check_writable(tmp_path / "new" / "run", "Run folder", "--run-dir")
     finally:
         undo()

@@ -38,9 +38,12 @@ def _poll(url: str, ready, timeout: float = 180.0):
 
 
 def test_tensorboard_serves_the_run(tmp_path):
-    recipe = write_recipe(tmp_path, "reversal.toml",
-                          training={"steps": 40, "log_every": 10, "checkpoint_every": 100},
-                          evaluation={"every": 20, "probes": ["a b c d e"]})
+    recipe = write_recipe(
+        tmp_path,
+        "reversal.toml",
+        training={"steps": 40, "log_every": 10, "checkpoint_every": 100},
+        evaluation={"every": 20, "probes": ["a b c d e"]},
+    )
     # 40 steps: enough for the probe to get a non-empty output, hence a heatmap.
     train(recipe, tmp_path / "run", strategy="default", print_function=lambda *a: None)
     logdir = tmp_path / "run" / "logs"
@@ -48,13 +51,16 @@ def test_tensorboard_serves_the_run(tmp_path):
     tensorboard = Path(sys.executable).with_name("tensorboard")
     process = subprocess.Popen(
         [str(tensorboard), "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         base = f"http://127.0.0.1:{port}/data/plugin"
         scalars = _poll(f"{base}/scalars/tags", lambda tags: {"train", "valid"} <= set(tags))
         assert {"loss", "learning_rate", "gradient_norm", "tokens_per_second"} <= set(
-            scalars["train"])
+            scalars["train"]
+        )
         assert {"loss", "token_accuracy", "sample_bleu", "sample_chrf"} <= set(scalars["valid"])
         text = _poll(f"{base}/text/tags", lambda tags: "valid" in tags)
         assert "samples" in text["valid"]

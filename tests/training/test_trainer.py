@@ -31,7 +31,8 @@ def _quiet(*args):
 def translator_run(tmp_path_factory):
     directory = tmp_path_factory.mktemp("translator")
     recipe = write_recipe(
-        directory, "reversal.toml",
+        directory,
+        "reversal.toml",
         training={"steps": 40, "log_every": 5, "checkpoint_every": 20},
         evaluation={"every": 20, "probes": PROBES},
     )
@@ -42,7 +43,8 @@ def translator_run(tmp_path_factory):
 
 def _events(folder):
     accumulator = event_accumulator.EventAccumulator(
-        str(folder), size_guidance={event_accumulator.TENSORS: 0})
+        str(folder), size_guidance={event_accumulator.TENSORS: 0}
+    )
     accumulator.Reload()
     return accumulator
 
@@ -50,8 +52,15 @@ def _events(folder):
 def test_translator_trains_and_best_model_reloads(translator_run):
     result, lines = translator_run
     run = result.run_dir
-    for name in ("recipe.toml", "best.keras", "final.keras", "metrics.json",
-                 "vocabulary/source.txt", "vocabulary/target.txt", "checkpoints/checkpoint"):
+    for name in (
+        "recipe.toml",
+        "best.keras",
+        "final.keras",
+        "metrics.json",
+        "vocabulary/source.txt",
+        "vocabulary/target.txt",
+        "checkpoints/checkpoint",
+    ):
         assert (run / name).exists(), name
     assert result.step == 40 and result.stop_reason == "steps"
     metrics = json.loads((run / "metrics.json").read_text())
@@ -73,14 +82,26 @@ def test_event_files_hold_scalars_heatmaps_and_text(translator_run):
     train_events = _events(result.run_dir / "logs" / "train")
     valid_events = _events(result.run_dir / "logs" / "valid")
     train_tags = set(train_events.Tags()["tensors"])
-    assert {"loss", "token_accuracy", "learning_rate", "gradient_norm",
-            "tokens_per_second"} <= train_tags
+    assert {
+        "loss",
+        "token_accuracy",
+        "learning_rate",
+        "gradient_norm",
+        "tokens_per_second",
+    } <= train_tags
     assert [event.step for event in train_events.Tensors("loss")] == list(range(5, 41, 5))
 
     valid_tags = set(valid_events.Tags()["tensors"])
-    scalars = {"loss", "token_accuracy", "sample_bleu", "sample_chrf", "attention/entropy",
-               "attention/late_source_share", "attention/monotonicity",
-               "attention/diagonal_deviation"}
+    scalars = {
+        "loss",
+        "token_accuracy",
+        "sample_bleu",
+        "sample_chrf",
+        "attention/entropy",
+        "attention/late_source_share",
+        "attention/monotonicity",
+        "attention/diagonal_deviation",
+    }
     assert scalars <= valid_tags, valid_tags
     for tag in scalars:
         events = valid_events.Tensors(tag)
@@ -93,7 +114,8 @@ def test_event_files_hold_scalars_heatmaps_and_text(translator_run):
     texts = [source for source, _ in sample]
     expected = metrics.g2p_scores(
         {text: t.text for text, t in zip(texts, final.translate(texts))},
-        {source: [target] for source, target in sample})
+        {source: [target] for source, target in sample},
+    )
     for name in ("word_error_rate", "phoneme_error_rate"):
         events = valid_events.Tensors(f"sample_{name}")
         assert [event.step for event in events] == [20, 40]
@@ -108,7 +130,8 @@ def test_event_files_hold_scalars_heatmaps_and_text(translator_run):
         assert png.startswith(b"\x89PNG")
         image = tf.io.decode_png(png)
         expected = visualization.heatmap_pixel_size(
-            len(translation.source_tokens), len(translation.tokens))
+            len(translation.source_tokens), len(translation.tokens)
+        )
         assert tuple(image.shape[:2]) == expected == (int(height), int(width))
 
     samples = valid_events.Tensors("samples")
@@ -124,7 +147,8 @@ def test_classifier_run_with_token_batches_and_early_stopping(tmp_path):
     # A learning rate of 1e-30 leaves float32 weights (and so the validation loss) unchanged:
     # the first evaluation is the best, the next `patience` ones do not improve on it.
     recipe = write_recipe(
-        tmp_path, "reviews.toml",
+        tmp_path,
+        "reviews.toml",
         optimizer={"learning_rate": 1e-30, "warmup_steps": 0},
         training={"epochs": 5, "log_every": 2, "checkpoint_every": 100},
         evaluation={"every": 2, "patience": 2},
@@ -135,9 +159,18 @@ def test_classifier_run_with_token_batches_and_early_stopping(tmp_path):
     assert [record["step"] for record in result.history] == [2, 4, 6]
     events = _events(tmp_path / "run" / "logs" / "valid")
     tags = set(events.Tags()["tensors"])
-    assert {"loss", "accuracy", "sample_accuracy", "sample_macro_f1", "samples", "top_tokens",
-            "valid_samples", "attention/probe_0", "attention/entropy",
-            "attention/late_source_share"} <= tags
+    assert {
+        "loss",
+        "accuracy",
+        "sample_accuracy",
+        "sample_macro_f1",
+        "samples",
+        "top_tokens",
+        "valid_samples",
+        "attention/probe_0",
+        "attention/entropy",
+        "attention/late_source_share",
+    } <= tags
     assert "attention/monotonicity" not in tags
     model = keras.saving.load_model(tmp_path / "run" / "best.keras")
     assert model.classify("the acting was great").label in ("pos", "neg")
@@ -148,19 +181,22 @@ def test_classifier_run_with_token_batches_and_early_stopping(tmp_path):
 def test_resume_continues_exactly_where_it_stopped(tmp_path):
     # Dropout on: the dropout seed state is part of the checkpoint too.
     recipe = write_recipe(
-        tmp_path, "reversal.toml",
+        tmp_path,
+        "reversal.toml",
         model={"dropout": 0.2},
         training={"steps": 12, "log_every": 3, "checkpoint_every": 100},
         evaluation={"every": 100, "probes": ["a b"]},
     )
-    first = train(recipe, tmp_path / "resumed", max_steps=6, strategy="default",
-                  print_function=_quiet)
+    first = train(
+        recipe, tmp_path / "resumed", max_steps=6, strategy="default", print_function=_quiet
+    )
     assert first.step == 6 and first.stop_reason == "max_steps"
     with pytest.raises(RunFolderConflict, match="already has a run's progress .*; pass --resume"):
         train(recipe, tmp_path / "resumed", strategy="default", print_function=_quiet)
     lines = []
-    resumed = train(recipe, tmp_path / "resumed", resume=True, strategy="default",
-                    print_function=lines.append)
+    resumed = train(
+        recipe, tmp_path / "resumed", resume=True, strategy="default", print_function=lines.append
+    )
     assert lines[0].startswith("resumed from step 6")
     straight = train(recipe, tmp_path / "straight", strategy="default", print_function=_quiet)
     assert resumed.step == straight.step == 12
@@ -197,17 +233,36 @@ def test_cli_reports_recipe_errors(tmp_path, capsys):
     assert cli.main(["train", str(recipe), "--run-dir", str(tmp_path / "x"), "--resume"]) == 2
     assert capsys.readouterr().err == (
         f"kerattn train: Run folder {tmp_path / 'x'} has no checkpoint to resume from; train "
-        "without --resume to start it.\n")
+        "without --resume to start it.\n"
+    )
     assert not (tmp_path / "x").exists()
 
 
 def test_cli_trains_a_recipe(tmp_path, capsys):
-    recipe = write_recipe(tmp_path, "reviews.toml",
-                          training={"epochs": 1, "log_every": 50, "checkpoint_every": 100},
-                          evaluation={"every": 100, "probes": []})
+    recipe = write_recipe(
+        tmp_path,
+        "reviews.toml",
+        training={"epochs": 1, "log_every": 50, "checkpoint_every": 100},
+        evaluation={"every": 100, "probes": []},
+    )
     run = tmp_path / "run"
-    assert cli.main(["train", str(recipe), "--run-dir", str(run), "--max-steps", "3",
-                     "--strategy", "default", "--logdir", str(tmp_path / "tb")]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                str(recipe),
+                "--run-dir",
+                str(run),
+                "--max-steps",
+                "3",
+                "--strategy",
+                "default",
+                "--logdir",
+                str(tmp_path / "tb"),
+            ]
+        )
+        == 0
+    )
     output = capsys.readouterr().out
     assert "done: step 3 (max_steps)" in output
     assert (run / "final.keras").is_file() and (tmp_path / "tb" / "valid").is_dir()
@@ -217,9 +272,13 @@ def test_cli_trains_a_recipe(tmp_path, capsys):
 def test_translator_without_attention_trains(tmp_path):
     # attention="none" leaves the encoder's annotation projection out of the loss: its
     # gradient is None, and the step must still run (the kernel stays as initialised).
-    recipe = write_recipe(tmp_path, "reversal.toml", model={"attention": "none"},
-                          training={"steps": 3, "log_every": 1, "checkpoint_every": 100},
-                          evaluation={"every": 3, "probes": ["a b c"]})
+    recipe = write_recipe(
+        tmp_path,
+        "reversal.toml",
+        model={"attention": "none"},
+        training={"steps": 3, "log_every": 1, "checkpoint_every": 100},
+        evaluation={"every": 3, "probes": ["a b c"]},
+    )
     result = train(recipe, tmp_path / "run", strategy="default", print_function=_quiet)
     assert result.step == 3
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
@@ -236,14 +295,29 @@ def test_translator_without_attention_trains(tmp_path):
 
 @pytest.mark.slow
 def test_mixed_precision_trains_and_resumes_on_cpu(tmp_path):
-    recipe = write_recipe(tmp_path, "reversal.toml",
-                          training={"steps": 8, "log_every": 2, "checkpoint_every": 4},
-                          evaluation={"every": 100, "probes": ["a b c"]})
-    first = train(recipe, tmp_path / "run", mixed_precision=True, max_steps=4,
-                  strategy="default", print_function=_quiet)
+    recipe = write_recipe(
+        tmp_path,
+        "reversal.toml",
+        training={"steps": 8, "log_every": 2, "checkpoint_every": 4},
+        evaluation={"every": 100, "probes": ["a b c"]},
+    )
+    first = train(
+        recipe,
+        tmp_path / "run",
+        mixed_precision=True,
+        max_steps=4,
+        strategy="default",
+        print_function=_quiet,
+    )
     assert keras.config.dtype_policy().name == "float32"  # the global policy is put back
-    resumed = train(recipe, tmp_path / "run", mixed_precision=True, resume=True,
-                    strategy="default", print_function=_quiet)
+    resumed = train(
+        recipe,
+        tmp_path / "run",
+        mixed_precision=True,
+        resume=True,
+        strategy="default",
+        print_function=_quiet,
+    )
     assert (first.step, resumed.step) == (4, 8)
     log = json.loads((tmp_path / "run" / "metrics.json").read_text())["training"]
     assert [r["step"] for r in log] == [2, 4, 6, 8]
@@ -257,12 +331,21 @@ def test_mixed_precision_trains_and_resumes_on_cpu(tmp_path):
 @pytest.mark.parametrize("fixture", ["reviews.toml", "reversal.toml"])
 def test_xla_flag_compiles_the_step_or_explains_why_not(tmp_path, fixture):
     # On TF 2.21 the classifier compiles; the translator's decoder scan does not (see trainer).
-    recipe = write_recipe(tmp_path, fixture,
-                          training={"log_every": 50, "checkpoint_every": 100},
-                          evaluation={"every": 100, "probes": []})
+    recipe = write_recipe(
+        tmp_path,
+        fixture,
+        training={"log_every": 50, "checkpoint_every": 100},
+        evaluation={"every": 100, "probes": []},
+    )
     try:
-        result = train(recipe, tmp_path / "run", xla=True, max_steps=2, strategy="default",
-                       print_function=_quiet)
+        result = train(
+            recipe,
+            tmp_path / "run",
+            xla=True,
+            max_steps=2,
+            strategy="default",
+            print_function=_quiet,
+        )
     except RuntimeError as error:
         assert str(error).startswith("--xla: XLA could not compile this model's train step")
     else:
@@ -273,8 +356,10 @@ def test_empty_training_split_is_a_recipe_error(tmp_path):
     (tmp_path / "empty.tsv").write_text("")
     (tmp_path / "valid.tsv").write_text("good film\tpos\nbad film\tneg\n")
     recipe = tmp_path / "recipe.toml"
-    recipe.write_text('[model]\nfamily = "classifier"\n[data]\ntrain = "empty.tsv"\n'
-                      'valid = "valid.tsv"\n[training]\nbatch_size = 4\nsteps = 2\n')
+    recipe.write_text(
+        '[model]\nfamily = "classifier"\n[data]\ntrain = "empty.tsv"\n'
+        'valid = "valid.tsv"\n[training]\nbatch_size = 4\nsteps = 2\n'
+    )
     with pytest.raises(RecipeError, match=r"^\[data\] train file .*empty.tsv has no rows.$"):
         train(recipe, tmp_path / "run", strategy="default", print_function=_quiet)
     assert not (tmp_path / "run").exists()  # checked before anything is written

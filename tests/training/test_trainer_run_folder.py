@@ -30,9 +30,15 @@ def _quiet(*args):
 
 def _recipe(directory, **training):
     return write_recipe(
-        directory, "reversal.toml",
-        training={"steps": 6, "log_every": 1, "checkpoint_every": 2, "keep_checkpoints": 3,
-                  **training},
+        directory,
+        "reversal.toml",
+        training={
+            "steps": 6,
+            "log_every": 1,
+            "checkpoint_every": 2,
+            "keep_checkpoints": 3,
+            **training,
+        },
         evaluation={"every": 100, "sample_size": 8, "probes": ["a b"]},
     )
 
@@ -55,9 +61,13 @@ def run_copy(trained, tmp_path):
 
 
 def _snapshot(folder):
-    return {os.path.relpath(os.path.join(root, name), folder):
-            open(os.path.join(root, name), "rb").read()
-            for root, _, files in os.walk(folder) for name in files}
+    return {
+        os.path.relpath(os.path.join(root, name), folder): open(
+            os.path.join(root, name), "rb"
+        ).read()
+        for root, _, files in os.walk(folder)
+        for name in files
+    }
 
 
 def _flip_a_byte(path):
@@ -119,8 +129,10 @@ def test_no_readable_checkpoint_is_one_sentence_and_nothing_is_deleted(run_copy,
     assert message.startswith(f"Run folder {run} has no readable checkpoint (ckpt-6: ")
     assert "ckpt-4: " in message and "ckpt-2: " in message and "nothing was deleted" in message
     assert _snapshot(run) == before
-    assert cli.main(["train", str(recipe), "--run-dir", str(run), "--resume",
-                     "--strategy", "default"]) == 1
+    assert (
+        cli.main(["train", str(recipe), "--run-dir", str(run), "--resume", "--strategy", "default"])
+        == 1
+    )
     _one_line(capsys, f"kerattn train: Run folder {run} has no readable checkpoint (")
     assert _snapshot(run) == before
 
@@ -134,7 +146,8 @@ def test_a_run_with_progress_needs_resume_or_overwrite(run_copy, capsys):
     assert str(caught.value) == (
         f"Run folder {run} already has a run's progress (checkpoints/, best.keras, final.keras, "
         "metrics.json); pass --resume to continue it, or --overwrite to start it again "
-        "(replacing the run's own files only), or choose another --run-dir.")
+        "(replacing the run's own files only), or choose another --run-dir."
+    )
     assert cli.main(["train", str(recipe), "--run-dir", str(run), "--strategy", "default"]) == 2
     err = _one_line(capsys, f"kerattn train: Run folder {run} already has a run's progress")
     assert "--resume" in err and "--overwrite" in err
@@ -151,8 +164,9 @@ def test_overwrite_replaces_only_the_runs_own_files(run_copy):
     (run / "data" / "extra.tsv").write_text("a\tb\n")
     old_best = (run / "best.keras").read_bytes()
     lines = []
-    result = train(recipe, run, overwrite=True, max_steps=2, strategy="default",
-                   print_function=lines.append)
+    result = train(
+        recipe, run, overwrite=True, max_steps=2, strategy="default", print_function=lines.append
+    )
     assert result.step == 2 and result.stop_reason == "max_steps"
     assert any(line.startswith("warning: --overwrite: removed the earlier run's") for line in lines)
     assert checkpoints.checkpoint_numbers(run / "checkpoints") == [2]
@@ -184,29 +198,43 @@ def test_stale_temporaries_are_removed_when_the_run_starts(run_copy):
     train(recipe, run, resume=True, strategy="default", print_function=lines.append)
     assert not tf_temporary.exists() and not ours.exists() and not best.exists()
     assert foreign.exists() and user.exists()
-    assert any(line.startswith("warning: removed 3 temporary file(s) an interrupted run left:")
-               for line in lines), lines
+    assert any(
+        line.startswith("warning: removed 3 temporary file(s) an interrupted run left:")
+        for line in lines
+    ), lines
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"model": {"attention": "bahdanu"}},
-     "[model] attention must be one of 'bahdanau', 'luong_dot', 'luong_general', "
-     "'luong_concat', 'bahdanau_monotonic', 'luong_monotonic', 'none'; received "
-     "'bahdanu'."),
-    ({"model": {"dropout": 1.5}}, "[model] dropout must be in [0, 1); received 1.5."),
-    ({"model": {"units": 33}}, "[model] units must be even for a translator"),
-    ({"model": {"embedding_dim": 0}}, "[model] embedding_dim must be >= 1; received 0."),
-    ({"model": {"input_feeding": "yes"}},
-     "[model] input_feeding must be true or false; received 'yes' (str)."),
-    ({"training": {"steps": -3}}, "[training] steps must be >= 1; received -3."),
-    ({"training": {"batch_size": "32"}},
-     "[training] batch_size must be of type int; received '32' (str)."),
-    ({"training": {"colour": "red"}}, "Unknown key 'colour' in [training]; accepted keys are "),
-    ({"optimizer": {"learning_rate": -1.0}},
-     "[optimizer] learning_rate must be > 0; received -1.0."),
-])
-def test_recipe_mistakes_are_one_sentence_and_leave_nothing_on_disk(tmp_path, overrides,
-                                                                    message, capsys):
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            {"model": {"attention": "bahdanu"}},
+            "[model] attention must be one of 'bahdanau', 'luong_dot', 'luong_general', "
+            "'luong_concat', 'bahdanau_monotonic', 'luong_monotonic', 'none'; received "
+            "'bahdanu'.",
+        ),
+        ({"model": {"dropout": 1.5}}, "[model] dropout must be in [0, 1); received 1.5."),
+        ({"model": {"units": 33}}, "[model] units must be even for a translator"),
+        ({"model": {"embedding_dim": 0}}, "[model] embedding_dim must be >= 1; received 0."),
+        (
+            {"model": {"input_feeding": "yes"}},
+            "[model] input_feeding must be true or false; received 'yes' (str).",
+        ),
+        ({"training": {"steps": -3}}, "[training] steps must be >= 1; received -3."),
+        (
+            {"training": {"batch_size": "32"}},
+            "[training] batch_size must be of type int; received '32' (str).",
+        ),
+        ({"training": {"colour": "red"}}, "Unknown key 'colour' in [training]; accepted keys are "),
+        (
+            {"optimizer": {"learning_rate": -1.0}},
+            "[optimizer] learning_rate must be > 0; received -1.0.",
+        ),
+    ],
+)
+def test_recipe_mistakes_are_one_sentence_and_leave_nothing_on_disk(
+    tmp_path, overrides, message, capsys
+):
     recipe = write_recipe(tmp_path, "reversal.toml", **overrides)
     run = tmp_path / "run"
     with pytest.raises(RecipeError) as caught:
@@ -228,8 +256,10 @@ def test_a_model_setting_only_the_model_refuses_leaves_nothing_on_disk(tmp_path,
     recipe = _recipe(tmp_path)
     with pytest.raises(RecipeError) as caught:
         train(recipe, tmp_path / "run", strategy="default", print_function=_quiet)
-    assert str(caught.value) == ("The recipe's [model] settings do not make a translator "
-                                 "(`units` must be an even int >= 2; received units=3).")
+    assert str(caught.value) == (
+        "The recipe's [model] settings do not make a translator "
+        "(`units` must be an even int >= 2; received units=3)."
+    )
     assert not (tmp_path / "run").exists()
 
 
@@ -244,13 +274,16 @@ def test_ctrl_c_stops_with_a_checkpoint_and_says_how_to_continue(tmp_path):
             lines.append(line)
             if line.startswith(f"step {step}/"):
                 os.kill(os.getpid(), signal.SIGINT)
+
         return show
 
     with pytest.raises(TrainingInterrupted) as caught:
         train(recipe, run, strategy="default", print_function=press_ctrl_c_at(3))
     assert isinstance(caught.value, KerattnError) and caught.value.exit_code == 130
-    assert str(caught.value) == (f"training interrupted at step 3; continue with: kerattn train "
-                                 f"{recipe} --run-dir {run} --resume")
+    assert str(caught.value) == (
+        f"training interrupted at step 3; continue with: kerattn train "
+        f"{recipe} --run-dir {run} --resume"
+    )
     assert any(line.startswith("warning: Ctrl-C: stopping after this step") for line in lines)
     assert signal.getsignal(signal.SIGINT) is handler_before
     assert checkpoints.checkpoint_numbers(run / "checkpoints") == [3]
@@ -262,8 +295,10 @@ def test_ctrl_c_stops_with_a_checkpoint_and_says_how_to_continue(tmp_path):
         if line.startswith("step 5/"):
             raise KeyboardInterrupt
 
-    with pytest.raises(TrainingInterrupted, match="^training interrupted at step 3; continue "
-                                                  "with: kerattn train .* --resume$"):
+    with pytest.raises(
+        TrainingInterrupted,
+        match="^training interrupted at step 3; continue with: kerattn train .* --resume$",
+    ):
         train(recipe, run, resume=True, strategy="default", print_function=interrupt_at_step_5)
     assert checkpoints.checkpoint_numbers(run / "checkpoints") == [3]
     result = train(recipe, run, resume=True, strategy="default", print_function=_quiet)
@@ -283,13 +318,13 @@ def test_ctrl_c_before_the_first_checkpoint_says_to_start_again(tmp_path):
         train(recipe, tmp_path / "run", strategy="default", print_function=interrupt_at_step_1)
     assert str(caught.value) == (
         "training interrupted before its first checkpoint; start again with: kerattn train "
-        f"{recipe} --run-dir {tmp_path / 'run'}")
+        f"{recipe} --run-dir {tmp_path / 'run'}"
+    )
     train(recipe, tmp_path / "run", max_steps=1, strategy="default", print_function=_quiet)
 
 
 @pytest.mark.parametrize("which", ["run folder", "log folder"])
-def test_a_folder_that_cannot_be_written_is_refused_up_front(tmp_path, monkeypatch, capsys,
-                                                             which):
+def test_a_folder_that_cannot_be_written_is_refused_up_front(tmp_path, monkeypatch, capsys, which):
     def not_reached(*args, **kwargs):
         raise AssertionError("the data was read before the folders were checked")
 
@@ -302,8 +337,21 @@ def test_a_folder_that_cannot_be_written_is_refused_up_front(tmp_path, monkeypat
     try:
         with pytest.raises(RunFolderError) as caught:
             train(recipe, run, logdir=logdir, strategy="default", print_function=_quiet)
-        assert cli.main(["train", str(recipe), "--run-dir", str(run), "--logdir", str(logdir),
-                         "--strategy", "default"]) == 1
+        assert (
+            cli.main(
+                [
+                    "train",
+                    str(recipe),
+                    "--run-dir",
+                    str(run),
+                    "--logdir",
+                    str(logdir),
+                    "--strategy",
+                    "default",
+                ]
+            )
+            == 1
+        )
     finally:
         undo()
     what = "Run folder" if which == "run folder" else "TensorBoard folder"

@@ -47,23 +47,29 @@ def spanish_tokenizer():
 @pytest.fixture(scope="session")
 def review_tokenizer():
     texts = ["a great film", "a terrible film", "great acting and a fine story", "boring"]
-    return WordPieceTokenizer(train_wordpiece_vocabulary(texts, 200, lowercase=True), lowercase=True)
+    return WordPieceTokenizer(
+        train_wordpiece_vocabulary(texts, 200, lowercase=True), lowercase=True
+    )
 
 
 def symbol_tokenizer(symbols: str) -> SymbolTokenizer:
-    return SymbolTokenizer(train_symbol_vocabulary([" ".join(symbols)], split="whitespace"),
-                           split="whitespace")
+    return SymbolTokenizer(
+        train_symbol_vocabulary([" ".join(symbols)], split="whitespace"), split="whitespace"
+    )
 
 
 def tiny_translator(english, spanish) -> Translator:
     keras.utils.set_random_seed(0)
     return Translator(
-        english, spanish, embedding_dim=16, units=32, max_source_length=24, max_target_length=20,
+        english,
+        spanish,
+        embedding_dim=16,
+        units=32,
+        max_source_length=24,
+        max_target_length=20,
     )
 
 
 def tiny_classifier(tokenizer) -> Classifier:
     keras.utils.set_random_seed(0)
-    return Classifier(
-        tokenizer, ["negative", "positive"], embedding_dim=8, units=8, max_length=16
-    )
+    return Classifier(tokenizer, ["negative", "positive"], embedding_dim=8, units=8, max_length=16)

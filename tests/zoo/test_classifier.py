@@ -18,8 +18,12 @@ REVIEWS = ["A great film.", "A terrible, boring film!", "great acting", "Boring.
 def classifier(request, review_tokenizer):
     keras.utils.set_random_seed(0)
     return Classifier(
-        review_tokenizer, ["negative", "positive"], embedding_dim=8, units=8,
-        pooling=request.param, max_length=12,
+        review_tokenizer,
+        ["negative", "positive"],
+        embedding_dim=8,
+        units=8,
+        pooling=request.param,
+        max_length=12,
     )
 
 
@@ -40,7 +44,9 @@ def test_batch_composition_never_changes_a_result(classifier):
     batched = classifier.classify([" ".join(REVIEWS * 5), REVIEWS[2], REVIEWS[0]])[1]
     assert batched.tokens == alone.tokens and batched.label == alone.label
     for label in classifier.labels:
-        np.testing.assert_allclose(batched.probabilities[label], alone.probabilities[label], atol=1e-6)
+        np.testing.assert_allclose(
+            batched.probabilities[label], alone.probabilities[label], atol=1e-6
+        )
     np.testing.assert_allclose(batched.token_weights, alone.token_weights, atol=1e-6)
 
 
@@ -79,18 +85,27 @@ def test_a_file_saved_before_the_backbone_split_is_named_as_such(classifier, tmp
             del weights["backbone"]
         archive.write(tmp_path / "weights.h5", "model.weights.h5")
     assert load_model(tmp_path / "new.keras").labels == classifier.labels
-    with pytest.raises(ModelLoadError, match=r"holds a Classifier saved before kerattn split its "
-                       r"models into backbone, preprocessor and task, .* zoo/README.md"):
+    with pytest.raises(
+        ModelLoadError,
+        match=r"holds a Classifier saved before kerattn split its "
+        r"models into backbone, preprocessor and task, .* zoo/README.md",
+    ):
         load_model(old)
 
 
 def test_fit_step_runs_on_prepared_batches(classifier):
     # A config carries no vocabulary (it is an asset), so the clone shares the tokenizer.
     config = {**classifier.get_config(), "tokenizer": classifier.tokenizer}
-    clone = Classifier(**{k: v for k, v in config.items() if k not in ("name", "trainable", "dtype")})
+    clone = Classifier(
+        **{k: v for k, v in config.items() if k not in ("name", "trainable", "dtype")}
+    )
     clone.set_weights(classifier.get_weights())
     clone.compile()
-    dataset = tf.data.Dataset.from_tensor_slices((REVIEWS, [1, 0, 1, 0])).batch(2).map(clone.prepare_batch)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((REVIEWS, [1, 0, 1, 0]))
+        .batch(2)
+        .map(clone.prepare_batch)
+    )
     history = clone.fit(dataset, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0]) and "accuracy" in history.history
 
@@ -100,7 +115,9 @@ def test_fit_step_runs_on_prepared_batches(classifier):
     [["only"], ["a", "a"], ["a", ""]],
 )
 def test_invalid_labels_fail_clearly(review_tokenizer, labels):
-    with pytest.raises(ValueError, match=r"`labels` must be at least two unique, non-empty strings"):
+    with pytest.raises(
+        ValueError, match=r"`labels` must be at least two unique, non-empty strings"
+    ):
         Classifier(review_tokenizer, labels)
 
 

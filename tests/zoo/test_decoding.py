@@ -120,8 +120,12 @@ def brute_force_best(tables, table, source_length, width, max_length, alpha, bet
     scored = sorted(
         (
             numpy_score(
-                log_prob, len(tokens), np.sum(rows, axis=0) if rows else np.zeros(width),
-                source_length, alpha, beta,
+                log_prob,
+                len(tokens),
+                np.sum(rows, axis=0) if rows else np.zeros(width),
+                source_length,
+                alpha,
+                beta,
             ),
             tokens,
         )
@@ -163,8 +167,13 @@ def decoder(search: str, **options):
     def decode(tables, table_ids, source_mask, max_lengths):
         model = MarkovModel(tables)
         return search_function(
-            model.step, model.initial_state(table_ids, source_mask), START, END, max_lengths,
-            source_mask, **options,
+            model.step,
+            model.initial_state(table_ids, source_mask),
+            START,
+            END,
+            max_lengths,
+            source_mask,
+            **options,
         )
 
     return decode
@@ -186,8 +195,11 @@ def rows(result: DecodeResult, index: int) -> DecodeResult:
     """One sentence of a result, trimmed to its own length."""
     length = result.lengths[index]
     return DecodeResult(
-        result.tokens[index, :length], result.lengths[index], result.scores[index],
-        result.log_probs[index], result.attention[index, :length],
+        result.tokens[index, :length],
+        result.lengths[index],
+        result.scores[index],
+        result.log_probs[index],
+        result.attention[index, :length],
     )
 
 
@@ -224,7 +236,10 @@ def test_beam_size_one_equals_greedy_exactly(batch):
     for options in ({}, {"length_penalty": 0.6, "coverage_penalty": 0.3}):
         greedy = run("greedy", **batch, **options)
         beam = run(
-            "beam", **batch, beam_size=1, length_penalty=options.get("length_penalty", 0.0),
+            "beam",
+            **batch,
+            beam_size=1,
+            length_penalty=options.get("length_penalty", 0.0),
             coverage_penalty=options.get("coverage_penalty", 0.0),
         )
         assert_same_result(beam, greedy)
@@ -241,8 +256,13 @@ def test_exhaustive_beam_finds_the_brute_force_optimum(batch, alpha, beta):
     width = batch["source_mask"].shape[1]
     for index, table in enumerate(batch["table_ids"]):
         tokens, score, gap = brute_force_best(
-            batch["tables"], table, source_lengths[index], width, batch["max_lengths"][index],
-            alpha, beta,
+            batch["tables"],
+            table,
+            source_lengths[index],
+            width,
+            batch["max_lengths"][index],
+            alpha,
+            beta,
         )
         np.testing.assert_allclose(result.scores[index], score, rtol=1e-5, atol=1e-5)
         if gap > 1e-4:  # a near-tie may legitimately flip in float32
@@ -276,9 +296,13 @@ def assert_consistent_with_model(
         )
         np.testing.assert_allclose(result.log_probs[index], log_prob, rtol=1e-5)
         np.testing.assert_allclose(result.attention[index, :length], attention, atol=1e-7)
-        assert not result.attention[index, :, source_lengths[index]:].any()
+        assert not result.attention[index, :, source_lengths[index] :].any()
         score = numpy_score(
-            log_prob, length, attention.sum(axis=0), source_lengths[index], length_penalty,
+            log_prob,
+            length,
+            attention.sum(axis=0),
+            source_lengths[index],
+            length_penalty,
             coverage_penalty,
         )
         np.testing.assert_allclose(result.scores[index], score, rtol=1e-5)
@@ -323,12 +347,14 @@ def test_greedy_anchor_keeps_a_better_greedy_hypothesis():
     # Greedy: START→3 (0.4), 3→END (0.3): [3, END], probability 0.12, ended at step 2.
     # Beam of 2 at step 2: [4, 3] and [4, 5] (0.35·0.5 = 0.175 each) outrank [3, END] (0.12)
     # and plain beam search would drop it; both then end at ≤ 0.175·0.4 = 0.07 < 0.12.
-    tables = first_order_tables({
-        START: {3: 0.4, 4: 0.35, 5: 0.25},
-        3: {END: 0.3, 3: 0.24, 4: 0.23, 5: 0.23},
-        4: {3: 0.5, 5: 0.5},
-        5: {END: 0.4, 3: 0.3, 4: 0.3},
-    })
+    tables = first_order_tables(
+        {
+            START: {3: 0.4, 4: 0.35, 5: 0.25},
+            3: {END: 0.3, 3: 0.24, 4: 0.23, 5: 0.23},
+            4: {3: 0.5, 5: 0.5},
+            5: {END: 0.4, 3: 0.3, 4: 0.3},
+        }
+    )
     arguments = (tables, [0], mask_from_lengths([2]), [3])
     greedy = run("greedy", *arguments)
     beam = run("beam", *arguments, beam_size=2, length_penalty=0.0)
@@ -373,8 +399,17 @@ def test_coverage_penalty_changes_the_ranking_as_the_formula_says():
     state = MarkovModel.initial_state([0], source_mask)
     step = step_attention_model(tables)
     results = {
-        beta: beam_search(step, state, START, END, [3], source_mask, beam_size=2,
-                          length_penalty=0.0, coverage_penalty=beta)
+        beta: beam_search(
+            step,
+            state,
+            START,
+            END,
+            [3],
+            source_mask,
+            beam_size=2,
+            length_penalty=0.0,
+            coverage_penalty=beta,
+        )
         for beta in (0.0, 0.2)
     }
     np.testing.assert_array_equal(results[0.0].tokens, [[END]])
@@ -384,8 +419,11 @@ def test_coverage_penalty_changes_the_ranking_as_the_formula_says():
     np.testing.assert_allclose(results[0.2].attention, [[[0.9, 0.1, 0.0], [0.1, 0.9, 0.0]]])
     # The same formula from hypothesis_scores, for the losing hypothesis.
     losing = hypothesis_scores(
-        tf.constant([np.log(0.5)], tf.float32), tf.constant([1]), tf.constant([[0.9, 0.1, 0.0]]),
-        tf.constant(source_mask), coverage_penalty=0.2,
+        tf.constant([np.log(0.5)], tf.float32),
+        tf.constant([1]),
+        tf.constant([[0.9, 0.1, 0.0]]),
+        tf.constant(source_mask),
+        coverage_penalty=0.2,
     )
     np.testing.assert_allclose(losing, [np.log(0.5) + 0.2 * np.log(0.09)], rtol=1e-6)
 
@@ -423,8 +461,13 @@ def test_stops_as_soon_as_every_hypothesis_has_ended(search, options):
     @tf.function
     def decode(max_lengths, source_mask):
         return search_function(
-            model.step, model.initial_state([0, 0], source_mask), START, END, max_lengths,
-            source_mask, **options,
+            model.step,
+            model.initial_state([0, 0], source_mask),
+            START,
+            END,
+            max_lengths,
+            source_mask,
+            **options,
         )
 
     result = decode(tf.constant([20, 20]), tf.constant(mask_from_lengths([2, 3])))
@@ -440,8 +483,11 @@ def test_batch_composition_does_not_change_a_sentence(batch):
             # Alone: no batch mates with other tables, source lengths and max lengths. (Same
             # padded width: the toy attention's uniform part depends on it.)
             alone = run(
-                search, batch["tables"], batch["table_ids"][index : index + 1],
-                batch["source_mask"][index : index + 1], batch["max_lengths"][index : index + 1],
+                search,
+                batch["tables"],
+                batch["table_ids"][index : index + 1],
+                batch["source_mask"][index : index + 1],
+                batch["max_lengths"][index : index + 1],
                 **options,
             )
             expected = rows(together, index)
@@ -479,7 +525,12 @@ def test_runs_eagerly_with_a_float16_model(batch):
 
     state = model.initial_state(batch["table_ids"], batch["source_mask"])
     result = beam_search(
-        half_precision_step, state, START, END, batch["max_lengths"], batch["source_mask"],
+        half_precision_step,
+        state,
+        START,
+        END,
+        batch["max_lengths"],
+        batch["source_mask"],
         beam_size=2,
     )
     assert result.scores.dtype == result.attention.dtype == tf.float32
@@ -505,8 +556,16 @@ class Translator(tf.Module):
         table_ids = tf.strings.to_hash_bucket_fast(sentences, self.tables.shape[0])
         state = MarkovModel.initial_state(tf.cast(table_ids, tf.int32), source_mask)
         max_lengths = tf.minimum(2 * tf.cast(words.row_lengths(), tf.int32) + 1, 6)
-        beam = beam_search(self.step, state, START, END, max_lengths, source_mask,
-                           beam_size=3, coverage_penalty=0.2)
+        beam = beam_search(
+            self.step,
+            state,
+            START,
+            END,
+            max_lengths,
+            source_mask,
+            beam_size=3,
+            coverage_penalty=0.2,
+        )
         greedy = greedy_search(self.step, state, START, END, max_lengths, source_mask)
         return {
             **{f"beam_{name}": value for name, value in beam._asdict().items()},
@@ -531,8 +590,10 @@ def test_exports_to_a_saved_model_with_core_ops_and_identical_outputs(tmp_path):
     reloaded = tf.saved_model.load(str(tmp_path))
     for function in (reloaded.translate, reloaded.signatures["serving_default"]):
         for batch_of in (sentences, sentences[:1]):
-            outputs = function(batch_of) if function is reloaded.translate else function(
-                sentences=batch_of
+            outputs = (
+                function(batch_of)
+                if function is reloaded.translate
+                else function(sentences=batch_of)
             )
             reference = module.translate(batch_of)
             for name, value in reference.items():

@@ -34,8 +34,17 @@ PRONUNCIATIONS = [
     ("dog", "D AO G"),
     ("cat", "K AE T"),  # a repeated row is one reference, not two
 ]
-REPORT_KEYS = {"task", "metrics", "counts", "settings", "timing", "model", "data", "origin",
-               "limit"}
+REPORT_KEYS = {
+    "task",
+    "metrics",
+    "counts",
+    "settings",
+    "timing",
+    "model",
+    "data",
+    "origin",
+    "limit",
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +61,20 @@ def saved(tmp_path_factory):
     paths = {}
     models = {
         "translation": Translator(
-            english_tokenizer, spanish_tokenizer, embedding_dim=8, units=8,
-            max_source_length=24, max_target_length=12,
+            english_tokenizer,
+            spanish_tokenizer,
+            embedding_dim=8,
+            units=8,
+            max_source_length=24,
+            max_target_length=12,
         ),
         "g2p": Translator(
             symbol_tokenizer("abcdefghijklmnopqrstuvwxyz"),
             symbol_tokenizer(["T", "AH", "M", "EY", "AA", "OW", "K", "AE", "D", "AO", "G"]),
-            embedding_dim=8, units=8, max_source_length=12, max_target_length=8,
+            embedding_dim=8,
+            units=8,
+            max_source_length=12,
+            max_target_length=8,
         ),
         "classification": Classifier(
             review_tokenizer, ["negative", "positive"], embedding_dim=8, units=4, max_length=12
@@ -78,8 +94,10 @@ def saved(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def loaded(saved):
-    return {task: evaluation.load_model_for_evaluation(saved[task])
-            for task in ("translation", "g2p", "classification")}
+    return {
+        task: evaluation.load_model_for_evaluation(saved[task])
+        for task in ("translation", "g2p", "classification")
+    }
 
 
 def test_task_is_detected_from_the_model(loaded):
@@ -93,11 +111,19 @@ def test_translation_report_equals_metrics_on_the_models_own_output(saved, loade
     assert report["task"] == "translation" and report["limit"] == 5
     assert report["model"] == "Translator" and report["data"] == str(saved["translation_data"])
     assert set(report["metrics"]) == {
-        "bleu", "chrf", "bleu_signature", "chrf_signature", "bleu_details", "bleu_by_source_length"
+        "bleu",
+        "chrf",
+        "bleu_signature",
+        "chrf_signature",
+        "bleu_details",
+        "bleu_by_source_length",
     }
     assert set(report["counts"]) == {"examples", "truncated", "empty_translations"}
     assert report["settings"] == {
-        "beam_size": 1, "batch_size": 64, "length_penalty": 0.6, "tokenize": "13a",
+        "beam_size": 1,
+        "batch_size": 64,
+        "length_penalty": 0.6,
+        "tokenize": "13a",
         "bucket_edges": [0, 10, 20, 30, 50],
     }
     assert set(report["timing"]) == {"seconds", "examples_per_second", "warmup_seconds"}
@@ -140,8 +166,11 @@ def test_g2p_groups_alternate_pronunciations(saved, loaded, tmp_path):
     report = evaluation.evaluate_file(loaded["g2p"], saved["g2p_data"])
     assert report["task"] == "g2p"
     assert set(report["metrics"]) == {"word_error_rate", "phoneme_error_rate"}
-    references = {"tomato": ["T AH M EY T OW", "T AH M AA T OW"], "cat": ["K AE T"],
-                  "dog": ["D AO G"]}
+    references = {
+        "tomato": ["T AH M EY T OW", "T AH M AA T OW"],
+        "cat": ["K AE T"],
+        "dog": ["D AO G"],
+    }
     predictions = {word: loaded["g2p"].translate(word).text for word in references}
     scores = metrics.g2p_scores(predictions, references)
     assert report["metrics"]["word_error_rate"] == scores["word_error_rate"]
@@ -153,17 +182,17 @@ def test_g2p_groups_alternate_pronunciations(saved, loaded, tmp_path):
     assert limited["counts"]["examples"] == 1 and limited["counts"]["words_with_alternates"] == 1
 
     alternates = tmp_path / "alternates.tsv"
-    write_rows(alternates, [("dog", "D AO G", "test"), ("dog", "D AA G", "test"),
-                            ("zebra", "Z IY B R AH", "train")])
+    write_rows(
+        alternates,
+        [("dog", "D AO G", "test"), ("dog", "D AA G", "test"), ("zebra", "Z IY B R AH", "train")],
+    )
     extended = evaluation.evaluate_file(
         loaded["g2p"], saved["g2p_data"], alternates_path=alternates
     )
     assert extended["counts"]["examples"] == 3 and extended["counts"]["words_with_alternates"] == 2
     assert extended["settings"]["alternates"] == str(alternates)
     # The G2P model is a Translator, so it can also be scored as translation (BLEU on phonemes).
-    as_translation = evaluation.evaluate_file(
-        loaded["g2p"], saved["g2p_data"], task="translation"
-    )
+    as_translation = evaluation.evaluate_file(loaded["g2p"], saved["g2p_data"], task="translation")
     assert as_translation["task"] == "translation" and as_translation["counts"]["examples"] == 5
 
 
@@ -201,12 +230,14 @@ def test_format_report_is_an_aligned_table(saved, loaded):
 
 
 def test_cli_prints_a_table_or_json(saved, capsys):
-    code = cli.main(["evaluate", str(saved["classification"]),
-                     "--data", str(saved["classification_data"])])
+    code = cli.main(
+        ["evaluate", str(saved["classification"]), "--data", str(saved["classification_data"])]
+    )
     assert code == 0
     assert "accuracy" in capsys.readouterr().out
-    code = cli.main(["evaluate", str(saved["g2p"]), "--data", str(saved["g2p_data"]),
-                     "--limit", "2", "--json"])
+    code = cli.main(
+        ["evaluate", str(saved["g2p"]), "--data", str(saved["g2p_data"]), "--limit", "2", "--json"]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert set(report) == REPORT_KEYS and report["task"] == "g2p"
@@ -222,14 +253,37 @@ def test_cli_passes_every_flag_to_evaluate_file(monkeypatch, capsys):
         return {"task": "fake"}
 
     monkeypatch.setattr(evaluation, "evaluate_file", fake_evaluate_file)
-    argv = ["evaluate", "m.keras", "--data", "d.tsv", "--task", "g2p", "--beam-size", "4",
-            "--batch-size", "8", "--limit", "10", "--alternates", "a.tsv", "--origin", "help/",
-            "--json"]
+    argv = [
+        "evaluate",
+        "m.keras",
+        "--data",
+        "d.tsv",
+        "--task",
+        "g2p",
+        "--beam-size",
+        "4",
+        "--batch-size",
+        "8",
+        "--limit",
+        "10",
+        "--alternates",
+        "a.tsv",
+        "--origin",
+        "help/",
+        "--json",
+    ]
     assert cli.main(argv) == 0
     assert json.loads(capsys.readouterr().out) == {"task": "fake"}
-    assert received == {"model": "m.keras", "data": "d.tsv", "task": "g2p", "beam_size": 4,
-                        "batch_size": 8, "limit": 10, "alternates_path": "a.tsv",
-                        "origin": "help/"}
+    assert received == {
+        "model": "m.keras",
+        "data": "d.tsv",
+        "task": "g2p",
+        "beam_size": 4,
+        "batch_size": 8,
+        "limit": 10,
+        "alternates_path": "a.tsv",
+        "origin": "help/",
+    }
 
 
 def test_origin_keeps_the_rows_of_that_origin(loaded, tmp_path):
@@ -252,14 +306,20 @@ def test_a_damaged_keras_file_is_reported_as_unreadable_not_as_missing(saved, tm
         archive.writestr("notes.txt", "not a model")
     folder = tmp_path / "folder.keras"
     folder.mkdir()
-    for path, reason in [(truncated, r"not a zip archive"), (foreign, r"[^)]+"),
-                         (folder, r"it is a folder")]:
+    for path, reason in [
+        (truncated, r"not a zip archive"),
+        (foreign, r"[^)]+"),
+        (folder, r"it is a folder"),
+    ]:
         with pytest.raises(EvaluationError) as caught:
             evaluation.load_model_for_evaluation(path)
         message = str(caught.value)
-        assert re.fullmatch(rf"'{re.escape(str(path))}' is not a readable \.keras file "
-                            rf"\({reason}\); pass a \.keras file saved from a kerattn "
-                            r"Translator or Classifier\.", message), message
+        assert re.fullmatch(
+            rf"'{re.escape(str(path))}' is not a readable \.keras file "
+            rf"\({reason}\); pass a \.keras file saved from a kerattn "
+            r"Translator or Classifier\.",
+            message,
+        ), message
         assert "not found" not in message.lower()
 
 
@@ -267,17 +327,23 @@ def test_errors_are_one_clear_sentence(saved, loaded, tmp_path, capsys):
     with pytest.raises(
         EvaluationError,
         match=r"MODEL must be a preset name(, a preset folder)? or a path to a \.keras file; "
-              r"received 'model\.h5'\.",
+        r"received 'model\.h5'\.",
     ):
         evaluation.load_model_for_evaluation("model.h5")
     assert issubclass(EvaluationError, UsageError) and issubclass(EvaluationError, ValueError)
-    with pytest.raises(EvaluationError, match=r"^MODEL '.*missing\.keras' not found; pass an "
-                                              r"existing \.keras file\.$"):
+    with pytest.raises(
+        EvaluationError,
+        match=r"^MODEL '.*missing\.keras' not found; pass an "
+        r"existing \.keras file\.$",
+    ):
         evaluation.load_model_for_evaluation(tmp_path / "missing.keras")
     damaged = tmp_path / "damaged.keras"
     damaged.write_text("not a zip file")
-    with pytest.raises(EvaluationError, match=r"^'.*damaged\.keras' is not a readable \.keras "
-                                              r"file \(not a zip archive\); pass a \.keras file"):
+    with pytest.raises(
+        EvaluationError,
+        match=r"^'.*damaged\.keras' is not a readable \.keras "
+        r"file \(not a zip archive\); pass a \.keras file",
+    ):
         evaluation.load_model_for_evaluation(damaged)
     with pytest.raises(CorpusError, match="does not exist"):
         evaluation.evaluate_file(saved["classification"], tmp_path / "missing.tsv")
@@ -286,7 +352,7 @@ def test_errors_are_one_clear_sentence(saved, loaded, tmp_path, capsys):
     with pytest.raises(
         EvaluationError,
         match=r"has label\(s\) 'neutral', 'mixed' that the model does not know; "
-              r"its labels are 'negative', 'positive'\.",
+        r"its labels are 'negative', 'positive'\.",
     ):
         evaluation.evaluate_file(saved["classification"], unknown)
     with pytest.raises(
@@ -309,15 +375,23 @@ def test_errors_are_one_clear_sentence(saved, loaded, tmp_path, capsys):
 
     for argv, message in [
         (["evaluate", "model.h5", "--data", str(unknown)], "kerattn evaluate: MODEL must be a "),
-        (["evaluate", str(damaged), "--data", str(unknown)],
-         f"kerattn evaluate: '{damaged}' is not a readable .keras file (not a zip archive); "),
-        (["evaluate", str(tmp_path / "missing.keras"), "--data", str(unknown)],
-         f"kerattn evaluate: MODEL '{tmp_path / 'missing.keras'}' not found; "),
-        (["evaluate", str(saved["classification"]), "--data", str(tmp_path / "missing.tsv")],
-         f"kerattn evaluate: TSV file {tmp_path / 'missing.tsv'} does not exist; "
-         "pass an existing file.\n"),
-        (["evaluate", str(saved["classification"]), "--data", str(unknown)],
-         "kerattn evaluate: The data file"),
+        (
+            ["evaluate", str(damaged), "--data", str(unknown)],
+            f"kerattn evaluate: '{damaged}' is not a readable .keras file (not a zip archive); ",
+        ),
+        (
+            ["evaluate", str(tmp_path / "missing.keras"), "--data", str(unknown)],
+            f"kerattn evaluate: MODEL '{tmp_path / 'missing.keras'}' not found; ",
+        ),
+        (
+            ["evaluate", str(saved["classification"]), "--data", str(tmp_path / "missing.tsv")],
+            f"kerattn evaluate: TSV file {tmp_path / 'missing.tsv'} does not exist; "
+            "pass an existing file.\n",
+        ),
+        (
+            ["evaluate", str(saved["classification"]), "--data", str(unknown)],
+            "kerattn evaluate: The data file",
+        ),
     ]:
         assert cli.main(argv) == 2
         captured = capsys.readouterr()

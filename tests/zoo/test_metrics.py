@@ -35,7 +35,8 @@ def test_bleu_and_chrf_equal_sacrebleu_called_directly(corpus):
     assert bleu["precisions"] == list(expected_bleu.precisions)
     assert bleu["brevity_penalty"] == expected_bleu.bp
     assert (bleu["hypothesis_length"], bleu["reference_length"]) == (
-        expected_bleu.sys_len, expected_bleu.ref_len
+        expected_bleu.sys_len,
+        expected_bleu.ref_len,
     )
     assert chrf["score"] == expected_chrf.score
     assert bleu["signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:")
@@ -84,8 +85,9 @@ def test_empty_hypotheses_and_empty_corpus():
     empty = metrics.corpus_bleu([], [])
     assert empty["score"] is None and empty["signature"] is None
     assert metrics.corpus_chrf([], [])["score"] is None
-    assert all(b["count"] == 0 and b["bleu"] is None
-               for b in metrics.bleu_by_source_length([], [], []))
+    assert all(
+        b["count"] == 0 and b["bleu"] is None for b in metrics.bleu_by_source_length([], [], [])
+    )
     with pytest.raises(ValueError, match="received 2 hypotheses and 1 references"):
         metrics.corpus_bleu(["a", "b"], ["a"])
 
@@ -168,9 +170,11 @@ def test_g2p_edge_cases():
 def test_classification_scores_against_a_hand_computed_confusion_matrix():
     labels = ["negative", "neutral", "positive"]
     expected = ["negative"] * 4 + ["neutral"] * 3 + ["positive"] * 3
-    predicted = (["negative", "negative", "negative", "positive"]
-                 + ["neutral", "negative", "positive"]
-                 + ["positive", "positive", "neutral"])
+    predicted = (
+        ["negative", "negative", "negative", "positive"]
+        + ["neutral", "negative", "positive"]
+        + ["positive", "positive", "neutral"]
+    )
     scores = metrics.classification_scores(predicted, expected, labels)
     assert scores["confusion_matrix"] == {
         "labels": labels,
@@ -205,7 +209,11 @@ def test_a_class_never_predicted_scores_zero_without_warnings():
         warnings.simplefilter("error")
         scores = metrics.classification_scores(predicted, expected, labels)
     assert scores["per_class"]["positive"] == {
-        "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 2, "predicted": 0
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "support": 2,
+        "predicted": 0,
     }
     # "mixed" occurs nowhere, so it is reported but left out of the macro average.
     assert scores["per_class"]["mixed"]["f1"] == 0.0

@@ -28,23 +28,38 @@ def zoo_dir(tmp_path_factory, english_tokenizer, spanish_tokenizer, review_token
     """A zoo with a tiny translator, a tiny classifier and a folder still in training."""
     root = tmp_path_factory.mktemp("zoo")
     runs = tmp_path_factory.mktemp("runs")
-    for name, model in (("translator", tiny_translator(english_tokenizer, spanish_tokenizer)),
-                        ("classifier", tiny_classifier(review_tokenizer))):
+    for name, model in (
+        ("translator", tiny_translator(english_tokenizer, spanish_tokenizer)),
+        ("classifier", tiny_classifier(review_tokenizer)),
+    ):
         (runs / name).mkdir()
         model.save(runs / name / "best.keras")
         summary = {"step": 10, "best_step": 8, "seconds": 1.5, "replicas": 1, "xla": False}
         (runs / name / "metrics.json").write_text(json.dumps({"summary": summary}))
     packaging.write_preset(
-        runs / "translator", root / "tiny_translator", task="translation",
-        description="a tiny English to Spanish translator", license="test", data="fixture",
-        evaluation={"metrics": {"bleu": 1.5, "chrf": 12.25}}, evaluation_command="kerattn ...",
-        probe=ENGLISH[0], decoding={"beam_size": 2}, headline_metrics=("bleu", "chrf"),
+        runs / "translator",
+        root / "tiny_translator",
+        task="translation",
+        description="a tiny English to Spanish translator",
+        license="test",
+        data="fixture",
+        evaluation={"metrics": {"bleu": 1.5, "chrf": 12.25}},
+        evaluation_command="kerattn ...",
+        probe=ENGLISH[0],
+        decoding={"beam_size": 2},
+        headline_metrics=("bleu", "chrf"),
     )
     packaging.write_preset(
-        runs / "classifier", root / "tiny_classifier", task="classification",
-        description="a tiny sentiment classifier", license="test", data="fixture",
+        runs / "classifier",
+        root / "tiny_classifier",
+        task="classification",
+        description="a tiny sentiment classifier",
+        license="test",
+        data="fixture",
         evaluation={"metrics": {"accuracy": 0.5, "macro_f1": 0.25}},
-        evaluation_command="kerattn ...", probe=REVIEWS[0], headline_metrics=("accuracy",),
+        evaluation_command="kerattn ...",
+        probe=REVIEWS[0],
+        headline_metrics=("accuracy",),
     )
     (root / "training_still").mkdir()
     (root / "training_still" / "recipe.toml").write_text("[model]\n")
@@ -96,8 +111,10 @@ def test_loaded_preset_translates_like_the_original(english_tokenizer, spanish_t
 
 
 def test_unknown_preset_lists_the_available_ones():
-    message = ("Unknown preset 'translator_xx'; available presets: tiny_classifier, "
-               "tiny_translator, or the path of a preset folder.")
+    message = (
+        "Unknown preset 'translator_xx'; available presets: tiny_classifier, "
+        "tiny_translator, or the path of a preset folder."
+    )
     with pytest.raises(presets.UnknownPresetError) as caught:
         kerattn.zoo.load("translator_xx")
     assert str(caught.value) == message
@@ -106,15 +123,19 @@ def test_unknown_preset_lists_the_available_ones():
 
 
 def test_from_preset_refuses_the_other_family():
-    with pytest.raises(ModelLoadError,
-                       match=r"'tiny_classifier' is a Classifier, not a Translator\."):
+    with pytest.raises(
+        ModelLoadError, match=r"'tiny_classifier' is a Classifier, not a Translator\."
+    ):
         kerattn.Translator.from_preset("tiny_classifier")
     assert isinstance(kerattn.Classifier.from_preset("tiny_classifier"), kerattn.Classifier)
 
 
 def test_model_argument_with_another_suffix_is_refused():
-    with pytest.raises(ModelLoadError, match=r"MODEL must be a preset name, a preset folder or a "
-                                             r"path to a \.keras file; received 'model\.h5'\."):
+    with pytest.raises(
+        ModelLoadError,
+        match=r"MODEL must be a preset name, a preset folder or a "
+        r"path to a \.keras file; received 'model\.h5'\.",
+    ):
         load_model("model.h5")
 
 
@@ -127,21 +148,36 @@ def test_oversized_model_is_refused_and_not_left_behind(tmp_path, monkeypatch, z
     (run / "metrics.json").write_text(json.dumps({"summary": summary}))
     with pytest.raises(ValueError, match=r"presets must stay under 1,000 bytes \(0.001 MB\)"):
         packaging.write_preset(
-            run, tmp_path / "big", task="translation",
-            description="d", license="l", data="d", evaluation={"metrics": {}},
-            evaluation_command="c", probe="hello",
+            run,
+            tmp_path / "big",
+            task="translation",
+            description="d",
+            license="l",
+            data="d",
+            evaluation={"metrics": {}},
+            evaluation_command="c",
+            probe="hello",
         )
     assert not (tmp_path / "big" / "model.keras").exists()
     assert not (tmp_path / "big" / "metadata.json").exists()
 
 
 def test_unknown_task_is_refused(tmp_path):
-    with pytest.raises(ValueError, match=r"`task` must be one of translation, g2p, "
-                                         r"classification; received 'summarization'\."):
+    with pytest.raises(
+        ValueError,
+        match=r"`task` must be one of translation, g2p, "
+        r"classification; received 'summarization'\.",
+    ):
         packaging.write_preset(
-            tmp_path / "run", tmp_path / "p", task="summarization",
-            description="d", license="l", data="d", evaluation={"metrics": {}},
-            evaluation_command="c", probe="hello",
+            tmp_path / "run",
+            tmp_path / "p",
+            task="summarization",
+            description="d",
+            license="l",
+            data="d",
+            evaluation={"metrics": {}},
+            evaluation_command="c",
+            probe="hello",
         )
 
 
@@ -163,8 +199,9 @@ def test_zoo_list_prints_a_table_and_json(capsys):
     lines = out.splitlines()
     assert lines[0].split() == ["name", "task", "size", "metrics", "description"]
     assert lines[2].startswith("tiny_translator  translation")
-    assert "BLEU 1.5, chrF 12.2" in lines[2] and lines[2].endswith("a tiny English to Spanish "
-                                                                   "translator")
+    assert "BLEU 1.5, chrF 12.2" in lines[2] and lines[2].endswith(
+        "a tiny English to Spanish translator"
+    )
     assert "accuracy 50.0 %" in lines[1]
     code, out, _ = run_cli(capsys, "zoo", "list", "--json")
     assert [entry["name"] for entry in json.loads(out)] == ["tiny_classifier", "tiny_translator"]
@@ -179,8 +216,15 @@ def test_translate_arguments_use_the_preset_beam(capsys):
 
 def test_translate_reads_stdin_and_keeps_empty_lines_aligned(capsys, monkeypatch):
     texts = [ENGLISH[0], "", ENGLISH[1], "   "]
-    code, out, _ = run_cli(capsys, "translate", "--model", "tiny_translator", "--json",
-                           stdin="\n".join(texts) + "\n", monkeypatch=monkeypatch)
+    code, out, _ = run_cli(
+        capsys,
+        "translate",
+        "--model",
+        "tiny_translator",
+        "--json",
+        stdin="\n".join(texts) + "\n",
+        monkeypatch=monkeypatch,
+    )
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert [row["input"] for row in rows] == texts
@@ -194,29 +238,42 @@ def test_translate_reads_stdin_and_keeps_empty_lines_aligned(capsys, monkeypatch
 
 def test_translate_show_attention_and_plot(capsys, tmp_path):
     plot = tmp_path / "heat.png"
-    code, out, _ = run_cli(capsys, "translate", "--model", "tiny_translator",
-                           "--show-attention", "--plot", str(plot), ENGLISH[0], ENGLISH[1])
+    code, out, _ = run_cli(
+        capsys,
+        "translate",
+        "--model",
+        "tiny_translator",
+        "--show-attention",
+        "--plot",
+        str(plot),
+        ENGLISH[0],
+        ENGLISH[1],
+    )
     assert code == 0
     expected = kerattn.zoo.load("tiny_translator").translate(ENGLISH[0], beam_size=2)
     lines = out.splitlines()
     assert lines[0] == expected.text
     assert lines[1].startswith("source: a=" + expected.source_tokens[0])
     assert sum("<- " in line for line in lines) == len(expected.tokens) + len(
-        kerattn.zoo.load("tiny_translator").translate(ENGLISH[1], beam_size=2).tokens)
+        kerattn.zoo.load("tiny_translator").translate(ENGLISH[1], beam_size=2).tokens
+    )
     for name in ("heat-1.png", "heat-2.png"):
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
 
 
 def test_classify_prints_label_and_probability(capsys, monkeypatch):
     expected = kerattn.zoo.load("tiny_classifier").classify(REVIEWS)
-    code, out, _ = run_cli(capsys, "classify", "--model", "tiny_classifier",
-                           stdin="\n".join(REVIEWS) + "\n", monkeypatch=monkeypatch)
+    code, out, _ = run_cli(
+        capsys,
+        "classify",
+        "--model",
+        "tiny_classifier",
+        stdin="\n".join(REVIEWS) + "\n",
+        monkeypatch=monkeypatch,
+    )
     assert code == 0
-    assert out.splitlines() == [
-        f"{r.label}\t{r.probabilities[r.label]:.4f}" for r in expected
-    ]
-    code, out, _ = run_cli(capsys, "classify", "--model", "tiny_classifier", "--json",
-                           REVIEWS[2])
+    assert out.splitlines() == [f"{r.label}\t{r.probabilities[r.label]:.4f}" for r in expected]
+    code, out, _ = run_cli(capsys, "classify", "--model", "tiny_classifier", "--json", REVIEWS[2])
     row = json.loads(out)
     assert row["tokens"] == expected[2].tokens
     assert sum(row["token_weights"]) == pytest.approx(1.0, abs=1e-3)
@@ -225,16 +282,24 @@ def test_classify_prints_label_and_probability(capsys, monkeypatch):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["classify", "--model", "tiny_translator", "hi"],
-         "kerattn classify: 'tiny_translator' is a Translator, not a Classifier. "
-         "Use kerattn translate for it.\n"),
-        (["translate", "--model", "nope", "hi"],
-         "kerattn translate: Unknown preset 'nope'; available presets: tiny_classifier, "
-         "tiny_translator, or the path of a preset folder.\n"),
-        (["translate", "--model", "tiny_translator", "--plot", "out.jpg", "hi"],
-         "kerattn translate: --plot must name a .png file; received 'out.jpg'.\n"),
-        (["translate", "--model", "tiny_translator", "--beam-size", "0", "hi"],
-         "kerattn translate: --beam-size must be >= 1; received 0.\n"),
+        (
+            ["classify", "--model", "tiny_translator", "hi"],
+            "kerattn classify: 'tiny_translator' is a Translator, not a Classifier. "
+            "Use kerattn translate for it.\n",
+        ),
+        (
+            ["translate", "--model", "nope", "hi"],
+            "kerattn translate: Unknown preset 'nope'; available presets: tiny_classifier, "
+            "tiny_translator, or the path of a preset folder.\n",
+        ),
+        (
+            ["translate", "--model", "tiny_translator", "--plot", "out.jpg", "hi"],
+            "kerattn translate: --plot must name a .png file; received 'out.jpg'.\n",
+        ),
+        (
+            ["translate", "--model", "tiny_translator", "--beam-size", "0", "hi"],
+            "kerattn translate: --beam-size must be >= 1; received 0.\n",
+        ),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
@@ -249,10 +314,12 @@ def test_python_translate_defaults_to_the_preset_decoding_like_the_cli(capsys):
     translator = kerattn.zoo.load("tiny_translator")
     assert translator.decoding == {"beam_size": 2}
     default = translator.translate(ENGLISH[:3])
-    assert [r.text for r in default] == [r.text for r in translator.translate(ENGLISH[:3],
-                                                                               beam_size=2)]
-    assert [r.score for r in default] != [r.score for r in translator.translate(ENGLISH[:3],
-                                                                                 beam_size=1)]
+    assert [r.text for r in default] == [
+        r.text for r in translator.translate(ENGLISH[:3], beam_size=2)
+    ]
+    assert [r.score for r in default] != [
+        r.score for r in translator.translate(ENGLISH[:3], beam_size=1)
+    ]
     code, out, _ = run_cli(capsys, "translate", "--model", "tiny_translator", *ENGLISH[:3])
     assert code == 0 and out.splitlines() == [r.text for r in default]
 
@@ -261,11 +328,18 @@ def test_save_to_preset_writes_a_folder_that_loads_back_everywhere(tmp_path, cap
     translator = kerattn.zoo.load("tiny_translator")
     folder = tmp_path / "my_translator"
     preset = translator.save_to_preset(folder, description="mine", license="test")
-    assert (preset.name, preset.task, preset.description) == ("my_translator", "translation", "mine")
+    assert (preset.name, preset.task, preset.description) == (
+        "my_translator",
+        "translation",
+        "mine",
+    )
     assert preset.metadata["license"] == "test" and preset.decoding == {"beam_size": 2}
     expected = [r.text for r in translator.translate(ENGLISH)]
-    for loaded in (kerattn.Translator.from_preset(folder), kerattn.zoo.load(str(folder)),
-                   load_model(folder)):
+    for loaded in (
+        kerattn.Translator.from_preset(folder),
+        kerattn.zoo.load(str(folder)),
+        load_model(folder),
+    ):
         assert loaded.decoding == {"beam_size": 2}
         assert [r.text for r in loaded.translate(ENGLISH)] == expected
     code, out, _ = run_cli(capsys, "translate", "--model", str(folder), *ENGLISH)
@@ -274,7 +348,8 @@ def test_save_to_preset_writes_a_folder_that_loads_back_everywhere(tmp_path, cap
     classifier.save_to_preset(tmp_path / "my_classifier")
     reloaded = kerattn.Classifier.from_preset(tmp_path / "my_classifier")
     assert reloaded.classify(REVIEWS[0]).probabilities == pytest.approx(
-        classifier.classify(REVIEWS[0]).probabilities, abs=1e-6)
+        classifier.classify(REVIEWS[0]).probabilities, abs=1e-6
+    )
 
 
 def test_save_to_preset_never_touches_what_it_did_not_write(tmp_path):
@@ -282,14 +357,20 @@ def test_save_to_preset_never_touches_what_it_did_not_write(tmp_path):
     folder = tmp_path / "thesis"
     folder.mkdir()
     (folder / "thesis.txt").write_text("three years of work")
-    with pytest.raises(kerattn.errors.UsageError, match=r"'.*thesis' is not empty; pass "
-                       r"overwrite=True to write its model.keras and metadata.json"):
+    with pytest.raises(
+        kerattn.errors.UsageError,
+        match=r"'.*thesis' is not empty; pass "
+        r"overwrite=True to write its model.keras and metadata.json",
+    ):
         translator.save_to_preset(folder)
     assert sorted(p.name for p in folder.iterdir()) == ["thesis.txt"]
     translator.save_to_preset(folder, overwrite=True)
     translator.save_to_preset(folder, overwrite=True)
-    assert sorted(p.name for p in folder.iterdir()) == ["metadata.json", "model.keras",
-                                                         "thesis.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "metadata.json",
+        "model.keras",
+        "thesis.txt",
+    ]
     assert (folder / "thesis.txt").read_text() == "three years of work"
     with pytest.raises(kerattn.errors.UsageError, match=r"already holds a preset"):
         translator.save_to_preset(folder)
@@ -297,8 +378,11 @@ def test_save_to_preset_never_touches_what_it_did_not_write(tmp_path):
 
 def test_a_folder_that_is_no_preset_is_one_sentence(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("x")
-    with pytest.raises(presets.UnknownPresetError, match=r"is not a preset: a preset folder "
-                       r"holds model.keras and metadata.json"):
+    with pytest.raises(
+        presets.UnknownPresetError,
+        match=r"is not a preset: a preset folder "
+        r"holds model.keras and metadata.json",
+    ):
         kerattn.Translator.from_preset(tmp_path)
     code, out, err = run_cli(capsys, "translate", "--model", str(tmp_path), "hi")
     assert (code, out) == (2, "") and err.count("\n") == 1 and "is not a preset" in err
@@ -311,22 +395,34 @@ def test_classify_answers_empty_text_with_no_label():
     results = classifier.classify(["  \t", REVIEWS[0], ""])
     assert [r.label is None for r in results] == [True, False, True]
     assert results[1].probabilities == pytest.approx(
-        classifier.classify(REVIEWS[0]).probabilities, abs=1e-6)
+        classifier.classify(REVIEWS[0]).probabilities, abs=1e-6
+    )
 
 
 def test_bad_stdin_line_is_reported_and_every_other_line_answered(capsys, monkeypatch):
     stdin = (REVIEWS[0] + "\n").encode() + b"caf\xe9 \xff\n" + (REVIEWS[1] + "\n").encode()
     expected = kerattn.zoo.load("tiny_classifier").classify([REVIEWS[0], REVIEWS[1]])
-    code, out, err = run_cli(capsys, "classify", "--model", "tiny_classifier", stdin=stdin,
-                             monkeypatch=monkeypatch)
+    code, out, err = run_cli(
+        capsys, "classify", "--model", "tiny_classifier", stdin=stdin, monkeypatch=monkeypatch
+    )
     assert code == 1
-    assert err == ("kerattn classify: line 2 is not valid UTF-8 (byte 0xe9 at position 3); "
-                   "pass UTF-8 text.\n")
-    assert out.splitlines() == [f"{expected[0].label}\t{expected[0].probabilities[expected[0].label]:.4f}",
-                                "",
-                                f"{expected[1].label}\t{expected[1].probabilities[expected[1].label]:.4f}"]
-    code, out, _ = run_cli(capsys, "translate", "--model", "tiny_translator", "--json",
-                           stdin=b"\xff\n" + ENGLISH[0].encode() + b"\n", monkeypatch=monkeypatch)
+    assert err == (
+        "kerattn classify: line 2 is not valid UTF-8 (byte 0xe9 at position 3); pass UTF-8 text.\n"
+    )
+    assert out.splitlines() == [
+        f"{expected[0].label}\t{expected[0].probabilities[expected[0].label]:.4f}",
+        "",
+        f"{expected[1].label}\t{expected[1].probabilities[expected[1].label]:.4f}",
+    ]
+    code, out, _ = run_cli(
+        capsys,
+        "translate",
+        "--model",
+        "tiny_translator",
+        "--json",
+        stdin=b"\xff\n" + ENGLISH[0].encode() + b"\n",
+        monkeypatch=monkeypatch,
+    )
     rows = [json.loads(line) for line in out.splitlines()]
     assert code == 1 and "not valid UTF-8" in rows[0]["error"] and rows[0]["translation"] == ""
     assert "error" not in rows[1]
@@ -335,26 +431,39 @@ def test_bad_stdin_line_is_reported_and_every_other_line_answered(capsys, monkey
 
 def test_undecodable_argument_is_reported_and_the_others_answered(capsys):
     # Python decodes an argument's invalid bytes as lone surrogates ("\udcff").
-    code, out, err = run_cli(capsys, "translate", "--model", "tiny_translator",
-                             ENGLISH[0], "bad \udcff byte", ENGLISH[1])
+    code, out, err = run_cli(
+        capsys, "translate", "--model", "tiny_translator", ENGLISH[0], "bad \udcff byte", ENGLISH[1]
+    )
     expected = kerattn.zoo.load("tiny_translator").translate([ENGLISH[0], ENGLISH[1]])
     assert code == 1
     assert out.splitlines() == [expected[0].text, "", expected[1].text]
-    assert err == ("kerattn translate: input 2: The text is not valid Unicode (character 4 is an "
-                   "undecodable byte or a lone surrogate, '\\udcff'); pass UTF-8 text.\n")
+    assert err == (
+        "kerattn translate: input 2: The text is not valid Unicode (character 4 is an "
+        "undecodable byte or a lone surrogate, '\\udcff'); pass UTF-8 text.\n"
+    )
 
 
 def test_plot_into_a_folder_that_cannot_be_written_is_refused_before_any_work(
-        capsys, tmp_path, monkeypatch):
+    capsys, tmp_path, monkeypatch
+):
     import tempfile
 
     def read_only(*args, **kwargs):
         raise OSError(30, "Read-only file system")
 
     monkeypatch.setattr(tempfile, "TemporaryFile", read_only)  # root ignores chmod
-    code, out, err = run_cli(capsys, "translate", "--model", "tiny_translator", "--plot",
-                             str(tmp_path / "heat.png"), ENGLISH[0])
+    code, out, err = run_cli(
+        capsys,
+        "translate",
+        "--model",
+        "tiny_translator",
+        "--plot",
+        str(tmp_path / "heat.png"),
+        ENGLISH[0],
+    )
     assert (code, out) == (2, "")
-    assert err == (f"kerattn translate: --plot {str(tmp_path / 'heat.png')!r}: cannot write into "
-                   f"the folder {str(tmp_path)!r} (Read-only file system); pick a writable "
-                   "folder.\n")
+    assert err == (
+        f"kerattn translate: --plot {str(tmp_path / 'heat.png')!r}: cannot write into "
+        f"the folder {str(tmp_path)!r} (Read-only file system); pick a writable "
+        "folder.\n"
+    )

@@ -30,11 +30,21 @@ def reversal_pairs(count, shortest, longest, seed):
 def train_reverser(attention: str) -> Translator:
     keras.utils.set_random_seed(0)
     tokenizer = symbol_tokenizer(SYMBOLS)
-    model = Translator(tokenizer, tokenizer, embedding_dim=32, units=64, dropout=0.0,
-                       attention=attention, max_source_length=24, max_target_length=24)
+    model = Translator(
+        tokenizer,
+        tokenizer,
+        embedding_dim=32,
+        units=64,
+        dropout=0.0,
+        attention=attention,
+        max_source_length=24,
+        max_target_length=24,
+    )
     model.compile(optimizer=keras.optimizers.Adam(3e-3, clipnorm=1.0))
     sources, targets = reversal_pairs(64 * 800, 3, 8, seed=0)
-    dataset = tf.data.Dataset.from_tensor_slices((sources, targets)).batch(64).map(model.prepare_batch)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((sources, targets)).batch(64).map(model.prepare_batch)
+    )
     model.fit(dataset, epochs=1, verbose=0)
     return model
 
@@ -86,14 +96,18 @@ def test_classifier_learns_a_keyword_task_and_attends_to_the_keyword():
         return texts, labels
 
     texts, labels = sample(3000)
-    tokenizer = WordPieceTokenizer(train_wordpiece_vocabulary(texts[:500], 100, lowercase=True), lowercase=True)
+    tokenizer = WordPieceTokenizer(
+        train_wordpiece_vocabulary(texts[:500], 100, lowercase=True), lowercase=True
+    )
     model = Classifier(tokenizer, ["negative", "positive"], embedding_dim=16, units=8, dropout=0.0)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     dataset = tf.data.Dataset.from_tensor_slices((texts, labels)).batch(32).map(model.prepare_batch)
     model.fit(dataset, epochs=4, verbose=0)
     test_texts, test_labels = sample(200)
     results = model.classify(test_texts)
-    accuracy = np.mean([r.label == ["negative", "positive"][y] for r, y in zip(results, test_labels)])
+    accuracy = np.mean(
+        [r.label == ["negative", "positive"][y] for r, y in zip(results, test_labels)]
+    )
     on_keyword = np.mean([r.tokens[int(np.argmax(r.token_weights))] in keywords for r in results])
     weight_on_keyword = np.mean(
         [sum(w for t, w in zip(r.tokens, r.token_weights) if t in keywords) for r in results]

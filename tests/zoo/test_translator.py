@@ -13,13 +13,20 @@ from tests.zoo.conftest import ENGLISH, SPANISH
 LONG = " ".join(ENGLISH * 3)
 
 
-@pytest.fixture(scope="module", params=["bahdanau", "luong_general", "none",
-                                        "bahdanau_monotonic", "luong_monotonic"])
+@pytest.fixture(
+    scope="module",
+    params=["bahdanau", "luong_general", "none", "bahdanau_monotonic", "luong_monotonic"],
+)
 def translator(request, english_tokenizer, spanish_tokenizer):
     keras.utils.set_random_seed(0)
     return Translator(
-        english_tokenizer, spanish_tokenizer, embedding_dim=16, units=32,
-        attention=request.param, max_source_length=40, max_target_length=30,
+        english_tokenizer,
+        spanish_tokenizer,
+        embedding_dim=16,
+        units=32,
+        attention=request.param,
+        max_source_length=40,
+        max_target_length=30,
     )
 
 
@@ -78,14 +85,18 @@ def test_keras_file_round_trip_translates_identically(translator, tmp_path):
     translator.save(tmp_path / "translator.keras")
     restored = keras.saving.load_model(tmp_path / "translator.keras")
     assert isinstance(restored, Translator)
-    assert restored.target_tokenizer.get_vocabulary() == translator.target_tokenizer.get_vocabulary()
+    assert (
+        restored.target_tokenizer.get_vocabulary() == translator.target_tokenizer.get_vocabulary()
+    )
     for a, b in zip(expected, restored.translate(ENGLISH[:3], beam_size=2)):
         assert a.text == b.text and a.tokens == b.tokens
         np.testing.assert_array_equal(a.attention, b.attention)
 
 
 def test_prepare_batch_frames_and_pads_targets(translator):
-    inputs, target_output = translator.prepare_batch(tf.constant(ENGLISH[:2]), tf.constant(SPANISH[:2]))
+    inputs, target_output = translator.prepare_batch(
+        tf.constant(ENGLISH[:2]), tf.constant(SPANISH[:2])
+    )
     target_input = inputs["target_input_ids"].numpy()
     target_output = target_output.numpy()
     start, end = translator.target_tokenizer.start_id, translator.target_tokenizer.end_id
@@ -98,14 +109,20 @@ def test_prepare_batch_frames_and_pads_targets(translator):
 
 
 def test_one_training_step_ignores_padding(translator):
-    dataset = tf.data.Dataset.from_tensor_slices((ENGLISH, SPANISH)).batch(4).map(translator.prepare_batch)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((ENGLISH, SPANISH))
+        .batch(4)
+        .map(translator.prepare_batch)
+    )
     # A config carries no vocabulary (it is an asset), so the clone shares the tokenizers.
     config = {
         **translator.get_config(),
         "source_tokenizer": translator.source_tokenizer,
         "target_tokenizer": translator.target_tokenizer,
     }
-    clone = Translator(**{k: v for k, v in config.items() if k not in ("name", "trainable", "dtype")})
+    clone = Translator(
+        **{k: v for k, v in config.items() if k not in ("name", "trainable", "dtype")}
+    )
     clone.set_weights(translator.get_weights())
     clone.compile(optimizer=keras.optimizers.SGD(0.0))
     loss = clone.evaluate(dataset, verbose=0)
@@ -115,7 +132,9 @@ def test_one_training_step_ignores_padding(translator):
     masked = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
     assert np.isfinite(loss)
     np.testing.assert_allclose(
-        clone.loss(targets, logits), masked(tf.where(targets > 0, noisy_targets, 0), logits), rtol=1e-6
+        clone.loss(targets, logits),
+        masked(tf.where(targets > 0, noisy_targets, 0), logits),
+        rtol=1e-6,
     )
     history = clone.fit(dataset, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
@@ -124,12 +143,22 @@ def test_one_training_step_ignores_padding(translator):
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"attention": "transformer"}, ValueError, r"`attention` must be one of 'bahdanau', .*received attention='transformer'"),
+        (
+            {"attention": "transformer"},
+            ValueError,
+            r"`attention` must be one of 'bahdanau', .*received attention='transformer'",
+        ),
         ({"units": 33}, ValueError, r"`units` must be an even int >= 2; received units=33"),
-        ({"max_source_length": 1}, ValueError, r"`max_source_length` must be an int >= 2; received 1"),
+        (
+            {"max_source_length": 1},
+            ValueError,
+            r"`max_source_length` must be an int >= 2; received 1",
+        ),
     ],
 )
-def test_invalid_arguments_fail_clearly(english_tokenizer, spanish_tokenizer, kwargs, error, message):
+def test_invalid_arguments_fail_clearly(
+    english_tokenizer, spanish_tokenizer, kwargs, error, message
+):
     with pytest.raises(error, match=message):
         Translator(english_tokenizer, spanish_tokenizer, **kwargs)
 
@@ -150,6 +179,9 @@ def test_the_task_is_its_backbone_behind_its_preprocessor(translator):
     inputs, _ = translator.prepare_batch(tf.constant(ENGLISH[:2]), tf.constant(SPANISH[:2]))
     np.testing.assert_array_equal(translator(inputs), translator.backbone(inputs))
     assert translator.count_params() == translator.backbone.count_params()
-    with pytest.raises(AttributeError, match=r"`units` is fixed when the Translator is built "
-                       r"\(its backbone holds it\); build a new Translator with units=64"):
+    with pytest.raises(
+        AttributeError,
+        match=r"`units` is fixed when the Translator is built "
+        r"\(its backbone holds it\); build a new Translator with units=64",
+    ):
         translator.units = 64

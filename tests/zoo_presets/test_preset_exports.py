@@ -19,8 +19,12 @@ from tests.export.test_fresh_process_serving import (
 pytestmark = pytest.mark.zoo
 
 INPUTS = {
-    "translator_en_es": ["Turn off the lights", "", "Choose Format - Cells and click the "
-                         "Borders tab to change the borders of the selected cells."],
+    "translator_en_es": [
+        "Turn off the lights",
+        "",
+        "Choose Format - Cells and click the "
+        "Borders tab to change the borders of the selected cells.",
+    ],
     "g2p_en": ["attention", "", "kerattn", "phonemes"],
     "sentiment_en": ["A wonderful film.", "", "Dull, predictable and far too long."],
 }
@@ -33,8 +37,11 @@ def test_preset_export_serves_the_keras_outputs(name, tmp_path):
     if isinstance(model, kerattn.Translator):
         decoding = {"beam_size": 1, "length_penalty": 0.6, **preset.decoding}
         folder = export_model(model, tmp_path / "models" / name, **decoding)
-        expected = {"serving_default": keras_outputs(
-            lambda texts: model.translate_batch(texts, **decoding), INPUTS[name])}
+        expected = {
+            "serving_default": keras_outputs(
+                lambda texts: model.translate_batch(texts, **decoding), INPUTS[name]
+            )
+        }
     else:
         folder = export_model(model, tmp_path / "models" / name)
         expected = {"serving_default": keras_outputs(model.classify_batch, INPUTS[name])}

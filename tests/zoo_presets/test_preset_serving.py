@@ -27,8 +27,9 @@ def assert_attention_over_real_source(prediction: dict, padded: bool) -> None:
     assert attention.shape == (len(real_target), len(real_source))
     assert real_target.any() and real_source.any()
     assert (~real_source).any() == padded
-    np.testing.assert_allclose(attention[real_target][:, real_source].sum(axis=1), 1.0,
-                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        attention[real_target][:, real_source].sum(axis=1), 1.0, rtol=0, atol=1e-5
+    )
     assert not attention[:, ~real_source].any()
     assert not attention[~real_target].any()
 
@@ -41,8 +42,9 @@ def test_translator_preset_served_over_rest(tmp_path):
     manager.poll_once()
     with rest_client(manager) as client:
         reply = client.post("/v1/models/translator_en_es:predict", {"instances": [TEXT]})
-        batch_reply = client.post("/v1/models/translator_en_es:predict",
-                                  {"instances": [TEXT, LONGER_TEXT]})
+        batch_reply = client.post(
+            "/v1/models/translator_en_es:predict", {"instances": [TEXT, LONGER_TEXT]}
+        )
     assert reply.status == 200, reply.body
     (prediction,) = reply.json()["predictions"]
     assert prediction["translation"] == model.translate(TEXT, beam_size=4).text

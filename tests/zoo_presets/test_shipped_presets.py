@@ -65,14 +65,17 @@ def test_quality_on_the_held_out_sample_matches_the_card(presets, name):
         words = report["counts"]["examples"]
         assert words == 1000
         assert measured["word_error_rate"] == pytest.approx(
-            card["word_error_rate"], abs=_binomial_margin(card["word_error_rate"], words))
+            card["word_error_rate"], abs=_binomial_margin(card["word_error_rate"], words)
+        )
         # Phoneme errors cluster within words, so their margin counts words, not phonemes.
         assert measured["phoneme_error_rate"] == pytest.approx(
-            card["phoneme_error_rate"], abs=_binomial_margin(card["phoneme_error_rate"], words))
+            card["phoneme_error_rate"], abs=_binomial_margin(card["phoneme_error_rate"], words)
+        )
     else:
         reviews = report["counts"]["examples"]
         assert measured["accuracy"] == pytest.approx(
-            card["accuracy"], abs=_binomial_margin(card["accuracy"], reviews))
+            card["accuracy"], abs=_binomial_margin(card["accuracy"], reviews)
+        )
 
 
 PINNED_TRANSLATIONS = {

@@ -35,10 +35,13 @@ MARKER = "kerattn-pins.json"
 
 # TF Serving's path (docs/serving.md §11): TF1 session, tag "serve", the SignatureDef's tensor
 # names.
-TF220_LOADER = TF1_SESSION_RUN + """\
+TF220_LOADER = (
+    TF1_SESSION_RUN
+    + """\
 print(json.dumps({{"tensorflow": tf.__version__, "tensorflow_text": tensorflow_text.__version__,
                   "kerattn_imported": any(m.startswith("kerattn") for m in sys.modules)}}))
 """
+)
 
 
 def _environment_folder() -> Path:
@@ -66,11 +69,13 @@ def tf220_python() -> Path:
             return python
         shutil.rmtree(folder, ignore_errors=True)
         started = time.monotonic()
-        for argv in ([sys.executable, "-m", "venv", str(folder)],
-                     [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                      *PINS]):
-            result = subprocess.run(argv, check=False, capture_output=True, text=True,
-                                    timeout=1800, env=_clean_env())
+        for argv in (
+            [sys.executable, "-m", "venv", str(folder)],
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *PINS],
+        ):
+            result = subprocess.run(
+                argv, check=False, capture_output=True, text=True, timeout=1800, env=_clean_env()
+            )
             assert result.returncode == 0, result.stderr[-3000:]
         marker.write_text(json.dumps(PINS))
         print(f"built {folder} in {time.monotonic() - started:.0f} s")
@@ -102,10 +107,21 @@ def test_tf_serving_220_loads_the_preset_export_and_gives_kerattns_outputs(
 ):
     folder, expected = _export_with_expected(name, tmp_path / "models")
     (tmp_path / "inputs.json").write_text(json.dumps(INPUTS[name]), encoding="utf-8")
-    code = TF220_LOADER.format(inputs=str(tmp_path / "inputs.json"), directory=str(folder),
-                               signatures=sorted(expected), result=str(tmp_path / "loaded.npz"))
-    result = subprocess.run([str(tf220_python), "-c", code], check=False, capture_output=True,
-                            text=True, timeout=600, cwd=tmp_path, env=_clean_env())
+    code = TF220_LOADER.format(
+        inputs=str(tmp_path / "inputs.json"),
+        directory=str(folder),
+        signatures=sorted(expected),
+        result=str(tmp_path / "loaded.npz"),
+    )
+    result = subprocess.run(
+        [str(tf220_python), "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env=_clean_env(),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["tensorflow"].startswith("2.20."), report
@@ -113,7 +129,10 @@ def test_tf_serving_220_loads_the_preset_export_and_gives_kerattns_outputs(
     assert report["kerattn_imported"] is False
     loaded = np.load(tmp_path / "loaded.npz", allow_pickle=True)
     assert_same_outputs(loaded, expected)
-    differences = {key: float(np.max(np.abs(loaded[f"{signature}/{key}"] - value), initial=0))
-                   for signature, outputs in expected.items()
-                   for key, value in outputs.items() if value.dtype.kind == "f"}
+    differences = {
+        key: float(np.max(np.abs(loaded[f"{signature}/{key}"] - value), initial=0))
+        for signature, outputs in expected.items()
+        for key, value in outputs.items()
+        if value.dtype.kind == "f"
+    }
     print(f"{name}: TF {report['tensorflow']}, largest float difference {differences}")

@@ -29,15 +29,26 @@ REPO = Path(__file__).resolve().parents[2]
 def _run(argv, cwd, **kwargs) -> str:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=900, **kwargs)
+    result = subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=900, **kwargs
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
 
 # What a build never needs; everything else is copied, so the copy builds what the checkout would.
-_NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__",
-                                     ".pytest_cache", ".ruff_cache", "runs", "corpora")
+_NOT_SOURCE = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    "runs",
+    "corpora",
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,25 +62,58 @@ def installed(tmp_path_factory):
     source = tmp_path_factory.mktemp("source") / "kerattn"
     shutil.copytree(REPO, source, symlinks=True, ignore=_NOT_SOURCE)
     wheels = tmp_path_factory.mktemp("wheels")
-    _run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation",
-          "-q", "-w", str(wheels)], cwd=wheels)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(source),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheels),
+        ],
+        cwd=wheels,
+    )
     (wheel,) = wheels.glob("kerattn-*.whl")
     root = tmp_path_factory.mktemp("fresh")
     venv.create(root / "env", with_pip=False)
     bin_dir = root / "env" / "bin"
-    fresh_site = Path(_run([str(bin_dir / "python"), "-c",
-                            "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                           cwd=root).strip())
+    fresh_site = Path(
+        _run(
+            [
+                str(bin_dir / "python"),
+                "-c",
+                "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+            ],
+            cwd=root,
+        ).strip()
+    )
     dependencies = {sysconfig.get_paths()["purelib"], *site.getsitepackages()}
     (fresh_site / "test_dependencies.pth").write_text("\n".join(sorted(dependencies)) + "\n")
-    _run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-          str(wheel)], cwd=root)
+    _run(
+        [
+            str(bin_dir / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        cwd=root,
+    )
     return bin_dir
 
 
 def test_installed_kerattn_is_the_wheel(installed):
-    location = _run([str(installed / "python"), "-c", "import kerattn; print(kerattn.__file__)"],
-                    cwd=installed.parent).strip()
+    location = _run(
+        [str(installed / "python"), "-c", "import kerattn; print(kerattn.__file__)"],
+        cwd=installed.parent,
+    ).strip()
     assert Path(location).is_relative_to(installed.parent)
 
 
@@ -77,7 +121,8 @@ def test_translate_and_classify_from_the_installed_wheel(installed):
     text = "Turn off the lights"
     out = _run([str(installed / "kerattn"), "translate", text], cwd=installed.parent)
     expected = kerattn.zoo.load("translator_en_es").translate(
-        text, **kerattn.zoo.get_preset("translator_en_es").decoding)
+        text, **kerattn.zoo.get_preset("translator_en_es").decoding
+    )
     assert out == expected.text + "\n"
 
     review = "A wonderful film with superb acting."
