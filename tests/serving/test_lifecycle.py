@@ -36,6 +36,7 @@ class SlowVersion:
     delay = 1.0
     running = 0
     peak = 0
+    calls = 0
     lock = threading.Lock()
 
     def __init__(self, name, version, path):
@@ -45,6 +46,7 @@ class SlowVersion:
         def slow(x):
             with SlowVersion.lock:
                 SlowVersion.running += 1
+                SlowVersion.calls += 1
                 SlowVersion.peak = max(SlowVersion.peak, SlowVersion.running)
             time.sleep(SlowVersion.delay)
             with SlowVersion.lock:
