@@ -431,7 +431,7 @@ def _allowed_size(size: int, allowed: Sequence[int]) -> int:
 def _row_extents(
     outputs: Mapping[str, np.ndarray], padded_axes: Mapping[str, Sequence[str]]
 ) -> dict[str, np.ndarray]:
-    """{axis: each row's own extent of it}, measured as `trim_padded_axes` measures a slice, for
+    """{axis: each row's own extent of it}, as `trim_padded_axes` reads them, for
     all the rows of a merged run at once (a slice's extent is the maximum over its rows)."""
     extents: dict[str, np.ndarray] = {}
     for alias, axes in padded_axes.items():
@@ -490,19 +490,7 @@ def trim_padded_axes(
     along the axis, which is the size the rows' own unbatched run gives it. Float outputs are only
     cut, never measured (an attention weight may be exactly 0).
     """
-    extents: dict[str, int] = {}
-    for alias, axes in padded_axes.items():
-        array = rows.get(alias)
-        if array is None or array.dtype.kind not in "iuSUO":
-            continue
-        content = array != (
-            b"" if array.dtype.kind in "SO" else "" if array.dtype.kind == "U" else 0
-        )
-        for dimension, axis in enumerate(axes, start=1):
-            if dimension >= array.ndim:
-                continue
-            others = tuple(d for d in range(array.ndim) if d != dimension)
-            used = np.flatnonzero(content.any(axis=others))
-            extent = int(used[-1]) + 1 if used.size else 0
-            extents[axis] = max(extents.get(axis, 0), extent)
+    extents = {
+        axis: int(extent.max(initial=0)) for axis, extent in _row_extents(rows, padded_axes).items()
+    }
     return _cut(rows, padded_axes, extents)
