@@ -723,6 +723,45 @@ def _add_classify_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run_classify)
 
 
+def _run_calibrate(args: argparse.Namespace) -> int:
+    from kerattn.zoo import calibration
+
+    return calibration.calibrate_command(
+        args.model, args.data, args.out, origin=args.origin, as_json=args.json
+    )
+
+
+def _add_calibrate_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "calibrate",
+        help="fit a classifier's temperature on validation data (temperature scaling) and "
+        "write it as a new preset folder",
+    )
+    parser.add_argument(
+        "model", metavar="MODEL", help="a classifier preset name, preset folder or .keras file"
+    )
+    parser.add_argument(
+        "--data",
+        required=True,
+        metavar="FILE",
+        help="validation TSV text<TAB>label[<TAB>origin] (never the test split)",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="FOLDER",
+        help="the new preset folder (must not exist or be empty; nothing is overwritten)",
+    )
+    parser.add_argument(
+        "--origin",
+        default=None,
+        metavar="PREFIX",
+        help="fit only on rows whose origin column starts with PREFIX",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(handler=_run_calibrate)
+
+
 def _add_common_flags(parser: argparse.ArgumentParser, top_level: bool) -> None:
     # On subcommands the defaults are suppressed, so that `kerattn --debug translate` is not
     # reset by the subcommand's own default.
@@ -759,6 +798,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_data_parser,
         _add_train_parser,
         _add_evaluate_parser,
+        _add_calibrate_parser,
         _add_export_parser,
         _add_serve_parser,
     ):

@@ -18,6 +18,21 @@ _EMPTY = Classification(
 )
 
 
+def _checked_temperature(value) -> float:
+    """`value` as a float if it is a finite number > 0; a one-sentence ValueError if not."""
+    if (
+        not isinstance(value, (int, float, np.floating, np.integer))
+        or isinstance(value, bool)
+        or not np.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(
+            f"`temperature` must be a finite number > 0 (1 leaves the logits as trained); "
+            f"received temperature={value!r}."
+        )
+    return float(value)
+
+
 @keras.saving.register_keras_serializable(package="kerattn")
 class Classifier(Task):
     """Text in, label out: a `ClassifierBackbone` (embedding → `AttentionBiLSTMEncoder(pooling=...)`
@@ -40,12 +55,16 @@ class Classifier(Task):
             `truncated`.
         vocabulary_size: defaults to the tokenizer's; stored in the config because a `.keras`
             file restores vocabularies after the layers exist.
+        temperature: the logits are divided by it before the softmax (temperature scaling,
+            Guo et al., 2017): 1 leaves them as trained; a temperature fitted on validation
+            data (`kerattn.zoo.calibration`, `kerattn calibrate`) makes the probabilities
+            calibrated. It never changes the label, only how sure the model says it is.
 
     Call arguments:
         token_ids: int32 (B, T), right-padded with 0 (see `prepare_batch`).
 
     Returns:
-        logits (B, number of labels).
+        logits (B, number of labels), before the temperature (training uses them as they are).
     """
 
     tokenizer = HeldBy("preprocessor")
@@ -68,9 +87,11 @@ class Classifier(Task):
         pooling: str = "bahdanau",
         max_length: int = 256,
         vocabulary_size: int | None = None,
+        temperature: float = 1.0,
         **kwargs,
     ):
         require_tensorflow_backend(f"kerattn.{type(self).__name__}")
+        temperature = _checked_temperature(temperature)
         labels = list(labels)
         if (
             len(labels) < 2
@@ -95,6 +116,18 @@ class Classifier(Task):
         super().__init__(backbone, preprocessor, **kwargs)
         self.labels = labels
         self._label_table = tf.constant(labels)
+        self._temperature = temperature
+
+    @property
+    def temperature(self) -> float:
+        """What the logits are divided by before the softmax (1: as trained). Setting it
+        (a finite number > 0) applies to every later `classify`, export and save."""
+        return self._temperature
+
+    @temperature.setter
+    def temperature(self, value: float) -> None:
+        self._temperature = _checked_temperature(value)
+        self._batch_functions.clear()  # traced with the old temperature as a constant
 
     @property
     def head(self) -> keras.layers.Dense:
@@ -123,7 +156,7 @@ class Classifier(Task):
         texts = tf.convert_to_tensor(texts, tf.string)
         batch = self.preprocessor.tokenize(texts)
         logits, weights = self.backbone.logits_and_pooling_weights(batch.ids, training=False)
-        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32))
+        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32) / self.temperature)
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
         return {
             "label": tf.gather(self._label_table, label_id),
@@ -133,6 +166,22 @@ class Classifier(Task):
             "token_weights": tf.cast(weights, tf.float32),
             "truncated": batch.truncated,
         }
+
+    def logits_batch(self, texts) -> dict:
+        """The logits of tf.string [B] in graph, before the temperature: {"logits": float32
+        [B, C]} (what `kerattn.zoo.calibration` fits the temperature on)."""
+        ids = self.preprocessor.tokenize(tf.convert_to_tensor(texts, tf.string)).ids
+        return {"logits": tf.cast(self.backbone(ids, training=False), tf.float32)}
+
+    def logits(self, texts: str | list[str]) -> np.ndarray:
+        """The logits of a string (C,) or a list of strings (N, C), before the temperature;
+        an empty text is run through the model too (its result depends on the model alone)."""
+        rows = self._predict_texts(
+            texts, "logits", self.logits_batch, lambda outputs, row: outputs["logits"][row]
+        )
+        if isinstance(texts, str):
+            return np.asarray(rows, np.float32)
+        return np.asarray(rows, np.float32).reshape(len(rows), len(self.labels))
 
     def classify(self, texts: str | list[str]) -> Classification | list[Classification]:
         """Classifies a string or a list of strings; see `Classification` for the fields.

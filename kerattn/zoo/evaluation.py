@@ -276,8 +276,11 @@ def evaluate_classifier(
     Returns:
         The report with metrics `{"accuracy", "macro_f1", "per_class": {label: {"precision",
         "recall", "f1", "support", "predicted"}}, "confusion_matrix": {"labels", "matrix"}}`
-        (rows: true label, columns: predicted; see `metrics.classification_scores`) and
-        counts `{"examples", "truncated"}`.
+        (rows: true label, columns: predicted; see `metrics.classification_scores`),
+        "expected_calibration_error" and "reliability" (the 15 equal-width confidence bins
+        behind it, `metrics.calibration_scores`: each {"lower", "upper", "count",
+        "confidence", "accuracy"}), counts `{"examples", "truncated"}` and settings
+        `{"batch_size", "temperature"}` (the model's, see `Classifier.temperature`).
 
     Raises:
         EvaluationError: if a label is not one of the model's.
@@ -289,16 +292,26 @@ def evaluate_classifier(
     scores = metrics.classification_scores(
         [result.label for result in results], list(labels), model.labels
     )
+    scored = [(result, label) for result, label in zip(results, labels) if result.probabilities]
+    calibration = metrics.calibration_scores(
+        [[result.probabilities[name] for name in model.labels] for result, _ in scored],
+        [model.labels.index(label) for _, label in scored],
+    )
     return {
         "task": "classification",
         "metrics": {
-            key: scores[key] for key in ("accuracy", "macro_f1", "per_class", "confusion_matrix")
+            **{
+                key: scores[key]
+                for key in ("accuracy", "macro_f1", "per_class", "confusion_matrix")
+            },
+            "expected_calibration_error": calibration["expected_calibration_error"],
+            "reliability": calibration["bins"],
         },
         "counts": {
             "examples": scores["examples"],
             "truncated": sum(result.truncated for result in results),
         },
-        "settings": {"batch_size": batch_size},
+        "settings": {"batch_size": batch_size, "temperature": model.temperature},
         "timing": timing,
     }
 
@@ -542,6 +555,10 @@ def _classification_lines(values: dict, counts: dict) -> list[str]:
             ["metric", "value"],
             ["accuracy", _number(values["accuracy"], percent=True)],
             ["macro F1", _number(values["macro_f1"], percent=True)],
+            [
+                f"ECE ({len(values['reliability'])} bins)",
+                _number(values["expected_calibration_error"], percent=True),
+            ],
         ],
         align="lr",
         indent="  ",
@@ -572,6 +589,22 @@ def _classification_lines(values: dict, counts: dict) -> list[str]:
             for label, row in zip(matrix["labels"], matrix["matrix"])
         ],
         align="l" + "r" * len(matrix["labels"]),
+        indent="    ",
+    )
+    lines += ["", "  reliability (bins of top-label confidence that hold examples):"]
+    lines += text_table(
+        [["confidence bin", "examples", "mean confidence", "accuracy"]]
+        + [
+            [
+                f"({b['lower']:.3f}, {b['upper']:.3f}]",
+                str(b["count"]),
+                _number(b["confidence"], True),
+                _number(b["accuracy"], True),
+            ]
+            for b in values["reliability"]
+            if b["count"]
+        ],
+        align="lrrr",
         indent="    ",
     )
     return lines

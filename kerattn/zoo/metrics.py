@@ -6,7 +6,9 @@
 - G2P: word error rate and phoneme error rate as in the CMUdict benchmark of Bisani & Ney (2008):
   a word is right if it matches any of its acceptable pronunciations; phoneme errors are the edit
   distance to the closest one.
-- Classification: accuracy, per-class precision/recall/F1, macro F1 and the confusion matrix.
+- Classification: accuracy, per-class precision/recall/F1, macro F1 and the confusion matrix;
+  the expected calibration error of the predicted probabilities (Naeini et al., 2015; Guo et
+  al., 2017): how far the model's confidence is from its accuracy, in equal-width bins.
 
 Every function takes plain Python sequences and returns plain Python numbers, lists and dicts,
 ready for `json.dumps`. sacrebleu is an optional extra (`pip install "kerattn[eval]"`), imported
@@ -15,9 +17,11 @@ only by the functions that need it.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 
 DEFAULT_BUCKET_EDGES = (0, 10, 20, 30, 50)
+CALIBRATION_BINS = 15  # Guo et al. (2017), and most papers since
 
 Pronunciation = str | Sequence[str]
 
@@ -362,3 +366,97 @@ def macro_f1(
 ) -> float | None:
     """Mean per-class F1 over the labels that occur; see `classification_scores`."""
     return classification_scores(predicted, expected, labels)["macro_f1"]
+
+
+# -- calibration ------------------------------------------------------------------------------
+
+
+def _top_label(row: Sequence[float]) -> tuple[int, float]:
+    """The predicted class (the first of equal maxima, as argmax) and its probability."""
+    best = max(range(len(row)), key=lambda index: (row[index], -index))
+    return best, float(row[best])
+
+
+def calibration_scores(
+    probabilities: Sequence[Sequence[float]],
+    expected: Sequence[int],
+    bins: int = CALIBRATION_BINS,
+) -> dict:
+    """Expected calibration error and the reliability table behind it (Guo et al., 2017, §2).
+
+    Each example's confidence is its highest class probability and it is right when that class
+    is the expected one. The confidences fall into `bins` equal-width bins
+    ((m − 1)/M, m/M], m = 1 … M (a confidence of 0 goes into the first); then
+
+        ECE = Σ_m |B_m| / n · |accuracy(B_m) − confidence(B_m)|
+
+    with the mean accuracy and mean confidence of each bin B_m. 0 is perfectly calibrated.
+
+    Args:
+        probabilities: one row of class probabilities per example (each row sums to 1).
+        expected: the true class index of each example.
+        bins: the number of bins M (at least 1).
+
+    Returns:
+        `{"expected_calibration_error", "mean_confidence", "accuracy", "examples", "bins":
+        [{"lower", "upper", "count", "confidence", "accuracy"}]}`, one entry per bin in order
+        (an empty bin has count 0 and confidence and accuracy None); the three rates are None
+        with no examples.
+    """
+    if not isinstance(bins, int) or isinstance(bins, bool) or bins < 1:
+        raise ValueError(f"`bins` must be an int >= 1; received bins={bins!r}.")
+    if len(probabilities) != len(expected):
+        raise ValueError(
+            f"Expected one true class per row of probabilities; received {len(probabilities)} "
+            f"rows and {len(expected)} classes."
+        )
+    upper_edges = [(m + 1) / bins for m in range(bins)]
+    counts = [0] * bins
+    confidence_sums = [0.0] * bins
+    correct_counts = [0] * bins
+    for row, truth in zip(probabilities, expected):
+        if not 0 <= truth < len(row):
+            raise ValueError(
+                f"A true class {truth!r} is not an index into its row of {len(row)} "
+                "probabilities; pass class indices from 0."
+            )
+        predicted, confidence = _top_label(row)
+        # bisect_left: the first bin whose upper edge is >= the confidence, so (lower, upper].
+        index = min(bisect.bisect_left(upper_edges, confidence), bins - 1)
+        counts[index] += 1
+        confidence_sums[index] += confidence
+        correct_counts[index] += predicted == truth
+    examples = len(expected)
+    table = []
+    error = 0.0
+    for m in range(bins):
+        count = counts[m]
+        bin_confidence = confidence_sums[m] / count if count else None
+        bin_accuracy = correct_counts[m] / count if count else None
+        if count:
+            error += count / examples * abs(bin_accuracy - bin_confidence)
+        table.append(
+            {
+                "lower": m / bins,
+                "upper": upper_edges[m],
+                "count": count,
+                "confidence": bin_confidence,
+                "accuracy": bin_accuracy,
+            }
+        )
+    return {
+        "expected_calibration_error": error if examples else None,
+        "mean_confidence": sum(confidence_sums) / examples if examples else None,
+        "accuracy": sum(correct_counts) / examples if examples else None,
+        "examples": examples,
+        "bins": table,
+    }
+
+
+def expected_calibration_error(
+    probabilities: Sequence[Sequence[float]],
+    expected: Sequence[int],
+    bins: int = CALIBRATION_BINS,
+) -> float | None:
+    """ECE in `bins` equal-width confidence bins; see `calibration_scores`."""
+    return calibration_scores(probabilities, expected, bins)["expected_calibration_error"]

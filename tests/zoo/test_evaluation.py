@@ -199,7 +199,14 @@ def test_g2p_groups_alternate_pronunciations(saved, loaded, tmp_path):
 def test_classification_report_equals_metrics_on_the_models_own_output(saved, loaded):
     report = evaluation.evaluate_file(saved["classification"], saved["classification_data"])
     assert set(report) == REPORT_KEYS and report["task"] == "classification"
-    assert set(report["metrics"]) == {"accuracy", "macro_f1", "per_class", "confusion_matrix"}
+    assert set(report["metrics"]) == {
+        "accuracy",
+        "macro_f1",
+        "per_class",
+        "confusion_matrix",
+        "expected_calibration_error",
+        "reliability",
+    }
     texts, labels = zip(*REVIEWS)
     predicted = [r.label for r in loaded["classification"].classify(list(texts))]
     expected = metrics.classification_scores(predicted, labels, ["negative", "positive"])
