@@ -12,6 +12,7 @@ from kerattn.layers.argument_checks import (
     check_use_cudnn,
 )
 from kerattn.layers.bahdanau_attention import BahdanauAttention
+from kerattn.layers.bahdanau_recurrence import bahdanau_recurrence
 from kerattn.layers.lstm_recurrence import lstm_gates, run_lstm
 from kerattn.layers.luong_attention import LuongAttention
 from kerattn.layers.monotonic_attention import (
@@ -82,7 +83,10 @@ class AttentionDecoder(keras.layers.Layer):
             A teacher-forced sequence then projects all target embeddings through the LSTM's
             input kernel in one product, and each step multiplies [fed-back input; h] by the
             stacked remaining kernel once; styles without step-wise attention run the whole
-            LSTM fused. False runs Keras's `LSTM`/`LSTMCell` as they are.
+            LSTM fused. With "bahdanau" on TensorFlow the whole teacher-forced recurrence
+            (attention and LSTM step) is one loop with a hand-written backward pass
+            (`kerattn.layers.bahdanau_recurrence`; the other styles and backends scan the
+            step). False runs Keras's `LSTM`/`LSTMCell` as they are.
         **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
 
     Call arguments (whole teacher-forced sequence):
@@ -235,6 +239,10 @@ class AttentionDecoder(keras.layers.Layer):
         self.output_dropout = keras.layers.Dropout(
             dropout, seed=seed, name="output_dropout", dtype=self.dtype_policy
         )
+        # Not a constructor argument: False makes a teacher-forced "bahdanau" call on
+        # TensorFlow run the keras.ops.scan path instead of `bahdanau_recurrence`, the
+        # reference that tests and bench/decoder_recurrence.py compare it against.
+        self.hand_written_backward = True
 
     # -- building ------------------------------------------------------------------------------
 
@@ -397,12 +405,7 @@ class AttentionDecoder(keras.layers.Layer):
         """An `lstm_step` for `_step` whose `inputs` are the target rows already multiplied by
         the target part of the LSTM kernel (bias included): z = inputs + [fed_back; h] W, with
         W the rest of the input kernel stacked on the recurrent kernel, one product per step."""
-        cell = self.lstm.cell
-        dtype = self.compute_dtype
-        kernel = ops.cast(cell.kernel, dtype)
-        recurrent_kernel = ops.cast(cell.recurrent_kernel, dtype)
-        # (Dm + units, 4·units), or (units, 4·units) without a fed-back input
-        stacked_kernel = ops.concatenate([kernel[target_width:], recurrent_kernel], axis=0)
+        stacked_kernel = self._stacked_kernel(target_width)
 
         def lstm_step(projected_inputs, fed_back, state_h, state_c):
             combined = state_h if fed_back is None else ops.concatenate([fed_back, state_h], -1)
@@ -410,6 +413,14 @@ class AttentionDecoder(keras.layers.Layer):
             return lstm_gates(z, state_c)
 
         return lstm_step
+
+    def _stacked_kernel(self, target_width: int):
+        """The LSTM input kernel's rows after the target's, stacked on the recurrent kernel:
+        (Dm + units, 4·units), or (units, 4·units) without a fed-back input."""
+        cell = self.lstm.cell
+        kernel = ops.cast(cell.kernel, self.compute_dtype)
+        recurrent_kernel = ops.cast(cell.recurrent_kernel, self.compute_dtype)
+        return ops.concatenate([kernel[target_width:], recurrent_kernel], axis=0)
 
     def _project_target(self, target):
         """The target's share of every step's LSTM input projection, all steps at once:
@@ -488,9 +499,52 @@ class AttentionDecoder(keras.layers.Layer):
             return outputs, weights * ops.cast(float_mask, weights.dtype)
         return outputs
 
+    def _runs_bahdanau_recurrence(self) -> bool:
+        """Whether a teacher-forced call runs `bahdanau_recurrence` (a TensorFlow loop with a
+        hand-written backward pass): "bahdanau" with the fused LSTM on TensorFlow, without
+        attention dropout or a weight-normalised score (the decoder creates its attention with
+        neither; the scan path computes any other case)."""
+        return (
+            self.hand_written_backward
+            and self.fused_lstm
+            and self.attention == "bahdanau"
+            and keras.backend.backend() == "tensorflow"
+            and not self.attention_layer.normalize
+            and self.attention_layer.dropout == 0
+        )
+
+    def _run_bahdanau_recurrence(
+        self, target, target_mask, states, memory, projected_memory, memory_mask
+    ):
+        attention = self.attention_layer
+        score_dtype = attention.score_dtype
+        projected_target = self._project_target(target)  # (B, T, 4·units)
+        states_h, contexts, weights = bahdanau_recurrence(
+            ops.transpose(projected_target, (1, 0, 2)),  # (T, B, 4·units)
+            ops.transpose(target_mask, (1, 0)),  # (T, B)
+            states[0],
+            states[1],
+            # The values as `BaseAttention.attend` weights them: in the compute dtype, then
+            # in the score dtype.
+            ops.cast(ops.cast(memory, self.compute_dtype), score_dtype),
+            ops.cast(projected_memory, score_dtype),
+            ops.cast(attention.query_kernel, score_dtype),
+            ops.cast(attention.score_vector, score_dtype),
+            self._stacked_kernel(target.shape[-1]),
+            value_mask=memory_mask,
+        )  # (T, B, units), (T, B, Dm), (T, B, S)
+        outputs = self._attentional(contexts, states_h)  # (T, B, units)
+        outputs = ops.transpose(outputs, (1, 0, 2))  # (B, T, units)
+        weights = ops.transpose(weights, (1, 0, 2))  # (B, T, S)
+        return outputs, weights
+
     def _run_steps(
         self, target, target_mask, states, memory, projected_memory, memory_mask, training
     ):
+        if self._runs_bahdanau_recurrence():
+            return self._run_bahdanau_recurrence(
+                target, target_mask, states, memory, projected_memory, memory_mask
+            )
         # Bahdanau's output tanh(W_c [c_i; s_i]) feeds nothing back: with the fused LSTM it
         # is computed after the loop for all steps at once, the loop yields c_i instead.
         output_after_loop = self.fused_lstm and self.attends_previous_state
