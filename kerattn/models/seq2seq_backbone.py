@@ -131,16 +131,25 @@ class Seq2SeqBackbone(keras.Model):
         source_mask = ops.not_equal(source_ids, 0)  # (B, S)
         return self.encoder(self.source_embedding(source_ids), mask=source_mask, training=training)
 
+    def decoder_outputs(self, inputs: dict, training=None):
+        """What `call` projects to logits: the decoder's outputs (B, T, units) for the
+        teacher-forced `inputs` (the dict `call` takes), zero at padded target positions. The
+        trainer projects only the real target positions (`kerattn.training.replica_steps`)."""
+        encoded = self.encode(inputs["source_ids"], training=training)
+        return self._decoded(encoded, inputs["target_input_ids"], training)
+
     def _logits(self, encoded: dict, target_input_ids, training=None):
-        decoded = self.decoder(
+        return self.projection(self._decoded(encoded, target_input_ids, training))  # (B, T, V)
+
+    def _decoded(self, encoded: dict, target_input_ids, training=None):
+        return self.decoder(  # (B, T, units)
             self.target_embedding(target_input_ids),
             encoded["sequence"],
             initial_state=[encoded["state_h"], encoded["state_c"]],
             target_mask=ops.not_equal(target_input_ids, 0),
             memory_mask=encoded["mask"],
             training=training,
-        )  # (B, T, units)
-        return self.projection(decoded)  # (B, T, V)
+        )
 
     def initial_decoder_state(self, encoded: dict) -> dict:
         """What `decoder_step` carries from step to step, for encoder outputs `encoded`: a dict of

@@ -15,7 +15,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from kerattn import compat
-from kerattn.training.loss import token_cross_entropy
+from kerattn.training.loss import cross_entropy, real_position_logits
 from kerattn.training.loss_scaling import LossScale
 
 
@@ -83,23 +83,22 @@ class ReplicaSteps:
 
     # -- in graph ---------------------------------------------------------------------------
 
-    def _weights_and_tokens(self, inputs, targets):
-        """Loss weights (1 per real target token, or per example) and throughput tokens."""
+    def _weight_and_tokens(self, inputs, targets):
+        """What the loss is averaged over (real target tokens, or examples) and the throughput
+        tokens (real target tokens, or real input tokens), as float32 scalars."""
         if self.family == "translator":
-            weights = tf.cast(tf.not_equal(targets, 0), tf.float32)  # (B, T)
-            return weights, tf.reduce_sum(weights)
-        weights = tf.ones_like(targets, tf.float32)  # (B,)
-        return weights, tf.reduce_sum(tf.cast(tf.not_equal(inputs, 0), tf.float32))
+            real_tokens = tf.reduce_sum(tf.cast(tf.not_equal(targets, 0), tf.float32))
+            return real_tokens, real_tokens
+        examples = tf.cast(tf.shape(targets)[0], tf.float32)
+        return examples, tf.reduce_sum(tf.cast(tf.not_equal(inputs, 0), tf.float32))
 
     def _replica_train_step(self, inputs, targets):
         context = tf.distribute.get_replica_context()
-        weights, tokens = self._weights_and_tokens(inputs, targets)
-        global_weight = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.reduce_sum(weights))
+        weight, tokens = self._weight_and_tokens(inputs, targets)
+        global_weight = context.all_reduce(tf.distribute.ReduceOp.SUM, weight)
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
-            logits = self.model(inputs, training=True)
-            losses = token_cross_entropy(logits, targets, weights, self.label_smoothing)
-            loss_sum = tf.reduce_sum(losses)
+            loss_sum, correct = self._loss_and_correct(inputs, targets, training=True)
             loss = loss_sum / tf.maximum(global_weight, 1.0)
             scaled_loss = self.loss_scale.scale_loss(loss)
         # Dense gradients (embeddings give IndexedSlices): all-reduce, norm and scaling below.
@@ -118,12 +117,21 @@ class ReplicaSteps:
         # The Keras optimizer sums over replicas again: hand it each replica's share.
         gradients = [gradient / self.replicas for gradient in gradients]
         self.optimizer.apply(gradients, variables)
-        correct = self._correct(logits, targets, weights)
-        return loss_sum, correct, tf.reduce_sum(weights), tokens, gradient_norm
+        return loss_sum, correct, weight, tokens, gradient_norm
 
-    def _correct(self, logits, targets, weights):
+    def _loss_and_correct(self, inputs, targets, training: bool):
+        """The replica's summed loss and correct predictions. A translator is projected to
+        the vocabulary at its real target positions only (`real_position_logits`); a
+        classifier has one label per example."""
+        if self.family == "translator":
+            logits, targets = real_position_logits(
+                self.model.backbone, inputs, targets, training=training
+            )  # (N, V), (N,)
+        else:
+            logits = self.model(inputs, training=training)  # (B, classes)
+        loss_sum = tf.reduce_sum(cross_entropy(logits, targets, self.label_smoothing))
         predictions = tf.argmax(logits, axis=-1, output_type=targets.dtype)
-        return tf.reduce_sum(tf.cast(tf.equal(predictions, targets), tf.float32) * weights)
+        return loss_sum, tf.reduce_sum(tf.cast(tf.equal(predictions, targets), tf.float32))
 
     def _train_step(self, batch):
         results = self.strategy.run(self._replica_train_step, args=batch)
@@ -133,11 +141,9 @@ class ReplicaSteps:
         return loss_sum, correct, weight, tokens, norm / self.replicas
 
     def _replica_eval_step(self, inputs, targets):
-        weights, _ = self._weights_and_tokens(inputs, targets)
-        logits = self.model(inputs, training=False)
-        losses = token_cross_entropy(logits, targets, weights, self.label_smoothing)
-        correct = self._correct(logits, targets, weights)
-        return tf.reduce_sum(losses), correct, tf.reduce_sum(weights)
+        weight, _ = self._weight_and_tokens(inputs, targets)
+        loss_sum, correct = self._loss_and_correct(inputs, targets, training=False)
+        return loss_sum, correct, weight
 
     def _eval_step(self, batch):
         results = self.strategy.run(self._replica_eval_step, args=batch)

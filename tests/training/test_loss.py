@@ -1,34 +1,92 @@
-"""The masked token cross-entropy with label smoothing against numpy."""
+"""The training loss against numpy: cross-entropy with label smoothing, and the translator's
+loss over its real target positions equal to the masked loss over all positions."""
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from kerattn.training.loss import token_cross_entropy
+from kerattn.models import Seq2SeqBackbone
+from kerattn.training.loss import cross_entropy, real_position_logits
 
 
-def _numpy_reference(logits, targets, weights, smoothing):
+def _numpy_reference(logits, targets, smoothing):
     log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     vocabulary = logits.shape[-1]
     soft = np.full(logits.shape, smoothing / vocabulary)
     np.put_along_axis(soft, targets[..., None], 1 - smoothing + smoothing / vocabulary, axis=-1)
-    return -(soft * log_probs).sum(-1) * weights
+    return -(soft * log_probs).sum(-1)
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.5])
 def test_matches_cross_entropy_against_a_smoothed_target(smoothing):
     rng = np.random.default_rng(0)
-    logits = rng.normal(size=(2, 3, 5)).astype("float32")
-    targets = np.array([[1, 4, 0], [2, 0, 0]], "int32")
-    weights = (targets != 0).astype("float32")
-    result = np.asarray(token_cross_entropy(logits, targets, weights, smoothing))
+    logits = (3 * rng.normal(size=(7, 5))).astype("float32")
+    targets = np.array([1, 4, 0, 2, 2, 3, 1], "int32")
+    result = np.asarray(cross_entropy(logits, targets, smoothing))
     np.testing.assert_allclose(
-        result, _numpy_reference(logits, targets, weights, smoothing), rtol=1e-5, atol=1e-6
+        result, _numpy_reference(logits, targets, smoothing), rtol=1e-5, atol=1e-6
     )
-    assert (result[weights == 0] == 0).all()  # padding contributes nothing
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_gradient_matches_the_smoothed_target_minus_the_softmax(smoothing):
+    rng = np.random.default_rng(1)
+    logits = tf.constant(rng.normal(size=(4, 6)).astype("float32"))
+    targets = np.array([5, 0, 3, 3], "int32")
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        loss = tf.reduce_sum(cross_entropy(logits, targets, smoothing))
+    exponentials = np.exp(np.asarray(logits, "float64"))
+    probabilities = exponentials / exponentials.sum(-1, keepdims=True)
+    soft = np.full((4, 6), smoothing / 6)
+    soft[np.arange(4), targets] += 1 - smoothing
+    np.testing.assert_allclose(tape.gradient(loss, logits), probabilities - soft, atol=1e-6)
 
 
 def test_float16_logits_are_computed_in_float32():
-    logits = np.array([[[30.0, -30.0]]], "float16")
-    result = token_cross_entropy(logits, np.array([[1]], "int32"), np.ones((1, 1), "float32"))
+    logits = np.array([[30.0, -30.0]], "float16")
+    result = cross_entropy(logits, np.array([1], "int32"), 0.1)
     assert result.dtype.name == "float32"
-    assert np.asarray(result)[0, 0] == pytest.approx(60.0, rel=1e-3)
+    # −log p_1 = 60 and −mean_v log p_v = (0 + 60) / 2 = 30
+    assert np.asarray(result)[0] == pytest.approx(0.9 * 60.0 + 0.1 * 30.0, rel=1e-3)
+
+
+def _batch():
+    rng = np.random.default_rng(2)
+    source = rng.integers(1, 30, size=(3, 6)).astype("int32")
+    source[0, 4:] = 0
+    target_input = rng.integers(1, 40, size=(3, 5)).astype("int32")
+    target_input[1, 2:] = 0
+    target_input[2, 4:] = 0
+    targets = np.where(target_input > 0, rng.integers(1, 40, size=(3, 5)), 0).astype("int32")
+    return {"source_ids": source, "target_input_ids": target_input}, targets
+
+
+@pytest.mark.parametrize("attention", ["bahdanau", "luong_concat"])
+def test_real_positions_give_the_masked_loss_and_gradients_of_all_positions(attention):
+    keras.utils.set_random_seed(0)
+    backbone = Seq2SeqBackbone(30, 40, embedding_dim=8, units=12, attention=attention, dropout=0)
+    inputs, targets = _batch()
+    variables = backbone.trainable_variables
+    with tf.GradientTape() as tape:
+        logits = backbone(inputs)  # (B, T, V), every position
+        losses = cross_entropy(tf.reshape(logits, (-1, 40)), targets.reshape(-1), 0.1)
+        all_positions = tf.reduce_sum(losses * (targets.reshape(-1) != 0))
+    expected_gradients = tape.gradient(all_positions, variables)
+    with tf.GradientTape() as tape:
+        real_logits, real_targets = real_position_logits(backbone, inputs, targets)
+        real_positions = tf.reduce_sum(cross_entropy(real_logits, real_targets, 0.1))
+    gradients = tape.gradient(real_positions, variables)
+
+    assert real_logits.shape == (int((targets != 0).sum()), 40)
+    np.testing.assert_array_equal(real_targets, targets[targets != 0])
+    np.testing.assert_allclose(real_logits, np.asarray(logits)[targets != 0], atol=1e-6)
+    np.testing.assert_allclose(real_positions, all_positions, rtol=1e-6)
+    for variable, expected, gradient in zip(variables, expected_gradients, gradients):
+        np.testing.assert_allclose(
+            tf.convert_to_tensor(gradient),
+            tf.convert_to_tensor(expected),
+            atol=1e-6,
+            err_msg=variable.path,
+        )
