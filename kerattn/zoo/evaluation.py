@@ -279,7 +279,8 @@ def evaluate_classifier(
         (rows: true label, columns: predicted; see `metrics.classification_scores`),
         "expected_calibration_error" and "reliability" (the 15 equal-width confidence bins
         behind it, `metrics.calibration_scores`: each {"lower", "upper", "count",
-        "confidence", "accuracy"}), counts `{"examples", "truncated"}` and settings
+        "confidence", "accuracy"}), "accuracy_by_length" (words per text,
+        `metrics.accuracy_by_length`), counts `{"examples", "truncated"}` and settings
         `{"batch_size", "temperature"}` (the model's, see `Classifier.temperature`).
 
     Raises:
@@ -306,6 +307,9 @@ def evaluate_classifier(
             },
             "expected_calibration_error": calibration["expected_calibration_error"],
             "reliability": calibration["bins"],
+            "accuracy_by_length": metrics.accuracy_by_length(
+                list(texts), [result.label for result in results], list(labels)
+            ),
         },
         "counts": {
             "examples": scores["examples"],
@@ -589,6 +593,16 @@ def _classification_lines(values: dict, counts: dict) -> list[str]:
             for label, row in zip(matrix["labels"], matrix["matrix"])
         ],
         align="l" + "r" * len(matrix["labels"]),
+        indent="    ",
+    )
+    lines += ["", "  accuracy by length (words):"]
+    lines += text_table(
+        [["bucket", "texts", "accuracy"]]
+        + [
+            [b["bucket"], str(b["count"]), _number(b["accuracy"], True)]
+            for b in values["accuracy_by_length"]
+        ],
+        align="lrr",
         indent="    ",
     )
     lines += ["", "  reliability (bins of top-label confidence that hold examples):"]

@@ -206,6 +206,7 @@ def test_classification_report_equals_metrics_on_the_models_own_output(saved, lo
         "confusion_matrix",
         "expected_calibration_error",
         "reliability",
+        "accuracy_by_length",
     }
     texts, labels = zip(*REVIEWS)
     predicted = [r.label for r in loaded["classification"].classify(list(texts))]
