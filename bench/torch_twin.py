@@ -56,6 +56,7 @@ import argparse
 import os
 import statistics
 import sys
+import time
 
 import keras
 import numpy as np
@@ -70,7 +71,7 @@ try:
     from torch.nn import functional
 except ImportError as error:  # pragma: no cover - the bench-only extra is missing
     raise SystemExit(
-        "bench/torch_twin.py needs PyTorch (a bench-only extra): pip install torch"
+        "bench/torch_twin.py needs PyTorch, the bench-only extra: pip install -e '.[bench]'"
     ) from error
 
 STYLES = ("bahdanau", "luong_concat")
@@ -426,6 +427,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12, help="timed steps per model and style")
     parser.add_argument("--torch-threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
+    start = time.perf_counter()
     torch.set_num_threads(args.torch_threads)
     print(f"load average before: {open('/proc/loadavg').read().split()[:3]}")
     print(
@@ -484,6 +486,7 @@ def main() -> None:
         )
         print(f"training step {style}: {summary(timings, baseline='torch')}; {rates}")
         print(f"  load average: {open('/proc/loadavg').read().split()[:3]}")
+    print(f"{time.perf_counter() - start:.0f} s in all")
 
 
 if __name__ == "__main__":
