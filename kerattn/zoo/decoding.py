@@ -77,6 +77,241 @@ class DecodeResult(NamedTuple):
     attention: tf.Tensor
 
 
+class Constraints:
+    """What a search may not emit, and what it must: applied to the next-token
+    log-probabilities of every hypothesis before it chooses (banned tokens get -inf; the model's
+    own log-probability of every allowed token is kept, never renormalized).
+
+    Args:
+        min_length: END is banned before this many tokens have been produced (END excluded).
+        no_repeat_ngram_size: n ≥ 1 bans a token that would repeat an n-gram the hypothesis
+            already holds (0: off).
+        avoid: token-id phrases that must not appear: a one-token phrase is banned at every
+            step, a longer one's last token is banned after the rest of it.
+        prefix_ids: int32 (B, P) right-padded with 0, or None: sentence b's first tokens are
+            forced to its row (up to its first 0). Forced tokens ignore the bans; their
+            log-probabilities count in the score like any other token.
+
+    `max_lengths` of a search are raised to the prefix length where they are shorter.
+    """
+
+    def __init__(
+        self,
+        min_length: int = 0,
+        no_repeat_ngram_size: int = 0,
+        avoid: tuple = (),
+        prefix_ids: tf.Tensor | None = None,
+    ):
+        for name, value in (
+            ("min_length", min_length),
+            ("no_repeat_ngram_size", no_repeat_ngram_size),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a Python int ≥ 0, received {value!r}.")
+        phrases = tuple(tuple(int(token) for token in phrase) for phrase in avoid)
+        if any(not phrase or min(phrase) <= PADDING_ID for phrase in phrases):
+            raise ValueError(
+                f"avoid must hold non-empty phrases of token ids > {PADDING_ID}, received {avoid!r}."
+            )
+        self.min_length = min_length
+        self.no_repeat_ngram_size = no_repeat_ngram_size
+        self.single_tokens = sorted({phrase[0] for phrase in phrases if len(phrase) == 1})
+        self.phrases = sorted({phrase for phrase in phrases if len(phrase) > 1})
+        self.prefix_ids = None
+        if prefix_ids is not None:
+            prefix_ids = tf.cast(tf.convert_to_tensor(prefix_ids), tf.int32)
+            if prefix_ids.shape.rank not in (None, 2):
+                raise ValueError(
+                    f"prefix_ids must be a matrix (B, P), received shape {prefix_ids.shape}."
+                )
+            missing = tf.maximum(1 - tf.shape(prefix_ids)[1], 0)
+            self.prefix_ids = tf.pad(prefix_ids, [[0, 0], [0, missing]])  # (B, max(P, 1))
+            # A prefix ends at its first padding id.
+            real = tf.math.cumprod(tf.cast(self.prefix_ids != PADDING_ID, tf.int32), axis=1)
+            self.prefix_lengths = tf.reduce_sum(real, axis=1)  # (B,)
+
+    @property
+    def needs_history(self) -> bool:
+        return bool(self.no_repeat_ngram_size or self.phrases)
+
+    def lengths_with_prefix(self, max_lengths: tf.Tensor) -> tf.Tensor:
+        if self.prefix_ids is None:
+            return max_lengths
+        return tf.maximum(max_lengths, self.prefix_lengths)
+
+    def prefix_rows(self, beam: int):
+        """(prefix ids, prefix lengths) with each sentence's row repeated `beam` times."""
+        if self.prefix_ids is None:
+            return None
+        return (
+            tf.repeat(self.prefix_ids, beam, axis=0),  # (B·K, P)
+            tf.repeat(self.prefix_lengths, beam, axis=0),  # (B·K,)
+        )
+
+    def may_end_on_inf(self, step: tf.Tensor, beam: int):
+        """(B, K) bool: True where a -inf hypothesis counts as ended (see `beam_search`)."""
+        if self.prefix_ids is None:
+            return True
+        return tf.tile((step >= self.prefix_lengths)[:, None], [1, beam])
+
+    def empty_history(self, rows: tf.Tensor, max_steps: tf.Tensor) -> tf.Tensor:
+        """int32 (N, T) of the tokens produced so far (N, 0 when no constraint reads them)."""
+        width = max_steps if self.needs_history else 0
+        return tf.zeros([rows, width], tf.int32)
+
+    def extend_history(self, history: tf.Tensor, step: tf.Tensor, token: tf.Tensor) -> tf.Tensor:
+        if not self.needs_history:
+            return history
+        column = tf.one_hot(step, tf.shape(history)[1], dtype=tf.int32)  # (T,)
+        return history + column[None, :] * token[:, None]  # (N, T)
+
+    def apply(self, log_probs, step, end_id, history, prefix) -> tf.Tensor:
+        """log_probs (N, V) with the banned tokens at -inf and the forced ones alone."""
+        vocabulary = tf.range(tf.shape(log_probs)[1])  # (V,)
+        banned = tf.zeros_like(log_probs, tf.bool)  # (N, V)
+        if self.min_length:
+            banned |= (step < self.min_length) & (vocabulary == end_id)[None, :]
+        if self.single_tokens:
+            singles = tf.constant(self.single_tokens, tf.int32)
+            banned |= tf.reduce_any(vocabulary[:, None] == singles[None, :], axis=1)[None, :]
+        for phrase in self.phrases:
+            follows = _history_ends_with(history, step, phrase[:-1])  # (N,)
+            banned |= follows[:, None] & (vocabulary == phrase[-1])[None, :]
+        constrained = tf.where(banned, float("-inf"), log_probs)
+        if self.no_repeat_ngram_size:
+            constrained += _repeated_ngram_penalty(
+                history, step, self.no_repeat_ngram_size, tf.shape(log_probs)[1]
+            )
+        if prefix is None:
+            return constrained
+        prefix_ids, prefix_lengths = prefix
+        column = tf.minimum(step, tf.shape(prefix_ids)[1] - 1)
+        forced_token = prefix_ids[:, column]  # (N,)
+        only_forced = tf.where(
+            vocabulary[None, :] == forced_token[:, None], log_probs, float("-inf")
+        )
+        return tf.where((step < prefix_lengths)[:, None], only_forced, constrained)
+
+
+def _history_ends_with(history: tf.Tensor, step: tf.Tensor, tokens: tuple) -> tf.Tensor:
+    """bool (N,): the last len(tokens) entries of each row's history (before `step`) are them."""
+    width = tf.shape(history)[1]
+    count = len(tokens)
+    matches = tf.fill([tf.shape(history)[0]], step >= count)
+    for offset, token in enumerate(tokens):
+        position = tf.clip_by_value(step - count + offset, 0, tf.maximum(width - 1, 0))
+        matches &= tf.gather(history, position, axis=1) == token
+    return matches
+
+
+def _repeated_ngram_penalty(history, step, size: int, vocabulary_size) -> tf.Tensor:
+    """float32 (N, V): -inf on each token that would complete an n-gram already in the row."""
+    rows, width = tf.shape(history)[0], tf.shape(history)[1]
+    last = tf.maximum(width - 1, 0)
+    starts = tf.range(width)  # j: the n-gram history[j : j + n]
+    matches = tf.tile((starts <= step - size)[None, :], [rows, 1])  # (N, T) complete n-grams
+    for offset in range(size - 1):
+        earlier = tf.gather(history, tf.minimum(starts + offset, last), axis=1)  # (N, T)
+        recent = tf.gather(history, tf.clip_by_value(step - size + 1 + offset, 0, last), axis=1)
+        matches &= earlier == recent[:, None]
+    completing = tf.gather(history, tf.minimum(starts + size - 1, last), axis=1)  # (N, T)
+    row_ids = tf.tile(tf.range(rows)[:, None], [1, width])  # (N, T)
+    indices = tf.reshape(tf.stack([row_ids, completing], axis=-1), [-1, 2])  # (N·T, 2)
+    updates = tf.reshape(tf.where(matches, float("-inf"), 0.0), [-1])  # (N·T,)
+    return tf.tensor_scatter_nd_min(tf.zeros([rows, vocabulary_size]), indices, updates)
+
+
+class Sampling:
+    """Random sampling for `greedy_search`: each sentence draws its next token from the
+    model's distribution, reshaped by `temperature`, then cut to the `top_k` most probable
+    tokens and to the smallest set whose probability reaches `top_p` (nucleus sampling, Holtzman
+    et al., 2020), in that order (Hugging Face's order).
+
+    The draw is the Gumbel-max trick, argmax(log p / temperature + G), whose noise G comes from
+    a counter-based integer hash of (seed of the sentence, step, token id): no random op and no
+    generator state, so the same seed gives the same tokens in Python, in a traced function and
+    in an exported SavedModel, whatever the batch it runs in.
+
+    Args:
+        seeds: int64 (B,), one seed per sentence (only the low 64 bits matter).
+        temperature: > 0; 1 samples from the model itself, → 0 approaches greedy.
+        top_k: 0 (off) or the number of most probable tokens to keep (all tokens tied with
+            the k-th are kept too).
+        top_p: in (0, 1]; 1 is off.
+    """
+
+    def __init__(
+        self, seeds: tf.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0
+    ):
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float))
+            or not temperature > 0
+        ):
+            raise ValueError(f"temperature must be a Python float > 0, received {temperature!r}.")
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
+            raise ValueError(f"top_k must be a Python int ≥ 0, received {top_k!r}.")
+        if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be a Python float in (0, 1], received {top_p!r}.")
+        self.seeds = tf.cast(tf.convert_to_tensor(seeds), tf.int64)
+        self.temperature = float(temperature)
+        self.top_k = top_k
+        self.top_p = float(top_p)
+
+    def draw(self, log_probs: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
+        """int32 (B,): one token per row of log_probs (B, V)."""
+        logits = log_probs if self.temperature == 1.0 else log_probs / self.temperature
+        if self.top_k:
+            k = tf.minimum(self.top_k, tf.shape(logits)[1])
+            kth = tf.math.top_k(logits, k=k).values[:, -1:]  # (B, 1)
+            logits = tf.where(logits < kth, float("-inf"), logits)
+        if self.top_p < 1.0:
+            ordered = tf.sort(logits, axis=-1, direction="DESCENDING")  # (B, V)
+            before = tf.cumsum(tf.nn.softmax(ordered), axis=-1, exclusive=True)
+            threshold = tf.reduce_min(
+                tf.where(before < self.top_p, ordered, float("inf")), axis=-1, keepdims=True
+            )  # (B, 1), the least probable token kept
+            logits = tf.where(logits < threshold, float("-inf"), logits)
+        uniform = hashed_uniform(self.seeds, step, tf.shape(logits)[1])  # (B, V)
+        gumbel = -tf.math.log(-tf.math.log(uniform))
+        return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
+
+
+def _mix32(x: tf.Tensor) -> tf.Tensor:
+    """A 32-bit integer hash with good avalanche (Wellons's "lowbias32"), uint32 → uint32."""
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+    x = x * tf.constant(0x7FEB352D, tf.uint32)
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(15, tf.uint32)))
+    x = x * tf.constant(0x846CA68B, tf.uint32)
+    return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+
+
+def sequence_seeds(seeds: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
+    """int64 (B,): each seed combined with a hash of its row of ids (B, S, padded with 0), so
+    that different inputs sampled with one seed draw independent noise, and equal inputs the
+    same noise however much padding their batch adds."""
+    positions = _mix32(tf.cast(tf.range(tf.shape(ids)[1]), tf.uint32))  # (S,)
+    mixed = _mix32(tf.bitwise.bitwise_xor(tf.cast(ids, tf.uint32), positions[None, :]))
+    mixed = tf.where(ids != PADDING_ID, tf.cast(mixed, tf.int64), 0)  # padding adds nothing
+    total = tf.reduce_sum(mixed, axis=1)  # (B,), < 2**32 · S
+    return tf.bitwise.bitwise_xor(tf.cast(seeds, tf.int64), total)
+
+
+def hashed_uniform(seeds: tf.Tensor, step: tf.Tensor, width) -> tf.Tensor:
+    """float32 (B, width) in (0, 1), a pure function of (seed b, step, column): 24 random bits
+    from `_mix32` chained over the seed's two halves, the step and the column."""
+    seeds = tf.cast(seeds, tf.int64)
+    low = tf.cast(tf.bitwise.bitwise_and(seeds, 0xFFFFFFFF), tf.uint32)
+    high = tf.cast(tf.bitwise.bitwise_and(tf.bitwise.right_shift(seeds, 32), 0xFFFFFFFF), tf.uint32)
+    key = _mix32(tf.bitwise.bitwise_xor(low, _mix32(high + tf.constant(0x68E31DA4, tf.uint32))))
+    step = tf.cast(step, tf.uint32)
+    key = _mix32(tf.bitwise.bitwise_xor(key, _mix32(step + tf.constant(0x1B873593, tf.uint32))))
+    columns = _mix32(tf.cast(tf.range(width), tf.uint32) + tf.constant(0x5BD1E995, tf.uint32))
+    bits = _mix32(tf.bitwise.bitwise_xor(key[:, None], columns[None, :]))  # (B, width)
+    top = tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32)
+    return (top + 0.5) / 16777216.0
+
+
 def hypothesis_scores(
     log_probs: tf.Tensor,
     lengths: tf.Tensor,
@@ -118,8 +353,14 @@ def greedy_search(
     source_mask: tf.Tensor,
     length_penalty: float = 0.0,
     coverage_penalty: float = 0.0,
+    constraints: Constraints | None = None,
+    sampling: Sampling | None = None,
 ) -> DecodeResult:
     """Batched greedy decoding: each sentence takes the most probable token at every step.
+
+    With `sampling`, each sentence draws its token instead (`Sampling`: temperature, top-k,
+    top-p, one seed per sentence); with `constraints`, the tokens they forbid or force are
+    applied first (`Constraints`).
 
     Args:
         step_fn: the model's step function (module docstring), called with N = B.
@@ -132,9 +373,14 @@ def greedy_search(
         length_penalty: α of the returned `scores` only; the search itself ignores it.
         coverage_penalty: β of the returned `scores` only. With the defaults (0, 0) `scores`
             equals `log_probs` exactly; pass the beam search's values to compare the two.
+        constraints: optional `Constraints` (minimum length, banned n-grams and phrases, a
+            forced prefix per sentence).
+        sampling: optional `Sampling`; None takes the argmax.
 
     Returns:
-        `DecodeResult`; ties between tokens go to the lowest id.
+        `DecodeResult`; ties between tokens go to the lowest id. `log_probs` are the model's
+        own log-probabilities of the returned tokens (not those of the sampled or constrained
+        distribution), so they equal what teacher forcing gives for the same output.
     """
     _check_arguments(end_id, 1, length_penalty, coverage_penalty)
     start_id, end_id = _token_id(start_id), _token_id(end_id)
@@ -142,7 +388,11 @@ def greedy_search(
     initial_state = tf.nest.map_structure(tf.convert_to_tensor, initial_state)
     batch_size = tf.shape(max_lengths)[0]
     source_length = tf.shape(source_mask)[1]
+    constraints = constraints or Constraints()
+    max_lengths = constraints.lengths_with_prefix(max_lengths)
     max_steps = tf.maximum(tf.reduce_max(max_lengths), 0)
+    prefix = constraints.prefix_rows(1)
+    history = constraints.empty_history(batch_size, max_steps)
 
     # Index 0 of each TensorArray holds a dummy so that stacking never meets an empty array
     # (whose element shape TensorFlow cannot infer); it is dropped after the loop.
@@ -154,9 +404,15 @@ def greedy_search(
     def condition(step, inputs, state, finished, *unused):
         return tf.logical_and(step < max_steps, tf.logical_not(tf.reduce_all(finished)))
 
-    def body(step, inputs, state, finished, lengths, log_prob_sums, coverage, tokens, attention):
+    def body(
+        step, inputs, state, finished, lengths, log_prob_sums, coverage, history, tokens, attention
+    ):
         log_probs, state, attention_row = _call_step(step_fn, inputs, state, step)
-        best = tf.argmax(log_probs, axis=-1, output_type=tf.int32)  # (B,)
+        log_probs = constraints.apply(log_probs, step, end_id, history, prefix)
+        if sampling is None:
+            best = tf.argmax(log_probs, axis=-1, output_type=tf.int32)  # (B,)
+        else:
+            best = sampling.draw(log_probs, step)  # (B,)
         active = tf.logical_not(finished)
         token = tf.where(active, best, PADDING_ID)
         log_prob_sums = tf.where(
@@ -166,6 +422,7 @@ def greedy_search(
         coverage += attention_row
         lengths += tf.cast(active, tf.int32)
         finished = _has_ended(finished, token, end_id, lengths, max_lengths, log_prob_sums)
+        history = constraints.extend_history(history, step, token)
         tokens = tokens.write(step + 1, token)
         attention = attention.write(step + 1, attention_row)
         return (
@@ -176,6 +433,7 @@ def greedy_search(
             lengths,
             log_prob_sums,
             coverage,
+            history,
             tokens,
             attention,
         )
@@ -188,10 +446,11 @@ def greedy_search(
         tf.zeros([batch_size], tf.int32),
         tf.zeros([batch_size], tf.float32),
         tf.zeros([batch_size, source_length], tf.float32),
+        history,
         token_array,
         attention_array,
     )
-    (_, _, _, _, lengths, log_prob_sums, coverage, token_array, attention_array) = tf.while_loop(
+    (_, _, _, _, lengths, log_prob_sums, coverage, _, token_array, attention_array) = tf.while_loop(
         condition,
         body,
         loop_variables,
@@ -215,6 +474,8 @@ def beam_search(
     beam_size: int = 4,
     length_penalty: float = 0.6,
     coverage_penalty: float = 0.0,
+    num_hypotheses: int | None = None,
+    constraints: Constraints | None = None,
 ) -> DecodeResult:
     """Batched beam search with GNMT scoring that never returns less than greedy search's score.
 
@@ -252,17 +513,40 @@ def beam_search(
         beam_size: K ≥ 1, Python int.
         length_penalty: α ≥ 0 (GNMT uses 0.6–0.7); 0 ranks by raw log-probability.
         coverage_penalty: β ≥ 0 (GNMT uses 0.2); 0 turns the coverage penalty off.
+        num_hypotheses: None returns the best hypothesis; H (1 ≤ H ≤ K) returns the H
+            best-scoring hypotheses of the final beam, best first (ties: lower slot first),
+            with a hypothesis axis after the batch one.
+        constraints: optional `Constraints`, applied to every hypothesis's next-token
+            log-probabilities before the candidates are ranked. While a sentence's forced
+            prefix lasts, its -inf hypotheses do not count as ended, so the beam fills again
+            once the prefix is over.
 
     Returns:
-        `DecodeResult` of the best hypothesis of each sentence.
+        `DecodeResult` of the best hypothesis of each sentence: tokens (B, T), ...; with
+        `num_hypotheses=H`: tokens (B, H, T), lengths, scores and log_probs (B, H), attention
+        (B, H, T, S). A hypothesis whose score is -inf (fewer than H finite ones exist) is
+        returned as it is; callers drop it.
     """
     _check_arguments(end_id, beam_size, length_penalty, coverage_penalty)
+    if num_hypotheses is not None and (
+        isinstance(num_hypotheses, bool)
+        or not isinstance(num_hypotheses, int)
+        or not 1 <= num_hypotheses <= beam_size
+    ):
+        raise ValueError(
+            f"num_hypotheses must be a Python int from 1 to beam_size={beam_size}, received "
+            f"{num_hypotheses!r}."
+        )
     start_id, end_id = _token_id(start_id), _token_id(end_id)
     max_lengths, source_mask, real_source = _prepare_lengths_and_mask(max_lengths, source_mask)
     beam = beam_size
     batch_size = tf.shape(max_lengths)[0]
     source_length = tf.shape(source_mask)[1]
+    constraints = constraints or Constraints()
+    max_lengths = constraints.lengths_with_prefix(max_lengths)
     max_steps = tf.maximum(tf.reduce_max(max_lengths), 0)
+    prefix = constraints.prefix_rows(beam)
+    history = constraints.empty_history(batch_size * beam, max_steps)
     sentence_offsets = tf.range(batch_size)[:, None] * beam  # (B, 1), row of hypothesis 0
     source_mask = source_mask[:, None, :]  # (B, 1, S), broadcasts over the beam
     real_source = real_source[:, None, :]  # (B, 1, S)
@@ -290,11 +574,13 @@ def beam_search(
         log_prob_sums,
         coverage,
         greedy_slot,
+        history,
         tokens,
         parents,
         attention,
     ):
         log_probs, state, attention_rows = _call_step(step_fn, inputs, state, step)
+        log_probs = constraints.apply(log_probs, step, end_id, history, prefix)
         vocabulary_size = tf.shape(log_probs)[1]
         log_probs = tf.reshape(log_probs, [batch_size, beam, vocabulary_size])  # (B, K, V)
         attention_rows = tf.reshape(attention_rows, [batch_size, beam, source_length])
@@ -356,10 +642,20 @@ def beam_search(
         lengths = tf.gather(candidate_lengths, parent, batch_dims=1)
         coverage = tf.gather(candidate_coverage, parent, batch_dims=1)  # (B, K, S)
         finished = _has_ended(
-            parent_finished, token, end_id, lengths, max_lengths[:, None], log_prob_sums
+            parent_finished,
+            token,
+            end_id,
+            lengths,
+            max_lengths[:, None],
+            log_prob_sums,
+            constraints.may_end_on_inf(step, beam),
         )
         rows = tf.reshape(parent + sentence_offsets, [-1])  # (B·K,), parent row of each row
         state = tf.nest.map_structure(lambda tensor: tf.gather(tensor, rows), state)
+        if constraints.needs_history:
+            history = constraints.extend_history(
+                tf.gather(history, rows), step, tf.reshape(token, [-1])
+            )
         tokens = tokens.write(step + 1, token)
         parents = parents.write(step + 1, parent)
         attention = attention.write(step + 1, tf.gather(attention_rows, parent, batch_dims=1))
@@ -372,6 +668,7 @@ def beam_search(
             log_prob_sums,
             coverage,
             greedy_slot,
+            history,
             tokens,
             parents,
             attention,
@@ -389,6 +686,7 @@ def beam_search(
         tf.tile(first_log_probs[None, :], [batch_size, 1]),
         tf.zeros([batch_size, beam, source_length], tf.float32),
         tf.zeros([batch_size], tf.int32),
+        history,
         token_array,
         parent_array,
         attention_array,
@@ -401,6 +699,7 @@ def beam_search(
         lengths,
         log_prob_sums,
         coverage,
+        _,
         _,
         token_array,
         parent_array,
@@ -416,17 +715,32 @@ def beam_search(
     final_scores = hypothesis_scores(
         log_prob_sums, lengths, coverage, source_mask, length_penalty, coverage_penalty
     )  # (B, K)
-    best = tf.argmax(final_scores, axis=1, output_type=tf.int32)  # (B,)
-    slots = _backtrack(parent_array.stack(), best, steps)  # (T + 1, B)
-    tokens = tf.gather(token_array.stack(), slots, batch_dims=2)[1:]  # (T, B)
-    attention = tf.gather(attention_array.stack(), slots, batch_dims=2)[1:]  # (T, B, S)
+    if num_hypotheses is None:
+        best = tf.argmax(final_scores, axis=1, output_type=tf.int32)  # (B,)
+        slots = _backtrack(parent_array.stack(), best, steps)  # (T + 1, B)
+        tokens = tf.gather(token_array.stack(), slots, batch_dims=2)[1:]  # (T, B)
+        attention = tf.gather(attention_array.stack(), slots, batch_dims=2)[1:]  # (T, B, S)
+        return _trimmed(
+            DecodeResult(
+                tokens=tf.transpose(tokens),  # (B, T)
+                lengths=tf.gather(lengths, best, batch_dims=1),
+                scores=tf.gather(final_scores, best, batch_dims=1),
+                log_probs=tf.gather(log_prob_sums, best, batch_dims=1),
+                attention=tf.transpose(attention, [1, 0, 2]),  # (B, T, S)
+            )
+        )
+    # top_k puts equal scores lower index first, as argmax does, so hypothesis 0 is the best.
+    best = tf.math.top_k(final_scores, k=num_hypotheses).indices  # (B, H)
+    slots = _backtrack(parent_array.stack(), best, steps)  # (T + 1, B, H)
+    tokens = tf.gather(token_array.stack(), slots, batch_dims=2)[1:]  # (T, B, H)
+    attention = tf.gather(attention_array.stack(), slots, batch_dims=2)[1:]  # (T, B, H, S)
     return _trimmed(
         DecodeResult(
-            tokens=tf.transpose(tokens),  # (B, T)
+            tokens=tf.transpose(tokens, [1, 2, 0]),  # (B, H, T)
             lengths=tf.gather(lengths, best, batch_dims=1),
             scores=tf.gather(final_scores, best, batch_dims=1),
             log_probs=tf.gather(log_prob_sums, best, batch_dims=1),
-            attention=tf.transpose(attention, [1, 0, 2]),  # (B, T, S)
+            attention=tf.transpose(attention, [1, 2, 0, 3]),  # (B, H, T, S)
         )
     )
 
@@ -437,11 +751,11 @@ def _backtrack(parents: tf.Tensor, best: tf.Tensor, steps: tf.Tensor) -> tf.Tens
     Args:
         parents: int32 (T + 1, B, K), parents[t][b, k] = slot at step t - 1 of the hypothesis in
             slot k at step t (index 0 is the dummy).
-        best: int32 (B,), the chosen slot after the last step.
+        best: int32 (B,) or (B, H), the chosen slot(s) after the last step.
         steps: int32 scalar T.
 
     Returns:
-        int32 (T + 1, B); row 0 (the dummy step) is whatever slot the walk ends on.
+        int32 (T + 1, B) or (T + 1, B, H); row 0 (the dummy step) is whatever slot the walk ends on.
     """
     slots = tf.TensorArray(tf.int32, size=steps + 1)
 
@@ -458,7 +772,9 @@ def _backtrack(parents: tf.Tensor, best: tf.Tensor, steps: tf.Tensor) -> tf.Tens
 def _trimmed(result: DecodeResult) -> DecodeResult:
     """Drops the trailing all-padding steps (beam search can run on after its best hypothesis)."""
     length = tf.maximum(tf.reduce_max(result.lengths), 0)
-    return result._replace(tokens=result.tokens[:, :length], attention=result.attention[:, :length])
+    return result._replace(
+        tokens=result.tokens[..., :length], attention=result.attention[..., :length, :]
+    )
 
 
 def _call_step(step_fn: StepFunction, tokens, state, step):
@@ -467,13 +783,16 @@ def _call_step(step_fn: StepFunction, tokens, state, step):
     return tf.cast(log_probs, tf.float32), state, tf.cast(attention, tf.float32)
 
 
-def _has_ended(was_finished, token, end_id, lengths, max_lengths, log_prob_sums) -> tf.Tensor:
-    """A hypothesis ends with END, at its max length, or when its log-probability is -inf/NaN."""
+def _has_ended(
+    was_finished, token, end_id, lengths, max_lengths, log_prob_sums, may_end_on_inf=True
+) -> tf.Tensor:
+    """A hypothesis ends with END, at its max length, or when its log-probability is -inf/NaN
+    (where `may_end_on_inf`: not while a forced prefix lasts, see `beam_search`)."""
     return (
         was_finished
         | tf.equal(token, end_id)
         | (lengths >= max_lengths)
-        | tf.logical_not(tf.math.is_finite(log_prob_sums))
+        | (tf.logical_not(tf.math.is_finite(log_prob_sums)) & may_end_on_inf)
     )
 
 

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """One output of a translator's search.
+
+    text: the detokenized output.
+    tokens: the output tokens, `[END]` excluded.
+    attention: float32 (len(tokens), number of source tokens).
+    score: the decoder's ranking score (log-probability, length-normalised in beam search).
+    log_prob: the model's log-probability of the output, `[END]` included.
+    """
+
+    text: str
+    tokens: list[str]
+    attention: np.ndarray
+    score: float
+    log_prob: float
 
 
 @dataclass(frozen=True)
@@ -18,6 +36,8 @@ class Translation:
     score: the decoder's ranking score (log-probability, length-normalised in beam search).
     log_prob: the model's log-probability of the output, `[END]` included.
     truncated: True when the input was longer than the model's maximum and was cut.
+    hypotheses: the search's hypotheses, best first; the first is this translation (one, unless
+        `num_hypotheses` asked for more; hypotheses with a score of -inf are left out).
     """
 
     text: str
@@ -27,6 +47,31 @@ class Translation:
     score: float
     log_prob: float
     truncated: bool
+    hypotheses: tuple[Hypothesis, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """A given translation scored by a translator (teacher forcing, `Translator.score`).
+
+    score: the search's ranking score of this output (log_prob / length penalty + coverage
+        penalty), what beam search reports when it returns the same output.
+    log_prob: log P(tokens + `[END]` | source).
+    tokens: the target tokens, `[END]` included.
+    token_log_probs: float32 (len(tokens),), log-probability of each token given the previous.
+    source_tokens: the source tokens the model read, `[END]` included.
+    attention: float32 (len(tokens), len(source_tokens)).
+    truncated, target_truncated: the source, the target was cut to the model's maximum.
+    """
+
+    score: float
+    log_prob: float
+    tokens: list[str]
+    token_log_probs: np.ndarray
+    source_tokens: list[str]
+    attention: np.ndarray
+    truncated: bool
+    target_truncated: bool
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,12 @@ import tensorflow as tf
 from kerattn.errors import UsageError
 from kerattn.models.seq2seq_backbone import Seq2SeqBackbone
 from kerattn.text import Tokenizer
-from kerattn.zoo import decoding
+from kerattn.zoo import decoding as search
 from kerattn.zoo.backend import require_tensorflow_backend
-from kerattn.zoo.results import Translation
+from kerattn.zoo.results import Hypothesis, Scoring, Translation
 from kerattn.zoo.seq2seq_preprocessor import Seq2SeqPreprocessor
 from kerattn.zoo.task import HeldBy, Task
+from kerattn.zoo.token_batch import text_list, tokenize_batch
 
 DEFAULT_DECODING = {"beam_size": 1, "length_penalty": 0.6, "coverage_penalty": 0.0}
 
@@ -151,58 +152,228 @@ class Translator(Task):
         beam_size: int = 1,
         length_penalty: float = 0.6,
         coverage_penalty: float = 0.0,
+        num_hypotheses: int | None = None,
+        decoding: str = "beam",
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seeds=None,
+        min_length: int = 0,
+        max_length_ratio: float | None = None,
+        no_repeat_ngram_size: int = 0,
+        avoid_ids: tuple = (),
+        target_prefix=None,
+        replace_unknown: bool = False,
     ) -> dict:
         """Translates tf.string [B] in graph; the function kerattn exports for serving.
 
         Returns a dict of batch-major tensors: "translation" string [B], "score" [B],
         "log_prob" [B], "target_ids" int32 [B, T], "target_tokens" string [B, T],
         "source_tokens" string [B, S], "attention" float32 [B, T, S] (zero on padding),
-        "truncated" bool [B]. Beam size 1 is greedy search.
+        "truncated" bool [B]. Beam size 1 is greedy search. With `num_hypotheses=H` (beam
+        search) the hypothesis outputs get an axis of H after the batch one, best first
+        ("translation" [B, H], "attention" [B, H, T, S], ...) and "rank" int32 [B, H] (1 … H).
+
+        `decoding="sample"` draws each token (`kerattn.zoo.decoding.Sampling`: `temperature`,
+        `top_k`, `top_p`, `seeds` int64 [B], one per text). `min_length`,
+        `no_repeat_ngram_size`, `avoid_ids` (token-id phrases) and `target_prefix` (tf.string
+        [B], forced first words) are `kerattn.zoo.decoding.Constraints`; `max_length_ratio`
+        limits the output to ceil(ratio × source tokens) tokens, END included, instead of
+        2 × source tokens + 10 (both within `max_target_length`). `replace_unknown` replaces
+        each `[UNK]` output token by the source token it attends to most (`[END]` excluded).
         """
         texts = tf.convert_to_tensor(texts, tf.string)
         source = self.preprocessor.tokenize_source(texts)
         encoded = self.backbone.encode(source.ids, training=False)
         state = self.backbone.initial_decoder_state(encoded)
-        # Empty inputs translate to empty outputs; others may be at most twice as long + 10.
+        words = source.lengths - 1  # source tokens, [END] excluded
+        if max_length_ratio is None:
+            limit = 2 * words + 10
+        else:
+            limit = tf.maximum(
+                tf.cast(tf.math.ceil(max_length_ratio * tf.cast(words, tf.float32)), tf.int32), 1
+            )
+        # Empty inputs translate to empty outputs.
         max_lengths = tf.where(
-            source.text_lengths > 0,
-            tf.minimum(2 * (source.lengths - 1) + 10, self.max_target_length),
-            0,
+            source.text_lengths > 0, tf.minimum(limit, self.max_target_length), 0
+        )
+        prefix_ids = None
+        if target_prefix is not None:
+            prefix_ids = tokenize_batch(
+                self.target_tokenizer,
+                tf.convert_to_tensor(target_prefix, tf.string),
+                self.max_target_length,
+            ).ids
+        constraints = search.Constraints(
+            min_length=min_length,
+            no_repeat_ngram_size=no_repeat_ngram_size,
+            avoid=avoid_ids,
+            prefix_ids=prefix_ids,
         )
         start_id, end_id = self.target_tokenizer.start_id, self.target_tokenizer.end_id
-        if beam_size == 1:
-            # The penalties only shape greedy's reported score, so it compares with beam's.
-            result = decoding.greedy_search(
-                self._decoder_step,
-                state,
-                start_id,
-                end_id,
-                max_lengths,
-                encoded["mask"],
+        arguments = (self._decoder_step, state, start_id, end_id, max_lengths, encoded["mask"])
+        if decoding == "sample":
+            if seeds is None:
+                seeds = tf.zeros(tf.shape(texts), tf.int64)
+            seeds = search.sequence_seeds(seeds, source.ids)
+            sampling = search.Sampling(seeds, temperature, top_k, top_p)
+            result = search.greedy_search(
+                *arguments,
                 length_penalty=length_penalty,
                 coverage_penalty=coverage_penalty,
+                constraints=constraints,
+                sampling=sampling,
+            )
+        elif beam_size == 1 and num_hypotheses is None:
+            # The penalties only shape greedy's reported score, so it compares with beam's.
+            result = search.greedy_search(
+                *arguments,
+                length_penalty=length_penalty,
+                coverage_penalty=coverage_penalty,
+                constraints=constraints,
             )
         else:
-            result = decoding.beam_search(
-                self._decoder_step,
-                state,
-                start_id,
-                end_id,
-                max_lengths,
-                encoded["mask"],
+            result = search.beam_search(
+                *arguments,
                 beam_size=beam_size,
                 length_penalty=length_penalty,
                 coverage_penalty=coverage_penalty,
+                num_hypotheses=num_hypotheses,
+                constraints=constraints,
             )
-        return {
-            "translation": self.preprocessor.detokenize(result.tokens),
+        source_tokens = self.preprocessor.source_tokens(source.ids, source.lengths)
+        tokens, lengths, attention = result.tokens, result.lengths, result.attention
+        hypotheses = num_hypotheses is not None and decoding != "sample"
+        if hypotheses:
+            batch_size, count = tf.shape(tokens)[0], tf.shape(tokens)[1]
+            tokens = tf.reshape(tokens, [batch_size * count, -1])  # (B·H, T)
+            lengths = tf.reshape(lengths, [-1])  # (B·H,)
+        target_tokens = self.preprocessor.target_tokens(tokens, lengths)  # (N, T)
+        if replace_unknown:
+            target_tokens, translation = self._replaced_unknown(
+                tokens, lengths, target_tokens, attention, source, source_tokens, hypotheses
+            )
+        else:
+            translation = self.preprocessor.detokenize(tokens)
+        outputs = {
+            "translation": translation,
             "score": result.scores,
             "log_prob": result.log_probs,
             "target_ids": result.tokens,
-            "target_tokens": self.preprocessor.target_tokens(result.tokens, result.lengths),
-            "source_tokens": self.preprocessor.source_tokens(source.ids, source.lengths),
+            "target_tokens": target_tokens,
+            "source_tokens": source_tokens,
             "attention": result.attention,
             "truncated": source.truncated,
+        }
+        if hypotheses:
+            shape = tf.shape(result.tokens)
+            outputs["translation"] = tf.reshape(translation, shape[:2])  # (B, H)
+            outputs["target_tokens"] = tf.reshape(target_tokens, shape)  # (B, H, T)
+            outputs["rank"] = tf.tile(tf.range(1, num_hypotheses + 1)[None, :], [shape[0], 1])
+        return outputs
+
+    def _replaced_unknown(
+        self, tokens, lengths, target_tokens, attention, source, source_tokens, hypotheses
+    ):
+        """(target tokens, text) with each `[UNK]` output replaced by its most attended
+        source token; tokens (N, T) are the rows of `attention` (B[, H], T, S)."""
+        if hypotheses:
+            count = tf.shape(attention)[1]
+            attention = tf.reshape(attention, tf.concat([[-1], tf.shape(attention)[2:]], 0))
+            source_tokens = tf.repeat(source_tokens, count, axis=0)  # (N, S)
+            source_ids = tf.repeat(source.ids, count, axis=0)
+        else:
+            source_ids = source.ids
+        # [END] and padding are never copied: their weight is pushed below every real one.
+        copyable = (source_ids != 0) & (source_ids != self.source_tokenizer.end_id)  # (N, S)
+        weights = tf.where(copyable[:, None, :], attention, -1.0)  # (N, T, S)
+        attended = tf.argmax(weights, axis=-1, output_type=tf.int32)  # (N, T)
+        copied = tf.gather(source_tokens, attended, batch_dims=1)  # (N, T)
+        unknown = tf.equal(tokens, self.target_tokenizer.unknown_id) & tf.reduce_any(
+            copyable, axis=1, keepdims=True
+        )
+        target_tokens = tf.where(unknown, copied, target_tokens)
+        end_id = self.target_tokenizer.end_id
+        is_end = tf.cast(tf.equal(tokens, end_id), tf.int32)
+        keep = (
+            tf.equal(tf.cumsum(is_end, axis=1), 0)
+            & tf.not_equal(tokens, 0)
+            & tf.not_equal(tokens, self.target_tokenizer.start_id)
+        )
+        text = self.target_tokenizer._join_tokens(tf.ragged.boolean_mask(target_tokens, keep))
+        return target_tokens, text
+
+    def score_batch(
+        self, texts, targets, length_penalty: float = 0.0, coverage_penalty: float = 0.0
+    ) -> dict:
+        """Scores given translations under teacher forcing (forced decoding), in graph.
+
+        Args:
+            texts: tf.string [B], the sources.
+            targets: tf.string [B], their translations (tokenized with the target tokenizer,
+                `[END]` appended; cut to `max_target_length` tokens).
+            length_penalty, coverage_penalty: α and β of the returned "score" (GNMT, as in
+                `kerattn.zoo.decoding`); the search's own "score" of the same output with the
+                same α, β equals it.
+
+        Returns:
+            dict of batch-major tensors: "score" [B], "log_prob" [B] (END included),
+            "token_log_probs" float32 [B, T] (0 after the end), "target_ids" int32 [B, T],
+            "target_tokens" string [B, T], "source_tokens" string [B, S], "attention"
+            float32 [B, T, S], "truncated" bool [B] (the source was cut), "target_truncated"
+            bool [B].
+        """
+        texts = tf.convert_to_tensor(texts, tf.string)
+        targets = tf.convert_to_tensor(targets, tf.string)
+        source = self.preprocessor.tokenize_source(texts)
+        target = tokenize_batch(
+            self.target_tokenizer,
+            targets,
+            self.max_target_length + 1,
+            add_start=True,
+            add_end=True,
+        )
+        target_input_ids = target.ids[:, :-1]  # (B, T): [START] y_1 … y_n
+        target_ids = target.ids[:, 1:]  # (B, T): y_1 … y_n [END]
+        backbone = self.backbone
+        encoded = backbone.encode(source.ids, training=False)
+        decoded, weights = backbone.decoder(
+            backbone.target_embedding(target_input_ids),
+            encoded["sequence"],
+            initial_state=[encoded["state_h"], encoded["state_c"]],
+            target_mask=tf.not_equal(target_input_ids, 0),
+            memory_mask=encoded["mask"],
+            training=False,
+            return_attention_scores=True,
+        )  # (B, T, units), (B, T, S)
+        log_probs = tf.nn.log_softmax(tf.cast(backbone.projection(decoded), tf.float32))
+        real_target = tf.not_equal(target_ids, 0)  # (B, T)
+        token_log_probs = tf.where(
+            real_target, tf.gather(log_probs, target_ids, batch_dims=2), 0.0
+        )  # (B, T)
+        real_source = tf.cast(encoded["mask"], tf.float32)[:, None, :]  # (B, 1, S)
+        attention = tf.cast(weights, tf.float32) * real_source
+        attention = tf.where(real_target[..., None], attention, 0.0)  # (B, T, S)
+        lengths = tf.reduce_sum(tf.cast(real_target, tf.int32), axis=1)
+        log_prob = tf.reduce_sum(token_log_probs, axis=1)
+        score = search.hypothesis_scores(
+            log_prob,
+            lengths,
+            tf.reduce_sum(attention, axis=1),
+            encoded["mask"],
+            length_penalty,
+            coverage_penalty,
+        )
+        return {
+            "score": score,
+            "log_prob": log_prob,
+            "token_log_probs": token_log_probs,
+            "target_ids": target_ids,
+            "target_tokens": self.preprocessor.target_tokens(target_ids, lengths),
+            "source_tokens": self.preprocessor.source_tokens(source.ids, source.lengths),
+            "attention": attention,
+            "truncated": source.truncated,
+            "target_truncated": target.truncated,
         }
 
     def _decoder_step(self, tokens, state, step):
@@ -217,43 +388,316 @@ class Translator(Task):
         beam_size: int | None = None,
         length_penalty: float | None = None,
         coverage_penalty: float | None = None,
+        *,
+        num_hypotheses: int | None = None,
+        decoding: str = "beam",
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        min_length: int = 0,
+        max_length_ratio: float | None = None,
+        no_repeat_ngram_size: int = 0,
+        avoid: list[str] | tuple[str, ...] = (),
+        target_prefix: str | list[str] | None = None,
+        replace_unknown: bool = False,
     ) -> Translation | list[Translation]:
         """Translates a string or a list of strings; see `Translation` for the fields.
 
         Settings left as None come from the model's `decoding` (for a preset: those its model
         card reports, the same ones `kerattn translate` uses), else greedy decoding
         (beam_size 1), length_penalty 0.6, coverage_penalty 0.
+
+        Args:
+            num_hypotheses: H ≥ 1 returns the H best hypotheses of beam search in each
+                result's `hypotheses`, best first (the first is the translation itself); the
+                beam is widened to H when `beam_size` is not given and is smaller.
+            decoding: "beam" (beam search; greedy with beam size 1) or "sample".
+            temperature, top_k, top_p, seed: sampling settings (`decoding="sample"`); each
+                text is sampled with `seed` (a fresh random seed when None), so the same seed
+                gives the same output for the same text, in any batch and in the export.
+            min_length: fewest output tokens before `[END]` may be produced.
+            max_length_ratio: at most ceil(ratio × source tokens) output tokens (`[END]`
+                included) instead of 2 × source tokens + 10.
+            no_repeat_ngram_size: n ≥ 1 forbids repeating any n-gram of output tokens.
+            avoid: words or phrases that must not appear (tokenized as targets).
+            target_prefix: text the translation must start with (one for every text, or a
+                list with one per text); the model continues it.
+            replace_unknown: replace each `[UNK]` output token by the source token the model
+                attended to most.
         """
+        batch, single = text_list(texts)
+        settings = {**DEFAULT_DECODING, **self.decoding}
         given = {
             "beam_size": beam_size,
             "length_penalty": length_penalty,
             "coverage_penalty": coverage_penalty,
         }
-        settings = {**DEFAULT_DECODING, **self.decoding}
         settings.update({name: value for name, value in given.items() if value is not None})
         settings = _checked_decoding(settings)
-        key = (
-            settings["beam_size"],
-            float(settings["length_penalty"]),
-            float(settings["coverage_penalty"]),
+        options = self._checked_options(
+            settings,
+            beam_given=beam_size is not None,
+            num_hypotheses=num_hypotheses,
+            decoding=decoding,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            min_length=min_length,
+            max_length_ratio=max_length_ratio,
+            no_repeat_ngram_size=no_repeat_ngram_size,
+            avoid=avoid,
+            replace_unknown=replace_unknown,
         )
-        return self._predict_texts(
-            texts, key, lambda strings: self.translate_batch(strings, *key), self._translation
+        prefixes = _per_text("target_prefix", target_prefix, len(batch))
+        if seed is None:
+            seed = int(np.random.default_rng().integers(0, 2**63 - 1))
+        elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise UsageError(f"`seed` must be an int from 0 to 2**63 - 1; received seed={seed!r}.")
+        if not batch:
+            return []
+        key = ("translate", tuple(sorted(options.items())), prefixes is not None)
+
+        def batch_function(strings, prefix_strings, seeds):
+            return self.translate_batch(
+                strings,
+                **options,
+                seeds=seeds,
+                target_prefix=prefix_strings if prefixes is not None else None,
+            )
+
+        outputs = self._run_batch(
+            key,
+            batch_function,
+            batch,
+            prefixes if prefixes is not None else [""] * len(batch),
+            [seed] * len(batch),
+        )
+        with_hypotheses = options["num_hypotheses"] is not None
+        results = [self._translation(outputs, row, with_hypotheses) for row in range(len(batch))]
+        return results[0] if single else results
+
+    def score(
+        self,
+        sources: str | list[str],
+        targets: str | list[str],
+        length_penalty: float | None = None,
+        coverage_penalty: float | None = None,
+    ) -> Scoring | list[Scoring]:
+        """Scores given translations (teacher forcing): per-sentence and per-token
+        log-probabilities and the attention; see `Scoring`.
+
+        `score` uses `length_penalty` and `coverage_penalty` (default: the model's `decoding`,
+        else 0.6 and 0), so a hypothesis of `translate` scores here as it did there.
+        """
+        batch, single = text_list(sources)
+        target_batch, target_single = text_list(targets)
+        if single != target_single or len(batch) != len(target_batch):
+            raise UsageError(
+                f"`targets` must match `sources` (a string for a string, a list of the same "
+                f"length for a list); received {len(batch)} source(s) and "
+                f"{len(target_batch)} target(s)."
+            )
+        settings = {**DEFAULT_DECODING, **self.decoding}
+        if length_penalty is not None:
+            settings["length_penalty"] = length_penalty
+        if coverage_penalty is not None:
+            settings["coverage_penalty"] = coverage_penalty
+        settings = _checked_decoding(settings)
+        penalties = (float(settings["length_penalty"]), float(settings["coverage_penalty"]))
+        if not batch:
+            return []
+        outputs = self._run_batch(
+            ("score", penalties),
+            lambda strings, target_strings, seeds: self.score_batch(
+                strings, target_strings, *penalties
+            ),
+            batch,
+            target_batch,
+            [0] * len(batch),
+        )
+        results = [self._scoring(outputs, row) for row in range(len(batch))]
+        return results[0] if single else results
+
+    def _run_batch(self, key, function, texts, second_texts, seeds) -> dict:
+        """Runs `function(texts, second strings, seeds)` traced once per `key`; numpy out."""
+        if key not in self._batch_functions:
+            self._batch_functions[key] = tf.function(
+                function,
+                input_signature=[
+                    tf.TensorSpec([None], tf.string),
+                    tf.TensorSpec([None], tf.string),
+                    tf.TensorSpec([None], tf.int64),
+                ],
+            )
+        outputs = self._batch_functions[key](
+            tf.constant(texts, tf.string),
+            tf.constant(second_texts, tf.string),
+            tf.constant(seeds, tf.int64),
+        )
+        return {name: np.asarray(value) for name, value in outputs.items()}
+
+    def _checked_options(self, settings: dict, beam_given: bool, **options) -> dict:
+        """The keyword arguments of `translate_batch` for `translate`'s options, each checked
+        (one sentence naming the bad value and what is accepted)."""
+        return checked_options(
+            settings, beam_given, self._avoid_ids(options.pop("avoid")), **options
         )
 
-    def _translation(self, outputs: dict, row: int) -> Translation:
-        target_tokens = [t.decode() for t in outputs["target_tokens"][row] if t]
-        source_tokens = [t.decode() for t in outputs["source_tokens"][row] if t]
+    def _avoid_ids(self, avoid) -> tuple:
+        """Token-id phrases of the `avoid` words and phrases."""
+        if isinstance(avoid, str) or not all(isinstance(phrase, str) for phrase in avoid):
+            raise UsageError(
+                f"`avoid` must be a list of words or phrases (strings); received {avoid!r}."
+            )
+        phrases = []
+        for phrase in avoid:
+            ids = self.target_tokenizer.tokenize(tf.constant([phrase]))[0].numpy().tolist()
+            if not ids:
+                raise UsageError(f"`avoid` phrase {phrase!r} has no tokens; remove it.")
+            if self.target_tokenizer.unknown_id in ids:
+                raise UsageError(
+                    f"`avoid` phrase {phrase!r} has words the target vocabulary does not hold "
+                    "(they would read [UNK]); the model cannot produce them anyway."
+                )
+            phrases.append(tuple(int(token) for token in ids))
+        return tuple(phrases)
+
+    def _hypothesis(self, outputs: dict, index: tuple, source_tokens: list[str]) -> Hypothesis:
+        target_tokens = [t.decode() for t in outputs["target_tokens"][index] if t]
         end_token = self.target_tokenizer.id_to_token(self.target_tokenizer.end_id)
         if target_tokens and target_tokens[-1] == end_token:
             target_tokens = target_tokens[:-1]
-        attention = outputs["attention"][row, : len(target_tokens), : len(source_tokens)]
-        return Translation(
-            text=outputs["translation"][row].decode(),
+        attention = outputs["attention"][index][: len(target_tokens), : len(source_tokens)]
+        return Hypothesis(
+            text=outputs["translation"][index].decode(),
             tokens=target_tokens,
-            source_tokens=source_tokens,
             attention=np.asarray(attention, np.float32),
+            score=float(outputs["score"][index]),
+            log_prob=float(outputs["log_prob"][index]),
+        )
+
+    def _translation(self, outputs: dict, row: int, with_hypotheses: bool = False) -> Translation:
+        source_tokens = [t.decode() for t in outputs["source_tokens"][row] if t]
+        if with_hypotheses:
+            hypotheses = [
+                self._hypothesis(outputs, (row, rank), source_tokens)
+                for rank in range(outputs["score"].shape[1])
+                if np.isfinite(outputs["score"][row, rank])
+            ]
+        else:
+            hypotheses = [self._hypothesis(outputs, (row,), source_tokens)]
+        best = hypotheses[0]
+        return Translation(
+            text=best.text,
+            tokens=best.tokens,
+            source_tokens=source_tokens,
+            attention=best.attention,
+            score=best.score,
+            log_prob=best.log_prob,
+            truncated=bool(outputs["truncated"][row]),
+            hypotheses=tuple(hypotheses),
+        )
+
+    def _scoring(self, outputs: dict, row: int) -> Scoring:
+        source_tokens = [t.decode() for t in outputs["source_tokens"][row] if t]
+        target_tokens = [t.decode() for t in outputs["target_tokens"][row] if t]
+        count = len(target_tokens)
+        return Scoring(
             score=float(outputs["score"][row]),
             log_prob=float(outputs["log_prob"][row]),
+            tokens=target_tokens,
+            token_log_probs=np.asarray(outputs["token_log_probs"][row, :count], np.float32),
+            source_tokens=source_tokens,
+            attention=np.asarray(
+                outputs["attention"][row, :count, : len(source_tokens)], np.float32
+            ),
             truncated=bool(outputs["truncated"][row]),
+            target_truncated=bool(outputs["target_truncated"][row]),
         )
+
+
+DECODINGS = ("beam", "sample")
+
+
+def checked_options(settings: dict, beam_given: bool, avoid_ids: tuple, **options) -> dict:
+    """`translate_batch` keyword arguments from decoding `settings` (beam_size, penalties) and
+    the options of `Translator.translate`, each checked with one sentence; shared by the export
+    so that both accept and refuse the same values."""
+
+    def number(name, low, high=None, integer=False, low_open=False, none=False):
+        value = options[name]
+        if none and value is None:
+            return None
+        kinds = (int,) if integer else (int, float)
+        valid = not isinstance(value, bool) and isinstance(value, kinds)
+        valid = valid and (value > low if low_open else value >= low)
+        valid = valid and (high is None or value <= high)
+        if not valid:
+            bounds = f"> {low}" if low_open else f">= {low}"
+            if high is not None:
+                bounds += f" and <= {high}"
+            kind = "an int" if integer else "a number"
+            raise UsageError(f"`{name}` must be {kind} {bounds}; received {name}={value!r}.")
+        return value
+
+    decoding = options["decoding"]
+    if decoding not in DECODINGS:
+        raise UsageError(
+            f"`decoding` must be one of {', '.join(map(repr, DECODINGS))}; "
+            f"received decoding={decoding!r}."
+        )
+    beam_size = settings["beam_size"]
+    num_hypotheses = number("num_hypotheses", 1, integer=True, none=True)
+    if num_hypotheses is not None:
+        if decoding == "sample":
+            raise UsageError(
+                "`num_hypotheses` lists beam search's hypotheses; it does not apply to "
+                "decoding='sample' (sample again with other seeds instead)."
+            )
+        if num_hypotheses > beam_size:
+            if beam_given:
+                raise UsageError(
+                    f"`num_hypotheses` must be at most the beam size; received "
+                    f"num_hypotheses={num_hypotheses} with beam_size={beam_size}."
+                )
+            beam_size = num_hypotheses
+    if not isinstance(options["replace_unknown"], bool):
+        raise UsageError(
+            "`replace_unknown` must be True or False; "
+            f"received replace_unknown={options['replace_unknown']!r}."
+        )
+    return {
+        "beam_size": beam_size,
+        "length_penalty": float(settings["length_penalty"]),
+        "coverage_penalty": float(settings["coverage_penalty"]),
+        "num_hypotheses": num_hypotheses,
+        "decoding": decoding,
+        "temperature": float(number("temperature", 0, low_open=True)),
+        "top_k": number("top_k", 0, integer=True),
+        "top_p": float(number("top_p", 0, 1, low_open=True)),
+        "min_length": number("min_length", 0, integer=True),
+        "max_length_ratio": (
+            None
+            if options["max_length_ratio"] is None
+            else float(number("max_length_ratio", 0, low_open=True))
+        ),
+        "no_repeat_ngram_size": number("no_repeat_ngram_size", 0, integer=True),
+        "avoid_ids": avoid_ids,
+        "replace_unknown": options["replace_unknown"],
+    }
+
+
+def _per_text(name: str, value, count: int) -> list[str] | None:
+    """A per-text string option as a list of `count` strings (a string applies to all)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value] * count
+    values = list(value)
+    if len(values) != count or not all(isinstance(item, str) for item in values):
+        raise UsageError(
+            f"`{name}` must be a string or a list of {count} strings (one per text); "
+            f"received {value!r}."
+        )
+    return values
