@@ -6,9 +6,10 @@ Each case is a `tf.function` computing a weighted sum of the output sequence and
 states and its gradients with respect to the inputs and all three weights (what a training
 step needs). Keras and kerattn run on the same layer object; PyTorch gets the same weights
 (Keras's (E, 4U) kernels transposed, both biases in `bias_ih`) and its numerics are checked
-against Keras before timing (the loss is printed; torch could not be installed on the
-machine of bench/RESULTS.md, PyPI's Linux wheels need several GB of CUDA libraries, so this
-case has not been run there yet). Cases alternate in every round so they share the machine's
+against Keras before timing (the losses and their relative difference are printed; with
+`--masked` the padded steps weigh 0 in the loss, since there Keras repeats the previous
+output and PyTorch's packed sequence gives zeros). torch: `pip install -e ".[bench]"` (the
+CPU build, 2.13.0). Cases alternate in every round so they share the machine's
 noise; reported: median and best ms, and Keras/case as the median of the ratios of calls
 made next to each other (robust to a machine shared with other jobs) and of the best times.
 
@@ -121,7 +122,7 @@ def torch_case(lstm, inputs_array, weights_array, lengths):
         model.zero_grad()
         inputs.grad = None
         loss.backward()
-        return float(loss)
+        return loss.item()
 
     return step
 
@@ -207,6 +208,10 @@ def main() -> None:
         weights_array = rng.normal(size=(arguments.batch, arguments.length, units)).astype(
             "float32"
         )
+        if lengths is not None:
+            # Padded steps weigh 0: there Keras repeats the last output and PyTorch's packed
+            # sequence gives zeros, so only the real steps are comparable.
+            weights_array *= (np.arange(arguments.length)[None, :] < lengths[:, None])[..., None]
         weights = tf.constant(weights_array)
         cases = {
             "keras": tensorflow_case(lstm, inputs, mask, weights, fused=False),
@@ -224,7 +229,11 @@ def main() -> None:
         )
         if have_torch:
             torch_step = torch_case(lstm, inputs_array, weights_array, lengths)
-            print(f"units {units}: loss torch {torch_step():.6f}")
+            torch_loss = torch_step()
+            print(
+                f"units {units}: loss torch {torch_loss:.6f} (relative difference to Keras "
+                f"{abs(torch_loss - float(keras_loss)) / abs(float(keras_loss)):.1e})"
+            )
             cases["torch"] = torch_step
         timings = paired_timings(cases, arguments.repeats * arguments.rounds)
         kind = "masked" if mask is not None else "no mask"
