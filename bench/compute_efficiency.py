@@ -6,9 +6,9 @@ the best and the median rate are reported. The GEMM is measured in every round, 
 with the models, so both share the machine's noise.
 
 Model: the configuration of bench/translator_training.py (batch 64, source and target padded
-to length 30, vocabulary 8000, embedding 256, units 256, dropout 0, Adam, `fit` on synthetic
-batches). Its batches and its timing function (`synthetic_batches`, `tokens_per_second`) are
-imported from there, so ms/step here is the number that script measures.
+to length 30, real lengths 20–30, vocabulary 8000, embedding 256, units 256, dropout 0) and its
+batches (`synthetic_batches`), trained by kerattn's own training step (`trainer_step`: the
+`ReplicaSteps` that `kerattn train` runs, Adam, label smoothing 0.1, clipping at 1.0).
 
 FLOPs of one training step, counted analytically from the layer sizes (a multiply-add = 2
 FLOPs). B batch, S source and T target positions (padded: the LSTMs and the decoder's scan run
@@ -24,7 +24,7 @@ U attention units (= H), V target vocabulary, LSTM(i, h) = 2·4·(i + h)·h per 
                 + B·T·S · (3·U additive score: broadcast sum + vᵀ product; 2·H dot score)
                 + B·T·S · 2·H (context)
     W_c         B·T · 2·(H + H)·H
-    projection  B·T · 2·H·V
+    projection  N · 2·H·V      N real target positions (the trainer projects only those)
     step        3 × forward (backward ≈ 2 × forward)
 
 Not counted: embedding lookups (and their sparse gradients), nonlinearities, softmax, masking,
@@ -43,9 +43,10 @@ import time
 
 import keras
 import tensorflow as tf
-from translator_training import synthetic_batches, tokens_per_second
+from translator_training import synthetic_batches
 
 from kerattn.text import RESERVED_TOKENS, SymbolTokenizer
+from kerattn.training.replica_steps import ReplicaSteps
 from kerattn.zoo.translator import Translator
 
 
@@ -64,16 +65,48 @@ def synthetic_translator(vocabulary: int, length: int, **model_arguments) -> Tra
     )
 
 
+def trainer_step(model: Translator, label_smoothing: float = 0.1, clip_norm: float = 1.0):
+    """kerattn's training step for `model` (what `kerattn train` runs, on the default
+    strategy, Adam at 1e-3): a function of a (inputs, targets) batch of numpy arrays that
+    returns when the step is done."""
+    optimizer = keras.optimizers.Adam(1e-3)
+    steps = ReplicaSteps(
+        tf.distribute.get_strategy(), model, optimizer, "translator", label_smoothing, clip_norm
+    )
+    ids = tf.TensorSpec([None, None], tf.int32)
+    spec = ({"source_ids": ids, "target_input_ids": ids}, ids)
+    steps.compile(spec, spec, xla=False)
+
+    def step(batch):
+        inputs, targets = batch
+        inputs = {name: tf.constant(value) for name, value in inputs.items()}
+        float(steps.train((inputs, tf.constant(targets)))[0])
+
+    return step
+
+
+def milliseconds_per_step(step, batches, steps: int) -> float:
+    """Mean ms of `steps` calls of `step`, cycling through `batches`."""
+    start = time.perf_counter()
+    for index in range(steps):
+        step(batches[index % len(batches)])
+    return (time.perf_counter() - start) / steps * 1000
+
+
 def lstm_flops(input_width: int, units: int) -> int:
     """Forward FLOPs of one LSTM step: four gates, each a product with [x; h]."""
     return 2 * 4 * (input_width + units) * units
 
 
 def forward_flops(
-    translator: Translator, batch: int, source_length: int, target_length: int
+    translator: Translator,
+    batch: int,
+    source_length: int,
+    target_length: int,
+    real_target_positions: int,
 ) -> dict[str, int]:
-    """Forward FLOPs of `translator` on a (batch, length) padded batch, by component (the
-    formula in the module docstring)."""
+    """Forward FLOPs of `translator` on a (batch, length) padded batch with
+    `real_target_positions` real targets, by component (the formula in the module docstring)."""
     embedding, units = translator.embedding_dim, translator.units
     attention_units = translator.backbone.decoder.attention_units or units
     style = translator.attention
@@ -103,7 +136,7 @@ def forward_flops(
         "attention (query, score, context)": target_positions * query_projection
         + target_positions * source_length * (score_per_pair + context_per_pair),
         "W_c": target_positions * 2 * (units + units) * units,
-        "output projection": target_positions * 2 * units * translator.target_vocabulary_size,
+        "output projection": real_target_positions * 2 * units * translator.target_vocabulary_size,
     }
 
 
@@ -152,22 +185,24 @@ def main() -> None:
         for style in args.attention
     }
     batches = synthetic_batches(4, args.batch, args.length, args.vocabulary)
-    for model in models.values():
-        model.compile(optimizer="adam")
-        tokens_per_second(model, batches, 2)  # trace and warm up
+    real_targets = sum(int((targets > 0).sum()) for _, targets in batches) // len(batches)
+    steps = {style: trainer_step(model) for style, model in models.items()}
+    for step in steps.values():
+        milliseconds_per_step(step, batches, 2)  # trace and warm up
 
     gemm_rates = []
     milliseconds = {style: [] for style in models}
     for _ in range(args.rounds):
         gemm_rates += gemm_flops_per_second(args.gemm_size, args.gemm_repeats)
-        for style, model in models.items():
-            milliseconds[style].append(tokens_per_second(model, batches, args.steps)[1])
+        for style, step in steps.items():
+            milliseconds[style].append(milliseconds_per_step(step, batches, args.steps))
     gemm_best, gemm_median = max(gemm_rates), statistics.median(gemm_rates)
 
     print(
         f"batch {args.batch}, length {args.length} (padded), vocabulary {args.vocabulary}, "
-        f"embedding {args.embedding}, units {args.units}; {args.rounds} rounds of "
-        f"{args.steps} steps, median"
+        f"embedding {args.embedding}, units {args.units}; {real_targets} real target "
+        f"positions per batch; {args.rounds} rounds of {args.steps} steps, median; load "
+        f"average {open('/proc/loadavg').read().split()[:3]}"
     )
     print(
         f"GEMM float32 {args.gemm_size}×{args.gemm_size}, {len(gemm_rates)} products: "
@@ -179,7 +214,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     components = {}
     for style, model in models.items():
-        components[style] = forward_flops(model, args.batch, args.length, args.length)
+        components[style] = forward_flops(model, args.batch, args.length, args.length, real_targets)
         step_flops = 3 * sum(components[style].values())
         seconds = statistics.median(milliseconds[style]) / 1000
         achieved = step_flops / seconds

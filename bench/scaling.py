@@ -96,7 +96,9 @@ def main() -> None:
     for (series, batch, length), ms in zip(points, milliseconds):
         cost = 1000 * ms / (batch * length)
         first_cost.setdefault(series, cost)
-        step_flops = 3 * sum(forward_flops(model, batch, length, length).values())
+        # train_on_batch (Keras's fit step) projects every position, padded ones included
+        flops = forward_flops(model, batch, length, length, real_target_positions=batch * length)
+        step_flops = 3 * sum(flops.values())
         print(
             f"| {series} | {batch} | {length} | {ms:.1f} | {cost:.2f} | "
             f"{step_flops / ms / 1e6:.3g} | {cost / first_cost[series]:.2f} |"

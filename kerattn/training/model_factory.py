@@ -1,4 +1,5 @@
-"""Builds a recipe's tokenizers (vocabulary learned from the training split) and model."""
+"""Builds a recipe's tokenizers (vocabulary learned from the training split) and model, or
+loads the preset a fine-tuning recipe starts from (`init_from`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from kerattn.text import (
     train_wordpiece_vocabulary,
     write_vocabulary_file,
 )
-from kerattn.training.recipe import Recipe
+from kerattn.training.recipe import Recipe, RecipeError
 
 
 def learn_vocabulary(settings: dict, texts: list[str]) -> list[str]:
@@ -87,3 +88,34 @@ def build_model(recipe: Recipe, vocabulary: dict[str, list[str]], labels: list[s
         labels,
         **{name: value for name, value in recipe.model.items() if name != "labels"},
     )
+
+
+def load_initial_model(recipe: Recipe):
+    """The model a fine-tuning recipe starts from (`init_from`: its weights, architecture and
+    vocabularies), loaded for training (call inside the strategy's scope); None without."""
+    if recipe.init_from is None:
+        return None
+    from kerattn.zoo.classifier import Classifier
+    from kerattn.zoo.model_loading import load_model
+    from kerattn.zoo.translator import Translator
+
+    model = load_model(recipe.init_from)
+    expected = Translator if recipe.family == "translator" else Classifier
+    if not isinstance(model, expected):
+        raise RecipeError(
+            f"[model] init_from {recipe.init_from!r} is a {type(model).__name__}, but the "
+            f"recipe's family is {recipe.family!r}; start from a {expected.__name__}."
+        )
+    return model
+
+
+def vocabularies_of(model) -> dict[str, list[str]]:
+    """The vocabularies of a loaded `Translator` ("source", "target") or `Classifier`
+    ("source"), as `vocabularies` returns them."""
+    preprocessor = model.preprocessor
+    if hasattr(preprocessor, "target_tokenizer"):
+        return {
+            "source": preprocessor.source_tokenizer.get_vocabulary(),
+            "target": preprocessor.target_tokenizer.get_vocabulary(),
+        }
+    return {"source": preprocessor.tokenizer.get_vocabulary()}

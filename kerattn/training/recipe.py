@@ -10,6 +10,10 @@ Example (`tests/training/fixtures/reversal.toml`)::
     family = "translator"          # "translator" or "classifier"
     embedding_dim = 16             # any other key is a constructor argument of the family
     units = 32
+    # init_from = "translator_en_es"  # fine-tuning: start from a preset (name, preset folder
+    #                                 # or .keras file) with its architecture and vocabularies;
+    #                                 # then [model] holds only family and init_from, and
+    #                                 # the recipe has no [tokenizer]
 
     [data]
     corpus = "reversal"            # a folder with train.tsv and valid.tsv (`kerattn data ...`)
@@ -124,11 +128,14 @@ class Recipe:
 
     path: the recipe file (None for a recipe built from a dict).
     family: "translator" or "classifier".
-    model: constructor arguments for the family (tokenizers and labels excluded).
+    model: constructor arguments for the family (tokenizers and labels excluded); empty with
+        `init_from`.
     data: {"train": Path, "valid": Path} resolved to absolute paths.
     tokenizer: settings for both sides; `source_tokenizer`/`target_tokenizer` give each side's.
     optimizer, training, evaluation: as in the module docstring.
     text: the TOML text, copied into the run folder.
+    init_from: the preset name, or the absolute path of the preset folder or `.keras` file,
+        whose weights, architecture and vocabularies the run starts from (None: from scratch).
     """
 
     path: Path | None
@@ -140,6 +147,7 @@ class Recipe:
     training: dict
     evaluation: dict
     text: str = field(default="", repr=False)
+    init_from: str | None = None
 
     def tokenizer_settings(self, side: str = "source") -> dict:
         """Tokenizer settings for "source" or "target" (the side's overrides applied)."""
@@ -176,6 +184,7 @@ def recipe_from_dict(
             'The recipe has no model family; add family = "translator" or "classifier" to [model].'
         )
     _check_choice("model", "family", family, FAMILIES)
+    init_from = _init_from(model.pop("init_from", None), model, content, Path(base_dir))
     _check_model_arguments(family, model)
     _check_model_values(family, model)
     sections = _read_sections(content)
@@ -193,7 +202,42 @@ def recipe_from_dict(
         training=sections["training"],
         evaluation=sections["evaluation"],
         text=text,
+        init_from=init_from,
     )
+
+
+def _init_from(value, model: dict, content: dict, base_dir: Path) -> str | None:
+    """[model] init_from as a preset name or an absolute path; a fine-tuning recipe keeps the
+    preset's architecture and tokenizers, so it may not set them."""
+    if value is None:
+        return None
+    from kerattn.zoo import presets
+
+    if not isinstance(value, str) or not value:
+        raise RecipeError(
+            f"[model] init_from must be a preset name or the path of a preset folder or "
+            f".keras file; received {value!r}."
+        )
+    if model:
+        raise RecipeError(
+            f"[model] init_from starts from the preset's architecture, so [model] takes only "
+            f"family and init_from; remove {', '.join(sorted(model))}."
+        )
+    if "tokenizer" in content:
+        raise RecipeError(
+            "[model] init_from keeps the preset's vocabularies; remove the [tokenizer] section."
+        )
+    shipped = [preset.name for preset in presets.list_presets()]
+    if value in shipped:
+        return value
+    path = base_dir / value
+    if not (path.is_dir() or (path.suffix == ".keras" and path.is_file())):
+        raise RecipeError(
+            f"[model] init_from {value!r} is neither a preset ({', '.join(shipped)}) "
+            f"nor an existing preset folder or .keras file (relative paths start at the "
+            f"recipe's folder)."
+        )
+    return os.fspath(path.resolve())
 
 
 def _check_section_names(content: dict) -> None:

@@ -66,6 +66,7 @@ from kerattn.training.replica_steps import ReplicaSteps
 from kerattn.training.run_log import RunLog, TrainResult
 from kerattn.training.training_state import TrainingState
 from kerattn.training.validation import Validation
+from kerattn.zoo.model_load_error import ModelLoadError
 
 __all__ = ["TrainResult", "TrainingInterrupted", "train"]
 
@@ -235,6 +236,8 @@ class _Trainer:
         steps, and restores the checkpoint when resuming; writes nothing."""
         keras.utils.set_random_seed(self.training["seed"])
         keras.config.set_dtype_policy("mixed_float16" if self.mixed_precision else "float32")
+        with self.strategy.scope():
+            self.initial_model = self._load_initial_model()
         labels = self._read_data()
         with self.strategy.scope():
             self._build_model(labels)
@@ -259,7 +262,16 @@ class _Trainer:
         labels = None
         if self.family == "classifier":
             train_labels = {label for _, label in input_pipeline.read_pairs(recipe.data["train"])}
-            labels = list(recipe.model.get("labels") or sorted(train_labels))
+            if self.initial_model is not None:  # fine-tuning keeps the preset's classes
+                labels = list(self.initial_model.labels)
+                unknown = sorted(train_labels - set(labels))
+                if unknown:
+                    raise RecipeError(
+                        f"[data] train has labels {', '.join(map(repr, unknown))} that the "
+                        f"init_from model does not have; it has {', '.join(map(repr, labels))}."
+                    )
+            else:
+                labels = list(recipe.model.get("labels") or sorted(train_labels))
         splits = {}
         for split in ("train", "valid"):
             splits[split] = input_pipeline.read_examples(recipe.data[split], self.family, labels)
@@ -267,16 +279,28 @@ class _Trainer:
                 raise RecipeError(f"[data] {split} file {recipe.data[split]} has no rows.")
         self.train_texts, self.train_targets = splits["train"]
         self.valid_texts, self.valid_targets = splits["valid"]
-        self.vocabulary = model_factory.vocabularies(
-            recipe,
-            self.train_texts,
-            self.train_targets,
-            self.run_dir / "vocabulary",
-            reuse=self.resume,
-        )
+        if self.initial_model is not None:
+            self.vocabulary = model_factory.vocabularies_of(self.initial_model)
+        else:
+            self.vocabulary = model_factory.vocabularies(
+                recipe,
+                self.train_texts,
+                self.train_targets,
+                self.run_dir / "vocabulary",
+                reuse=self.resume,
+            )
         return labels
 
+    def _load_initial_model(self):
+        try:
+            return model_factory.load_initial_model(self.recipe)
+        except ModelLoadError as error:
+            raise RecipeError(f"[model] init_from: {error}") from None
+
     def _build_model(self, labels: list[str] | None) -> None:
+        if self.initial_model is not None:
+            self.model = self.initial_model
+            return
         try:
             self.model = model_factory.build_model(self.recipe, self.vocabulary, labels)
         except (ValueError, TypeError) as error:  # what the recipe checks could not see
