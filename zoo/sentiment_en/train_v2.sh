@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# sentiment_en v2 (issue 19): train on corpora/reviews, calibrate on its validation rows,
+# evaluate per domain and on the probes. Re-running it continues where it stopped: training
+# resumes from the newest checkpoint (`kerattn train --resume`), and every later step is
+# skipped once its output exists.
+#
+#   nice -n 19 zoo/sentiment_en/train_v2.sh          # from the repository root, or anywhere
+#
+# Settings (environment): KERATTN (the kerattn command, default `kerattn`), RECIPE (default
+# zoo/sentiment_en/recipe_v2.toml), RUN_DIR (default runs/sentiment_en_v2), CORPUS (default
+# corpora/reviews: `kerattn data reviews`), STEPS (if set: `--max-steps`, for short trials).
+#
+# Writes in RUN_DIR: the run (checkpoints/, best.keras, final.keras, metrics.json, logs/),
+# calibrated/ (best.keras with the temperature fitted on the validation rows: a preset
+# folder), calibration.json, and evaluation/*.json (`kerattn evaluate --json` reports).
+# The test rows are only scored here, once, at the end: nothing is trained, tuned, calibrated
+# or selected on them.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+KERATTN=${KERATTN:-kerattn}
+RECIPE=${RECIPE:-zoo/sentiment_en/recipe_v2.toml}
+RUN_DIR=${RUN_DIR:-runs/sentiment_en_v2}
+CORPUS=${CORPUS:-corpora/reviews}
+PROBES=zoo/sentiment_en/probes_v2.tsv
+DOMAINS=(imdb rotten_tomatoes drugs_com)
+
+say() { echo "train_v2.sh: $*" >&2; }
+
+for split in train valid test; do
+    if [ ! -f "$CORPUS/$split.tsv" ]; then
+        say "$CORPUS/$split.tsv is missing; build the corpus first with \`kerattn data reviews\`."
+        exit 2
+    fi
+done
+
+# 1. Training: resume when a checkpoint exists. A run folder with progress but no checkpoint
+# (stopped before its first checkpoint) has nothing to resume and starts again.
+# Finished means stopped for the recipe's own reason; a --max-steps stop also writes
+# final.keras, and is resumed.
+finished() {
+    [ -f "$RUN_DIR/metrics.json" ] &&
+        grep -Eq '"stop_reason": "(steps|epochs|early_stopping)"' "$RUN_DIR/metrics.json"
+}
+max_steps=()
+if [ -n "${STEPS:-}" ]; then max_steps=(--max-steps "$STEPS"); fi
+if finished; then
+    say "training finished earlier ($RUN_DIR/metrics.json)"
+elif compgen -G "$RUN_DIR/checkpoints/ckpt-*.index" > /dev/null; then
+    say "resuming $RUN_DIR"
+    "$KERATTN" train "$RECIPE" --run-dir "$RUN_DIR" --resume "${max_steps[@]}"
+elif [ -e "$RUN_DIR/metrics.json" ] || [ -e "$RUN_DIR/best.keras" ]; then
+    say "$RUN_DIR stopped before its first checkpoint; starting it again"
+    "$KERATTN" train "$RECIPE" --run-dir "$RUN_DIR" --overwrite "${max_steps[@]}"
+else
+    "$KERATTN" train "$RECIPE" --run-dir "$RUN_DIR" "${max_steps[@]}"
+fi
+if ! finished; then
+    say "training stopped at --max-steps $STEPS; run again to continue"
+    exit 0
+fi
+
+# 2. Calibration: the temperature fitted on the validation rows of every domain.
+preset="$RUN_DIR/calibrated"
+if [ ! -f "$preset/metadata.json" ]; then
+    rm -rf "$preset" # only an interrupted calibration of this script leaves it half-written
+    "$KERATTN" calibrate "$RUN_DIR/best.keras" --data "$CORPUS/valid.tsv" --out "$preset" \
+        --json > "$RUN_DIR/calibration.json.partial"
+    mv "$RUN_DIR/calibration.json.partial" "$RUN_DIR/calibration.json"
+fi
+
+# 3. Evaluation: each domain's valid and test rows with the calibrated model; every test row
+# also before calibration (the temperature changes the calibration error, never the label);
+# the probes.
+evaluate() { # output name, model, data, extra flags...
+    local out="$RUN_DIR/evaluation/$1.json"
+    if [ ! -s "$out" ]; then
+        "$KERATTN" evaluate "$2" --data "$3" --json "${@:4}" > "$out.partial"
+        mv "$out.partial" "$out"
+    fi
+}
+mkdir -p "$RUN_DIR/evaluation"
+for split in valid test; do
+    for domain in "${DOMAINS[@]}"; do
+        evaluate "${split}_${domain}" "$preset" "$CORPUS/$split.tsv" --origin "$domain"
+    done
+    evaluate "${split}_all" "$preset" "$CORPUS/$split.tsv"
+done
+evaluate test_all_uncalibrated "$RUN_DIR/best.keras" "$CORPUS/test.tsv"
+evaluate probes "$preset" "$PROBES"
+for category in negation sarcasm faint_praise contrast; do
+    evaluate "probes_$category" "$preset" "$PROBES" --origin "$category"
+done
+say "done: $preset, $RUN_DIR/calibration.json, $RUN_DIR/evaluation/"
