@@ -39,6 +39,8 @@ def export_model(
     coverage_penalty: float = 0.0,
     warmup_texts: Sequence[str] = warmup.DEFAULT_WARMUP_TEXTS,
     allowed_ops: Sequence[str] | None = None,
+    signatures: Sequence[str] = (),
+    decoding_options: dict | None = None,
 ) -> Path:
     """Exports a `Translator` or `Classifier` as version `version` of `base_path` for TF Serving.
 
@@ -52,6 +54,11 @@ def export_model(
         warmup_texts: example inputs written as warm-up requests (one batch per signature and
             one single-text request).
         allowed_ops: op allow-list for the audit; default core TensorFlow + tf-text 2.20 ops.
+        signatures: optional translator signatures besides `serving_default` and `greedy`:
+            any of "nbest", "score", "sample", "prefix" (`serving_module.build_serving_module`).
+        decoding_options: translator options fixed at export (min_length, max_length_ratio,
+            no_repeat_ngram_size, avoid, replace_unknown, temperature, top_k, top_p,
+            num_hypotheses), applied to every translating signature.
 
     Returns:
         Path of the new version folder.
@@ -74,19 +81,36 @@ def export_model(
 
     def write(folder: Path) -> None:
         with inference_tracing(model):
-            module, signatures, descriptions = build_serving_module(
-                model, beam_size, length_penalty, coverage_penalty
+            module, functions, descriptions = build_serving_module(
+                model,
+                beam_size,
+                length_penalty,
+                coverage_penalty,
+                signatures=signatures,
+                decoding_options=decoding_options,
             )
             # Its "Assets written to <temporary folder>" INFO line would only confuse.
             logger, level = tf.get_logger(), tf.get_logger().level
             logger.setLevel("WARNING")
             try:
                 with _file_errors_as_os_errors():
-                    tf.saved_model.save(module, str(folder), signatures=signatures)
+                    # Serving needs no gradients; the custom gradient of the teacher-forced
+                    # decoder pass ("score") captures loop tensors SavedModel cannot store.
+                    tf.saved_model.save(
+                        module,
+                        str(folder),
+                        signatures=functions,
+                        options=tf.saved_model.SaveOptions(experimental_custom_gradients=False),
+                    )
             finally:
                 logger.setLevel(level)
         extra = folder / "assets.extra"
-        requests = [(name, warmup_texts) for name in signatures]
+        # Warm-up requests feed `text` only: signatures with more inputs are not warmed up.
+        requests = [
+            (name, warmup_texts)
+            for name in functions
+            if list(descriptions[name]["inputs"]) == ["text"]
+        ]
         requests.append(("serving_default", warmup_texts[:1]))
         with _file_errors_as_os_errors():
             warmup.write_warmup_requests(extra / warmup.WARMUP_FILE_NAME, model_name, requests)
