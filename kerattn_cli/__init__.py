@@ -686,6 +686,18 @@ def _run_translate(args: argparse.Namespace) -> int:
         as_json=args.json,
         show_attention=args.show_attention,
         plot=args.plot,
+        n_best=args.n_best,
+        decoding="sample" if args.sample else None,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        min_length=args.min_length,
+        max_length_ratio=args.max_length_ratio,
+        no_repeat_ngram_size=args.no_repeat_ngram_size,
+        avoid=args.avoid,
+        target_prefix=args.target_prefix,
+        replace_unknown=args.replace_unknown or None,
     )
 
 
@@ -700,7 +712,111 @@ def _add_translate_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="beam size (default: the preset's, 1 for a .keras file)",
     )
+    decoding = parser.add_argument_group("decoding")
+    decoding.add_argument(
+        "--n-best",
+        type=int,
+        default=None,
+        metavar="K",
+        help="print the K best hypotheses per input as INPUT<TAB>SCORE<TAB>TEXT lines "
+        "(--json: a hypotheses list); widens the beam to K unless --beam-size is given",
+    )
+    decoding.add_argument(
+        "--sample", action="store_true", help="sample each token instead of beam search"
+    )
+    decoding.add_argument("--temperature", type=float, default=None, help="sampling temperature")
+    decoding.add_argument(
+        "--top-k", type=int, default=None, help="sample from the K most probable tokens"
+    )
+    decoding.add_argument(
+        "--top-p", type=float, default=None, help="sample from the top-p probability mass"
+    )
+    decoding.add_argument(
+        "--seed", type=int, default=None, help="sampling seed (same seed, same output)"
+    )
+    decoding.add_argument(
+        "--min-length", type=int, default=None, help="fewest output tokens before the end"
+    )
+    decoding.add_argument(
+        "--max-length-ratio",
+        type=float,
+        default=None,
+        help="at most RATIO output tokens per source token (default 2 per token + 10)",
+    )
+    decoding.add_argument(
+        "--no-repeat-ngram-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="never repeat an output n-gram of N tokens",
+    )
+    decoding.add_argument(
+        "--avoid",
+        action="append",
+        default=None,
+        metavar="PHRASE",
+        help="a word or phrase the output must not contain (repeatable)",
+    )
+    decoding.add_argument(
+        "--target-prefix",
+        default=None,
+        metavar="TEXT",
+        help="the text every translation starts with (the model continues it)",
+    )
+    decoding.add_argument(
+        "--replace-unknown",
+        action="store_true",
+        help="replace each [UNK] output token by the source token it attends to most",
+    )
     parser.set_defaults(handler=_run_translate)
+
+
+def _run_score(args: argparse.Namespace) -> int:
+    from kerattn.zoo import command
+
+    return command.score_command(
+        args.file,
+        model_name=args.model,
+        length_penalty=args.length_penalty,
+        coverage_penalty=args.coverage_penalty,
+        as_json=args.json,
+    )
+
+
+def _add_score_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "score",
+        help="score given translations (SOURCE<TAB>TARGET lines) with a translator",
+        description="Prints the score of each SOURCE<TAB>TARGET line under teacher forcing "
+        "(the score beam search would report for that output; --json adds log-probabilities "
+        "per token and the attention).",
+    )
+    parser.add_argument(
+        "file", nargs="?", default=None, help="a TSV file (default: standard input)"
+    )
+    parser.add_argument(
+        "--model",
+        default="translator_en_es",
+        help="a preset name or a .keras file (default translator_en_es)",
+    )
+    parser.add_argument(
+        "--length-penalty",
+        type=float,
+        default=None,
+        help="length penalty of the score (default: the model's)",
+    )
+    parser.add_argument(
+        "--coverage-penalty",
+        type=float,
+        default=None,
+        help="coverage penalty of the score (default: the model's)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per line, with tokens, their log-probabilities and attention",
+    )
+    parser.set_defaults(handler=_run_score)
 
 
 def _run_classify(args: argparse.Namespace) -> int:
@@ -794,6 +910,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_demo_parser,
         _add_zoo_parser,
         _add_translate_parser,
+        _add_score_parser,
         _add_classify_parser,
         _add_data_parser,
         _add_train_parser,

@@ -230,8 +230,17 @@ def translate_command(
     as_json: bool = False,
     show_attention: bool = False,
     plot: str | None = None,
+    n_best: int | None = None,
+    **options,
 ) -> int:
-    """Translates `texts` (or standard input) and prints one result per line."""
+    """Translates `texts` (or standard input) and prints one result per line.
+
+    `options` are `Translator.translate` keyword arguments (decoding, temperature, top_k,
+    top_p, seed, min_length, ...). With `n_best` K, each input gets K lines
+    "INPUT_NUMBER<TAB>SCORE<TAB>HYPOTHESIS", best first (fewer when fewer hypotheses exist),
+    and `--json` adds a "hypotheses" list.
+    """
+    from kerattn.errors import KerattnError
     from kerattn.visualization import alignment_text, write_heatmap
     from kerattn.zoo.model_loading import ModelLoadError
 
@@ -243,7 +252,15 @@ def translate_command(
         model = _load(model_name, "Translator")
     except ModelLoadError as error:
         return _error("translate", str(error))
-    options = {"beam_size": beam_size} if beam_size is not None else {}
+    options = {name: value for name, value in options.items() if value is not None}
+    if beam_size is not None:
+        options["beam_size"] = beam_size
+    if n_best is not None:
+        options["num_hypotheses"] = n_best
+    try:  # check the options once, before any input is read
+        model.translate([], **options)
+    except (KerattnError, ValueError, TypeError) as error:
+        return _error("translate", str(error))
     several = len(texts) != 1
     failed = 0
     for item, result, error in _results(texts, lambda batch: model.translate(batch, **options)):
@@ -257,7 +274,22 @@ def translate_command(
                 file=sys.stderr,
             )
         if as_json:
-            print(json.dumps(_translation_json(item.text, result, error), ensure_ascii=False))
+            document = _translation_json(item.text, result, error)
+            if n_best is not None:
+                document["hypotheses"] = [
+                    {
+                        "translation": hypothesis.text,
+                        "score": round(hypothesis.score, 4),
+                        "log_prob": round(hypothesis.log_prob, 4),
+                        "tokens": hypothesis.tokens,
+                        "attention": _rounded(hypothesis.attention),
+                    }
+                    for hypothesis in (result.hypotheses if result else ())
+                ]
+            print(json.dumps(document, ensure_ascii=False))
+        elif n_best is not None:
+            for hypothesis in result.hypotheses if result else ():
+                print(f"{item.index}\t{hypothesis.score:.4f}\t{hypothesis.text}")
         else:
             print(result.text if result else "")
             if show_attention and result is not None and result.tokens:
@@ -295,6 +327,86 @@ def _translation_json(text: str, result, error: str | None) -> dict:
         "truncated": result.truncated,
         "source_tokens": result.source_tokens,
         "tokens": result.tokens,
+        "attention": _rounded(result.attention),
+    }
+
+
+def score_command(
+    path: str | None = None,
+    model_name: str = "translator_en_es",
+    length_penalty: float | None = None,
+    coverage_penalty: float | None = None,
+    as_json: bool = False,
+) -> int:
+    """Scores "SOURCE<TAB>TARGET" lines of `path` (standard input when None or "-"): one line
+    per input with the score (`--json`: score, log_prob, tokens, token_log_probs, attention).
+
+    A line without a tab, or not UTF-8, is reported on standard error and gets an empty line
+    (an `error` field with `--json`); exit code 1 then.
+    """
+    from kerattn.errors import KerattnError
+    from kerattn.zoo.model_loading import ModelLoadError
+
+    try:
+        stream = sys.stdin.buffer if path in (None, "-") else open(path, "rb")  # noqa: SIM115
+    except OSError as error:
+        return _error("score", f"cannot read {path!r} ({error.strerror or error}).")
+    try:
+        model = _load(model_name, "Translator")
+    except ModelLoadError as error:
+        return _error("score", str(error))
+    penalties = {"length_penalty": length_penalty, "coverage_penalty": coverage_penalty}
+    penalties = {name: value for name, value in penalties.items() if value is not None}
+    try:
+        model.score([], [], **penalties)
+    except (KerattnError, ValueError, TypeError) as error:
+        return _error("score", str(error))
+    failed = 0
+    with stream:
+        for batch in _stdin_batches(stream, BATCH_SIZE):
+            pairs: list[tuple[str, str] | None] = []
+            errors: list[str | None] = []
+            for item in batch:
+                source, tab, target = item.text.partition("\t")
+                error = item.error or (
+                    None
+                    if tab
+                    else f"line {item.index} has no tab; write SOURCE<TAB>TARGET per line."
+                )
+                pairs.append(None if error else (source, target))
+                errors.append(error)
+            runnable = [i for i, pair in enumerate(pairs) if pair is not None]
+            results: dict[int, object] = {}
+            if runnable:
+                scored = model.score(
+                    [pairs[i][0] for i in runnable], [pairs[i][1] for i in runnable], **penalties
+                )
+                results = dict(zip(runnable, scored))
+            for i, item in enumerate(batch):
+                result, error = results.get(i), errors[i]
+                if error is not None:
+                    failed += 1
+                    print(f"kerattn score: {error}", file=sys.stderr)
+                if as_json:
+                    print(json.dumps(_scoring_json(item.text, result, error), ensure_ascii=False))
+                else:
+                    print(f"{result.score:.4f}" if result is not None else "")
+            sys.stdout.flush()
+    return 1 if failed else 0
+
+
+def _scoring_json(text: str, result, error: str | None) -> dict:
+    if result is None:
+        return {"input": text, "score": None, "log_prob": None, "error": error}
+    return {
+        "input": text,
+        "score": round(result.score, 4),
+        "log_prob": round(result.log_prob, 4),
+        "truncated": result.truncated,
+        "target_truncated": result.target_truncated,
+        "source_tokens": result.source_tokens,
+        "tokens": result.tokens,
+        "token_log_probs": _rounded(result.token_log_probs),
         "attention": _rounded(result.attention),
     }
 
