@@ -41,7 +41,8 @@ Then one training step each (forward, backward, Adam with Keras's defaults): ker
 (bench/lstm_throughput.py's `paired_timings`); reported: median ms, torch/kerattn as the
 paired median ratio (kerattn's speed-up) and the ratio of the best times, and target tokens/s
 of both. PyTorch's OpenMP threads suffer more than TensorFlow's thread pool on a machine whose
-cores are busy with other work: read the load average printed with each result.
+cores are busy with other work (a note says so when the load exceeded the cores; compare
+with `--torch-threads 1` then, or rerun on a quiet machine).
 
 torch is a bench-only extra, never a dependency of the library or its tests.
 
@@ -416,6 +417,17 @@ def numerics(translator, build_translator, batch) -> float:
     return max(max(double.values()), single["loss"], single["compiled loss"], single["logits"])
 
 
+def busy_machine_note(torch_threads: int) -> None:
+    """Says so when the machine was busier than its cores during the timing."""
+    load, cores = float(open("/proc/loadavg").read().split()[0]), os.cpu_count() or 1
+    if load > cores and torch_threads > 1:
+        print(
+            f"  note: load {load:.1f} on {cores} cores; PyTorch's {torch_threads} OpenMP threads "
+            "then wait for each other at every op, so torch/kerattn overstates kerattn's "
+            "speed-up: rerun on a quiet machine, or compare with --torch-threads 1"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attention", nargs="+", choices=STYLES, default=list(STYLES))
@@ -486,6 +498,7 @@ def main() -> None:
         )
         print(f"training step {style}: {summary(timings, baseline='torch')}; {rates}")
         print(f"  load average: {open('/proc/loadavg').read().split()[:3]}")
+        busy_machine_note(args.torch_threads)
     print(f"{time.perf_counter() - start:.0f} s in all")
 
 
