@@ -15,13 +15,17 @@ Autodiff through `keras.ops.scan` records every small op of every step. Here, as
 - the forward `tf.while_loop` stores what the backward pass needs (tanh activations, weights,
   gates, states);
 - everything of the backward pass that does not depend on the incoming gradient (the LSTM's
-  gate factors, v·(1 - tanh²) of the scores) is computed once, vectorised over all steps,
-  before the backward loop;
+  gate factors) is computed once, vectorised over all steps, before the backward loop;
 - the backward loop does one (B, 4U)·(4U, Dm + U) product for the LSTM, one batched
-  matrix-vector product for the context, the softmax and score backward on (B, S, U), and
-  accumulates the key gradient dK (B, S, U) in its carry;
-- the gradients of W (stacked kernel), W_q, v and of the memory are then single products over
+  matrix-vector product for the context, the softmax and score backward on (B, S, U)
+  (`TanhGrad`), and accumulates the key gradient dK (B, S, U) and dv in its carry;
+- the gradients of W (stacked kernel), W_q and of the memory are then single products over
   all steps.
+
+The (B, S, U) tanh activations of the T steps stay a TensorArray read step by step: stacking
+them (or any (T, B, S, U) tensor, such as v·(1 - tanh²) for all steps at once) allocates and
+copies T·B·S·U floats, which on CPU costs more than the whole backward loop; so dv, a
+product over those activations, is accumulated per step rather than one GEMV after the loop.
 
 Numerics and dtypes are the scan path's: the attention (query, scores, softmax, context) runs
 in the dtype of the keys (float32 under mixed_float16), the LSTM in the dtype of the projected
@@ -234,7 +238,8 @@ def _backward(
     `lstm_recurrence`'s (dz from the gate factors; d[c_t; s_{t-1}] = dz Wᵀ). Then, with
     dc = dL/dc_t (from z and from the contexts output) and da = dL/dα_t:
         dα = H dc + da,   de = α ⊙ (dα - Σ α dα)     (softmax; 0 on padded keys)
-        dA = de ⊗ v ⊙ (1 - tanh²)  (B, S, U),   dK += dA,   dq = (Σ_j dA_j) W_qᵀ
+        dA = de ⊗ v ⊙ (1 - tanh²)  (B, S, U),   dK += dA,   dv += Σ_j de_j tanh_j,
+        dq = (Σ_j dA_j) W_qᵀ
     and dL/ds_{t-1} = dz's share + dq (+ g at a padded step, which carries s over).
     """
     import tensorflow as tf
