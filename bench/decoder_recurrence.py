@@ -13,13 +13,19 @@ load average.
 Sizes default to the translator_en_es preset's training shapes: batch 64, source and target
 length 30 (right-padded to random lengths), embedding 128, memory width 256, units 256.
 
+With `--translator`, also the whole training step (`train_on_batch`: Adam, masked
+cross-entropy) of a Bahdanau `Translator` at those sizes (vocabulary 8000), the same model
+twice with the same weights and batches, its decoder on the scan path in one; the losses of one
+batch are printed side by side first, and the train steps alternate between the two.
+
 Usage: python bench/decoder_recurrence.py [--batch 64] [--length 30] [--units 256]
-       [--embedding 128] [--memory 256] [--samples 15]
+       [--embedding 128] [--memory 256] [--samples 15] [--translator] [--steps 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 
 import keras
 import numpy as np
@@ -57,6 +63,50 @@ def decoder_case(decoder, arrays, loss_weights, hand_written_backward: bool):
     return step
 
 
+def translator_comparison(arguments) -> None:
+    """Train-step times of a Bahdanau Translator, decoder on the scan path vs the loop."""
+    from compute_efficiency import synthetic_translator
+    from translator_training import synthetic_batches
+
+    vocabulary = 8000
+    models = {}
+    for name in ("scan", "loop"):
+        keras.utils.set_random_seed(0)
+        model = synthetic_translator(
+            vocabulary,
+            arguments.length,
+            embedding_dim=arguments.embedding,
+            units=arguments.units,
+            attention="bahdanau",
+        )
+        model.backbone.decoder.hand_written_backward = name == "loop"
+        model.compile()
+        models[name] = model
+    models["loop"].set_weights(models["scan"].get_weights())
+    batches = synthetic_batches(4, arguments.batch, arguments.length, vocabulary)
+    inputs, targets = batches[0]
+    losses = {
+        name: float(model.compute_loss(inputs, targets, model(inputs, training=False)))
+        for name, model in models.items()
+    }
+    print("translator: loss of one batch " + ", ".join(f"{n} {v:.7f}" for n, v in losses.items()))
+
+    def train_step(model):
+        steps = iter(range(10**9))  # each model sees the same sequence of batches
+        return lambda: model.train_on_batch(*batches[next(steps) % len(batches)])
+
+    timings = paired_timings(
+        {name: train_step(model) for name, model in models.items()}, arguments.steps
+    )
+    tokens = statistics.mean(int((y > 0).sum()) for _, y in batches)
+    rates = ", ".join(
+        f"{name} {tokens / statistics.median(values) * 1000:.0f} target tokens/s"
+        for name, values in timings.items()
+    )
+    print(f"translator train step: {summary(timings, baseline='scan')}; {rates}")
+    print(f"  load average: {open('/proc/loadavg').read().split()[:3]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=64)
@@ -65,6 +115,8 @@ def main() -> None:
     parser.add_argument("--embedding", type=int, default=128)
     parser.add_argument("--memory", type=int, default=256)
     parser.add_argument("--samples", type=int, default=15)
+    parser.add_argument("--translator", action="store_true")
+    parser.add_argument("--steps", type=int, default=10)
     arguments = parser.parse_args()
     batch, length, units = arguments.batch, arguments.length, arguments.units
     print(f"load average before: {open('/proc/loadavg').read().split()[:3]}")
@@ -100,6 +152,8 @@ def main() -> None:
     timings = paired_timings(cases, arguments.samples)
     print(summary(timings, baseline="scan"))
     print(f"  load average: {open('/proc/loadavg').read().split()[:3]}")
+    if arguments.translator:
+        translator_comparison(arguments)
 
 
 if __name__ == "__main__":
