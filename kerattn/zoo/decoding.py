@@ -227,10 +227,11 @@ class Sampling:
     tokens and to the smallest set whose probability reaches `top_p` (nucleus sampling, Holtzman
     et al., 2020), in that order (Hugging Face's order).
 
-    The draw is the Gumbel-max trick, argmax(log p / temperature + G), whose noise G comes from
-    a counter-based integer hash of (seed of the sentence, step, token id): no random op and no
-    generator state, so the same seed gives the same tokens in Python, in a traced function and
-    in an exported SavedModel, whatever the batch it runs in.
+    The draw inverts the cumulative distribution at u ~ U(0, 1), where u comes from a
+    counter-based integer hash of (seed of the sentence, step): no random op and no generator
+    state, so the same seed gives the same tokens in Python, in a traced function and in an
+    exported SavedModel, whatever the batch it runs in (one hashed number per sentence and
+    step, so it costs little more than the argmax).
 
     Args:
         seeds: int64 (B,), one seed per sentence (only the low 64 bits matter).
@@ -272,9 +273,18 @@ class Sampling:
                 tf.where(before < self.top_p, ordered, float("inf")), axis=-1, keepdims=True
             )  # (B, 1), the least probable token kept
             logits = tf.where(logits < threshold, float("-inf"), logits)
-        uniform = hashed_uniform(self.seeds, step, tf.shape(logits)[1])  # (B, V)
-        gumbel = -tf.math.log(-tf.math.log(uniform))
-        return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
+        # Inverse-CDF draw: the first token whose cumulative probability exceeds u ~ U(0, 1),
+        # one hashed number per sentence and step.
+        probabilities = tf.nn.softmax(logits)  # (B, V); 0 where cut
+        cumulative = tf.cumsum(probabilities, axis=-1)  # (B, V)
+        uniform = hashed_uniform(self.seeds, step, 1)  # (B, 1)
+        threshold = uniform * cumulative[:, -1:]  # (B, 1), below the total
+        token = tf.reduce_sum(tf.cast(cumulative <= threshold, tf.int32), axis=-1)  # (B,)
+        # Rounding can leave the threshold at the total: take the last possible token then.
+        possible = tf.cast(probabilities > 0, tf.int32)
+        width = tf.shape(logits)[1]
+        last = width - 1 - tf.argmax(tf.reverse(possible, axis=[1]), axis=-1, output_type=tf.int32)
+        return tf.minimum(token, last)
 
 
 def _mix32(x: tf.Tensor) -> tf.Tensor:
