@@ -39,7 +39,7 @@ done
 # Finished means stopped for the recipe's own reason; a --max-steps stop also writes
 # final.keras, and is resumed.
 finished() {
-    [ -f "$RUN_DIR/final.keras" ] && [ -f "$RUN_DIR/metrics.json" ] &&
+    [ -f "$RUN_DIR/metrics.json" ] &&
         grep -Eq '"stop_reason": "(steps|epochs|early_stopping)"' "$RUN_DIR/metrics.json"
 }
 max_steps=()
