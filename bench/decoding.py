@@ -16,6 +16,9 @@ Decoders (all on the same weights):
 - in-graph greedy / beam K: the SavedModel written by `kerattn.export.exporter.export_model`
   (its `greedy` and `serving_default` signatures), reloaded with `tf.saved_model.load`;
   tokenize → encode → `tf.while_loop` search → detokenize in one call.
+- in-graph sampling: the same SavedModel's `sample` signature (temperature 1, one seed per
+  sentence); scoring: its `score` signature on the in-graph greedy output (teacher forcing,
+  one decoder pass over the whole target). "cost × in-graph greedy" is ms / greedy's ms.
 - tutorial loop (the TensorFlow NMT tutorial's way): tokenize and encode once, then
   `for t in range(steps): tokens, states = decoder_step(tokens, states, ...)` from Python,
   greedy (argmax of the logits), then detokenize. The step is the `AttentionDecoder` step API
@@ -196,7 +199,12 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        version = export_model(translator, Path(folder) / "translator", beam_size=args.beam_size)
+        version = export_model(
+            translator,
+            Path(folder) / "translator",
+            beam_size=args.beam_size,
+            signatures=("sample", "score"),
+        )
         export_seconds = time.perf_counter() - start
         start = time.perf_counter()
         signatures = tf.saved_model.load(str(version)).signatures
@@ -210,13 +218,21 @@ def main() -> None:
         with inference_tracing(translator):  # as the export traced it: no cuDNN, no dropout
             for batch in args.batches:
                 texts = source_sentences(translator, batch, args.words)
-                greedy_ids = signatures["greedy"](text=texts)["target_ids"]
+                greedy = signatures["greedy"](text=texts)
+                greedy_ids, greedy_texts = greedy["target_ids"], greedy["translation"]
                 steps = int(greedy_ids.shape[1])
+                seeds = tf.range(batch, dtype=tf.int64)
                 decoders = {
                     "in-graph greedy (SavedModel)": lambda texts: signatures["greedy"](text=texts),
                     f"in-graph beam {args.beam_size} (SavedModel)": lambda texts: signatures[
                         "serving_default"
                     ](text=texts),
+                    "in-graph sampling (SavedModel)": lambda texts, seeds=seeds: signatures[
+                        "sample"
+                    ](text=texts, seed=seeds),
+                    "score the greedy output (SavedModel)": lambda texts, targets=greedy_texts: (
+                        signatures["score"](text=texts, target=targets)
+                    ),
                     **{
                         name: lambda texts, loop=loop, steps=steps: loop(texts, steps)
                         for name, loop in tutorial.items()
@@ -238,6 +254,7 @@ def main() -> None:
                         times[name] += call_milliseconds(decode, texts, args.repeats)
                 milliseconds = {name: statistics.median(value) for name, value in times.items()}
                 baseline = milliseconds["tutorial loop, tf.function per step"]
+                greedy_ms = milliseconds["in-graph greedy (SavedModel)"]
                 for name in decoders:
                     rows.append(
                         (
@@ -246,6 +263,7 @@ def main() -> None:
                             lengths[name],
                             milliseconds[name],
                             baseline,
+                            greedy_ms,
                             agreement.get(name),
                         )
                     )
@@ -257,18 +275,20 @@ def main() -> None:
         f"[END] suppressed, so every decoder produces the same fixed number of tokens"
     )
     print(
-        f"export (greedy + beam {args.beam_size} signatures) {export_seconds:.1f} s, "
+        f"export (greedy, beam {args.beam_size}, sample, score signatures) "
+        f"{export_seconds:.1f} s, "
         f"load {load_seconds:.1f} s; median of {args.rounds} rounds × {args.repeats} calls\n"
     )
     print(
         "| decoder | batch | output tokens | ms/batch | sentences/s | tokens/s | "
-        "speed-up vs tutorial tf.function loop | agrees with in-graph greedy |"
+        "speed-up vs tutorial tf.function loop | cost × in-graph greedy | "
+        "agrees with in-graph greedy |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for name, batch, length, ms, baseline, agreement in rows:
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, batch, length, ms, baseline, greedy_ms, agreement in rows:
         print(
             f"| {name} | {batch} | {length} | {ms:.1f} | {1000 * batch / ms:.1f} | "
-            f"{1000 * batch * length / ms:,.0f} | {baseline / ms:.2f} | "
+            f"{1000 * batch * length / ms:,.0f} | {baseline / ms:.2f} | {ms / greedy_ms:.2f} | "
             f"{'' if agreement is None else f'{agreement:.3f}'} |"
         )
 
