@@ -12,8 +12,15 @@
 # is missing. Arguments are passed on to `kerattn train` (e.g. `--max-steps 100` for a trial;
 # a later run without it continues the same schedule).
 #
+# The code the run imports is a copy of the committed kerattn and kerattn_cli, taken at the
+# first launch (<run dir>/source, its commit in source/COMMIT and in train.log) and reused by
+# every resume: files edited in the checkout while the run trains cannot change or break it
+# (TensorFlow reads a function's source file again whenever it traces it, e.g. at the first
+# evaluation). SOURCE=checkout imports the checkout's files instead.
+#
 # Environment: RUN_DIR (default runs/g2p_en_v2), KERATTN (default .venv/bin/kerattn if it
-# exists, else kerattn on PATH), NICE (default 19: the run yields the CPU to everything else).
+# exists, else kerattn on PATH), NICE (default 19: the run yields the CPU to everything else),
+# SOURCE (snapshot or checkout).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -43,6 +50,22 @@ fi
 
 mkdir -p "$run_dir"
 log=$run_dir/train.log
+case ${SOURCE:-snapshot} in
+    snapshot)
+        source_dir=$run_dir/source
+        if [[ ! -f $source_dir/COMMIT ]]; then
+            rm -rf "$source_dir" "$source_dir.partial"
+            mkdir -p "$source_dir.partial"
+            git archive HEAD kerattn kerattn_cli | tar -x -C "$source_dir.partial"
+            git rev-parse HEAD >"$source_dir.partial/COMMIT"
+            mv "$source_dir.partial" "$source_dir"
+        fi
+        export PYTHONPATH=$PWD/$source_dir${PYTHONPATH:+:$PYTHONPATH}
+        echo "code: kerattn of commit $(cat "$source_dir/COMMIT") ($source_dir)" >>"$log"
+        ;;
+    checkout) echo "code: the checkout's kerattn ($(git rev-parse HEAD) and its edits)" >>"$log" ;;
+    *) echo "SOURCE must be snapshot or checkout; received ${SOURCE}." >&2; exit 2 ;;
+esac
 echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) kerattn train $recipe --run-dir $run_dir ${mode[*]+${mode[*]}} $*" >>"$log"
 export PYTHONUNBUFFERED=1  # the log shows each step line as it is printed
 status=0
