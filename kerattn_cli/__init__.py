@@ -345,7 +345,25 @@ def _run_export(args: argparse.Namespace) -> int:
         models_config=args.models_config,
         models_dir=args.models_dir,
         mount=None if args.host_paths else args.mount,
+        signatures=args.signatures,
+        decoding_options=_export_decoding_options(args),
     )
+
+
+def _export_decoding_options(args: argparse.Namespace) -> dict:
+    """The decoding flags given to `kerattn export`, as `export_model`'s decoding_options."""
+    given = {
+        "num_hypotheses": args.n_best,
+        "temperature": args.temperature,
+        "top_k": args.top_k,
+        "top_p": args.top_p,
+        "min_length": args.min_length,
+        "max_length_ratio": args.max_length_ratio,
+        "no_repeat_ngram_size": args.no_repeat_ngram_size,
+        "avoid": args.avoid,
+        "replace_unknown": args.replace_unknown or None,
+    }
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _add_export_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -390,6 +408,22 @@ def _add_export_parser(subparsers: argparse._SubParsersAction) -> None:
         default=0.0,
         help="translator coverage penalty (default 0)",
     )
+    decoding = parser.add_argument_group("translator signatures and decoding options")
+    decoding.add_argument(
+        "--signatures",
+        nargs="+",
+        default=[],
+        choices=["nbest", "score", "sample", "prefix"],
+        help="optional signatures besides serving_default and greedy",
+    )
+    decoding.add_argument(
+        "--n-best",
+        type=int,
+        default=None,
+        metavar="K",
+        help="hypotheses per input of the nbest signature",
+    )
+    _add_decoding_option_flags(decoding)
     parser.add_argument(
         "--check",
         metavar="DIR",
@@ -724,38 +758,9 @@ def _add_translate_parser(subparsers: argparse._SubParsersAction) -> None:
     decoding.add_argument(
         "--sample", action="store_true", help="sample each token instead of beam search"
     )
-    decoding.add_argument("--temperature", type=float, default=None, help="sampling temperature")
-    decoding.add_argument(
-        "--top-k", type=int, default=None, help="sample from the K most probable tokens"
-    )
-    decoding.add_argument(
-        "--top-p", type=float, default=None, help="sample from the top-p probability mass"
-    )
+    _add_decoding_option_flags(decoding)
     decoding.add_argument(
         "--seed", type=int, default=None, help="sampling seed (same seed, same output)"
-    )
-    decoding.add_argument(
-        "--min-length", type=int, default=None, help="fewest output tokens before the end"
-    )
-    decoding.add_argument(
-        "--max-length-ratio",
-        type=float,
-        default=None,
-        help="at most RATIO output tokens per source token (default 2 per token + 10)",
-    )
-    decoding.add_argument(
-        "--no-repeat-ngram-size",
-        type=int,
-        default=None,
-        metavar="N",
-        help="never repeat an output n-gram of N tokens",
-    )
-    decoding.add_argument(
-        "--avoid",
-        action="append",
-        default=None,
-        metavar="PHRASE",
-        help="a word or phrase the output must not contain (repeatable)",
     )
     decoding.add_argument(
         "--target-prefix",
@@ -763,12 +768,47 @@ def _add_translate_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="TEXT",
         help="the text every translation starts with (the model continues it)",
     )
-    decoding.add_argument(
+    parser.set_defaults(handler=_run_translate)
+
+
+def _add_decoding_option_flags(group) -> None:
+    """The translator options `kerattn translate` and `kerattn export` share (an export fixes
+    them for every translating signature)."""
+    group.add_argument("--temperature", type=float, default=None, help="sampling temperature")
+    group.add_argument(
+        "--top-k", type=int, default=None, help="sample from the K most probable tokens"
+    )
+    group.add_argument(
+        "--top-p", type=float, default=None, help="sample from the top-p probability mass"
+    )
+    group.add_argument(
+        "--min-length", type=int, default=None, help="fewest output tokens before the end"
+    )
+    group.add_argument(
+        "--max-length-ratio",
+        type=float,
+        default=None,
+        help="at most RATIO output tokens per source token (default 2 per token + 10)",
+    )
+    group.add_argument(
+        "--no-repeat-ngram-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="never repeat an output n-gram of N tokens",
+    )
+    group.add_argument(
+        "--avoid",
+        action="append",
+        default=None,
+        metavar="PHRASE",
+        help="a word or phrase the output must not contain (repeatable)",
+    )
+    group.add_argument(
         "--replace-unknown",
         action="store_true",
         help="replace each [UNK] output token by the source token it attends to most",
     )
-    parser.set_defaults(handler=_run_translate)
 
 
 def _run_score(args: argparse.Namespace) -> int:

@@ -33,6 +33,8 @@ def run(
     models_config: str | None = None,
     models_dir: str | None = None,
     mount: str = "/models",
+    signatures: Sequence[str] = (),
+    decoding_options: dict | None = None,
 ) -> int:
     """Runs one `kerattn export` invocation; returns the process exit code."""
     if check is not None:
@@ -49,7 +51,16 @@ def run(
             f"{len(targets)} MODEL argument(s) and --base-path={base_path!r}.",
             2,
         )
-    return export(targets[0], base_path, version, beam_size, length_penalty, coverage_penalty)
+    return export(
+        targets[0],
+        base_path,
+        version,
+        beam_size,
+        length_penalty,
+        coverage_penalty,
+        signatures,
+        decoding_options,
+    )
 
 
 def export(
@@ -59,6 +70,8 @@ def export(
     beam_size: int,
     length_penalty: float,
     coverage_penalty: float,
+    signatures: Sequence[str] = (),
+    decoding_options: dict | None = None,
 ) -> int:
     from kerattn.errors import KerattnError
     from kerattn.export import exporter, version_folder
@@ -75,6 +88,8 @@ def export(
             beam_size=beam_size,
             length_penalty=length_penalty,
             coverage_penalty=coverage_penalty,
+            signatures=signatures,
+            decoding_options=decoding_options,
         )
     except KerattnError as error:
         return _error(str(error), error.exit_code)

@@ -13,6 +13,7 @@ killed are removed by the next export to the same base path once they are stale
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -138,18 +139,25 @@ def write_version(
     chosen = version is not None
     version = version if chosen else next_version(base)
     final = base / str(version)
+    # The base path and the parents this export creates; a failed export removes them again.
+    created = [folder for folder in (base, *base.parents) if not folder.exists()]
     try:
         remove_stale_temporaries(base)
         with atomic_folder(final) as temporary:
             write(temporary)
             _check_still_free(base, version, chosen)
-    except KerattnError:
+    except BaseException as failure:
+        for folder in created:  # deepest first; only while empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if isinstance(failure, KerattnError):
+            raise
+        if isinstance(failure, FileExistsError):  # atomic_folder's last check: `final` appeared
+            _check_still_free(base, version, chosen)
+            raise ExportError(_failure_sentence(base, final, failure)) from failure
+        if isinstance(failure, OSError):
+            raise ExportError(_failure_sentence(base, final, failure)) from failure
         raise
-    except FileExistsError as error:  # atomic_folder's last check: `final` appeared just now
-        _check_still_free(base, version, chosen)
-        raise ExportError(_failure_sentence(base, final, error)) from error
-    except OSError as error:
-        raise ExportError(_failure_sentence(base, final, error)) from error
     return final
 
 

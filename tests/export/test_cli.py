@@ -53,3 +53,27 @@ def test_export_from_a_keras_file(classifier, tmp_path, capsys):
     assert "version 1 already exists" in capsys.readouterr().err
     assert cli.main(arguments + ["--version", "5"]) == 0
     assert sorted(child.name for child in base.iterdir()) == ["1", "5"]
+
+
+@pytest.mark.slow
+def test_export_flags_add_signatures_and_fix_decoding_options(translator, tmp_path, capsys):
+    translator.save(tmp_path / "translator.keras")
+    base = tmp_path / "models" / "translator"
+    arguments = ["export", str(tmp_path / "translator.keras"), "--base-path", str(base)]
+    options = ["--signatures", "nbest", "score", "--n-best", "2", "--no-repeat-ngram-size", "2"]
+    assert cli.main(arguments + options + ["--avoid", "casa", "--min-length", "1"]) == 0
+    assert "nbest" in capsys.readouterr().out
+    signatures = read_export_metadata(base / "1")["signatures"]
+    assert {"serving_default", "greedy", "nbest", "score"} <= set(signatures)
+    assert signatures["nbest"]["num_hypotheses"] == 2
+    assert signatures["serving_default"]["no_repeat_ngram_size"] == 2
+    assert signatures["greedy"]["min_length"] == 1
+
+
+def test_translator_flags_on_a_classifier_are_refused(classifier, tmp_path, capsys):
+    classifier.save(tmp_path / "classifier.keras")
+    base = tmp_path / "models" / "sentiment"
+    arguments = ["export", str(tmp_path / "classifier.keras"), "--base-path", str(base)]
+    assert cli.main(arguments + ["--signatures", "score"]) == 2
+    assert "translator settings" in capsys.readouterr().err
+    assert not base.exists()
