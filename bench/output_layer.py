@@ -1,6 +1,7 @@
 """The translator's output layer with its loss, forward + backward: kerattn's training loss
-(`kerattn.training.loss`: the real target positions gathered before the vocabulary
-projection, label smoothing from the fused cross-entropy) against the masked loss over every
+(`kerattn.training.loss.real_position_loss`: the real target positions gathered before the
+vocabulary projection, projection and smoothed cross-entropy as one op with a hand-written
+gradient, `projected_cross_entropy`) against the masked loss over every
 position (the projection of all B·T positions, `log_softmax` for the smoothing, padding
 weighted 0: the code before issue 17), and against this CPU's GEMM rate, in one run.
 
@@ -27,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 from lstm_throughput import paired_timings
 
-from kerattn.training.loss import cross_entropy
+from kerattn.training.loss import projected_cross_entropy
 
 
 def masked_all_positions(hidden, targets, projection, smoothing):
@@ -40,11 +41,17 @@ def masked_all_positions(hidden, targets, projection, smoothing):
 
 
 def real_positions(hidden, targets, projection, smoothing):
-    """kerattn's: the real positions gathered first (what `real_position_logits` does after
-    the decoder), then the projection and the cross-entropy of those rows only."""
+    """kerattn's: the real positions gathered first (what `real_position_loss` does after the
+    decoder), then the projection and the cross-entropy of those rows only, as one op."""
     positions = tf.where(tf.not_equal(targets, 0))
-    logits = projection(tf.gather_nd(hidden, positions))
-    return tf.reduce_sum(cross_entropy(logits, tf.gather_nd(targets, positions), smoothing))
+    losses, _ = projected_cross_entropy(
+        tf.gather_nd(hidden, positions),
+        tf.convert_to_tensor(projection.kernel),
+        tf.convert_to_tensor(projection.bias),
+        tf.gather_nd(targets, positions),
+        smoothing,
+    )
+    return tf.reduce_sum(losses)
 
 
 def main() -> None:

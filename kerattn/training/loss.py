@@ -10,37 +10,135 @@ def cross_entropy(logits, targets, label_smoothing: float = 0.0):
     """Per-row cross-entropy of logits (N, V) against int targets (N,), in float32.
 
     Label smoothing ε mixes the one-hot target with the uniform distribution over the V
-    classes: loss = (1 − ε) · (−log p_y) + ε · mean_v(−log p_v). The uniform term needs no
-    log-softmax over (N, V): −mean_v log p_v = logsumexp − mean_v(logits), and the fused
-    sparse cross-entropy already gives logsumexp − logit_y.
+    classes: loss = (1 − ε) · (−log p_y) + ε · mean_v(−log p_v) = −log p_y + ε · (logit_y −
+    mean_v logit_v), since −mean_v log p_v = logsumexp − mean_v logit_v and −log p_y =
+    logsumexp − logit_y. Its gradient, softmax − (1 − ε) · onehot − ε / V, is written by hand
+    from the fused sparse cross-entropy's own softmax − onehot: one pass over (N, V), where
+    autodiff of the smoothing term would add two more (N, V) tensors to the gradient.
 
     Returns:
         float32 (N,).
     """
     logits = tf.cast(logits, tf.float32)
-    negative_log_likelihood = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits)
-    if not label_smoothing:
-        return negative_log_likelihood
-    target_logits = tf.gather(logits, targets, axis=1, batch_dims=1)  # (N,)
-    uniform = negative_log_likelihood + target_logits - tf.reduce_mean(logits, axis=-1)
-    return (1.0 - label_smoothing) * negative_log_likelihood + label_smoothing * uniform
+    targets = tf.cast(targets, tf.int32)
+
+    @tf.custom_gradient
+    def smoothed(logits):
+        losses, softmax_minus_onehot = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
+            features=logits, labels=targets
+        )
+        if label_smoothing:
+            target_logits = tf.gather(logits, targets, axis=1, batch_dims=1)  # (N,)
+            losses += label_smoothing * (target_logits - tf.reduce_mean(logits, axis=-1))
+
+        def gradient(upstream):  # (N,)
+            result = softmax_minus_onehot
+            if label_smoothing:
+                result -= label_smoothing / tf.cast(tf.shape(logits)[-1], tf.float32)
+                rows = tf.range(tf.shape(targets)[0])
+                result = tf.tensor_scatter_nd_add(
+                    result,
+                    tf.stack([rows, targets], axis=1),
+                    tf.fill(tf.shape(targets), tf.constant(label_smoothing, tf.float32)),
+                )
+            return upstream[:, None] * result
+
+        return losses, gradient
+
+    return smoothed(logits)
 
 
-def real_position_logits(backbone, inputs, targets, training=None):
-    """A `Seq2SeqBackbone`'s logits at the real (non-padding) target positions only.
+def real_position_loss(backbone, inputs, targets, label_smoothing: float = 0.0, training=None):
+    """A `Seq2SeqBackbone`'s token cross-entropy at the real (non-padding) target positions.
 
-    The projection to the vocabulary is most of a translator step's arithmetic; padded
-    positions carry weight 0 in the loss, so they are left out before the projection rather
-    than masked after it (a batch of lengths 20–30 padded to 30 saves ~18 % of the product).
+    The projection to the vocabulary is most of a translator step's arithmetic. Padded
+    positions weigh 0 in the loss, so they are left out before the projection rather than
+    masked after it (a batch of lengths 20–30 padded to 30 saves ~18 % of the product), and
+    projection and loss are one op with a hand-written gradient (`projected_cross_entropy`).
 
     Args:
-        backbone: a `Seq2SeqBackbone` (`decoder_outputs` and `projection`).
+        backbone: a `Seq2SeqBackbone` (`decoder_outputs` and its `projection` Dense layer).
         inputs: its teacher-forced inputs (dict of "source_ids" and "target_input_ids").
         targets: int (B, T), 0 at padding.
 
     Returns:
-        (logits (N, V), targets (N,)) for the N real positions, in row-major order.
+        (losses float32 (N,), logits float32 (N, V), targets (N,)) for the N real positions in
+        row-major order; the logits carry no gradient (they are for accuracy).
     """
     positions = tf.where(tf.not_equal(targets, 0))  # (N, 2)
     hidden = backbone.decoder_outputs(inputs, training=training)  # (B, T, units)
-    return backbone.projection(tf.gather_nd(hidden, positions)), tf.gather_nd(targets, positions)
+    real_targets = tf.gather_nd(targets, positions)
+    projection = backbone.projection
+    losses, logits = projected_cross_entropy(
+        tf.gather_nd(hidden, positions),
+        tf.convert_to_tensor(projection.kernel),
+        tf.convert_to_tensor(projection.bias),
+        real_targets,
+        label_smoothing,
+    )
+    return losses, logits, real_targets
+
+
+def projected_cross_entropy(hidden, kernel, bias, targets, label_smoothing: float = 0.0):
+    """`cross_entropy(hidden · kernel + bias, targets, label_smoothing)` as one op.
+
+    The gradient touches (N, V) once (the fused sparse cross-entropy's softmax − onehot, times
+    the incoming gradient); the smoothing's share, ε · (onehot − 1/V), is rank one plus N
+    single entries, so its products with the kernel and the hidden rows are taken directly:
+    dh gains ε·u·(W[:, y] − mean_v W[:, v]), dW and db their transposed counterparts.
+
+    Args:
+        hidden: (N, U), the compute dtype (float16 under mixed precision).
+        kernel: (U, V); bias: (V,) (float32, the variables' values).
+        targets: int (N,).
+
+    Returns:
+        (losses float32 (N,), logits float32 (N, V) without gradient).
+    """
+    targets = tf.cast(targets, tf.int32)
+    epsilon = float(label_smoothing)
+
+    @tf.custom_gradient
+    def fused(hidden, kernel, bias):
+        dtype = hidden.dtype
+        logits = tf.cast(
+            tf.matmul(hidden, tf.cast(kernel, dtype)) + tf.cast(bias, dtype), tf.float32
+        )
+        losses, softmax_minus_onehot = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
+            features=logits, labels=targets
+        )
+        hidden32 = tf.cast(hidden, tf.float32)
+        kernel32 = tf.cast(kernel, tf.float32)
+        if epsilon:
+            target_columns = tf.gather(kernel32, targets, axis=1)  # (U, N)
+            target_logits = tf.gather(logits, targets, axis=1, batch_dims=1)  # (N,)
+            mean_logits = tf.reduce_mean(logits, axis=-1)
+            losses += epsilon * (target_logits - mean_logits)
+
+        def gradient(upstream, _logits_upstream):
+            scaled = upstream[:, None] * softmax_minus_onehot  # (N, V)
+            grad_hidden = tf.matmul(scaled, kernel32, transpose_b=True)  # (N, U)
+            grad_kernel = tf.matmul(hidden32, scaled, transpose_a=True)  # (U, V)
+            grad_bias = tf.reduce_sum(scaled, axis=0)
+            if epsilon:
+                weight = epsilon * upstream  # (N,)
+                vocabulary = tf.shape(kernel32)[1]
+                size = tf.cast(vocabulary, tf.float32)
+                mean_column = tf.reduce_mean(kernel32, axis=1)  # (U,)
+                grad_hidden += weight[:, None] * (tf.transpose(target_columns) - mean_column)
+                weighted_rows = weight[:, None] * hidden32  # (N, U)
+                per_target = tf.math.unsorted_segment_sum(weighted_rows, targets, vocabulary)
+                grad_kernel += (
+                    tf.transpose(per_target) - tf.reduce_sum(weighted_rows, axis=0)[:, None] / size
+                )
+                per_target_weight = tf.math.unsorted_segment_sum(weight, targets, vocabulary)
+                grad_bias += per_target_weight - tf.reduce_sum(weight) / size
+            return (
+                tf.cast(grad_hidden, hidden.dtype),
+                tf.cast(grad_kernel, kernel.dtype),
+                tf.cast(grad_bias, bias.dtype),
+            )
+
+        return (losses, tf.stop_gradient(logits)), gradient
+
+    return fused(hidden, kernel, bias)

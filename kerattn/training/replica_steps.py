@@ -15,7 +15,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from kerattn import compat
-from kerattn.training.loss import cross_entropy, real_position_logits
+from kerattn.training.loss import cross_entropy, real_position_loss
 from kerattn.training.loss_scaling import LossScale
 
 
@@ -121,15 +121,16 @@ class ReplicaSteps:
 
     def _loss_and_correct(self, inputs, targets, training: bool):
         """The replica's summed loss and correct predictions. A translator is projected to
-        the vocabulary at its real target positions only (`real_position_logits`); a
+        the vocabulary at its real target positions only (`real_position_loss`); a
         classifier has one label per example."""
         if self.family == "translator":
-            logits, targets = real_position_logits(
-                self.model.backbone, inputs, targets, training=training
-            )  # (N, V), (N,)
+            losses, logits, targets = real_position_loss(
+                self.model.backbone, inputs, targets, self.label_smoothing, training=training
+            )  # (N,), (N, V), (N,)
         else:
             logits = self.model(inputs, training=training)  # (B, classes)
-        loss_sum = tf.reduce_sum(cross_entropy(logits, targets, self.label_smoothing))
+            losses = cross_entropy(logits, targets, self.label_smoothing)
+        loss_sum = tf.reduce_sum(losses)
         predictions = tf.argmax(logits, axis=-1, output_type=targets.dtype)
         return loss_sum, tf.reduce_sum(tf.cast(tf.equal(predictions, targets), tf.float32))
 

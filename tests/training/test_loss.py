@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from kerattn.models import Seq2SeqBackbone
-from kerattn.training.loss import cross_entropy, real_position_logits
+from kerattn.training.loss import cross_entropy, projected_cross_entropy, real_position_loss
 
 
 def _numpy_reference(logits, targets, smoothing):
@@ -75,8 +75,8 @@ def test_real_positions_give_the_masked_loss_and_gradients_of_all_positions(atte
         all_positions = tf.reduce_sum(losses * (targets.reshape(-1) != 0))
     expected_gradients = tape.gradient(all_positions, variables)
     with tf.GradientTape() as tape:
-        real_logits, real_targets = real_position_logits(backbone, inputs, targets)
-        real_positions = tf.reduce_sum(cross_entropy(real_logits, real_targets, 0.1))
+        losses, real_logits, real_targets = real_position_loss(backbone, inputs, targets, 0.1)
+        real_positions = tf.reduce_sum(losses)
     gradients = tape.gradient(real_positions, variables)
 
     assert real_logits.shape == (int((targets != 0).sum()), 40)
@@ -89,4 +89,35 @@ def test_real_positions_give_the_masked_loss_and_gradients_of_all_positions(atte
             tf.convert_to_tensor(expected),
             atol=1e-6,
             err_msg=variable.path,
+        )
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_projection_and_loss_in_one_op_match_autodiff(smoothing, dtype):
+    rng = np.random.default_rng(3)
+    hidden = tf.constant(rng.normal(size=(9, 4)), dtype)
+    kernel = tf.constant(rng.normal(size=(4, 7)).astype("float32"))
+    bias = tf.constant(rng.normal(size=7).astype("float32"))
+    targets = np.array([1, 6, 6, 0, 3, 2, 6, 5, 1], "int32")
+    upstream = tf.constant(rng.uniform(0.5, 2.0, size=9).astype("float32"))  # any weights
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([hidden, kernel, bias])
+        logits = tf.matmul(hidden, tf.cast(kernel, dtype)) + tf.cast(bias, dtype)
+        reference = tf.reduce_sum(upstream * cross_entropy(logits, targets, smoothing))
+        losses, fused_logits = projected_cross_entropy(hidden, kernel, bias, targets, smoothing)
+        fused = tf.reduce_sum(upstream * losses)
+    tolerance = 1e-5 if dtype == "float32" else 2e-2
+    np.testing.assert_allclose(fused, reference, rtol=tolerance)
+    np.testing.assert_allclose(fused_logits, tf.cast(logits, tf.float32), rtol=tolerance)
+    for expected, result in zip(
+        tape.gradient(reference, [hidden, kernel, bias]),
+        tape.gradient(fused, [hidden, kernel, bias]),
+    ):
+        assert result.dtype == expected.dtype
+        np.testing.assert_allclose(
+            tf.cast(result, tf.float32),
+            tf.cast(expected, tf.float32),
+            rtol=tolerance,
+            atol=tolerance,
         )
