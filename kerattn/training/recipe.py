@@ -387,9 +387,15 @@ def _check_model_arguments(family: str, arguments: dict) -> None:
         "source_vocabulary_size",
         "target_vocabulary_size",
         "vocabulary_size",
+        "temperature",
     }
     accepted = sorted(name for name in parameters if name not in reserved)
     for key, value in arguments.items():
+        if key == "temperature" and family == "classifier":
+            raise RecipeError(
+                "[model] temperature is fitted on validation data after training "
+                "(`kerattn calibrate`), not trained; remove it from the recipe."
+            )
         if key not in accepted:
             raise RecipeError(
                 f"Unknown key {key!r} in [model] for family {family!r}; accepted keys are "

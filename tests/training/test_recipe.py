@@ -57,6 +57,10 @@ def test_minimal_recipe_is_valid():
             "Unknown key 'unit' in [model] for family 'classifier'; accepted keys are family,",
         ),
         (
+            {"model": {"family": "classifier", "temperature": 2.0}},
+            "[model] temperature is fitted on validation data after training",
+        ),
+        (
             {"model": {"family": "parser"}},
             "[model] family must be one of 'translator', 'classifier'; received 'parser'.",
         ),
