@@ -62,6 +62,7 @@ def write_preset(
     probe: str,
     decoding: dict | None = None,
     headline_metrics: tuple[str, ...] = (),
+    model: str | os.PathLike | None = None,
 ) -> dict:
     """Writes `model.keras`, `attention.png` and `metadata.json` into `preset_dir`.
 
@@ -75,6 +76,9 @@ def write_preset(
         probe: the text whose attention `attention.png` shows.
         decoding: `translate` keyword arguments the evaluation used (e.g. {"beam_size": 4}).
         headline_metrics: keys of `evaluation["metrics"]` that `kerattn zoo list` shows.
+        model: the model to package instead of the run's `best.keras` (a `.keras` file or a
+            preset folder): e.g. the calibrated copy `kerattn calibrate` writes, or a
+            checkpoint average.
 
     Returns the metadata written. Raises ValueError for an unknown task or an oversized model.
     """
@@ -84,7 +88,7 @@ def write_preset(
         raise ValueError(f"`task` must be one of {', '.join(TASKS)}; received {task!r}.")
     preset_dir = Path(preset_dir)
     run_dir = Path(run_dir)
-    model = load_model(run_dir / "best.keras")
+    model = load_model(run_dir / "best.keras" if model is None else model)
     summary = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["summary"]
     decoding = dict(decoding or {})
     if isinstance(model, Translator):

@@ -94,7 +94,7 @@ def test_full_disk_while_tensorflow_writes_the_variables(
 ):
     base = tmp_path / "models" / "sentiment"
 
-    def save(module, folder, signatures=None):  # what TensorFlow does on a full disk
+    def save(module, folder, signatures=None, options=None):  # TensorFlow on a full disk
         partial = os.path.join(
             folder,
             "variables",
@@ -118,7 +118,7 @@ def test_full_disk_while_tensorflow_writes_the_variables(
         "variables/variables_temp/part-00000-of-00001.data-00000-of-00001.tempstate1); nothing "
         "was exported: free some disk space and export again."
     )
-    assert list(base.iterdir()) == []
+    assert not (tmp_path / "models").exists()  # the folders the export created are gone
 
 
 def _config(*targets):

@@ -11,6 +11,7 @@ import json
 import sys
 import zipfile
 
+import keras
 import numpy as np
 import pytest
 
@@ -49,9 +50,13 @@ def zoo_dir(tmp_path_factory, english_tokenizer, spanish_tokenizer, review_token
         decoding={"beam_size": 2},
         headline_metrics=("bleu", "chrf"),
     )
+    calibrated = keras.saving.load_model(runs / "classifier" / "best.keras")
+    calibrated.temperature = 1.75  # what `kerattn calibrate` writes, packaged instead of best
+    calibrated.save(runs / "classifier" / "calibrated.keras")
     packaging.write_preset(
         runs / "classifier",
         root / "tiny_classifier",
+        model=runs / "classifier" / "calibrated.keras",
         task="classification",
         description="a tiny sentiment classifier",
         license="test",
@@ -467,3 +472,7 @@ def test_plot_into_a_folder_that_cannot_be_written_is_refused_before_any_work(
         f"the folder {str(tmp_path)!r} (Read-only file system); pick a writable "
         "folder.\n"
     )
+
+
+def test_a_preset_can_package_another_model_than_the_runs_best():
+    assert kerattn.zoo.load("tiny_classifier").temperature == 1.75
