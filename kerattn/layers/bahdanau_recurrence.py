@@ -34,7 +34,12 @@ target. TensorFlow only; the decoder keeps its `keras.ops.scan` path for other b
 
 from __future__ import annotations
 
-from kerattn.layers.lstm_recurrence import _backward_factors, _step_reader, _zeros_if_none
+from kerattn.layers.lstm_recurrence import (
+    _backward_factors,
+    _step_reader,
+    _zeros_if_none,
+    recorded_gate_step,
+)
 
 
 def bahdanau_recurrence(
@@ -184,14 +189,8 @@ def _forward_loop(
         context = tf.cast(context, lstm_dtype)
         combined = tf.concat([context, state_h], axis=-1)  # (B, Dm + units)
         z = target_steps.read(t) + tf.matmul(combined, stacked_kernel)  # (B, 4·units)
-        sigmoid = tf.sigmoid(z)
-        input_gate, forget_gate, _, output_gate = tf.split(sigmoid, 4, axis=-1)
-        candidate = tf.tanh(tf.split(z, 4, axis=-1)[2])  # (B, units)
-        new_c = forget_gate * state_c + input_gate * candidate
-        new_h = output_gate * tf.tanh(new_c)
         real = keep_steps.read(t) > 0  # (B, 1)
-        new_c = tf.where(real, new_c, state_c)
-        new_h = tf.where(real, new_h, state_h)
+        new_h, new_c, sigmoid, candidate = recorded_gate_step(z, state_h, state_c, real)
         return (
             t + 1,
             new_h,

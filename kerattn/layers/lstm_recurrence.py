@@ -226,6 +226,25 @@ def lstm_gates(z, state_c):
     return output_gate * ops.tanh(new_c), new_c
 
 
+def recorded_gate_step(z, state_h, state_c, real=None):
+    """One step of the TensorFlow forward loops (this module's and `bahdanau_recurrence`'s):
+    the gates of z (B, 4U) as `lstm_gates`, plus what their hand-written backward passes read
+    again. `real` (B, 1) bool, or None for every row: where False the state is carried.
+
+    Returns (new h, new c, the gate sigmoids (B, 4U), the candidate tanh (B, U))."""
+    import tensorflow as tf
+
+    sigmoid = tf.sigmoid(z)  # its third quarter is unused
+    input_gate, forget_gate, _, output_gate = tf.split(sigmoid, 4, axis=-1)
+    candidate = tf.tanh(tf.split(z, 4, axis=-1)[2])
+    new_c = forget_gate * state_c + input_gate * candidate
+    new_h = output_gate * tf.tanh(new_c)
+    if real is not None:
+        new_c = tf.where(real, new_c, state_c)
+        new_h = tf.where(real, new_h, state_h)
+    return new_h, new_c, sigmoid, candidate
+
+
 def _scanned_recurrence(projected, initial_h, initial_c, recurrent_kernel, step_mask):
     """The recurrence with keras.ops.scan; the backend differentiates it."""
 
@@ -276,15 +295,8 @@ def _forward_loop(projected, initial_h, initial_c, recurrent_kernel, keep):
 
     def body(t, state_h, state_c, sigmoids, candidates, states_c, states_h):
         z = projected_steps.read(t) + tf.matmul(state_h, recurrent_kernel)  # (B, 4U)
-        sigmoid = tf.sigmoid(z)
-        input_gate, forget_gate, _, output_gate = tf.split(sigmoid, 4, axis=-1)
-        candidate = tf.tanh(tf.split(z, 4, axis=-1)[2])  # (B, U)
-        new_c = forget_gate * state_c + input_gate * candidate
-        new_h = output_gate * tf.tanh(new_c)
-        if keep_steps is not None:
-            real = keep_steps.read(t) > 0  # (B, 1)
-            new_c = tf.where(real, new_c, state_c)
-            new_h = tf.where(real, new_h, state_h)
+        real = None if keep_steps is None else keep_steps.read(t) > 0  # (B, 1)
+        new_h, new_c, sigmoid, candidate = recorded_gate_step(z, state_h, state_c, real)
         return (
             t + 1,
             new_h,
