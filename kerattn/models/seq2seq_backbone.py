@@ -136,19 +136,22 @@ class Seq2SeqBackbone(keras.Model):
         teacher-forced `inputs` (the dict `call` takes), zero at padded target positions. The
         trainer projects only the real target positions (`kerattn.training.replica_steps`)."""
         encoded = self.encode(inputs["source_ids"], training=training)
-        return self._decoded(encoded, inputs["target_input_ids"], training)
+        return self.decode(encoded, inputs["target_input_ids"], training)
 
     def _logits(self, encoded: dict, target_input_ids, training=None):
-        return self.projection(self._decoded(encoded, target_input_ids, training))  # (B, T, V)
+        return self.projection(self.decode(encoded, target_input_ids, training))  # (B, T, V)
 
-    def _decoded(self, encoded: dict, target_input_ids, training=None):
-        return self.decoder(  # (B, T, units)
+    def decode(self, encoded: dict, target_input_ids, training=None, return_attention_scores=False):
+        """The decoder over a whole teacher-forced target for `encode`'s outputs: (B, T, units),
+        and with `return_attention_scores` also the attention weights (B, T, S)."""
+        return self.decoder(
             self.target_embedding(target_input_ids),
             encoded["sequence"],
             initial_state=[encoded["state_h"], encoded["state_c"]],
             target_mask=ops.not_equal(target_input_ids, 0),
             memory_mask=encoded["mask"],
             training=training,
+            return_attention_scores=return_attention_scores,
         )
 
     def initial_decoder_state(self, encoded: dict) -> dict:

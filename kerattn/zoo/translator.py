@@ -337,14 +337,8 @@ class Translator(Task):
         target_ids = target.ids[:, 1:]  # (B, T): y_1 … y_n [END]
         backbone = self.backbone
         encoded = backbone.encode(source.ids, training=False)
-        decoded, weights = backbone.decoder(
-            backbone.target_embedding(target_input_ids),
-            encoded["sequence"],
-            initial_state=[encoded["state_h"], encoded["state_c"]],
-            target_mask=tf.not_equal(target_input_ids, 0),
-            memory_mask=encoded["mask"],
-            training=False,
-            return_attention_scores=True,
+        decoded, weights = backbone.decode(
+            encoded, target_input_ids, training=False, return_attention_scores=True
         )  # (B, T, units), (B, T, S)
         log_probs = tf.nn.log_softmax(tf.cast(backbone.projection(decoded), tf.float32))
         real_target = tf.not_equal(target_ids, 0)  # (B, T)
