@@ -25,12 +25,11 @@ Usage: python bench/decoder_recurrence.py [--batch 64] [--length 30] [--units 25
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import keras
 import numpy as np
 import tensorflow as tf
-from lstm_throughput import paired_timings, summary
+from lstm_throughput import compare_translator_steps, paired_timings, summary
 
 from kerattn.layers.attention_decoder import AttentionDecoder
 
@@ -65,46 +64,19 @@ def decoder_case(decoder, arrays, loss_weights, hand_written_backward: bool):
 
 def translator_comparison(arguments) -> None:
     """Train-step times of a Bahdanau Translator, decoder on the scan path vs the loop."""
-    from compute_efficiency import synthetic_translator
-    from translator_training import synthetic_batches
 
-    vocabulary = 8000
-    models = {}
-    for name in ("scan", "loop"):
-        keras.utils.set_random_seed(0)
-        model = synthetic_translator(
-            vocabulary,
-            arguments.length,
-            embedding_dim=arguments.embedding,
-            units=arguments.units,
-            attention="bahdanau",
-        )
+    def switch(model, name):
         model.backbone.decoder.hand_written_backward = name == "loop"
-        model.compile()
-        models[name] = model
-    models["loop"].set_weights(models["scan"].get_weights())
-    batches = synthetic_batches(4, arguments.batch, arguments.length, vocabulary)
-    inputs, targets = batches[0]
-    losses = {
-        name: float(model.compute_loss(inputs, targets, model(inputs, training=False)))
-        for name, model in models.items()
-    }
-    print("translator: loss of one batch " + ", ".join(f"{n} {v:.7f}" for n, v in losses.items()))
 
-    def train_step(model):
-        steps = iter(range(10**9))  # each model sees the same sequence of batches
-        return lambda: model.train_on_batch(*batches[next(steps) % len(batches)])
-
-    timings = paired_timings(
-        {name: train_step(model) for name, model in models.items()}, arguments.steps
+    compare_translator_steps(
+        "translator train step",
+        ("scan", "loop"),
+        switch,
+        dict(embedding_dim=arguments.embedding, units=arguments.units, attention="bahdanau"),
+        arguments.batch,
+        arguments.length,
+        arguments.steps,
     )
-    tokens = statistics.mean(int((y > 0).sum()) for _, y in batches)
-    rates = ", ".join(
-        f"{name} {tokens / statistics.median(values) * 1000:.0f} target tokens/s"
-        for name, values in timings.items()
-    )
-    print(f"translator train step: {summary(timings, baseline='scan')}; {rates}")
-    print(f"  load average: {open('/proc/loadavg').read().split()[:3]}")
 
 
 def main() -> None:

@@ -129,42 +129,58 @@ def torch_case(lstm, inputs_array, weights_array, lengths):
 
 def translator_comparison(style: str, arguments) -> None:
     """Train-step times of a Translator, fused LSTM vs Keras's, same weights and batches."""
+
+    def switch(model, name):
+        model.backbone.encoder.fused_lstm = model.backbone.decoder.fused_lstm = name == "kerattn"
+
+    compare_translator_steps(
+        f"translator {style}",
+        ("keras", "kerattn"),
+        switch,
+        dict(embedding_dim=128, units=256, attention=style),
+        arguments.batch,
+        arguments.length,
+        arguments.steps * arguments.rounds,
+    )
+
+
+def compare_translator_steps(label, names, switch, sizes, batch, length, samples) -> None:
+    """Translators of one configuration (vocabulary 8000, `sizes`), one per name, on the same
+    weights; `switch(model, name)` sets the code path each name stands for. Prints the loss of
+    one batch for each (they must agree), then the paired `train_on_batch` times on the same
+    batches, the first name as the baseline, with target tokens/s and the load average."""
     from compute_efficiency import synthetic_translator
     from translator_training import synthetic_batches
 
-    vocabulary, length = 8000, arguments.length
+    vocabulary = 8000
     models = {}
-    for name in ("keras", "kerattn"):
+    for name in names:
         keras.utils.set_random_seed(0)
-        model = synthetic_translator(
-            vocabulary, length, embedding_dim=128, units=256, attention=style
-        )
-        model.backbone.encoder.fused_lstm = model.backbone.decoder.fused_lstm = name == "kerattn"
+        model = synthetic_translator(vocabulary, length, **sizes)
+        switch(model, name)
         model.compile()
         models[name] = model
-    models["kerattn"].set_weights(models["keras"].get_weights())
-    batches = synthetic_batches(4, arguments.batch, length, vocabulary)
+    for name in names[1:]:
+        models[name].set_weights(models[names[0]].get_weights())
+    batches = synthetic_batches(4, batch, length, vocabulary)
     inputs, targets = batches[0]
     losses = {
         name: float(model.compute_loss(inputs, targets, model(inputs, training=False)))
         for name, model in models.items()
     }
-    print(f"{style}: loss of one batch " + ", ".join(f"{n} {v:.7f}" for n, v in losses.items()))
+    print(f"{label}: loss of one batch " + ", ".join(f"{n} {v:.7f}" for n, v in losses.items()))
 
     def train_step(model):
         steps = iter(range(10**9))  # each model sees the same sequence of batches
         return lambda: model.train_on_batch(*batches[next(steps) % len(batches)])
 
-    timings = paired_timings(
-        {name: train_step(model) for name, model in models.items()},
-        arguments.steps * arguments.rounds,
-    )
+    timings = paired_timings({name: train_step(model) for name, model in models.items()}, samples)
     tokens = statistics.mean(int((y > 0).sum()) for _, y in batches)
     rates = ", ".join(
         f"{name} {tokens / statistics.median(values) * 1000:.0f} target tokens/s"
         for name, values in timings.items()
     )
-    print(f"translator {style}: {summary(timings)}; {rates}")
+    print(f"{label}: {summary(timings, baseline=names[0])}; {rates}")
     print(f"  load average: {open('/proc/loadavg').read().split()[:3]}")
 
 
