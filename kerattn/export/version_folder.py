@@ -142,23 +142,28 @@ def write_version(
     # The base path and the parents this export creates; a failed export removes them again.
     created = [folder for folder in (base, *base.parents) if not folder.exists()]
     try:
+        _write_new_version(base, final, version, chosen, write)
+    except BaseException:
+        for folder in created:  # deepest first; only while empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    return final
+
+
+def _write_new_version(base: Path, final: Path, version: int, chosen: bool, write) -> None:
+    try:
         remove_stale_temporaries(base)
         with atomic_folder(final) as temporary:
             write(temporary)
             _check_still_free(base, version, chosen)
-    except BaseException as failure:
-        for folder in created:  # deepest first; only while empty
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        if isinstance(failure, KerattnError):
-            raise
-        if isinstance(failure, FileExistsError):  # atomic_folder's last check: `final` appeared
-            _check_still_free(base, version, chosen)
-            raise ExportError(_failure_sentence(base, final, failure)) from failure
-        if isinstance(failure, OSError):
-            raise ExportError(_failure_sentence(base, final, failure)) from failure
+    except KerattnError:
         raise
-    return final
+    except FileExistsError as error:  # atomic_folder's last check: `final` appeared just now
+        _check_still_free(base, version, chosen)
+        raise ExportError(_failure_sentence(base, final, error)) from error
+    except OSError as error:
+        raise ExportError(_failure_sentence(base, final, error)) from error
 
 
 def _check_still_free(base: Path, version: int, chosen: bool) -> None:
