@@ -96,10 +96,14 @@ def load_initial_model(recipe: Recipe):
     if recipe.init_from is None:
         return None
     from kerattn.zoo.classifier import Classifier
+    from kerattn.zoo.model_load_error import ModelLoadError
     from kerattn.zoo.model_loading import load_model
     from kerattn.zoo.translator import Translator
 
-    model = load_model(recipe.init_from)
+    try:
+        model = load_model(recipe.init_from)
+    except ModelLoadError as error:
+        raise RecipeError(f"[model] init_from: {error}") from None
     expected = Translator if recipe.family == "translator" else Classifier
     if not isinstance(model, expected):
         raise RecipeError(

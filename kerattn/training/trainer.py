@@ -66,7 +66,6 @@ from kerattn.training.replica_steps import ReplicaSteps
 from kerattn.training.run_log import RunLog, TrainResult
 from kerattn.training.training_state import TrainingState
 from kerattn.training.validation import Validation
-from kerattn.zoo.model_load_error import ModelLoadError
 
 __all__ = ["TrainResult", "TrainingInterrupted", "train"]
 
@@ -237,7 +236,7 @@ class _Trainer:
         keras.utils.set_random_seed(self.training["seed"])
         keras.config.set_dtype_policy("mixed_float16" if self.mixed_precision else "float32")
         with self.strategy.scope():
-            self.initial_model = self._load_initial_model()
+            self.initial_model = model_factory.load_initial_model(self.recipe)
         labels = self._read_data()
         with self.strategy.scope():
             self._build_model(labels)
@@ -290,12 +289,6 @@ class _Trainer:
                 reuse=self.resume,
             )
         return labels
-
-    def _load_initial_model(self):
-        try:
-            return model_factory.load_initial_model(self.recipe)
-        except ModelLoadError as error:
-            raise RecipeError(f"[model] init_from: {error}") from None
 
     def _build_model(self, labels: list[str] | None) -> None:
         if self.initial_model is not None:
