@@ -209,6 +209,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         limit=args.limit,
         alternates_path=args.alternates,
         origin=args.origin,
+        n_best=args.n_best,
         as_json=args.json,
         log_dir=args.log_dir,
         probes=args.probes,
@@ -257,6 +258,14 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         metavar="FILE",
         help="g2p: TSV of more acceptable pronunciations (cmudict alternates.tsv)",
+    )
+    parser.add_argument(
+        "--n-best",
+        type=int,
+        default=None,
+        metavar="K",
+        help="g2p: also report n-best accuracy, how often an acceptable pronunciation is "
+        "among the K best of beam search (the beam is widened to K unless --beam-size is given)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(

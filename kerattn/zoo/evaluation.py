@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from kerattn.errors import UsageError
 from kerattn.tables import text_table
-from kerattn.zoo import metrics, tasks
+from kerattn.zoo import metrics, n_best_accuracy, tasks
 from kerattn.zoo.tasks import TASKS
 
 
@@ -211,37 +211,59 @@ def evaluate_g2p(
     beam_size: int | None = None,
     batch_size: int = 64,
     length_penalty: float | None = None,
+    n_best: int | None = None,
 ) -> dict:
-    """Pronounce every word of `references` and score word and phoneme error rates.
+    """Pronounce every word of `references` and score word and phoneme error rates, and with
+    `n_best` also the n-best accuracy.
 
     Args:
         model: a `Translator` from spelling to whitespace-separated phoneme symbols.
         references: word → acceptable pronunciations ("HH AH L OW" strings or symbol lists);
             a prediction matching any of them is right (see `metrics.g2p_scores`).
-        beam_size, batch_size, length_penalty: as for `evaluate_translator`.
+        beam_size, batch_size, length_penalty: as for `evaluate_translator`; with `n_best`
+            the beam is widened to K when `beam_size` is not given (and must be at least K
+            when it is).
+        n_best: K ≥ 1 lists the K best pronunciations of beam search for each word
+            (`translate(..., num_hypotheses=K)`) and reports how often an acceptable one is
+            among the first k (`kerattn.zoo.n_best_accuracy`); the error rates are those of
+            the first, which is beam search's own output.
 
     Returns:
-        The report with metrics `{"word_error_rate", "phoneme_error_rate"}` (fractions) and
-        counts `{"examples" (words), "word_errors", "reference_phonemes", "phoneme_errors",
-        "words_with_alternates", "truncated"}`.
+        The report with metrics `{"word_error_rate", "phoneme_error_rate"}` (fractions), with
+        `n_best` also `"n_best": {"accuracy_at_1", …, "accuracy_at_<K>",
+        "mean_reciprocal_rank"}`, counts `{"examples" (words), "word_errors",
+        "reference_phonemes", "phoneme_errors", "words_with_alternates", "truncated"}` and
+        settings `{"beam_size", "batch_size", "length_penalty"}` (and "n_best").
     """
+    beam_size_given = beam_size is not None
     beam_size, length_penalty = _decoding(model, beam_size, length_penalty)
     _check_positive("beam_size", beam_size)
     _check_positive("batch_size", batch_size)
+    options = {"beam_size": beam_size, "length_penalty": length_penalty}
+    if n_best is not None:
+        beam_size = _n_best_beam_size(n_best, beam_size, beam_size_given)
+        options = {**options, "beam_size": beam_size, "num_hypotheses": n_best}
     words = list(references)
     translations, timing = _run_batched(
-        lambda batch: model.translate(batch, beam_size=beam_size, length_penalty=length_penalty),
-        words,
-        batch_size,
+        lambda batch: model.translate(batch, **options), words, batch_size
     )
     predictions = {word: translation.text.split() for word, translation in zip(words, translations)}
     scores = metrics.g2p_scores(predictions, references)
+    values = {
+        "word_error_rate": scores["word_error_rate"],
+        "phoneme_error_rate": scores["phoneme_error_rate"],
+    }
+    settings = {"beam_size": beam_size, "batch_size": batch_size, "length_penalty": length_penalty}
+    if n_best is not None:
+        ranks = n_best_accuracy.first_acceptable_ranks(
+            [[hypothesis.text for hypothesis in t.hypotheses] for t in translations],
+            [references[word] for word in words],
+        )
+        values["n_best"] = n_best_accuracy.n_best_report(ranks, n_best)
+        settings["n_best"] = n_best
     return {
         "task": "g2p",
-        "metrics": {
-            "word_error_rate": scores["word_error_rate"],
-            "phoneme_error_rate": scores["phoneme_error_rate"],
-        },
+        "metrics": values,
         "counts": {
             "examples": scores["words"],
             "word_errors": scores["word_errors"],
@@ -253,13 +275,23 @@ def evaluate_g2p(
             ),
             "truncated": sum(translation.truncated for translation in translations),
         },
-        "settings": {
-            "beam_size": beam_size,
-            "batch_size": batch_size,
-            "length_penalty": length_penalty,
-        },
+        "settings": settings,
         "timing": timing,
     }
+
+
+def _n_best_beam_size(n_best, beam_size: int, beam_size_given: bool) -> int:
+    """The beam size that lists `n_best` hypotheses: `beam_size`, widened to `n_best` unless
+    it was given; EvaluationError for a bad `n_best` or a given beam narrower than it."""
+    _check_positive("n_best", n_best)
+    if n_best > beam_size:
+        if beam_size_given:
+            raise EvaluationError(
+                f"`n_best` must be at most the beam size; received n_best={n_best} with "
+                f"beam_size={beam_size}."
+            )
+        return n_best
+    return beam_size
 
 
 def evaluate_classifier(
@@ -352,6 +384,7 @@ def evaluate_file(
     limit: int | None = None,
     alternates_path: str | os.PathLike | None = None,
     origin: str | None = None,
+    n_best: int | None = None,
 ) -> dict:
     """Evaluate a model on a corpus TSV (`kerattn.data.read_pairs` format).
 
@@ -370,6 +403,8 @@ def evaluate_file(
             those of words in `data_path` are added to their references.
         origin: evaluate only the rows whose third column (the corpus builders' origin, such
             as "help/text/..." or "ui/...") starts with this prefix.
+        n_best: G2P only: also the n-best accuracy of the K best pronunciations against each
+            word's acceptable ones (the data file's and the alternates'); see `evaluate_g2p`.
 
     Returns:
         The report of `evaluate_translator`, `evaluate_g2p` or `evaluate_classifier`, plus
@@ -381,15 +416,17 @@ def evaluate_file(
     """
     from kerattn.data import read_pairs
 
-    _check_file_options(task, limit)
+    _check_file_options(task, limit, n_best)
     # The data is read first: a wrong path fails at once, not after loading the model.
     rows = _read_rows(data_path, origin)
     alternate_rows = read_pairs(alternates_path) if alternates_path is not None else []
     model, model_description = _model_and_description(model_or_path)
-    task = _task_for(model, task, alternates=alternates_path is not None)
+    task = _task_for(model, task, alternates=alternates_path is not None, n_best=n_best)
     if task == "g2p":
         references = _g2p_references(rows, limit, alternate_rows)
-        report = evaluate_g2p(model, references, beam_size=beam_size, batch_size=batch_size)
+        report = evaluate_g2p(
+            model, references, beam_size=beam_size, batch_size=batch_size, n_best=n_best
+        )
     else:
         rows = rows[:limit] if limit is not None else rows
         sources = [source for source, _ in rows]
@@ -417,7 +454,7 @@ def evaluate_file(
     }
 
 
-def _check_file_options(task: str | None, limit: int | None) -> None:
+def _check_file_options(task: str | None, limit: int | None, n_best: int | None) -> None:
     if task is not None and task not in TASKS:
         raise EvaluationError(
             f"`task` must be one of {', '.join(repr(t) for t in TASKS)} or None; "
@@ -425,6 +462,13 @@ def _check_file_options(task: str | None, limit: int | None) -> None:
         )
     if limit is not None:
         _check_positive("limit", limit)
+    if n_best is not None:
+        _check_positive("n_best", n_best)
+        if task not in (None, "g2p"):
+            raise EvaluationError(
+                f"`n_best` (n-best accuracy against acceptable pronunciations) applies to task "
+                f"'g2p' only; received n_best={n_best} with task={task!r}."
+            )
 
 
 def _read_rows(data_path: str | os.PathLike, origin: str | None) -> list[tuple[str, str]]:
@@ -454,7 +498,7 @@ def _model_and_description(model_or_path) -> tuple[object, str]:
     return model_or_path, type(model_or_path).__name__
 
 
-def _task_for(model, task: str | None, alternates: bool) -> str:
+def _task_for(model, task: str | None, alternates: bool, n_best: int | None = None) -> str:
     """The task asked for (it must suit the model), or the model's own."""
     model_task = detect_task(model)
     if task is None:
@@ -467,6 +511,12 @@ def _task_for(model, task: str | None, alternates: bool) -> str:
     if alternates and task != "g2p":
         raise EvaluationError(
             f"Alternate pronunciations apply to task 'g2p' only; received them for task {task!r}."
+        )
+    if n_best is not None and task != "g2p":
+        raise EvaluationError(
+            f"`n_best` (n-best accuracy against acceptable pronunciations) needs a G2P "
+            f"translator (task 'g2p'); the model is a {type(model).__name__} of task "
+            f"{model_task!r}."
         )
     return task
 
@@ -534,7 +584,7 @@ def _translation_lines(values: dict, counts: dict) -> list[str]:
 
 
 def _g2p_lines(values: dict, counts: dict) -> list[str]:
-    return text_table(
+    lines = text_table(
         [
             ["metric", "value", "errors"],
             [
@@ -551,6 +601,30 @@ def _g2p_lines(values: dict, counts: dict) -> list[str]:
         align="lrr",
         indent="  ",
     )
+    if "n_best" not in values:
+        return lines
+    n_best = values["n_best"]
+    ranks = sorted(int(key.rsplit("_", 1)[1]) for key in n_best if key.startswith("accuracy_at_"))
+    lines += [
+        "",
+        f"  n-best accuracy ({ranks[-1]} best pronunciations per word; right: any acceptable "
+        "one among the first k):",
+    ]
+    lines += text_table(
+        [["k", "accuracy@k", "words"]]
+        + [
+            [
+                str(k),
+                _number(n_best[f"accuracy_at_{k}"], percent=True),
+                f"{round(n_best[f'accuracy_at_{k}'] * counts['examples'])} / {counts['examples']}",
+            ]
+            for k in ranks
+        ]
+        + [["mean reciprocal rank", f"{n_best['mean_reciprocal_rank']:.4f}", ""]],
+        align="lrr",
+        indent="    ",
+    )
+    return lines
 
 
 def _classification_lines(values: dict, counts: dict) -> list[str]:

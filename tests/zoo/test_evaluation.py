@@ -278,6 +278,8 @@ def test_cli_passes_every_flag_to_evaluate_file(monkeypatch, capsys):
         "a.tsv",
         "--origin",
         "help/",
+        "--n-best",
+        "4",
         "--json",
     ]
     assert cli.main(argv) == 0
@@ -291,6 +293,7 @@ def test_cli_passes_every_flag_to_evaluate_file(monkeypatch, capsys):
         "limit": 10,
         "alternates_path": "a.tsv",
         "origin": "help/",
+        "n_best": 4,
     }
 
 
