@@ -13,6 +13,7 @@ Run with `make test-zoo` (pytest -m zoo).
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,33 @@ def test_quality_on_the_held_out_sample_matches_the_card(presets, name):
         reviews = report["counts"]["examples"]
         assert measured["accuracy"] == pytest.approx(
             card["accuracy"], abs=_binomial_margin(card["accuracy"], reviews)
+        )
+
+
+def _card_n_best_accuracy(card: str) -> dict[int, float]:
+    """k → accuracy@k (a fraction) from the g2p card's "n-best accuracy" table."""
+    section = card.split("### n-best accuracy", 1)[1].split("\n#", 1)[0]
+    rows = re.findall(r"^\| (\d+) \| ([\d.]+) % \| ([\d,]+) \|$", section, flags=re.MULTILINE)
+    return {int(k): float(percent) / 100 for k, percent, _ in rows}
+
+
+def test_g2p_n_best_accuracy_on_the_held_out_sample_matches_the_card(presets):
+    preset = presets["g2p_en"]
+    card = (preset.path / "README.md").read_text(encoding="utf-8")
+    card_accuracy = _card_n_best_accuracy(card)
+    assert sorted(card_accuracy) == [1, 2, 3, 4]
+    assert f"{preset.metadata['evaluation']['command']} --n-best 4" in card
+    # The first hypothesis is the translation the error rates are measured on.
+    assert card_accuracy[1] == pytest.approx(1 - preset.metrics["word_error_rate"], abs=5e-4)
+    report = evaluation.evaluate_file(
+        "g2p_en", DATA / "g2p_en.tsv", beam_size=preset.decoding["beam_size"], n_best=4
+    )
+    words, measured = report["counts"]["examples"], report["metrics"]["n_best"]
+    assert words == 1000
+    assert measured["accuracy_at_1"] == pytest.approx(1 - report["metrics"]["word_error_rate"])
+    for k, accuracy in card_accuracy.items():
+        assert measured[f"accuracy_at_{k}"] == pytest.approx(
+            accuracy, abs=_binomial_margin(accuracy, words)
         )
 
 
