@@ -30,7 +30,8 @@ def load_model(name_or_path: str | os.PathLike, expected_class: type | None = No
     """Loads the zoo preset called `name_or_path`, the preset folder at that path, or the
     `Translator` or `Classifier` saved at that path (a `.keras` file).
 
-    A translator from a preset decodes by default with the preset's `decoding` settings.
+    A translator from a preset decodes by default with the preset's `decoding` settings and
+    flags `low_confidence` below the preset's "confidence_threshold" (metadata.json), if any.
 
     Loaded without compiling: evaluating, exporting and inference need no optimizer state.
     expected_class: `Translator` or `Classifier`; the other kind raises `WrongModelKindError`.
@@ -52,12 +53,33 @@ def load_model(name_or_path: str | os.PathLike, expected_class: type | None = No
     model = _load_file(path)
     if preset is not None and preset.decoding and not getattr(model, "decoding", True):
         model.decoding = dict(preset.decoding)  # a preset saved before models kept their own
+    if preset is not None and hasattr(model, "confidence_threshold"):
+        _set_confidence_threshold(model, preset)
     if expected_class is not None and not isinstance(model, expected_class):
         raise WrongModelKindError(
             f"{os.fspath(name_or_path)!r} is a {type(model).__name__}, not a "
             f"{expected_class.__name__}."
         )
     return model
+
+
+def _set_confidence_threshold(model, preset: presets.Preset) -> None:
+    """A translator from a preset flags `low_confidence` below the threshold its metadata.json
+    stores (`kerattn calibrate`); the metadata, not the `.keras` config, decides."""
+    from kerattn.errors import UsageError
+    from kerattn.zoo.confidence import METADATA_KEY
+
+    if METADATA_KEY not in preset.metadata:
+        return
+    value = preset.metadata[METADATA_KEY]
+    try:
+        model.confidence_threshold = value
+    except UsageError:
+        raise ModelLoadError(
+            f"The preset {os.fspath(preset.path)!r} has {METADATA_KEY}={value!r} in its "
+            "metadata.json; it must be a number from 0 to 1, or null for no low-confidence "
+            "flag (kerattn calibrate writes it)."
+        ) from None
 
 
 def _load_file(path: Path):

@@ -4,8 +4,9 @@ A preset is a folder of the top-level `zoo/` (packaged as `kerattn/zoo/presets`)
 
 - `model.keras`: the `Translator` or `Classifier` (config, weights and vocabularies), no
   optimizer state;
-- `metadata.json`: name, task, description, license, size, decoding defaults, and the measured
-  metrics with the evaluation command that reproduces them;
+- `metadata.json`: name, task, description, license, size, decoding defaults, the measured
+  metrics with the evaluation command that reproduces them, and for a translator calibrated
+  with `kerattn calibrate` its "confidence_threshold" (results below it are `low_confidence`);
 - `README.md`: the model card; `recipe.toml`: the training recipe; `attention.png`: a heatmap.
 
 A folder without `model.keras` and `metadata.json` (a recipe still training) is not listed.
@@ -136,8 +137,9 @@ def save_preset(
     """Writes `model` (a `Translator` or `Classifier`) as a preset folder that `load` reads.
 
     The folder gets `model.keras` (no optimizer state) and `metadata.json` (name, family, task,
-    description, decoding settings, parameter count, size, and any `metadata` given, e.g.
-    license or metrics). Each file is written atomically.
+    description, decoding settings, parameter count, size, a translator's
+    "confidence_threshold" when it has one, and any `metadata` given, e.g. license or
+    metrics). Each file is written atomically.
 
     Args:
         model: the model to save.
@@ -177,6 +179,8 @@ def save_preset(
         "decoding": dict(getattr(model, "decoding", {})),
         **metadata,
     }
+    if getattr(model, "confidence_threshold", None) is not None:
+        content["confidence_threshold"] = model.confidence_threshold
     atomic_write_text(
         folder / "metadata.json", json.dumps(content, indent=2, ensure_ascii=False) + "\n"
     )

@@ -16,6 +16,11 @@ class Hypothesis:
     attention: float32 (len(tokens), number of source tokens).
     score: the decoder's ranking score (log-probability, length-normalised in beam search).
     log_prob: the model's log-probability of the output, `[END]` included.
+    confidence: exp(log_prob / n), the geometric-mean probability of the output's n tokens
+        (`[END]` counted when the search produced it, as `Translator.score` counts it), in
+        [0, 1]; 1.0 for the empty output of an empty input (see `Translation`).
+    low_confidence: confidence < the translator's `confidence_threshold`; None when it has
+        none (see `Translation`).
     """
 
     text: str
@@ -23,6 +28,8 @@ class Hypothesis:
     attention: np.ndarray
     score: float
     log_prob: float
+    confidence: float = field(kw_only=True)
+    low_confidence: bool | None = field(kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,14 @@ class Translation:
     truncated: True when the input was longer than the model's maximum and was cut.
     hypotheses: the search's hypotheses, best first; the first is this translation (one, unless
         `num_hypotheses` asked for more; hypotheses with a score of -inf are left out).
+    confidence: exp(log_prob / n), the length-normalised probability of the output, in [0, 1]:
+        n counts the output tokens plus `[END]` when the search produced it (only an output
+        cut at the maximum length has none), the same tokens `Translator.score` scores. An
+        empty or whitespace-only input gets the empty output by rule, not by the model, and
+        confidence 1.0 (nothing was guessed).
+    low_confidence: True when confidence < the translator's `confidence_threshold` (calibrated
+        on validation data, stored in a preset's metadata.json: the output may be wrong);
+        None when the translator has no threshold.
     """
 
     text: str
@@ -48,6 +63,8 @@ class Translation:
     log_prob: float
     truncated: bool
     hypotheses: tuple[Hypothesis, ...] = field(default=())
+    confidence: float = field(kw_only=True)
+    low_confidence: bool | None = field(kw_only=True)
 
 
 @dataclass(frozen=True)

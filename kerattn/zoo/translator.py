@@ -9,6 +9,7 @@ import tensorflow as tf
 from kerattn.errors import UsageError
 from kerattn.models.seq2seq_backbone import Seq2SeqBackbone
 from kerattn.text import Tokenizer
+from kerattn.zoo import confidence as certainty
 from kerattn.zoo import decoding as search
 from kerattn.zoo.backend import require_tensorflow_backend
 from kerattn.zoo.results import Hypothesis, Scoring, Translation
@@ -68,6 +69,10 @@ class Translator(Task):
         decoding: the default settings of `translate` (any of "beam_size", "length_penalty",
             "coverage_penalty"), e.g. the ones a preset's model card was measured with; saved
             with the model. Arguments given to `translate` override them.
+        confidence_threshold: a number in [0, 1] or None: results whose `confidence` is below
+            it say `low_confidence=True` (the output may be wrong). Calibrated on validation
+            data by `kerattn calibrate` and stored in a preset's metadata.json (which sets it
+            when the preset loads); None (the default) flags nothing.
 
     Call arguments (teacher forcing):
         inputs: dict with "source_ids" int32 (B, S) and "target_input_ids" int32 (B, T),
@@ -105,10 +110,12 @@ class Translator(Task):
         source_vocabulary_size: int | None = None,
         target_vocabulary_size: int | None = None,
         decoding: dict | None = None,
+        confidence_threshold: float | None = None,
         **kwargs,
     ):
         require_tensorflow_backend(f"kerattn.{type(self).__name__}")
         decoding = _checked_decoding(decoding)
+        confidence_threshold = certainty.checked_threshold(confidence_threshold)
         backbone = Seq2SeqBackbone(
             source_vocabulary_size or source_tokenizer.vocabulary_size(),
             target_vocabulary_size or target_tokenizer.vocabulary_size(),
@@ -129,6 +136,16 @@ class Translator(Task):
         )
         super().__init__(backbone, preprocessor, **kwargs)
         self.decoding = decoding
+        self.confidence_threshold = confidence_threshold
+
+    @property
+    def confidence_threshold(self) -> float | None:
+        """The confidence below which a result is `low_confidence` (None: no flag)."""
+        return self._confidence_threshold
+
+    @confidence_threshold.setter
+    def confidence_threshold(self, value: float | None) -> None:
+        self._confidence_threshold = certainty.checked_threshold(value)
 
     def compile(self, optimizer="adam", loss=None, **kwargs):
         """`keras.Model.compile` with a default loss that ignores padded target positions."""
@@ -168,9 +185,11 @@ class Translator(Task):
         """Translates tf.string [B] in graph; the function kerattn exports for serving.
 
         Returns a dict of batch-major tensors: "translation" string [B], "score" [B],
-        "log_prob" [B], "target_ids" int32 [B, T], "target_tokens" string [B, T],
-        "source_tokens" string [B, S], "attention" float32 [B, T, S] (zero on padding),
-        "truncated" bool [B]. Beam size 1 is greedy search. With `num_hypotheses=H` (beam
+        "log_prob" [B], "confidence" float32 [B] (`kerattn.zoo.confidence`), "target_ids"
+        int32 [B, T], "target_tokens" string [B, T], "source_tokens" string [B, S],
+        "attention" float32 [B, T, S] (zero on padding), "truncated" bool [B], and
+        "low_confidence" bool [B] (confidence < `confidence_threshold`) when the translator
+        has a threshold. Beam size 1 is greedy search. With `num_hypotheses=H` (beam
         search) the hypothesis outputs get an axis of H after the batch one, best first
         ("translation" [B, H], "attention" [B, H, T, S], ...) and "rank" int32 [B, H] (1 … H).
 
@@ -255,16 +274,20 @@ class Translator(Task):
             )
         else:
             translation = self.preprocessor.detokenize(tokens)
+        confidence = certainty.sequence_confidence(result.log_probs, result.lengths)
         outputs = {
             "translation": translation,
             "score": result.scores,
             "log_prob": result.log_probs,
+            "confidence": confidence,
             "target_ids": result.tokens,
             "target_tokens": target_tokens,
             "source_tokens": source_tokens,
             "attention": result.attention,
             "truncated": source.truncated,
         }
+        if self.confidence_threshold is not None:
+            outputs["low_confidence"] = confidence < self.confidence_threshold
         if hypotheses:
             shape = tf.shape(result.tokens)
             outputs["translation"] = tf.reshape(translation, shape[:2])  # (B, H)
@@ -450,7 +473,12 @@ class Translator(Task):
             raise UsageError(f"`seed` must be an int from 0 to 2**63 - 1; received seed={seed!r}.")
         if not batch:
             return []
-        key = ("translate", tuple(sorted(options.items())), prefixes is not None)
+        key = (
+            "translate",
+            tuple(sorted(options.items())),
+            prefixes is not None,
+            self.confidence_threshold,
+        )
 
         def batch_function(strings, prefix_strings, seeds):
             return self.translate_batch(
@@ -563,12 +591,15 @@ class Translator(Task):
         if target_tokens and target_tokens[-1] == end_token:
             target_tokens = target_tokens[:-1]
         attention = outputs["attention"][index][: len(target_tokens), : len(source_tokens)]
+        low_confidence = outputs.get("low_confidence")
         return Hypothesis(
             text=outputs["translation"][index].decode(),
             tokens=target_tokens,
             attention=np.asarray(attention, np.float32),
             score=float(outputs["score"][index]),
             log_prob=float(outputs["log_prob"][index]),
+            confidence=float(outputs["confidence"][index]),
+            low_confidence=None if low_confidence is None else bool(low_confidence[index]),
         )
 
     def _translation(self, outputs: dict, row: int, with_hypotheses: bool = False) -> Translation:
@@ -591,6 +622,8 @@ class Translator(Task):
             log_prob=best.log_prob,
             truncated=bool(outputs["truncated"][row]),
             hypotheses=tuple(hypotheses),
+            confidence=best.confidence,
+            low_confidence=best.low_confidence,
         )
 
     def _scoring(self, outputs: dict, row: int) -> Scoring:
