@@ -892,30 +892,55 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     from kerattn.zoo import calibration
 
     return calibration.calibrate_command(
-        args.model, args.data, args.out, origin=args.origin, as_json=args.json
+        args.model,
+        args.data,
+        args.out,
+        origin=args.origin,
+        as_json=args.json,
+        in_place=args.in_place,
+        false_alarm_rate=args.false_alarm_rate,
     )
 
 
 def _add_calibrate_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "calibrate",
-        help="fit a classifier's temperature on validation data (temperature scaling) and "
-        "write it as a new preset folder",
+        help="fit a classifier's temperature (temperature scaling) or a translator's "
+        "confidence threshold on validation data, and write it as a new preset folder "
+        "(or, for a translator, into its preset's metadata.json)",
+        description="A classifier gets the temperature that minimises the validation NLL. A "
+        "translator gets the confidence threshold below which --false-alarm-rate of its "
+        "validation translations fall (default decoding); results below it are low_confidence.",
     )
     parser.add_argument(
-        "model", metavar="MODEL", help="a classifier preset name, preset folder or .keras file"
+        "model", metavar="MODEL", help="a preset name, preset folder or .keras file"
     )
     parser.add_argument(
         "--data",
         required=True,
         metavar="FILE",
-        help="validation TSV text<TAB>label[<TAB>origin] (never the test split)",
+        help="validation TSV text<TAB>label or source<TAB>target, [<TAB>origin] "
+        "(never the test split)",
     )
-    parser.add_argument(
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument(
         "--out",
-        required=True,
+        default=None,
         metavar="FOLDER",
         help="the new preset folder (must not exist or be empty; nothing is overwritten)",
+    )
+    where.add_argument(
+        "--in-place",
+        action="store_true",
+        help="translator presets: write the threshold into MODEL's own metadata.json "
+        "(model.keras is not touched)",
+    )
+    parser.add_argument(
+        "--false-alarm-rate",
+        type=float,
+        default=None,
+        metavar="RATE",
+        help="translators: the share of validation outputs flagged low_confidence (default 0.05)",
     )
     parser.add_argument(
         "--origin",
