@@ -12,6 +12,11 @@ A line that cannot be processed (not UTF-8, ...) is reported on standard error a
 `kerattn translate: line N ...` and gets an empty output line (or an `error` field with
 `--json`); every other line is still answered, in order. Exit codes: 0 done, 1 some input could
 not be processed, 2 bad arguments or a model that cannot be loaded.
+
+A translation whose confidence is below the translator's calibrated threshold gets one line on
+standard error, `kerattn translate: input N was translated with low confidence C (below the
+model's threshold T); its translation may be wrong.`; its output line is printed as usual (a
+warning, not an error: the exit code stays 0).
 """
 
 from __future__ import annotations
@@ -239,6 +244,11 @@ def translate_command(
     top_p, seed, min_length, ...). With `n_best` K, each input gets K lines
     "INPUT_NUMBER<TAB>SCORE<TAB>HYPOTHESIS", best first (fewer when fewer hypotheses exist),
     and `--json` adds a "hypotheses" list.
+
+    A result the model flags `low_confidence` (its confidence is below the model's calibrated
+    `confidence_threshold`) gets one warning line on standard error naming the input and the
+    confidence; `--json` carries "confidence" and "low_confidence" (null without a threshold,
+    and for blank or failed lines, which get no translation).
     """
     from kerattn.errors import KerattnError
     from kerattn.visualization import alignment_text, write_heatmap
@@ -273,6 +283,8 @@ def translate_command(
                 f"{model.max_source_length} tokens; only its beginning was translated.",
                 file=sys.stderr,
             )
+        if result is not None and result.low_confidence:
+            print(low_confidence_warning(item.index, result, model), file=sys.stderr)
         if as_json:
             document = _translation_json(item.text, result, error)
             if n_best is not None:
@@ -281,6 +293,8 @@ def translate_command(
                         "translation": hypothesis.text,
                         "score": round(hypothesis.score, 4),
                         "log_prob": round(hypothesis.log_prob, 4),
+                        "confidence": round(hypothesis.confidence, 4),
+                        "low_confidence": hypothesis.low_confidence,
                         "tokens": hypothesis.tokens,
                         "attention": _rounded(hypothesis.attention),
                     }
@@ -306,6 +320,15 @@ def translate_command(
     return 1 if failed else 0
 
 
+def low_confidence_warning(index: int, result, model) -> str:
+    """The standard-error line for a `low_confidence` result of input `index`."""
+    return (
+        f"kerattn translate: input {index} was translated with low confidence "
+        f"{result.confidence:.3f} (below the model's threshold "
+        f"{model.confidence_threshold:.3f}); its translation may be wrong."
+    )
+
+
 def _translation_json(text: str, result, error: str | None) -> dict:
     if result is None:
         return {
@@ -313,6 +336,8 @@ def _translation_json(text: str, result, error: str | None) -> dict:
             "translation": "",
             "score": None,
             "log_prob": None,
+            "confidence": None,
+            "low_confidence": None,
             "truncated": False,
             "source_tokens": [],
             "tokens": [],
@@ -324,6 +349,8 @@ def _translation_json(text: str, result, error: str | None) -> dict:
         "translation": result.text,
         "score": round(result.score, 4),
         "log_prob": round(result.log_prob, 4),
+        "confidence": round(result.confidence, 4),
+        "low_confidence": result.low_confidence,
         "truncated": result.truncated,
         "source_tokens": result.source_tokens,
         "tokens": result.tokens,
