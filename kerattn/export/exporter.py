@@ -185,6 +185,8 @@ def _metadata(model, kind: str, signatures: dict, variable_count: int) -> dict:
     if kind == "translator":
         metadata["max_source_length"] = model.max_source_length
         metadata["max_target_length"] = model.max_target_length
+        # Translating signatures output "confidence", and "low_confidence" below this.
+        metadata["confidence_threshold"] = model.confidence_threshold
     else:
         metadata["max_length"] = model.max_length
         metadata["labels"] = list(model.labels)

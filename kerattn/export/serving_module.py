@@ -24,9 +24,11 @@ from kerattn.compat import nested_layers
 TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
 
 TRANSLATOR_OUTPUTS = (
-    "translation", "score", "log_prob", "target_ids", "target_tokens", "source_tokens",
-    "attention", "truncated",
+    "translation", "score", "log_prob", "confidence", "target_ids", "target_tokens",
+    "source_tokens", "attention", "truncated",
 )  # fmt: skip
+# Added to every translating signature's outputs when the translator has a confidence threshold.
+LOW_CONFIDENCE_OUTPUT = "low_confidence"
 CLASSIFIER_OUTPUTS = ("label", "label_id", "probabilities", "tokens", "token_weights", "truncated")
 # The names of each output's dimensions after the batch one, where they are padded to the longest
 # row of the batch; `kerattn serve --enable_batching` cuts each request's rows back to their own
@@ -72,6 +74,15 @@ def model_kind(model: Any) -> str:
         "kerattn can export a Translator or a Classifier; "
         f"received an object of type {type(model).__name__}."
     )
+
+
+def translator_outputs(model: Any, outputs: Sequence[str]) -> list[str]:
+    """The outputs of a translating signature: `outputs`, and "low_confidence" (confidence
+    below the translator's `confidence_threshold`, fixed at export) when it has one."""
+    outputs = list(outputs)
+    if model.confidence_threshold is not None:
+        outputs.append(LOW_CONFIDENCE_OUTPUT)
+    return outputs
 
 
 @contextlib.contextmanager
@@ -205,7 +216,7 @@ def build_serving_module(
                 "coverage_penalty": float(coverage_penalty),
                 **export_options,
                 "inputs": {"text": "string [B]"},
-                "outputs": list(TRANSLATOR_OUTPUTS),
+                "outputs": translator_outputs(model, TRANSLATOR_OUTPUTS),
                 "padded_axes": TRANSLATOR_PADDED_AXES,
             }
         for name in [name for name in DECODING_SIGNATURES if name in signatures]:
@@ -319,7 +330,7 @@ def _decoding_signature(model, name: str, options: dict, export_options: dict):
             "num_hypotheses": options["num_hypotheses"],
             **constraints,
             "inputs": inputs,
-            "outputs": list(NBEST_OUTPUTS),
+            "outputs": translator_outputs(model, NBEST_OUTPUTS),
             "padded_axes": NBEST_PADDED_AXES,
         }
     elif name == "sample":
@@ -330,7 +341,7 @@ def _decoding_signature(model, name: str, options: dict, export_options: dict):
             **common,
             **constraints,
             "inputs": {**inputs, "seed": "int64 [B]"},
-            "outputs": list(TRANSLATOR_OUTPUTS),
+            "outputs": translator_outputs(model, TRANSLATOR_OUTPUTS),
             "padded_axes": TRANSLATOR_PADDED_AXES,
         }
     else:
@@ -340,7 +351,7 @@ def _decoding_signature(model, name: str, options: dict, export_options: dict):
             **common,
             **constraints,
             "inputs": {**inputs, "target_prefix": "string [B]"},
-            "outputs": list(TRANSLATOR_OUTPUTS),
+            "outputs": translator_outputs(model, TRANSLATOR_OUTPUTS),
             "padded_axes": TRANSLATOR_PADDED_AXES,
         }
     return function, description
