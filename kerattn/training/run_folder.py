@@ -65,6 +65,10 @@ class RunFolderError(KerattnError):
     """The run folder (or TensorBoard folder) cannot be used: not writable, or in use."""
 
 
+class RunFolderPathError(UsageError, RunFolderError):
+    """A `--run-dir` or `--logdir` that names a file or lies under one. Exit code 2."""
+
+
 class RunFolderConflict(UsageError):
     """The run folder's state does not fit the options (progress without resume/overwrite,
     resume without a checkpoint)."""
@@ -106,7 +110,8 @@ def check_progress(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
 
 def check_writable(folder: Path, what: str, option: str, subfolders: tuple[str, ...] = ()) -> None:
     """Raises `RunFolderError` unless files can be created in `folder` and in those of its
-    `subfolders` that exist (or, if it does not exist yet, in its nearest existing parent).
+    `subfolders` that exist (or, if it does not exist yet, in its nearest existing parent);
+    `RunFolderPathError` if `folder` is a file or lies under one.
 
     A real file is created and deleted: permission bits alone do not tell (root, read-only
     mounts, ACLs).
@@ -116,8 +121,10 @@ def check_writable(folder: Path, what: str, option: str, subfolders: tuple[str, 
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise RunFolderError(
-            f"{what} {folder} cannot be created: {existing} is a file; pass another {option}."
+        if existing == folder:
+            raise RunFolderPathError(f"{what} {folder} is a file; pass a folder as {option}.")
+        raise RunFolderPathError(
+            f"{what} {folder} lies under {existing}, which is a file; pass another {option}."
         )
     probes = [existing]
     if existing == folder:

@@ -626,7 +626,8 @@ def train(
         RecipeError: a bad recipe value, data file or model setting (a UsageError).
         run_folder.RunFolderConflict: the run folder's progress does not fit resume/overwrite
             (a UsageError), UsageError: resume with overwrite, or a bad max_steps.
-        run_folder.RunFolderError: a folder cannot be written, or another trainer uses it.
+        run_folder.RunFolderError: a folder cannot be written, or another trainer uses it;
+            run_folder.RunFolderPathError (a UsageError) if it is a file or lies under one.
         checkpoints.CheckpointError: resume found no readable checkpoint (nothing is deleted).
         TrainingInterrupted: Ctrl-C; the message gives the command that continues the run.
     """

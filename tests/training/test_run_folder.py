@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from kerattn.errors import KerattnError
+from kerattn.errors import KerattnError, UsageError
 from kerattn.training import run_folder
-from kerattn.training.run_folder import RunFolderError, RunFolderLock
+from kerattn.training.run_folder import RunFolderError, RunFolderLock, RunFolderPathError
 
 
 def _touch(path, content="x", age_seconds=0.0):
@@ -219,3 +219,21 @@ def test_writability_is_checked_with_a_real_file(tmp_path):
             run_folder.check_writable(tmp_path / "new" / "run", "Run folder", "--run-dir")
     finally:
         undo()
+
+
+def test_a_folder_that_is_or_lies_under_a_file_is_a_usage_error(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    for folder, message in [
+        (notes, f"Run folder {notes} is a file; pass a folder as --run-dir."),
+        (
+            notes / "run",
+            f"Run folder {notes / 'run'} lies under {notes}, which is a file; pass another "
+            "--run-dir.",
+        ),
+    ]:
+        with pytest.raises(RunFolderPathError) as caught:
+            run_folder.check_writable(folder, "Run folder", "--run-dir")
+        assert isinstance(caught.value, UsageError) and caught.value.exit_code == 2
+        assert str(caught.value) == message
+    assert notes.read_text() == "mine"

@@ -361,6 +361,27 @@ def test_a_folder_that_cannot_be_written_is_refused_up_front(tmp_path, monkeypat
     _one_line(capsys, f"kerattn train: {what} {folder} is not writable (")
 
 
+@pytest.mark.parametrize("option", ["--run-dir", "--logdir"])
+def test_a_folder_option_naming_a_file_exits_2_before_any_work(
+    tmp_path, monkeypatch, capsys, option
+):
+    def not_reached(*args, **kwargs):
+        raise AssertionError("the data was read before the folders were checked")
+
+    recipe = _recipe(tmp_path)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    folders = {"--run-dir": tmp_path / "run", "--logdir": tmp_path / "tensorboard", option: notes}
+    monkeypatch.setattr(input_pipeline, "read_examples", not_reached)
+    argv = ["train", str(recipe), "--strategy", "default"]
+    assert cli.main(argv + [arg for pair in folders.items() for arg in map(str, pair)]) == 2
+    what = "Run folder" if option == "--run-dir" else "TensorBoard folder"
+    assert _one_line(capsys, "kerattn train: ") == (
+        f"kerattn train: {what} {notes} is a file; pass a folder as {option}.\n"
+    )
+    assert notes.read_text() == "mine" and not (tmp_path / "run").exists()
+
+
 def test_a_run_folder_in_use_is_refused(tmp_path):
     recipe = _recipe(tmp_path)
     run = tmp_path / "run"
