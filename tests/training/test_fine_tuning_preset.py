@@ -1,0 +1,57 @@
+"""Fine-tuning the shipped translator_en_es on a small domain (Minetest's UI strings, the
+committed sample in tests/zoo_presets/data/fine_tuning_minetest, with its recipe): BLEU on the
+domain's held-out strings rises, and BLEU on the held-out LibreOffice help paragraphs (the zoo
+tier's sample) stays within a few points.
+
+Slow: 6 minutes on 2 busy CPU cores, 2.4 minutes of CPU time (120 training steps, and greedy
+decoding of both samples before and after)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kerattn.training import load_recipe, train
+from kerattn.zoo.evaluation import evaluate_file
+from kerattn.zoo.model_loading import load_model
+
+DATA = Path(__file__).parents[1] / "zoo_presets" / "data"
+DOMAIN = DATA / "fine_tuning_minetest"
+LIBREOFFICE = DATA / "translator_en_es.tsv"
+
+# Measured with the committed recipe (greedy decoding; the run is seeded and repeated exactly):
+# Minetest 8.3 -> 11.5 BLEU (+3.2), LibreOffice 30.9 -> 27.0 (-4.0). The bounds leave about one
+# point for other CPUs and TensorFlow builds; a rate of 5e-4 with 4x the tokens per step loses
+# 8.3 LibreOffice points, which the second bound catches (zoo/translator_en_es/README.md).
+# A new translator_en_es (v2 trains on the whole localisation corpus, Minetest included) needs
+# these re-measured.
+MIN_DOMAIN_GAIN = 2.0
+MAX_LIBREOFFICE_LOSS = 5.0
+
+
+def _bleu(model, path: Path) -> float:
+    return evaluate_file(model, path, task="translation", beam_size=1)["metrics"]["bleu"]
+
+
+def _quiet(*args):
+    pass
+
+
+@pytest.mark.slow
+def test_fine_tuning_on_minetest_raises_its_bleu_and_keeps_libreoffice(tmp_path):
+    recipe = load_recipe(DOMAIN / "recipe.toml")
+    assert recipe.init_from == "translator_en_es"
+    preset = load_model("translator_en_es")
+    before = {
+        "domain": _bleu(preset, DOMAIN / "test.tsv"),
+        "libreoffice": _bleu(preset, LIBREOFFICE),
+    }
+
+    result = train(recipe, tmp_path / "run", strategy="default", print_function=_quiet)
+    tuned = load_model(result.run_dir / "final.keras")
+    after = {"domain": _bleu(tuned, DOMAIN / "test.tsv"), "libreoffice": _bleu(tuned, LIBREOFFICE)}
+
+    print(f"BLEU before {before}, after {after}")  # shown by pytest -s, and on failure
+    assert after["domain"] - before["domain"] >= MIN_DOMAIN_GAIN, (before, after)
+    assert before["libreoffice"] - after["libreoffice"] <= MAX_LIBREOFFICE_LOSS, (before, after)
