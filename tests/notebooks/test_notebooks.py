@@ -12,9 +12,9 @@ NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 
 
-def test_there_are_five_notebooks_listed_in_their_readme():
+def test_there_are_six_notebooks_listed_in_their_readme():
     readme = (NOTEBOOKS / "README.md").read_text()
-    assert len(PATHS) == 5
+    assert len(PATHS) == 6
     for path in PATHS:
         assert f"({path.name})" in readme, path.name
 
