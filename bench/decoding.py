@@ -18,7 +18,12 @@ Decoders (all on the same weights):
   tokenize → encode → `tf.while_loop` search → detokenize in one call.
 - in-graph sampling: the same SavedModel's `sample` signature (temperature 1, one seed per
   sentence); scoring: its `score` signature on the in-graph greedy output (teacher forcing,
-  one decoder pass over the whole target). "cost × in-graph greedy" is ms / greedy's ms.
+  one decoder pass over the whole target; the target log-probabilities in cache-sized chunks
+  of real positions, `kerattn.zoo.teacher_forcing`). "cost × in-graph greedy" is ms /
+  greedy's ms.
+- scoring as it was before those chunks (`--no-score-reference` leaves it out): a second
+  SavedModel's `score` signature, exported with the whole (B, T, V) logits projected,
+  log-softmaxed and gathered at once (`all_positions_log_probs`), to compare in the same run.
 - tutorial loop (the TensorFlow NMT tutorial's way): tokenize and encode once, then
   `for t in range(steps): tokens, states = decoder_step(tokens, states, ...)` from Python,
   greedy (argmax of the logits), then detokenize. The step is the `AttentionDecoder` step API
@@ -39,6 +44,7 @@ Usage: python bench/decoding.py [--recipe zoo/translator_en_es/recipe.toml | --m
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import tempfile
 import time
@@ -53,6 +59,7 @@ from kerattn.export.exporter import export_model
 from kerattn.export.serving_module import inference_tracing
 from kerattn.text import RESERVED_TOKENS
 from kerattn.training.model_factory import make_tokenizer
+from kerattn.zoo import teacher_forcing
 from kerattn.zoo.model_loading import load_model
 from kerattn.zoo.token_batch import tokenize_batch
 from kerattn.zoo.translator import Translator
@@ -157,6 +164,25 @@ class TutorialLoopDecoder:
         return {"translation": translation, "target_ids": target_ids}
 
 
+def all_positions_log_probs(project, outputs, target_ids, vocabulary_size, rows=None):
+    """`kerattn.zoo.teacher_forcing.target_log_probs` as `Translator.score_batch` computed it
+    before: the logits of every (B, T) position at once, log-softmax, gather, 0 at padding."""
+    log_probs = tf.nn.log_softmax(tf.cast(project(outputs), tf.float32))  # (B, T, V)
+    chosen = tf.gather(log_probs, target_ids, batch_dims=2)  # (B, T)
+    return tf.where(tf.not_equal(target_ids, 0), chosen, 0.0)
+
+
+@contextlib.contextmanager
+def all_positions_scoring():
+    """Within: `Translator.score_batch` traces with `all_positions_log_probs`."""
+    original = teacher_forcing.target_log_probs
+    teacher_forcing.target_log_probs = all_positions_log_probs
+    try:
+        yield
+    finally:
+        teacher_forcing.target_log_probs = original
+
+
 def call_milliseconds(decode, texts, repeats: int) -> list[float]:
     """Wall-clock milliseconds of `repeats` calls of `decode(texts)`."""
     times = []
@@ -184,6 +210,12 @@ def main() -> None:
     parser.add_argument("--beam-size", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per round")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--no-score-reference",
+        dest="score_reference",
+        action="store_false",
+        help="leave out the score signature exported with all positions projected at once",
+    )
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
 
@@ -209,12 +241,20 @@ def main() -> None:
         start = time.perf_counter()
         signatures = tf.saved_model.load(str(version)).signatures
         load_seconds = time.perf_counter() - start
+        reference_signatures = None
+        if args.score_reference:
+            with all_positions_scoring():
+                reference = export_model(
+                    translator, Path(folder) / "reference", beam_size=1, signatures=("score",)
+                )
+            reference_signatures = tf.saved_model.load(str(reference)).signatures
 
         tutorial = {
             "tutorial loop, tf.function per step": TutorialLoopDecoder(translator, compiled=True),
             "tutorial loop, eager": TutorialLoopDecoder(translator, compiled=False),
         }
         rows = []
+        score_differences = {}
         with inference_tracing(translator):  # as the export traced it: no cuDNN, no dropout
             for batch in args.batches:
                 texts = source_sentences(translator, batch, args.words)
@@ -233,6 +273,15 @@ def main() -> None:
                     "score the greedy output (SavedModel)": lambda texts, targets=greedy_texts: (
                         signatures["score"](text=texts, target=targets)
                     ),
+                    **(
+                        {
+                            "score, all positions at once (before)": lambda texts, targets=greedy_texts: (
+                                reference_signatures["score"](text=texts, target=targets)
+                            )
+                        }
+                        if reference_signatures is not None
+                        else {}
+                    ),
                     **{
                         name: lambda texts, loop=loop, steps=steps: loop(texts, steps)
                         for name, loop in tutorial.items()
@@ -248,6 +297,13 @@ def main() -> None:
                     )
                     for name, loop in tutorial.items()
                 }
+                if reference_signatures is not None:
+                    scored = signatures["score"](text=texts, target=greedy_texts)
+                    before = reference_signatures["score"](text=texts, target=greedy_texts)
+                    score_differences[batch] = max(
+                        float(tf.reduce_max(tf.abs(scored[key] - before[key])))
+                        for key in ("token_log_probs", "score", "attention")
+                    )
                 times = {name: [] for name in decoders}
                 for _ in range(args.rounds):
                     for name, decode in decoders.items():
@@ -290,6 +346,11 @@ def main() -> None:
             f"| {name} | {batch} | {length} | {ms:.1f} | {1000 * batch / ms:.1f} | "
             f"{1000 * batch * length / ms:,.0f} | {baseline / ms:.2f} | {ms / greedy_ms:.2f} | "
             f"{'' if agreement is None else f'{agreement:.3f}'} |"
+        )
+    for batch, difference in score_differences.items():
+        print(
+            f"\nbatch {batch}: largest difference between the two score signatures' "
+            f"token log-probabilities, scores and attention: {difference:.2e}"
         )
 
 

@@ -11,6 +11,7 @@ from kerattn.models.seq2seq_backbone import Seq2SeqBackbone
 from kerattn.text import Tokenizer
 from kerattn.zoo import confidence as certainty
 from kerattn.zoo import decoding as search
+from kerattn.zoo import teacher_forcing
 from kerattn.zoo.backend import require_tensorflow_backend
 from kerattn.zoo.results import Hypothesis, Scoring, Translation
 from kerattn.zoo.seq2seq_preprocessor import Seq2SeqPreprocessor
@@ -363,11 +364,10 @@ class Translator(Task):
         decoded, weights = backbone.decode(
             encoded, target_input_ids, training=False, return_attention_scores=True
         )  # (B, T, units), (B, T, S)
-        log_probs = tf.nn.log_softmax(tf.cast(backbone.projection(decoded), tf.float32))
         real_target = tf.not_equal(target_ids, 0)  # (B, T)
-        token_log_probs = tf.where(
-            real_target, tf.gather(log_probs, target_ids, batch_dims=2), 0.0
-        )  # (B, T)
+        token_log_probs = teacher_forcing.target_log_probs(
+            backbone.projection, decoded, target_ids, backbone.target_vocabulary_size
+        )  # (B, T), 0 at padding
         real_source = tf.cast(encoded["mask"], tf.float32)[:, None, :]  # (B, 1, S)
         attention = tf.cast(weights, tf.float32) * real_source
         attention = tf.where(real_target[..., None], attention, 0.0)  # (B, T, S)
