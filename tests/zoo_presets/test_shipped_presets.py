@@ -135,6 +135,32 @@ def test_pinned_translations(presets, name):
     assert {text: result.text for text, result in zip(pinned, results)} == pinned
 
 
+# The v1 preset's confidence (issue 18 §3) on the pinned inputs and one everyday sentence, with
+# the flag its calibrated threshold (metadata.json, about 0.153) gives them.
+PINNED_CONFIDENCE = {
+    "Save the document as PDF.": (0.6478, False),
+    "Click OK to close the dialog.": (0.8414, False),
+    "Turn off the lights": (0.3710, False),  # wrong, and not flagged: see the model card
+    "I love my family.": (0.1311, True),  # "Es posible mintig."
+}
+
+
+def test_pinned_confidence_and_its_threshold(presets):
+    preset = presets["translator_en_es"]
+    threshold = preset.metadata["confidence_threshold"]
+    card = (preset.path / "README.md").read_text(encoding="utf-8")
+    assert f"{threshold:.3f}" in card
+    assert preset.metadata["confidence_calibration"]["data"] == (
+        "corpora/libreoffice-en-es/valid.tsv"
+    )
+    model = kerattn.zoo.load("translator_en_es")
+    assert model.confidence_threshold == threshold
+    results = model.translate(list(PINNED_CONFIDENCE))
+    for (text, (confidence, flagged)), result in zip(PINNED_CONFIDENCE.items(), results):
+        assert result.confidence == pytest.approx(confidence, abs=5e-4), text
+        assert result.low_confidence is flagged, text
+
+
 def test_pinned_labels():
     model = kerattn.Classifier.from_preset("sentiment_en")
     results = model.classify(list(PINNED_LABELS))
