@@ -8,9 +8,11 @@ decoding of both samples before and after)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from kerattn.training import load_recipe, train
 from kerattn.zoo.evaluation import evaluate_file
@@ -19,6 +21,7 @@ from kerattn.zoo.model_loading import load_model
 DATA = Path(__file__).parents[1] / "zoo_presets" / "data"
 DOMAIN = DATA / "fine_tuning_minetest"
 LIBREOFFICE = DATA / "translator_en_es.tsv"
+CARD = Path(__file__).parents[2] / "zoo" / "translator_en_es" / "README.md"
 
 # Measured with the committed recipe (greedy decoding; the run is seeded and repeated exactly):
 # Minetest 8.3 -> 11.5 BLEU (+3.2), LibreOffice 30.9 -> 27.0 (-4.0). The bounds leave about one
@@ -55,3 +58,14 @@ def test_fine_tuning_on_minetest_raises_its_bleu_and_keeps_libreoffice(tmp_path)
     print(f"BLEU before {before}, after {after}")  # shown by pytest -s, and on failure
     assert after["domain"] - before["domain"] >= MIN_DOMAIN_GAIN, (before, after)
     assert before["libreoffice"] - after["libreoffice"] <= MAX_LIBREOFFICE_LOSS, (before, after)
+
+
+def test_the_card_shows_the_committed_recipe():
+    section = CARD.read_text(encoding="utf-8").split("## Fine-tuning on your own data\n")[1]
+    shown = tomllib.loads(re.search(r"```toml\n(.*?)```", section, re.S).group(1))
+    committed = tomllib.loads((DOMAIN / "recipe.toml").read_text(encoding="utf-8"))
+    assert sorted(shown) == sorted(committed)
+    for name in ("model", "data", "optimizer"):
+        assert shown[name] == committed[name], name
+    for name, values in shown.items():
+        assert values.items() <= committed[name].items(), name
