@@ -222,7 +222,7 @@ def calibrate_file(
     description: str | None = None,
     *,
     in_place: bool = False,
-    false_alarm_rate: float = FALSE_ALARM_RATE,
+    false_alarm_rate: float | None = None,
 ) -> dict:
     """Fits a classifier's temperature, or a translator's confidence threshold, on a corpus
     TSV and writes the calibrated model as a new preset folder (`model.keras` and
@@ -241,7 +241,7 @@ def calibrate_file(
         in_place: a translator preset only (instead of `out`): its metadata.json gets
             "confidence_threshold" and "confidence_calibration"; model.keras is not touched.
         false_alarm_rate: a translator's share of validation outputs flagged
-            (`fit_confidence_threshold`).
+            (`fit_confidence_threshold`; None: 5 %). A classifier refuses it.
 
     Returns:
         `calibrate_classifier`'s (`calibrate_translator`'s) report, plus "model", "data",
@@ -267,7 +267,7 @@ def calibrate_file(
                 f"The output {out!r} already exists and is not an empty folder; kerattn "
                 "calibrate writes a new preset folder and never overwrites one: pass a new --out."
             )
-    rate = _checked_rate(false_alarm_rate)
+    rate = _checked_rate(FALSE_ALARM_RATE if false_alarm_rate is None else false_alarm_rate)
     rows = evaluation._read_rows(data_path, origin)
     if isinstance(model_or_path, (str, os.PathLike)):
         model = evaluation.load_model_for_evaluation(model_or_path)
@@ -283,6 +283,11 @@ def calibrate_file(
         raise CalibrationError(
             "--in-place writes a translator's confidence threshold into its metadata.json; a "
             "classifier's temperature belongs to its model: pass --out for a new preset folder."
+        )
+    if false_alarm_rate is not None:
+        raise CalibrationError(
+            "--false-alarm-rate sets a translator's confidence threshold; a classifier is "
+            "calibrated by its temperature alone: leave the option out."
         )
     texts = [text for text, _ in rows]
     labels = [label.strip() for _, label in rows]
@@ -553,9 +558,9 @@ def calibrate_command(
     false_alarm_rate: float | None = None,
 ) -> int:
     """`kerattn calibrate`: `calibrate_file`, then its report printed (a table, or JSON)."""
-    if false_alarm_rate is None:
-        false_alarm_rate = FALSE_ALARM_RATE
-    elif not math.isfinite(false_alarm_rate) or not 0 <= false_alarm_rate < 1:
+    if false_alarm_rate is not None and (
+        not math.isfinite(false_alarm_rate) or not 0 <= false_alarm_rate < 1
+    ):
         raise CalibrationError(
             "--false-alarm-rate must be a number from 0 (inclusive) to 1 (exclusive), the "
             f"share of validation outputs to flag; received {false_alarm_rate!r}."

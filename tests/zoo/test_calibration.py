@@ -361,6 +361,17 @@ def test_calibrate_command_line(classifier, valid_file, tmp_path, capsys):
     assert report["before"]["temperature"] == Classifier.from_preset(out).temperature
 
 
+def test_a_classifier_refuses_a_false_alarm_rate(classifier, valid_file, tmp_path, capsys):
+    # The rate sets a translator's confidence threshold; a classifier would silently ignore it.
+    with pytest.raises(CalibrationError, match=r"--false-alarm-rate sets a translator's"):
+        calibration.calibrate_file(classifier, valid_file, tmp_path / "a", false_alarm_rate=0.1)
+    classifier.save(tmp_path / "model.keras")
+    arguments = ["calibrate", str(tmp_path / "model.keras"), "--data", str(valid_file)]
+    assert cli.main([*arguments, "--out", str(tmp_path / "b"), "--false-alarm-rate", "0.1"]) == 2
+    assert "leave the option out" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
 def test_calibrate_refuses_labels_the_model_does_not_know(classifier, tmp_path):
     data = tmp_path / "bad.tsv"
     write_rows(data, [("a great film", "great")])
