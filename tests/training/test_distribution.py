@@ -122,7 +122,9 @@ def test_two_worker_cluster_on_loopback_matches_one_device(tmp_path):
 
     processes = [start(0, "auto"), start(1, "auto")]
     try:
-        outputs = [process.communicate(timeout=600) for process in processes]
+        # A hang guard, not a speed check: 2 minutes alone, past 10 when the slow tier's other
+        # worker trains a preset on the same 2 cores.
+        outputs = [process.communicate(timeout=1800) for process in processes]
     finally:
         for process in processes:
             process.kill()  # a worker whose peer died waits forever; no-op once finished
