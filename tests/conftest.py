@@ -6,10 +6,15 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 
 import keras
 import numpy as np
 import pytest
+
+# Tests never read or fill the user's cache (downloads, learned vocabularies); processes they
+# start inherit this.
+os.environ["KERATTN_CACHE"] = tempfile.mkdtemp(prefix="kerattn-test-cache-")
 
 
 @pytest.fixture(autouse=True)

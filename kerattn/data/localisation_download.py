@@ -24,6 +24,7 @@ import urllib.request
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from kerattn import user_cache
 from kerattn.data.corpus_error import CorpusError
 from kerattn.data.debian_packages import require_tool
 
@@ -68,10 +69,7 @@ def check_not_reserved(names: Iterable[str]) -> None:
 
 def cache_folder() -> Path:
     """The folder downloaded .deb files are kept in: `$KERATTN_CACHE/debs`, else the user cache."""
-    if os.environ.get("KERATTN_CACHE"):
-        return Path(os.environ["KERATTN_CACHE"]) / "debs"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "kerattn" / "debs"
+    return user_cache.cache_folder("debs")
 
 
 def resolve_packages(packages: Sequence[str]) -> tuple[list[PackageFile], list[str]]:

@@ -3,8 +3,14 @@ loads the preset a fine-tuning recipe starts from (`init_from`)."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import inspect
+import json
+from collections.abc import Callable
 from pathlib import Path
 
+from kerattn import user_cache
 from kerattn.text import (
     SymbolTokenizer,
     WordPieceTokenizer,
@@ -33,6 +39,54 @@ def learn_vocabulary(settings: dict, texts: list[str]) -> list[str]:
     )
 
 
+def cached_vocabulary(
+    settings: dict, texts: list[str], say: Callable[[str], None] = lambda message: None
+) -> list[str]:
+    """`learn_vocabulary`, kept in the user cache (`vocabularies/`): a WordPiece vocabulary of a
+    large corpus takes minutes to learn, and a run started again (a new run of the same recipe,
+    or one killed before its first checkpoint) gets the same one at once. The file is named by
+    a hash of everything the result depends on (the settings, the texts and the learners' code
+    and versions), so a cached vocabulary is always the one learning would give. The cache is a
+    convenience: a damaged file is learned again and an unwritable folder only costs time."""
+    path = user_cache.cache_folder("vocabularies") / f"{_vocabulary_key(settings, texts)}.txt"
+    if path.is_file():
+        try:
+            vocabulary = read_vocabulary_file(path)
+        except (OSError, ValueError):
+            pass  # damaged or unreadable: learn it again (and replace the file)
+        else:
+            say(f"{len(vocabulary)} tokens read from the vocabulary cache ({path})")
+            return vocabulary
+    say(
+        f"learning a {settings['kind']} vocabulary of at most {settings['vocabulary_size']} "
+        f"tokens from {len(texts):,} texts (minutes for a large corpus; kept in {path.parent})"
+    )
+    vocabulary = learn_vocabulary(settings, texts)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_vocabulary_file(vocabulary, path)
+    except OSError:
+        pass  # the cache folder is not writable: the next run learns it again
+    return vocabulary
+
+
+def _vocabulary_key(settings: dict, texts: list[str]) -> str:
+    """A SHA-256 of the settings, the texts and what the learners are: their source code (so
+    that a change to them is never hidden by an old file) and tf-text's version."""
+    from kerattn.text import normalization, vocabulary_learning
+
+    digest = hashlib.sha256()
+    identity = {
+        "settings": settings,
+        "tensorflow-text": importlib.metadata.version("tensorflow-text"),
+        "code": [inspect.getsource(module) for module in (vocabulary_learning, normalization)],
+    }
+    digest.update(json.dumps(identity, sort_keys=True).encode("utf-8"))
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
+
+
 def make_tokenizer(settings: dict, vocabulary: list[str], name: str):
     """A `WordPieceTokenizer` or `SymbolTokenizer` with `vocabulary`."""
     if settings["kind"] == "wordpiece":
@@ -43,11 +97,17 @@ def make_tokenizer(settings: dict, vocabulary: list[str], name: str):
 
 
 def vocabularies(
-    recipe: Recipe, texts: list[str], targets: list, vocabulary_dir: Path, reuse: bool = False
+    recipe: Recipe,
+    texts: list[str],
+    targets: list,
+    vocabulary_dir: Path,
+    reuse: bool = False,
+    say: Callable[[str], None] = lambda message: None,
 ) -> dict[str, list[str]]:
     """The run's vocabularies ("source", and "target" for translation): read from
     `vocabulary_dir` if `reuse` (a resumed run) and there, otherwise learned from the training
-    split. Nothing is written (`write_vocabularies`)."""
+    split (or read from the user cache, `cached_vocabulary`). Nothing is written in the run
+    folder (`write_vocabularies`); `say` receives a progress line per side."""
     sides = {"source": texts}
     if recipe.family == "translator":
         sides["target"] = targets
@@ -57,7 +117,11 @@ def vocabularies(
         if reuse and path.is_file():
             result[side] = read_vocabulary_file(path)
         else:
-            result[side] = learn_vocabulary(recipe.tokenizer_settings(side), side_texts)
+            result[side] = cached_vocabulary(
+                recipe.tokenizer_settings(side),
+                side_texts,
+                lambda message, side=side: say(f"{side} vocabulary: {message}"),
+            )
     return result
 
 

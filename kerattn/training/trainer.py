@@ -287,6 +287,7 @@ class _Trainer:
                 self.train_targets,
                 self.run_dir / "vocabulary",
                 reuse=self.resume,
+                say=self.print,
             )
         return labels
 

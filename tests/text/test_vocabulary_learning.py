@@ -86,3 +86,38 @@ def test_bad_arguments_are_rejected(corpus):
         text.train_wordpiece_vocabulary("Hello world", 100)
     with pytest.raises(ValueError, match="max_size=2"):
         text.train_symbol_vocabulary(corpus, max_size=2)
+
+
+def test_threshold_search_finds_the_lowest_fitting_threshold_in_few_calls():
+    # Sizes like a learner's: an alphabet plus a power law in the threshold, in steps.
+    from kerattn.text.vocabulary_learning import _search_threshold
+
+    rng = random.Random(0)
+    calls_per_search = []
+    for _ in range(200):
+        highest_count = rng.choice([50, 1000, 160_000])
+        scale, exponent = rng.uniform(800, 40_000), rng.uniform(0.3, 0.9)
+        alphabet = rng.randint(50, 900)
+        floor = alphabet // 2  # what the search knows: a lower bound (the characters alone)
+
+        def size(threshold, scale=scale, exponent=exponent, alphabet=alphabet):
+            return alphabet + int(scale * threshold**-exponent)
+
+        counts = [(f"w{i}", max(1, highest_count // (i + 1))) for i in range(5000)]
+        target = rng.randint(alphabet, alphabet + int(scale))
+        calls = []
+
+        def learn(threshold, size=size, calls=calls):
+            calls.append(threshold)
+            return ["x"] * size(threshold)
+
+        fitting = [t for t in range(1, highest_count + 2) if size(t) <= target]
+        if fitting:
+            assert len(_search_threshold(learn, counts, target, 1, floor)) == size(fitting[0])
+        else:
+            with pytest.raises(ValueError, match=f"vocabulary_size={target} is too small"):
+                _search_threshold(learn, counts, target, 1, floor)
+        calls_per_search.append(len(calls))
+    # A binary search over thresholds 1..160,001 needs 18 calls.
+    assert max(calls_per_search) <= 18
+    assert sum(calls_per_search) / len(calls_per_search) < 5
