@@ -11,6 +11,7 @@ from keras import ops
 
 from kerattn import layers
 from tests.conftest import gradients
+from tests.layers.padding_invariance import assert_appended_padding_changes_nothing
 
 VARIANTS = {
     "bahdanau": lambda: layers.BahdanauAttention(units=5),
@@ -166,28 +167,7 @@ def test_fully_masked_row_is_zero_and_finite(variant):
 
 
 def test_appending_padding_leaves_outputs_unchanged(variant):
-    query, value, query_mask, value_mask = make_inputs()
-    layer = VARIANTS[variant]()
-    context, weights = layer(
-        query, value, query_mask=query_mask, value_mask=value_mask, return_attention_scores=True
-    )
-    rng = np.random.default_rng(7)
-    # Garbage in the padding on purpose: it must never be looked at.
-    padded_value = np.concatenate([value, 100 * rng.normal(size=(B, 3, D))], 1).astype("float32")
-    padded_value_mask = np.concatenate([value_mask, np.zeros((B, 3), bool)], 1)
-    padded_query = np.concatenate([query, 100 * rng.normal(size=(B, 2, D))], 1).astype("float32")
-    padded_query_mask = np.concatenate([query_mask, np.zeros((B, 2), bool)], 1)
-    padded_context, padded_weights = layer(
-        padded_query,
-        padded_value,
-        query_mask=padded_query_mask,
-        value_mask=padded_value_mask,
-        return_attention_scores=True,
-    )
-    np.testing.assert_allclose(np.asarray(padded_context)[:, :TQ], context, atol=1e-6, rtol=0)
-    np.testing.assert_allclose(np.asarray(padded_weights)[:, :TQ, :TV], weights, atol=1e-6, rtol=0)
-    assert np.all(np.asarray(padded_weights)[:, :, TV:] == 0.0)
-    assert np.all(np.asarray(padded_context)[:, TQ:] == 0.0)
+    assert_appended_padding_changes_nothing(VARIANTS[variant](), *make_inputs())
 
 
 def test_embedding_mask_equals_explicit_mask(variant):
