@@ -70,6 +70,36 @@ def tiny_translator(english, spanish) -> Translator:
     )
 
 
+@pytest.fixture(scope="module")
+def translator(english_tokenizer, spanish_tokenizer):
+    """The tiny translator with more weight on [END], so outputs end on their own. One per
+    module: a test that changes it puts it back before the next test runs."""
+    model = tiny_translator(english_tokenizer, spanish_tokenizer)
+    bias = model.backbone.projection.bias
+    values = bias.numpy()
+    values[spanish_tokenizer.end_id] += 0.7
+    bias.assign(values)
+    return model
+
+
+def ended(result) -> bool:
+    """Whether `translator`'s output ended with [END], not at max_target_length - 1 tokens."""
+    return len(result.tokens) < 19
+
+
+def record_translate_calls(model, monkeypatch) -> list[dict]:
+    """The keyword arguments of each `model.translate` call from now on (the calls still run)."""
+    calls = []
+    translate = model.translate
+
+    def spy(texts, **kwargs):
+        calls.append(kwargs)
+        return translate(texts, **kwargs)
+
+    monkeypatch.setattr(model, "translate", spy)
+    return calls
+
+
 def tiny_classifier(tokenizer) -> Classifier:
     keras.utils.set_random_seed(0)
     return Classifier(tokenizer, ["negative", "positive"], embedding_dim=8, units=8, max_length=16)

@@ -16,22 +16,7 @@ from kerattn.zoo.calibration import CalibrationError, fit_confidence_threshold
 from kerattn.zoo.classifier import Classifier
 from kerattn.zoo.model_loading import ModelLoadError, load_model
 from kerattn.zoo.translator import Translator
-from tests.zoo.conftest import ENGLISH, SPANISH, tiny_classifier, tiny_translator
-
-
-@pytest.fixture(scope="module")
-def translator(english_tokenizer, spanish_tokenizer):
-    """The tiny translator with more weight on [END], so outputs end on their own."""
-    model = tiny_translator(english_tokenizer, spanish_tokenizer)
-    bias = model.backbone.projection.bias
-    values = bias.numpy()
-    values[spanish_tokenizer.end_id] += 0.7
-    bias.assign(values)
-    return model
-
-
-def ended(hypothesis) -> bool:
-    return len(hypothesis.tokens) < 19  # [END] came before max_target_length - 1 tokens
+from tests.zoo.conftest import ENGLISH, SPANISH, ended, tiny_classifier
 
 
 def expected_confidence(scoring) -> float:

@@ -11,24 +11,8 @@ import tensorflow as tf
 
 from kerattn.errors import UsageError
 from kerattn.zoo.decoding import Constraints, Sampling, greedy_search, hashed_uniform
-from tests.zoo.conftest import ENGLISH, tiny_translator
+from tests.zoo.conftest import ENGLISH, ended
 from tests.zoo.test_decoding import END, START, VOCABULARY, MarkovModel, random_tables
-
-
-@pytest.fixture(scope="module")
-def translator(english_tokenizer, spanish_tokenizer):
-    """The tiny translator with a little more weight on [END], so outputs end on their own."""
-    model = tiny_translator(english_tokenizer, spanish_tokenizer)
-    bias = model.backbone.projection.bias
-    values = bias.numpy()
-    values[spanish_tokenizer.end_id] += 0.7
-    bias.assign(values)
-    return model
-
-
-def ended(result) -> bool:
-    return len(result.tokens) < 19  # ended with [END] before max_target_length - 1 tokens
-
 
 # ---------------------------------------------------------------- scoring
 

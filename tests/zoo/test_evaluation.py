@@ -18,7 +18,7 @@ from kerattn.zoo import evaluation, metrics
 from kerattn.zoo.classifier import Classifier
 from kerattn.zoo.evaluation import EvaluationError
 from kerattn.zoo.translator import Translator
-from tests.zoo.conftest import ENGLISH, SPANISH, symbol_tokenizer
+from tests.zoo.conftest import ENGLISH, SPANISH, record_translate_calls, symbol_tokenizer
 
 REVIEWS = [
     ("A great film.", "positive"),
@@ -413,14 +413,7 @@ def test_errors_are_one_clear_sentence(saved, loaded, tmp_path, capsys):
 def test_evaluation_defaults_to_the_models_own_decoding(loaded, monkeypatch):
     model = loaded["translation"]
     monkeypatch.setattr(model, "decoding", {"beam_size": 2, "length_penalty": 1.0})
-    calls = []
-    translate = model.translate
-
-    def spy(texts, **kwargs):
-        calls.append(kwargs)
-        return translate(texts, **kwargs)
-
-    monkeypatch.setattr(model, "translate", spy)
+    calls = record_translate_calls(model, monkeypatch)
     report = evaluation.evaluate_translator(model, ENGLISH[:2], SPANISH[:2])
     assert report["settings"]["beam_size"] == 2 and report["settings"]["length_penalty"] == 1.0
     assert calls and all(kwargs == {"beam_size": 2, "length_penalty": 1.0} for kwargs in calls)

@@ -18,7 +18,7 @@ from kerattn.zoo import evaluation
 from kerattn.zoo.evaluation import EvaluationError
 from kerattn.zoo.n_best_accuracy import first_acceptable_ranks, n_best_report
 from kerattn.zoo.translator import Translator
-from tests.zoo.conftest import symbol_tokenizer
+from tests.zoo.conftest import record_translate_calls, symbol_tokenizer
 
 WORDS = ["a b", "c d e", "f", "g a", "b c d", "e e", "d"]
 K = 3
@@ -132,14 +132,7 @@ def test_evaluate_file_reports_n_best_accuracy_equal_to_a_brute_force_count(g2p)
 
 def test_the_beam_is_widened_to_k_unless_given(g2p, monkeypatch):
     model = g2p["model"]
-    calls = []
-    translate = model.translate
-
-    def spy(texts, **kwargs):
-        calls.append(kwargs)
-        return translate(texts, **kwargs)
-
-    monkeypatch.setattr(model, "translate", spy)
+    calls = record_translate_calls(model, monkeypatch)
     widened = evaluation.evaluate_file(model, g2p["data"], n_best=2, limit=2)
     assert widened["settings"]["beam_size"] == 2
     assert all(call["beam_size"] == 2 and call["num_hypotheses"] == 2 for call in calls)
