@@ -89,6 +89,7 @@ def _add_data_parser(subparsers: argparse._SubParsersAction) -> None:
             help="share of hash buckets for valid (default 0.05)",
         )
         own = [corpus.add_argument(*flags, **settings).dest for flags, settings in options]
+        _add_common_flags(corpus, top_level=False)
         corpus.set_defaults(handler=_run_data, corpus_options=own)
 
     add_corpus(
@@ -238,17 +239,23 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     )
 
 
+def _add_model_and_data_arguments(
+    parser: argparse.ArgumentParser, model_help: str, data_help: str
+) -> None:
+    """MODEL and --data FILE, the arguments `kerattn evaluate` and `kerattn calibrate` start with."""
+    parser.add_argument("model", metavar="MODEL", help=model_help)
+    parser.add_argument("--data", required=True, metavar="FILE", help=data_help)
+
+
 def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate",
         help="score a model on a test TSV: BLEU/chrF, G2P word/phoneme error rate, or accuracy/F1",
     )
-    parser.add_argument("model", metavar="MODEL", help="a preset name or a .keras file")
-    parser.add_argument(
-        "--data",
-        required=True,
-        metavar="FILE",
-        help="test TSV: source<TAB>target, word<TAB>phonemes or text<TAB>label",
+    _add_model_and_data_arguments(
+        parser,
+        "a preset name or a .keras file",
+        "test TSV: source<TAB>target, word<TAB>phonemes or text<TAB>label",
     )
     parser.add_argument(
         "--task",
@@ -709,6 +716,7 @@ def _add_zoo_parser(subparsers: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(title="actions", dest="action", required=True)
     listing = actions.add_parser("list", help="list the presets with their task, size and metrics")
     listing.add_argument("--json", action="store_true", help="print their metadata as JSON")
+    _add_common_flags(listing, top_level=False)
     listing.set_defaults(handler=_run_zoo)
 
 
@@ -911,9 +919,9 @@ def _add_classify_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_calibrate(args: argparse.Namespace) -> int:
-    from kerattn.zoo import calibration
+    from kerattn.zoo import command
 
-    return calibration.calibrate_command(
+    return command.calibrate_command(
         args.model,
         args.data,
         args.out,
@@ -934,15 +942,10 @@ def _add_calibrate_parser(subparsers: argparse._SubParsersAction) -> None:
         "translator gets the confidence threshold below which --false-alarm-rate of its "
         "validation translations fall (default decoding); results below it are low_confidence.",
     )
-    parser.add_argument(
-        "model", metavar="MODEL", help="a preset name, preset folder or .keras file"
-    )
-    parser.add_argument(
-        "--data",
-        required=True,
-        metavar="FILE",
-        help="validation TSV text<TAB>label or source<TAB>target, [<TAB>origin] "
-        "(never the test split)",
+    _add_model_and_data_arguments(
+        parser,
+        "a preset name, preset folder or .keras file",
+        "validation TSV text<TAB>label or source<TAB>target, [<TAB>origin] (never the test split)",
     )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument(
@@ -1016,12 +1019,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_serve_parser,
     ):
         add(subparsers)
-    for command in subparsers.choices.values():
+    for command in subparsers.choices.values():  # `data <corpus>` and `zoo list` have theirs
         _add_common_flags(command, top_level=False)
-        for action in command._actions:  # the nested `kerattn data <corpus>` and `zoo list`
-            if isinstance(action, argparse._SubParsersAction):
-                for nested in action.choices.values():
-                    _add_common_flags(nested, top_level=False)
     return parser
 
 

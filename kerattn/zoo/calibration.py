@@ -545,28 +545,3 @@ def format_calibration(report: dict) -> str:
     if "preset" in report:
         lines.append(f"  wrote the calibrated preset {report['preset']}")
     return "\n".join(lines)
-
-
-def calibrate_command(
-    model: str | os.PathLike,
-    data: str | os.PathLike,
-    out: str | os.PathLike | None,
-    *,
-    origin: str | None = None,
-    as_json: bool = False,
-    in_place: bool = False,
-    false_alarm_rate: float | None = None,
-) -> int:
-    """`kerattn calibrate`: `calibrate_file`, then its report printed (a table, or JSON)."""
-    if false_alarm_rate is not None and (
-        not math.isfinite(false_alarm_rate) or not 0 <= false_alarm_rate < 1
-    ):
-        raise CalibrationError(
-            "--false-alarm-rate must be a number from 0 (inclusive) to 1 (exclusive), the "
-            f"share of validation outputs to flag; received {false_alarm_rate!r}."
-        )
-    report = calibrate_file(
-        model, data, out, origin=origin, in_place=in_place, false_alarm_rate=false_alarm_rate
-    )
-    print(json.dumps(report, indent=2) if as_json else format_calibration(report))
-    return 0

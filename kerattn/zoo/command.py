@@ -1,4 +1,4 @@
-"""`kerattn zoo list`, `kerattn translate` and `kerattn classify` (the CLI only parses flags).
+"""`kerattn zoo list`, `translate`, `score`, `classify` and `calibrate` (the CLI only parses flags).
 
 `translate` and `classify` take texts as arguments, or read one text per line from standard
 input when none are given, and write one result per line in the same order (an empty line gives
@@ -22,6 +22,8 @@ warning, not an error: the exit code stays 0).
 from __future__ import annotations
 
 import json
+import math
+import os
 import queue
 import sys
 import tempfile
@@ -506,3 +508,31 @@ def _classification_json(text: str, result, error: str | None) -> dict:
         "tokens": result.tokens,
         "token_weights": _rounded(result.token_weights),
     }
+
+
+def calibrate_command(
+    model: str | os.PathLike,
+    data: str | os.PathLike,
+    out: str | os.PathLike | None,
+    *,
+    origin: str | None = None,
+    as_json: bool = False,
+    in_place: bool = False,
+    false_alarm_rate: float | None = None,
+) -> int:
+    """`kerattn calibrate`: `calibration.calibrate_file`, then its report printed (a table, or
+    JSON)."""
+    from kerattn.zoo import calibration
+
+    if false_alarm_rate is not None and (
+        not math.isfinite(false_alarm_rate) or not 0 <= false_alarm_rate < 1
+    ):
+        raise calibration.CalibrationError(
+            "--false-alarm-rate must be a number from 0 (inclusive) to 1 (exclusive), the "
+            f"share of validation outputs to flag; received {false_alarm_rate!r}."
+        )
+    report = calibration.calibrate_file(
+        model, data, out, origin=origin, in_place=in_place, false_alarm_rate=false_alarm_rate
+    )
+    print(json.dumps(report, indent=2) if as_json else calibration.format_calibration(report))
+    return 0
