@@ -13,6 +13,7 @@ touches those; code that needs one calls the function here.
 | `library_op_names`                 |                                                        |
 | `wordpiece_learner_words`,         | tf-text's `wordpiece_tokenizer_learner_lib` internals  |
 | `wordpiece_learner_vocabulary`     |                                                        |
+| `store_float16_weights`            | the layout of a Keras `.keras` file (`model.weights.h5`) |
 
 `CHECKED_AGAINST` records the release series (major.minor) of each distribution the functions
 were checked on (keras 3.15.1, tensorflow 2.21.0, tensorflow-text 2.21.1); pyproject.toml pins
@@ -31,7 +32,10 @@ from typing import Any
 
 # distribution -> (version checked, the functions above that depend on it).
 CHECKED_AGAINST: dict[str, tuple[str, tuple[str, ...]]] = {
-    "keras": ("3.15", ("nested_layers", "allow_non_tensor_positional_args")),
+    "keras": (
+        "3.15",
+        ("nested_layers", "allow_non_tensor_positional_args", "store_float16_weights"),
+    ),
     "tensorflow": (
         "2.21",
         ("is_xla_compilation_error", "registered_op_names", "library_op_names"),
@@ -162,3 +166,57 @@ def wordpiece_learner_vocabulary(
         reserved_tokens=list(reserved_tokens),
     )
     return list(learner.learn_with_thresh(words, threshold, params))
+
+
+def store_float16_weights(path) -> None:
+    """Rewrites the `.keras` file at `path` with its float32 weights stored as float16.
+
+    A `.keras` file is a zip archive whose weights are the datasets of `model.weights.h5`; Keras
+    loads each dataset with `variable.assign`, which casts, so the loaded model's variables stay
+    float32 and hold the float16-rounded values (relative error at most 2^-11). The file's other
+    members are copied unchanged. Raises ValueError, leaving the file as it was, if a weight does
+    not fit float16 (|w| > 65504).
+    """
+    import io
+    import zipfile
+
+    import h5py
+    import numpy as np
+
+    limit = float(np.finfo(np.float16).max)
+    with zipfile.ZipFile(path) as archive:
+        members = [(info, archive.read(info.filename)) for info in archive.infolist()]
+    rewritten = io.BytesIO()
+    with zipfile.ZipFile(rewritten, "w") as archive:
+        for info, data in members:
+            if info.filename == "model.weights.h5":
+                data = _float16_h5(data, limit, h5py, np)
+            archive.writestr(info, data)
+    with open(path, "wb") as file:
+        file.write(rewritten.getvalue())
+
+
+def _float16_h5(data: bytes, limit: float, h5py, np) -> bytes:
+    import io
+
+    output = io.BytesIO()
+    with h5py.File(io.BytesIO(data), "r") as source, h5py.File(output, "w") as target:
+
+        def copy(name, item):
+            if isinstance(item, h5py.Dataset):
+                value = item[()]
+                if value.dtype == np.float32:
+                    if value.size and float(np.max(np.abs(value))) > limit:
+                        raise ValueError(
+                            f"Weight {name} has values beyond float16's range (+-{limit:g}); "
+                            "store this model's weights as float32."
+                        )
+                    value = value.astype(np.float16)
+                target.create_dataset(name, data=value)
+            else:
+                target.require_group(name)
+            target[name].attrs.update(dict(item.attrs))
+
+        source.visititems(copy)
+        target.attrs.update(dict(source.attrs))
+    return output.getvalue()

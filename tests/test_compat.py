@@ -160,3 +160,36 @@ def test_wordpiece_learner_vocabulary_learns_pieces_above_the_threshold():
     assert "new" not in vocabulary  # seen twice, under the threshold
     assert len(learn(100)) < len(vocabulary) < len(learn(1))
     assert learn(5) == vocabulary  # deterministic
+
+
+def test_store_float16_weights_halves_the_file_and_loads_rounded_float32_weights(tmp_path):
+    import keras
+    import numpy as np
+
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, keras.layers.Dense(64)(keras.layers.Dense(256)(inputs)))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    size = path.stat().st_size
+    compat.store_float16_weights(path)
+    assert path.stat().st_size < 0.6 * size
+    loaded = keras.saving.load_model(path)
+    for original, stored in zip(model.weights, loaded.weights, strict=True):
+        assert stored.dtype == "float32"
+        np.testing.assert_array_equal(
+            np.asarray(stored), np.asarray(original).astype(np.float16).astype(np.float32)
+        )
+
+
+def test_store_float16_weights_refuses_weights_beyond_float16_and_keeps_the_file(tmp_path):
+    import keras
+
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    model.layers[1].kernel.assign([[1e6, 0.0], [0.0, 1.0]])
+    path = tmp_path / "model.keras"
+    model.save(path)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match=r"beyond float16's range .* store this model's"):
+        compat.store_float16_weights(path)
+    assert path.read_bytes() == before

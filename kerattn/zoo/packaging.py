@@ -63,6 +63,7 @@ def write_preset(
     decoding: dict | None = None,
     headline_metrics: tuple[str, ...] = (),
     model: str | os.PathLike | None = None,
+    weights_dtype: str = "float32",
 ) -> dict:
     """Writes `model.keras`, `attention.png` and `metadata.json` into `preset_dir`.
 
@@ -79,6 +80,8 @@ def write_preset(
         model: the model to package instead of the run's `best.keras` (a `.keras` file or a
             preset folder): e.g. the calibrated copy `kerattn calibrate` writes, or a
             checkpoint average.
+        weights_dtype: "float16" stores the weights at half the size (`save_preset`); the
+            `evaluation` must then be of the float16 model (evaluate the written preset).
 
     Returns the metadata written. Raises ValueError for an unknown task or an oversized model.
     """
@@ -99,6 +102,7 @@ def write_preset(
         preset_dir,
         description,
         overwrite=True,
+        weights_dtype=weights_dtype,
         task=task,
         license=license,
         data=data,

@@ -22,6 +22,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kerattn import compat
 from kerattn.atomic_files import atomic_write_text, atomic_write_with
 from kerattn.errors import UsageError
 from kerattn.zoo.model_load_error import ModelLoadError
@@ -132,6 +133,7 @@ def save_preset(
     folder: str | os.PathLike,
     description: str = "",
     overwrite: bool = False,
+    weights_dtype: str = "float32",
     **metadata,
 ) -> Preset:
     """Writes `model` (a `Translator` or `Classifier`) as a preset folder that `load` reads.
@@ -148,12 +150,22 @@ def save_preset(
         overwrite: whether `model.keras` and `metadata.json` may be written into a folder
             that is not empty (replacing them if they exist). Other files in the folder (a
             model card, a recipe) are never touched.
+        weights_dtype: "float32", or "float16" for a file half the size: the weights are
+            stored rounded to float16 (relative error at most 2^-11) and load as float32, so
+            the model computes as before on the rounded values (recorded in metadata.json as
+            "weights_dtype"). Measure the quality change before shipping a float16 preset.
 
     Raises:
         UsageError: `folder` is a file, or a folder that is not empty and `overwrite` is
             False.
+        ValueError: an unknown `weights_dtype`, or a weight beyond float16's range.
     """
     from kerattn.zoo.tasks import detect_task
+
+    if weights_dtype not in ("float32", "float16"):
+        raise ValueError(
+            f"weights_dtype must be 'float32' or 'float16'; received {weights_dtype!r}."
+        )
 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -168,7 +180,13 @@ def save_preset(
         )
     folder.mkdir(parents=True, exist_ok=True)
     model_path = folder / "model.keras"
-    atomic_write_with(model_path, lambda temporary: model.save(temporary))
+
+    def write(temporary: Path) -> None:
+        model.save(temporary)
+        if weights_dtype == "float16":
+            compat.store_float16_weights(temporary)
+
+    atomic_write_with(model_path, write)
     content = {
         "name": folder.resolve().name,
         "family": type(model).__name__,
@@ -177,6 +195,7 @@ def save_preset(
         "parameters": int(model.count_params()),
         "model_bytes": model_path.stat().st_size,
         "decoding": dict(getattr(model, "decoding", {})),
+        "weights_dtype": weights_dtype,
         **metadata,
     }
     if getattr(model, "confidence_threshold", None) is not None:

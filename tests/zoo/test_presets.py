@@ -357,6 +357,24 @@ def test_save_to_preset_writes_a_folder_that_loads_back_everywhere(tmp_path, cap
     )
 
 
+def test_a_float16_preset_is_half_the_size_and_translates_like_the_original(tmp_path):
+    translator = kerattn.zoo.load("tiny_translator")
+    full = translator.save_to_preset(tmp_path / "full")
+    half = translator.save_to_preset(tmp_path / "half", weights_dtype="float16")
+    assert half.metadata["weights_dtype"] == "float16"
+    assert full.metadata["weights_dtype"] == "float32"
+    assert half.size_bytes < 0.75 * full.size_bytes  # vocabularies and config stay as they are
+    loaded = kerattn.Translator.from_preset(tmp_path / "half")
+    assert {weight.dtype for weight in loaded.weights} == {"float32"}
+    expected = translator.translate(ENGLISH)
+    for result, reference in zip(loaded.translate(ENGLISH), expected, strict=True):
+        assert result.text == reference.text
+        assert result.confidence == pytest.approx(reference.confidence, abs=1e-3)
+    with pytest.raises(ValueError, match="weights_dtype must be 'float32' or 'float16'"):
+        translator.save_to_preset(tmp_path / "other", weights_dtype="bfloat16")
+    assert not (tmp_path / "other").exists()
+
+
 def test_save_to_preset_never_touches_what_it_did_not_write(tmp_path):
     translator = kerattn.zoo.load("tiny_translator")
     folder = tmp_path / "thesis"
