@@ -9,10 +9,12 @@ import io
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
 from kerattn.export.exporter import export_model
+from tests.conftest import run_fresh_python
 from tests.zoo.conftest import (  # noqa: F401  (tokenizer fixtures below)  # noqa: F401
     ENGLISH,
     SPANISH,
@@ -32,6 +34,46 @@ def keras_outputs(function, texts) -> dict:
     """Outputs of a model's batch method traced as TF Serving would run it (tf.function)."""
     traced = tf.function(function, input_signature=[tf.TensorSpec([None], tf.string)])
     return {name: value.numpy() for name, value in traced(tf.constant(texts)).items()}
+
+
+SIGNATURE_CALLS = """
+import sys
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # registers the tf-text ops, as TF Serving links them in
+inputs = np.load({inputs!r})
+loaded = tf.saved_model.load({directory!r})
+arrays = {{}}
+for signature in {signatures!r}:
+    prefix = signature + "/"
+    feed = {{k[len(prefix) :]: tf.constant(v) for k, v in inputs.items() if k.startswith(prefix)}}
+    outputs = loaded.signatures[signature](**feed)
+    arrays.update({{prefix + k: v.numpy() for k, v in outputs.items()}})
+np.savez({result!r}, **arrays)
+print("kerattn imported:", any(name.startswith("kerattn") for name in sys.modules))
+"""
+
+
+def call_signatures_in_fresh_process(directory, calls: dict[str, dict], tmp_path):
+    """Calls signatures of the SavedModel in `directory` in a new interpreter that does not
+    import kerattn. `calls` is {signature: {input name: values}}; the values keep their NumPy
+    dtype (text gives tf.string, np.int64 gives int64). Returns {"signature/output": array}."""
+    inputs = {
+        f"{signature}/{name}": np.asarray(values)
+        for signature, named in calls.items()
+        for name, values in named.items()
+    }
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    output = run_fresh_python(
+        SIGNATURE_CALLS.format(
+            inputs=str(tmp_path / "inputs.npz"),
+            directory=str(directory),
+            signatures=list(calls),
+            result=str(tmp_path / "outputs.npz"),
+        )
+    )
+    assert "kerattn imported: False" in output
+    return np.load(tmp_path / "outputs.npz", allow_pickle=True)
 
 
 @pytest.fixture(scope="session")

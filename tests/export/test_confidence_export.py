@@ -5,41 +5,22 @@ beam search several times."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 from kerattn.export import op_audit
 from kerattn.export.exporter import export_model, read_export_metadata
 from kerattn.export.serving_module import NBEST_OUTPUTS, TRANSLATOR_OUTPUTS
-from tests.conftest import run_fresh_python
-from tests.export.conftest import TRANSLATOR_INPUTS, keras_outputs
+from tests.export.conftest import (
+    TRANSLATOR_INPUTS,
+    call_signatures_in_fresh_process,
+    keras_outputs,
+)
 from tests.zoo.conftest import tiny_translator
 
 pytestmark = pytest.mark.slow
 
 SEEDS = [3, 3, 4, 5, 9]
-LOADER = """
-import json
-import numpy as np
-import tensorflow as tf
-import tensorflow_text  # registers the tf-text ops, as TF Serving links them in
-data = json.loads(open({inputs!r}, encoding="utf-8").read())
-loaded = tf.saved_model.load({directory!r})
-text = tf.constant(data["text"])
-calls = {{
-    "serving_default": {{}},
-    "greedy": {{}},
-    "nbest": {{}},
-    "sample": {{"seed": tf.constant(data["seed"], tf.int64)}},
-}}
-arrays = {{}}
-for name, extra in calls.items():
-    outputs = loaded.signatures[name](text=text, **extra)
-    arrays.update({{name + "/" + k: v.numpy() for k, v in outputs.items()}})
-np.savez({result!r}, **arrays)
-"""
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +51,14 @@ def test_every_translating_signature_describes_both_outputs(exported, calibrated
 
 
 def test_a_fresh_process_gets_the_python_confidences(exported, calibrated, tmp_path):
-    inputs = tmp_path / "inputs.json"
-    inputs.write_text(json.dumps({"text": TRANSLATOR_INPUTS, "seed": SEEDS}), encoding="utf-8")
-    result = tmp_path / "outputs.npz"
-    run_fresh_python(LOADER.format(inputs=str(inputs), directory=str(exported), result=str(result)))
-    reloaded = np.load(result, allow_pickle=True)
+    text = {"text": TRANSLATOR_INPUTS}
+    calls = {
+        "serving_default": text,
+        "greedy": text,
+        "nbest": text,
+        "sample": {**text, "seed": np.array(SEEDS, np.int64)},
+    }
+    reloaded = call_signatures_in_fresh_process(exported, calls, tmp_path)
     expected = {
         "serving_default": keras_outputs(
             lambda t: calibrated.translate_batch(t, beam_size=2, length_penalty=0.6),

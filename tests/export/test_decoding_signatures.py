@@ -4,43 +4,23 @@ options: audited, reloaded in a fresh process without kerattn, equal to the Pyth
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 from kerattn.export import op_audit
 from kerattn.export.exporter import export_model, read_export_metadata
 from kerattn.export.warmup import WARMUP_FILE_NAME, read_warmup_requests
-from tests.conftest import run_fresh_python
-from tests.export.conftest import TRANSLATOR_INPUTS, keras_outputs
+from tests.export.conftest import (
+    TRANSLATOR_INPUTS,
+    call_signatures_in_fresh_process,
+    keras_outputs,
+)
 
 pytestmark = pytest.mark.slow
 
 TARGETS = ["Apague las luces.", "", "¿verdad?", "El documento", "Abra el archivo " * 4]
 PREFIXES = ["Apague", "", "El documento", "x", ""]
 SEEDS = [3, 3, 4, 5, 2**40 + 7]
-
-FRESH_LOADER = """
-import json
-import numpy as np
-import tensorflow as tf
-import tensorflow_text  # registers the tf-text ops, as TF Serving links them in
-data = json.loads(open({inputs!r}, encoding="utf-8").read())
-loaded = tf.saved_model.load({directory!r})
-text = tf.constant(data["text"])
-calls = {{
-    "nbest": {{}},
-    "score": {{"target": tf.constant(data["target"])}},
-    "sample": {{"seed": tf.constant(data["seed"], tf.int64)}},
-    "prefix": {{"target_prefix": tf.constant(data["target_prefix"])}},
-}}
-arrays = {{}}
-for name, extra in calls.items():
-    outputs = loaded.signatures[name](text=text, **extra)
-    arrays.update({{name + "/" + k: v.numpy() for k, v in outputs.items()}})
-np.savez({result!r}, **arrays)
-"""
 
 
 @pytest.fixture(scope="module")
@@ -65,23 +45,14 @@ def test_signatures_are_audited_and_described(exported):
 
 
 def test_fresh_process_outputs_equal_the_python_methods(exported, translator, tmp_path):
-    inputs = tmp_path / "inputs.json"
-    inputs.write_text(
-        json.dumps(
-            {
-                "text": TRANSLATOR_INPUTS,
-                "target": TARGETS,
-                "seed": SEEDS,
-                "target_prefix": PREFIXES,
-            }
-        ),
-        encoding="utf-8",
-    )
-    result = tmp_path / "outputs.npz"
-    run_fresh_python(
-        FRESH_LOADER.format(inputs=str(inputs), directory=str(exported), result=str(result))
-    )
-    reloaded = np.load(result, allow_pickle=True)
+    text = {"text": TRANSLATOR_INPUTS}
+    calls = {
+        "nbest": text,
+        "score": {**text, "target": TARGETS},
+        "sample": {**text, "seed": np.array(SEEDS, np.int64)},
+        "prefix": {**text, "target_prefix": PREFIXES},
+    }
+    reloaded = call_signatures_in_fresh_process(exported, calls, tmp_path)
 
     def same(signature: str, expected: dict) -> None:
         for name, value in expected.items():
