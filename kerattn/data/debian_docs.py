@@ -1,6 +1,6 @@
 """Debian documentation, English -> X: an evaluation set reserved for independent checks.
 
-`build_debian_docs(lang)` pairs the two sources DATA.md reserves for independent evaluation,
+`build_debian_docs(lang)` pairs the two sources the project reserves for independent evaluation,
 which no training corpus may contain (`localisation_download.RESERVED_PATTERNS`):
 
 - the Debian Administrator's Handbook (package `debian-handbook`: Publican HTML, one page per
@@ -54,7 +54,7 @@ HANDBOOK_PACKAGE = "debian-handbook"
 RESERVED_NOTE = (
     "RESERVED FOR INDEPENDENT EVALUATION: the Debian Administrator's Handbook and DDTP's "
     "translated package descriptions are never used for training, tuning or selection "
-    "(DATA.md). This folder holds evaluation files only (no train.tsv or valid.tsv); evaluate "
+    "(docs/data/debian-docs.md). This folder holds evaluation files only (no train.tsv or valid.tsv); evaluate "
     "a finished model on it with `kerattn evaluate <model> --data <folder>/handbook.tsv` "
     "(or descriptions.tsv) and report the number, nothing more."
 )
