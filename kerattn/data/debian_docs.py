@@ -55,8 +55,8 @@ RESERVED_NOTE = (
     "RESERVED FOR INDEPENDENT EVALUATION: the Debian Administrator's Handbook and DDTP's "
     "translated package descriptions are never used for training, tuning or selection "
     "(docs/data/debian-docs.md). This folder holds evaluation files only (no train.tsv or "
-    "valid.tsv); evaluate a finished model on it with `kerattn evaluate <model> --data <folder>/handbook.tsv` "
-    "(or descriptions.tsv) and report the number, nothing more."
+    "valid.tsv); evaluate a finished model on it with `kerattn evaluate <model> --data "
+    "<folder>/handbook.tsv` (or descriptions.tsv) and report the number, nothing more."
 )
 _HANDBOOK_ROOT = "usr/share/doc/debian-handbook/html/"
 _HANDBOOK_ENGLISH = "en-US"
