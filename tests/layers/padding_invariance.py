@@ -1,4 +1,4 @@
-"""The padding-invariance check the attention layers' tests share (STYLE.md, "Tests every
+"""The padding-invariance check the attention layers' tests share (the layer anatomy: "Tests every
 layer gets")."""
 
 from __future__ import annotations
