@@ -29,13 +29,7 @@ fi
 run_dir=$1
 corpus=$2
 independent=${3:-}
-if [[ -n ${KERATTN:-} ]]; then
-    kerattn=$KERATTN
-elif [[ -x .venv/bin/kerattn ]]; then
-    kerattn=.venv/bin/kerattn
-else
-    kerattn=kerattn
-fi
+source zoo/kerattn_command.sh
 python=$(dirname "$(command -v "$kerattn")")/python
 for file in "$run_dir/final.keras" "$run_dir/best.keras" "$corpus/valid.tsv" "$corpus/test.tsv"; do
     if [[ ! -f $file ]]; then

@@ -29,13 +29,7 @@ fi
 recipe=$1
 run_dir=$2
 shift 2
-if [[ -n ${KERATTN:-} ]]; then
-    kerattn=$KERATTN
-elif [[ -x .venv/bin/kerattn ]]; then
-    kerattn=.venv/bin/kerattn
-else
-    kerattn=kerattn
-fi
+source zoo/kerattn_command.sh
 
 mode=()
 if compgen -G "$run_dir/checkpoints/ckpt-*.index" >/dev/null; then
