@@ -189,17 +189,18 @@ def _search_threshold(
     Size falls as the threshold rises, so the answer is the lowest threshold t with
     `len(learn(t)) <= vocabulary_size`: the vocabulary closest to the target from below. Each
     `learn` call costs the same (tens of seconds on a large corpus), so the search interpolates
-    the pieces above the alphabet (`floor`: at most the alphabet's size, the tokens every
-    threshold keeps) in log-log space between the thresholds known to be too low and high
-    enough, and bisects
-    (in log space) whenever interpolation would not halve the bracket twice in a row. It ends on
-    the same threshold as a plain binary search, usually in 3-6 calls instead of ~18.
+    the number of pieces above the alphabet (`floor`: at most the alphabet's size, the tokens
+    every threshold keeps) in log-log space between the nearest thresholds known to be too low
+    and high enough, and bisects (in log space) whenever interpolation has not halved the
+    bracket twice in a row. It ends on the same threshold as a plain binary search, usually in
+    3-6 calls instead of ~18.
     """
     # low: the lowest threshold that may still fit; high: a threshold known (or, above the
     # highest count where only the alphabet survives, assumed) to fit.
     low, high = min_frequency, max(count for _, count in counts) + 1
     best = None
-    below = above = None  # (threshold, size) of the nearest known misses on each side
+    # (threshold, size) of the highest threshold known too low, and the lowest known to fit.
+    below = above = None
     guess = _first_guess(counts, vocabulary_size, low, high)
     stalled = 0
     while low < high:
@@ -243,7 +244,7 @@ def _interpolate(below, above, vocabulary_size: int, floor: int) -> int | None:
     # Aim between the target and the next size up: the lowest threshold that fits is where
     # the size steps from above the target to at most the target.
     aim = pieces(vocabulary_size + 0.5)
-    if below and above and below[1] != above[1]:
+    if below and above and pieces(below[1]) != pieces(above[1]):
         (t0, n0), (t1, n1) = below, above
         slope = (math.log(t1) - math.log(t0)) / (pieces(n1) - pieces(n0))
         return round(math.exp(math.log(t0) + slope * (aim - pieces(n0))))
