@@ -47,7 +47,10 @@ def cached_vocabulary(
     or one killed before its first checkpoint) gets the same one at once. The file is named by
     a hash of everything the result depends on (the settings, the texts and the learners' code
     and versions), so a cached vocabulary is always the one learning would give. The cache is a
-    convenience: a damaged file is learned again and an unwritable folder only costs time."""
+    convenience: a damaged file is learned again and an unwritable folder only costs time.
+    Symbol vocabularies take seconds to learn and are not cached."""
+    if settings["kind"] != "wordpiece":
+        return learn_vocabulary(settings, texts)
     path = user_cache.cache_folder("vocabularies") / f"{_vocabulary_key(settings, texts)}.txt"
     if path.is_file():
         try:
@@ -58,7 +61,7 @@ def cached_vocabulary(
             say(f"{len(vocabulary)} tokens read from the vocabulary cache ({path})")
             return vocabulary
     say(
-        f"learning a {settings['kind']} vocabulary of at most {settings['vocabulary_size']} "
+        f"learning a WordPiece vocabulary of at most {settings['vocabulary_size']} "
         f"tokens from {len(texts):,} texts (minutes for a large corpus; kept in {path.parent})"
     )
     vocabulary = learn_vocabulary(settings, texts)

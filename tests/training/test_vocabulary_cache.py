@@ -48,7 +48,7 @@ def test_second_learning_reads_the_cache_and_equals_learning(cache, learner_call
     first = model_factory.cached_vocabulary(SETTINGS, TEXTS, messages.append)
     assert first == model_factory.learn_vocabulary(SETTINGS, TEXTS)
     assert learner_calls and len(list(cache.glob("*.txt"))) == 1
-    assert messages[0].startswith("learning a wordpiece vocabulary of at most 120 tokens from 60")
+    assert messages[0].startswith("learning a WordPiece vocabulary of at most 120 tokens from 60")
     learner_calls.clear()
     assert model_factory.cached_vocabulary(SETTINGS, TEXTS, messages.append) == first
     assert learner_calls == []
@@ -84,6 +84,19 @@ def test_a_damaged_cache_file_is_learned_again_and_replaced(cache, learner_calls
     assert path.read_text(encoding="utf-8").split("\n")[:-1] == first
 
 
+def test_symbol_vocabularies_are_learned_not_cached(cache):
+    settings = {
+        "kind": "symbol",
+        "split": "characters",
+        "lowercase": False,
+        "vocabulary_size": None,
+    }
+    assert model_factory.cached_vocabulary(settings, TEXTS) == model_factory.learn_vocabulary(
+        settings, TEXTS
+    )
+    assert not cache.exists()
+
+
 def test_an_unwritable_cache_only_costs_time(tmp_path, monkeypatch):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder would be\n")
@@ -102,7 +115,7 @@ def test_a_new_run_of_the_same_recipe_reuses_the_first_runs_vocabulary(
     )
     lines = []
     trainer.train(recipe, run_dir=tmp_path / "one", max_steps=1, print_function=lines.append)
-    assert any(line.startswith("source vocabulary: learning a wordpiece") for line in lines)
+    assert any(line.startswith("source vocabulary: learning a WordPiece") for line in lines)
     learner_calls.clear()
     lines.clear()
     trainer.train(recipe, run_dir=tmp_path / "two", max_steps=1, print_function=lines.append)
