@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # sentiment_en v2 (issue 19): train on corpora/reviews, calibrate on its validation rows,
 # evaluate per domain and on the probes. Re-running it continues where it stopped: training
-# resumes from the newest checkpoint (`kerattn train --resume`), and every later step is
+# resumes from the newest checkpoint (zoo/train_run.sh: `kerattn train --resume` on a code
+# snapshot), and every later step is
 # skipped once its output exists.
 #
 #   nice -n 19 zoo/sentiment_en/train_v2.sh          # from the repository root, or anywhere
 #
-# Settings (environment): KERATTN (the kerattn command, default `kerattn`), RECIPE (default
+# Settings (environment): KERATTN (the kerattn command: zoo/kerattn_command.sh), RECIPE (default
 # zoo/sentiment_en/recipe_v2.toml), RUN_DIR (default runs/sentiment_en_v2), CORPUS (default
 # corpora/reviews: `kerattn data reviews`), STEPS (if set: `--max-steps`, for short trials).
 #
@@ -18,7 +19,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-KERATTN=${KERATTN:-kerattn}
+source zoo/kerattn_command.sh
 RECIPE=${RECIPE:-zoo/sentiment_en/recipe_v2.toml}
 RUN_DIR=${RUN_DIR:-runs/sentiment_en_v2}
 CORPUS=${CORPUS:-corpora/reviews}
@@ -34,8 +35,7 @@ for split in train valid test; do
     fi
 done
 
-# 1. Training: resume when a checkpoint exists. A run folder with progress but no checkpoint
-# (stopped before its first checkpoint) has nothing to resume and starts again.
+# 1. Training (zoo/train_run.sh: resumable, niced, on a snapshot of the committed code).
 # Finished means stopped for the recipe's own reason; a --max-steps stop also writes
 # final.keras, and is resumed.
 finished() {
@@ -46,14 +46,8 @@ max_steps=()
 if [ -n "${STEPS:-}" ]; then max_steps=(--max-steps "$STEPS"); fi
 if finished; then
     say "training finished earlier ($RUN_DIR/metrics.json)"
-elif compgen -G "$RUN_DIR/checkpoints/ckpt-*.index" > /dev/null; then
-    say "resuming $RUN_DIR"
-    "$KERATTN" train "$RECIPE" --run-dir "$RUN_DIR" --resume "${max_steps[@]}"
-elif [ -e "$RUN_DIR/metrics.json" ] || [ -e "$RUN_DIR/best.keras" ]; then
-    say "$RUN_DIR stopped before its first checkpoint; starting it again"
-    "$KERATTN" train "$RECIPE" --run-dir "$RUN_DIR" --overwrite "${max_steps[@]}"
 else
-    "$KERATTN" train "$RECIPE" --run-dir "$RUN_DIR" "${max_steps[@]}"
+    zoo/train_run.sh "$RECIPE" "$RUN_DIR" "${max_steps[@]}"
 fi
 if ! finished; then
     say "training stopped at --max-steps $STEPS; run again to continue"
@@ -64,7 +58,7 @@ fi
 preset="$RUN_DIR/calibrated"
 if [ ! -f "$preset/metadata.json" ]; then
     rm -rf "$preset" # only an interrupted calibration of this script leaves it half-written
-    "$KERATTN" calibrate "$RUN_DIR/best.keras" --data "$CORPUS/valid.tsv" --out "$preset" \
+    "$kerattn" calibrate "$RUN_DIR/best.keras" --data "$CORPUS/valid.tsv" --out "$preset" \
         --json > "$RUN_DIR/calibration.json.partial"
     mv "$RUN_DIR/calibration.json.partial" "$RUN_DIR/calibration.json"
 fi
@@ -75,7 +69,7 @@ fi
 evaluate() { # output name, model, data, extra flags...
     local out="$RUN_DIR/evaluation/$1.json"
     if [ ! -s "$out" ]; then
-        "$KERATTN" evaluate "$2" --data "$3" --json "${@:4}" > "$out.partial"
+        "$kerattn" evaluate "$2" --data "$3" --json "${@:4}" > "$out.partial"
         mv "$out.partial" "$out"
     fi
 }
