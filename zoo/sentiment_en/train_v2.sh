@@ -2,8 +2,7 @@
 # sentiment_en v2 (issue 19): train on corpora/reviews, calibrate on its validation rows,
 # evaluate per domain and on the probes. Re-running it continues where it stopped: training
 # resumes from the newest checkpoint (zoo/train_run.sh: `kerattn train --resume` on a code
-# snapshot), and every later step is
-# skipped once its output exists.
+# snapshot), and every later step is skipped once its output exists.
 #
 #   nice -n 19 zoo/sentiment_en/train_v2.sh          # from the repository root, or anywhere
 #
