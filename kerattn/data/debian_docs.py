@@ -41,7 +41,7 @@ from kerattn.data.corpus_writer import _remove_files_of_previous_build, check_ou
 from kerattn.data.debian_packages import require_tool
 from kerattn.data.help_pages import _BlockParser, align_blocks
 from kerattn.data.localisation_cleaning import CleaningReport, clean_pair
-from kerattn.data.localisation_deb import read_deb
+from kerattn.data.localisation_deb import control_fields, read_deb
 from kerattn.data.localisation_download import _URI_LINE, PackageFile, cache_folder, fetch_packages
 from kerattn.data.manifest import MANIFEST_NAME, build_manifest, sha256_of, write_manifest
 from kerattn.data.text_cleaning import normalize_whitespace
@@ -259,7 +259,7 @@ def read_translation_file(path: str | os.PathLike, ddtp_code: str) -> dict[str, 
         ) from None
     descriptions: dict[str, tuple[str, str]] = {}
     for record in re.split(r"\n[ \t]*\n", text):
-        fields = _record_fields(record)
+        fields = control_fields(record)
         if "Description-md5" in fields and field in fields:
             descriptions[fields["Description-md5"]] = (fields.get("Package", ""), fields[field])
     if not descriptions:
@@ -484,7 +484,7 @@ def _download(ddtp_code: str, cache_dir, apt_lists, progress: bool) -> tuple[Pat
                 sha256,
             )
         )
-    cache = Path(cache_dir) / "debs" if cache_dir else cache_folder()
+    cache = cache_folder(cache_dir)
     paths = fetch_packages(files, cache, progress=progress)
     return paths[0], paths[1], paths[2], suite
 
@@ -526,18 +526,6 @@ def _handbook_file() -> PackageFile:
 
 def _suite_of(path: Path) -> str:
     return path.name.split("_")[0] if "_" in path.name else "unknown"
-
-
-def _record_fields(record: str) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    name = None
-    for line in record.split("\n"):
-        if line.startswith((" ", "\t")) and name is not None:
-            fields[name] += "\n" + line[1:]
-        elif ":" in line:
-            name, value = line.split(":", 1)
-            fields[name] = value.strip()
-    return fields
 
 
 def _say(enabled: bool, text: str) -> None:

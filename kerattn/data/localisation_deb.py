@@ -105,7 +105,7 @@ def read_deb(deb: str | Path, keep: Callable[[str], bool]) -> DebContents:
         for _path, content in _tar_files(
             _Slice(file, *members[control_name]), control_name, deb, lambda path: path == "control"
         ):
-            control = _control_fields(content.decode("utf-8", "replace"))
+            control = control_fields(content.decode("utf-8", "replace"))
         files = dict(
             _tar_files(
                 _Slice(file, *members[data_name]),
@@ -146,10 +146,17 @@ def _tar_files(member: io.RawIOBase, name: str, deb: Path, keep: Callable[[str],
         raise CorpusError(f"{deb}: {name} cannot be read ({error}); download it again.") from None
 
 
-def _control_fields(text: str) -> dict[str, str]:
-    fields = {}
-    for line in text.splitlines():
-        if line and not line[0].isspace() and ":" in line:
-            key, value = line.split(":", 1)
-            fields[key.strip()] = value.strip()
+def control_fields(record: str) -> dict[str, str]:
+    """The fields of one Debian control record (a package's `control` file, a stanza of a
+    `Translation-*` file): `Name: value`, each continuation line (starting with a space or a
+    tab) appended to the field above it on a line of its own, without that first character."""
+    fields: dict[str, str] = {}
+    name = None
+    for line in record.split("\n"):
+        if line.startswith((" ", "\t")) and name is not None:
+            fields[name] += "\n" + line[1:]
+        elif ":" in line:
+            name, value = line.split(":", 1)
+            name = name.strip()
+            fields[name] = value.strip()
     return fields
