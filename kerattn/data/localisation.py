@@ -665,7 +665,7 @@ def _locate(sources: Sequence[Source], from_dir, budget_mb, cache_dir, progress)
         files, missing = resolve_packages(names)
         taken, over = within_budget(files, budget)
         skipped = [package_file.package for package_file in over]
-        cache = Path(cache_dir) / "debs" if cache_dir else cache_folder()
+        cache = cache_folder(cache_dir)
         fetched = fetch_packages(taken, cache, progress=progress)
         paths = {package_file.package: path for package_file, path in zip(taken, fetched)}
     from kerattn.data.manifest import sha256_of

@@ -67,9 +67,10 @@ def check_not_reserved(names: Iterable[str]) -> None:
             )
 
 
-def cache_folder() -> Path:
-    """The folder downloaded .deb files are kept in: `$KERATTN_CACHE/debs`, else the user cache."""
-    return user_cache.cache_folder("debs")
+def cache_folder(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The folder downloaded .deb files are kept in: `<cache_dir>/debs` when a builder is given
+    one, else `$KERATTN_CACHE/debs`, else the user cache's."""
+    return Path(cache_dir) / "debs" if cache_dir else user_cache.cache_folder("debs")
 
 
 def resolve_packages(packages: Sequence[str]) -> tuple[list[PackageFile], list[str]]:

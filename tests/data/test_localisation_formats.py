@@ -312,3 +312,4 @@ def test_cache_folder_is_the_user_cache(monkeypatch, tmp_path):
     assert download.cache_folder() == tmp_path / "kerattn" / "debs"
     monkeypatch.setenv("KERATTN_CACHE", str(tmp_path / "mine"))
     assert download.cache_folder() == tmp_path / "mine" / "debs"
+    assert download.cache_folder(tmp_path / "given") == tmp_path / "given" / "debs"
