@@ -165,7 +165,7 @@ def write_corpus(
         )
         write_manifest(Path(folder), manifest)
     if previous is not None:
-        _remove_files_of_previous_build(out_dir, previous, keep=[*counts, MANIFEST_NAME])
+        remove_files_of_previous_build(out_dir, previous, keep=[*counts, MANIFEST_NAME])
     return manifest
 
 
@@ -182,7 +182,7 @@ def _corpus_manifest(folder: Path) -> dict | None:
     return manifest
 
 
-def _remove_files_of_previous_build(folder: Path, previous: dict, keep: list[str]) -> None:
+def remove_files_of_previous_build(folder: Path, previous: dict, keep: list[str]) -> None:
     """Deletes files the previous build wrote that this one did not, if nobody changed them."""
     for name, entry in previous["files"].items():
         path = folder / name

@@ -37,12 +37,17 @@ from pathlib import Path
 
 from kerattn.atomic_files import remove_stale_temporaries, staged_files
 from kerattn.data.corpus_error import CorpusError
-from kerattn.data.corpus_writer import _remove_files_of_previous_build, check_out_dir
+from kerattn.data.corpus_writer import check_out_dir, remove_files_of_previous_build
 from kerattn.data.debian_packages import require_tool
-from kerattn.data.help_pages import _BlockParser, align_blocks
+from kerattn.data.help_pages import BlockParser, align_blocks
 from kerattn.data.localisation_cleaning import CleaningReport, clean_pair
 from kerattn.data.localisation_deb import control_fields, read_deb
-from kerattn.data.localisation_download import _URI_LINE, PackageFile, cache_folder, fetch_packages
+from kerattn.data.localisation_download import (
+    PackageFile,
+    cache_folder,
+    fetch_packages,
+    print_uris_files,
+)
 from kerattn.data.manifest import MANIFEST_NAME, build_manifest, sha256_of, write_manifest
 from kerattn.data.text_cleaning import normalize_whitespace
 from kerattn.data.tsv import write_rows
@@ -210,7 +215,7 @@ def build_debian_docs(
         manifest["reserved"] = RESERVED_NOTE
         write_manifest(Path(staging), manifest)
     if previous is not None:
-        _remove_files_of_previous_build(out_dir, previous, keep=[*files, MANIFEST_NAME])
+        remove_files_of_previous_build(out_dir, previous, keep=[*files, MANIFEST_NAME])
     return manifest
 
 
@@ -296,7 +301,7 @@ def read_publican_blocks(text: str) -> list[tuple[str, str]]:
     return [(shape, text) for shape, text in blocks if text]
 
 
-class _PublicanParser(_BlockParser):
+class _PublicanParser(BlockParser):
     """Renames Publican's `div.para` to `para` and `ul.docnav` to `script` (a skipped tag),
     end tags included, before the block parser sees them."""
 
@@ -511,12 +516,9 @@ def _handbook_file() -> PackageFile:
     result = subprocess.run(
         [apt_get, "download", "--print-uris", HANDBOOK_PACKAGE], capture_output=True, text=True
     )
-    for line in result.stdout.splitlines():
-        match = _URI_LINE.match(line.strip())
-        if match:
-            return PackageFile(
-                HANDBOOK_PACKAGE, match["url"], match["file"], int(match["size"]), match["sha"]
-            )
+    handbook = print_uris_files(result.stdout).get(HANDBOOK_PACKAGE)
+    if handbook is not None:
+        return handbook
     reason = (result.stderr.strip().splitlines() or ["no error output"])[-1]
     raise CorpusError(
         f"`apt-get download --print-uris {HANDBOOK_PACKAGE}` named no file ({reason}); run "

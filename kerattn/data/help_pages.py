@@ -198,7 +198,7 @@ def read_blocks(text: str) -> list[tuple[str, str]]:
     in them. Menu paths and key combinations get their separators (`Edit ▸ Preferences`,
     `Ctrl+C`). Entities that are not HTML's (`&kmail;`) stay in the text as written.
     """
-    parser = _BlockParser()
+    parser = BlockParser()
     parser.feed(text)
     parser.close()
     return [
@@ -234,7 +234,7 @@ def align_blocks(
     return pairs, len(source) - len(pairs)
 
 
-class _BlockParser(html.parser.HTMLParser):
+class BlockParser(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.blocks: list[tuple[str, list[str]]] = []

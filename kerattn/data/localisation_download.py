@@ -107,21 +107,28 @@ def resolve_packages(packages: Sequence[str]) -> tuple[list[PackageFile], list[s
             )
         unknown.extend(name for name in remaining if name in missing)
         remaining = [name for name in remaining if name not in missing]
-    by_file = {}
-    for line in result.stdout.splitlines() if remaining else []:
-        match = _URI_LINE.match(line.strip())
-        if match:
-            by_file[match["file"].split("_", 1)[0]] = match
+    by_name = print_uris_files(result.stdout) if remaining else {}
     files = []
     for name in remaining:
-        match = by_file.get(name)
-        if match is None:
+        if name in by_name:
+            files.append(by_name[name])
+        else:
             unknown.append(name)
-            continue
-        files.append(
-            PackageFile(name, match["url"], match["file"], int(match["size"]), match["sha"])
-        )
     return files, unknown
+
+
+def print_uris_files(output: str) -> dict[str, PackageFile]:
+    """The files that `apt-get download --print-uris` names in its `output`, by package name
+    (the .deb file name up to its first `_`)."""
+    files = {}
+    for line in output.splitlines():
+        match = _URI_LINE.match(line.strip())
+        if match:
+            name = match["file"].split("_", 1)[0]
+            files[name] = PackageFile(
+                name, match["url"], match["file"], int(match["size"]), match["sha"]
+            )
+    return files
 
 
 def within_budget(files: Sequence[PackageFile], budget_bytes: int | None) -> tuple[list, list]:

@@ -364,3 +364,23 @@ def test_libreoffice_rows_keep_the_libreoffice_corpus_split(tmp_path):
                 assert split_there[(source, target)] == split, origin
                 compared[split] += 1
     assert len(compared) >= 2  # rows in more than one split were compared
+
+
+def test_print_uris_output_is_read_into_package_files():
+    sha = "ab" * 32
+    output = (
+        "Reading package lists...\n"
+        f"'http://deb.example/pool/main/g/gimp-help/gimp-help-es_2.10.34-1_all.deb' "
+        f"gimp-help-es_2.10.34-1_all.deb 123456 SHA256:{sha}\n"
+        "'http://deb.example/x.deb' not-a-valid-line\n"
+    )
+    files = download.print_uris_files(output)
+    assert files == {
+        "gimp-help-es": download.PackageFile(
+            "gimp-help-es",
+            "http://deb.example/pool/main/g/gimp-help/gimp-help-es_2.10.34-1_all.deb",
+            "gimp-help-es_2.10.34-1_all.deb",
+            123456,
+            sha,
+        )
+    }
