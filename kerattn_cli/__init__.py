@@ -233,6 +233,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         alternates_path=args.alternates,
         origin=args.origin,
         n_best=args.n_best,
+        predictions_path=args.predictions,
         as_json=args.json,
         log_dir=args.log_dir,
         probes=args.probes,
@@ -295,6 +296,13 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="K",
         help="g2p: also report n-best accuracy, how often an acceptable pronunciation is "
         "among the K best of beam search (the beam is widened to K unless --beam-size is given)",
+    )
+    parser.add_argument(
+        "--predictions",
+        default=None,
+        metavar="FILE",
+        help="also write every example to FILE (a new TSV): the input, the model's output and "
+        "the reference (g2p: every acceptable pronunciation)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(

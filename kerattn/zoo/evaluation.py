@@ -16,6 +16,11 @@ from the model, and calls one of them. Each returns a plain JSON-able dict:
 Timing covers the batched model calls only: one example is run first, untimed, so that tracing
 the model's `tf.function` (seconds on CPU) is reported as "warmup_seconds", not as throughput.
 
+With `keep_predictions=True` (`evaluate_file`: `predictions_path`, `kerattn evaluate
+--predictions FILE`) the report also has "predictions": one row per example, the input, the
+model's output and the reference (a G2P word: every acceptable pronunciation), for reading the
+errors themselves.
+
 `format_report` renders such a dict as an aligned plain-text table; `kerattn evaluate` prints
 it, or the JSON with `--json`. The metrics themselves live in `kerattn.zoo.metrics`.
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 from kerattn.errors import UsageError
 from kerattn.tables import text_table
@@ -136,6 +142,7 @@ def evaluate_translator(
     length_penalty: float | None = None,
     bucket_edges: Sequence[int] = metrics.DEFAULT_BUCKET_EDGES,
     tokenize: str = "13a",
+    keep_predictions: bool = False,
 ) -> dict:
     """Translate `sources` and score the output against `references` with BLEU and chrF.
 
@@ -149,6 +156,7 @@ def evaluate_translator(
         length_penalty: passed to `translate` (matters for beam search); None as beam_size.
         bucket_edges: source-length buckets in words, see `metrics.bleu_by_source_length`.
         tokenize: sacrebleu's tokenizer for BLEU.
+        keep_predictions: also return "predictions": `[source, translation, reference]` rows.
 
     Returns:
         The report (see the module docstring) with metrics `{"bleu", "chrf", "bleu_signature",
@@ -169,7 +177,7 @@ def evaluate_translator(
     hypotheses = [translation.text for translation in translations]
     bleu = metrics.corpus_bleu(hypotheses, references, tokenize=tokenize)
     chrf = metrics.corpus_chrf(hypotheses, references)
-    return {
+    report = {
         "task": "translation",
         "metrics": {
             "bleu": bleu["score"],
@@ -203,6 +211,9 @@ def evaluate_translator(
         },
         "timing": timing,
     }
+    if keep_predictions:
+        report["predictions"] = [list(row) for row in zip(sources, hypotheses, references)]
+    return report
 
 
 def evaluate_g2p(
@@ -212,6 +223,7 @@ def evaluate_g2p(
     batch_size: int = 64,
     length_penalty: float | None = None,
     n_best: int | None = None,
+    keep_predictions: bool = False,
 ) -> dict:
     """Pronounce every word of `references` and score word and phoneme error rates, and with
     `n_best` also the n-best accuracy.
@@ -227,9 +239,12 @@ def evaluate_g2p(
             (`translate(..., num_hypotheses=K)`) and reports how often an acceptable one is
             among the first k (`kerattn.zoo.n_best_accuracy`); the error rates are those of
             the first, which is beam search's own output.
+        keep_predictions: also return "predictions": `[word, pronunciation, acceptable
+            pronunciation, ...]` rows.
 
     Returns:
-        The report with metrics `{"word_error_rate", "phoneme_error_rate"}` (fractions), with
+        The report with metrics `{"word_error_rate", "phoneme_error_rate",
+        "by_word_length"}` (fractions; `metrics.g2p_scores_by_word_length`), with
         `n_best` also `"n_best": {"accuracy_at_1", …, "accuracy_at_<K>",
         "mean_reciprocal_rank"}`, counts `{"examples" (words), "word_errors",
         "reference_phonemes", "phoneme_errors", "words_with_alternates", "truncated"}` and
@@ -252,6 +267,7 @@ def evaluate_g2p(
     values = {
         "word_error_rate": scores["word_error_rate"],
         "phoneme_error_rate": scores["phoneme_error_rate"],
+        "by_word_length": metrics.g2p_scores_by_word_length(predictions, references),
     }
     settings = {"beam_size": beam_size, "batch_size": batch_size, "length_penalty": length_penalty}
     if n_best is not None:
@@ -261,7 +277,7 @@ def evaluate_g2p(
         )
         values["n_best"] = n_best_accuracy.n_best_report(ranks, n_best)
         settings["n_best"] = n_best
-    return {
+    report = {
         "task": "g2p",
         "metrics": values,
         "counts": {
@@ -278,6 +294,19 @@ def evaluate_g2p(
         "settings": settings,
         "timing": timing,
     }
+    if keep_predictions:
+        report["predictions"] = [
+            [word, " ".join(predictions[word]), *_pronunciation_texts(references[word])]
+            for word in words
+        ]
+    return report
+
+
+def _pronunciation_texts(acceptable) -> list[str]:
+    # As `metrics.g2p_scores` reads them: one string alone, or pronunciations (strings or lists).
+    if isinstance(acceptable, str):
+        return [" ".join(acceptable.split())]
+    return [" ".join(item.split() if isinstance(item, str) else item) for item in acceptable]
 
 
 def _n_best_beam_size(n_best, beam_size: int, beam_size_given: bool) -> int:
@@ -295,7 +324,11 @@ def _n_best_beam_size(n_best, beam_size: int, beam_size_given: bool) -> int:
 
 
 def evaluate_classifier(
-    model, texts: Sequence[str], labels: Sequence[str], batch_size: int = 64
+    model,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    batch_size: int = 64,
+    keep_predictions: bool = False,
 ) -> dict:
     """Classify `texts` and score the predictions against the true `labels`.
 
@@ -304,6 +337,8 @@ def evaluate_classifier(
         texts: the texts.
         labels: the true label name of each text, one of `model.labels`.
         batch_size: texts per `classify` call.
+        keep_predictions: also return "predictions": `[text, predicted label, true label]`
+            rows.
 
     Returns:
         The report with metrics `{"accuracy", "macro_f1", "per_class": {label: {"precision",
@@ -330,7 +365,7 @@ def evaluate_classifier(
         [[result.probabilities[name] for name in model.labels] for result, _ in scored],
         [model.labels.index(label) for _, label in scored],
     )
-    return {
+    report = {
         "task": "classification",
         "metrics": {
             **{
@@ -350,6 +385,11 @@ def evaluate_classifier(
         "settings": {"batch_size": batch_size, "temperature": model.temperature},
         "timing": timing,
     }
+    if keep_predictions:
+        report["predictions"] = [
+            [text, result.label, label] for text, result, label in zip(texts, results, labels)
+        ]
+    return report
 
 
 def _check_known_labels(labels: Sequence[str], known: Sequence[str], where: str) -> None:
@@ -385,6 +425,7 @@ def evaluate_file(
     alternates_path: str | os.PathLike | None = None,
     origin: str | None = None,
     n_best: int | None = None,
+    predictions_path: str | os.PathLike | None = None,
 ) -> dict:
     """Evaluate a model on a corpus TSV (`kerattn.data.read_pairs` format).
 
@@ -405,27 +446,38 @@ def evaluate_file(
             as "help/text/..." or "ui/...") starts with this prefix.
         n_best: G2P only: also the n-best accuracy of the K best pronunciations against each
             word's acceptable ones (the data file's and the alternates'); see `evaluate_g2p`.
+        predictions_path: a new file to write the examples to, as a TSV of the
+            "predictions" rows (see the module docstring); an existing file is never replaced.
 
     Returns:
         The report of `evaluate_translator`, `evaluate_g2p` or `evaluate_classifier`, plus
-        "model", "data", "origin" and "limit".
+        "model", "data", "origin" and "limit" (and "predictions_file").
 
     Raises:
-        EvaluationError: bad model, task, label or setting.
+        EvaluationError: bad model, task, label or setting, or a `predictions_path` that
+            exists or whose folder does not.
         kerattn.data.CorpusError: the data file is missing, not UTF-8 or not tab-separated.
     """
     from kerattn.data import read_pairs
 
     _check_file_options(task, limit, n_best)
+    if predictions_path is not None:
+        _check_new_file(predictions_path)
     # The data is read first: a wrong path fails at once, not after loading the model.
     rows = _read_rows(data_path, origin)
     alternate_rows = read_pairs(alternates_path) if alternates_path is not None else []
     model, model_description = _model_and_description(model_or_path)
     task = _task_for(model, task, alternates=alternates_path is not None, n_best=n_best)
+    keep = predictions_path is not None
     if task == "g2p":
         references = _g2p_references(rows, limit, alternate_rows)
         report = evaluate_g2p(
-            model, references, beam_size=beam_size, batch_size=batch_size, n_best=n_best
+            model,
+            references,
+            beam_size=beam_size,
+            batch_size=batch_size,
+            n_best=n_best,
+            keep_predictions=keep,
         )
     else:
         rows = rows[:limit] if limit is not None else rows
@@ -437,13 +489,19 @@ def evaluate_file(
                 [target for _, target in rows],
                 beam_size=beam_size,
                 batch_size=batch_size,
+                keep_predictions=keep,
             )
         else:
             labels = [label.strip() for _, label in rows]
             _check_known_labels(labels, model.labels, f"The data file {os.fspath(data_path)!r}")
-            report = evaluate_classifier(model, sources, labels, batch_size=batch_size)
+            report = evaluate_classifier(
+                model, sources, labels, batch_size=batch_size, keep_predictions=keep
+            )
     if alternates_path is not None:
         report["settings"]["alternates"] = os.fspath(alternates_path)
+    if keep:
+        _write_predictions(predictions_path, report.pop("predictions"))
+        report["predictions_file"] = os.fspath(predictions_path)
     return {
         "task": report.pop("task"),
         "model": model_description,
@@ -469,6 +527,32 @@ def _check_file_options(task: str | None, limit: int | None, n_best: int | None)
                 f"`n_best` (n-best accuracy against acceptable pronunciations) applies to task "
                 f"'g2p' only; received n_best={n_best} with task={task!r}."
             )
+
+
+def _check_new_file(path: str | os.PathLike) -> None:
+    """EvaluationError unless `path` can be created: it must not exist, its folder must."""
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        raise EvaluationError(
+            f"The predictions file {os.fspath(path)!r} already exists; pass a new file name "
+            "(an existing file is never replaced)."
+        )
+    if not path.parent.is_dir():
+        raise EvaluationError(
+            f"The folder of the predictions file {os.fspath(path)!r} does not exist; create it "
+            "or pass a file in an existing folder."
+        )
+
+
+def _write_predictions(path: str | os.PathLike, rows: list[list[str]]) -> None:
+    """The rows as a UTF-8 TSV at the new file `path`, written whole or not at all."""
+    from kerattn.atomic_files import atomic_write_text
+    from kerattn.data.tsv import sanitize_field
+
+    _check_new_file(path)  # it may have appeared while the model ran
+    atomic_write_text(
+        path, "".join("\t".join(sanitize_field(field) for field in row) + "\n" for row in rows)
+    )
 
 
 def _read_rows(data_path: str | os.PathLike, origin: str | None) -> list[tuple[str, str]]:
@@ -601,6 +685,22 @@ def _g2p_lines(values: dict, counts: dict) -> list[str]:
         align="lrr",
         indent="  ",
     )
+    if "by_word_length" in values:
+        lines += ["", "  by word length (letters):"]
+        lines += text_table(
+            [["bucket", "words", "WER", "PER"]]
+            + [
+                [
+                    b["bucket"],
+                    str(b["count"]),
+                    _number(b["word_error_rate"], percent=True),
+                    _number(b["phoneme_error_rate"], percent=True),
+                ]
+                for b in values["by_word_length"]
+            ],
+            align="lrrr",
+            indent="    ",
+        )
     if "n_best" not in values:
         return lines
     n_best = values["n_best"]
@@ -712,7 +812,7 @@ def _run_lines(report: dict) -> list[str]:
     )
     timing = report["timing"]
     speed = timing["examples_per_second"]
-    return [
+    lines = [
         "",
         f"  {count_text}",
         f"  {settings}",
@@ -720,3 +820,6 @@ def _run_lines(report: dict) -> list[str]:
         + (f", {speed:.1f} examples/s" if speed is not None else "")
         + f" (+ {timing['warmup_seconds']:.2f} s warm-up)",
     ]
+    if report.get("predictions_file"):
+        lines.append(f"  predictions written to {report['predictions_file']}")
+    return lines

@@ -25,6 +25,8 @@ DEFAULT_BUCKET_EDGES = (0, 10, 20, 30, 50)
 # Words per text: snippets (Rotten Tomatoes: median 20), reviews (IMDB: median 170), and those
 # beyond 512 pieces (about 415 words).
 CLASSIFICATION_LENGTH_EDGES = (0, 25, 100, 250, 500, 800)
+# Letters per word: short words, the middle of CMUdict (median 7 letters), long compounds.
+G2P_LENGTH_EDGES = (0, 5, 7, 9, 11)
 CALIBRATION_BINS = 15  # Guo et al. (2017), and most papers since
 
 Pronunciation = str | Sequence[str]
@@ -279,6 +281,46 @@ def phoneme_error_rate(
 ) -> float | None:
     """Phoneme edit distance to the closest reference over reference phonemes; see `g2p_scores`."""
     return g2p_scores(predictions, references)["phoneme_error_rate"]
+
+
+def g2p_scores_by_word_length(
+    predictions: Mapping[str, Pronunciation],
+    references: Mapping[str, Sequence[Pronunciation]],
+    edges: Sequence[int] = G2P_LENGTH_EDGES,
+) -> list[dict]:
+    """Word and phoneme error rates of each word-length bucket (letters: `len(word)`), for how
+    a G2P model holds up on long words.
+
+    Buckets are half-open as in `bleu_by_source_length`: edges (0, 5, 7, 9, 11) give "0-5"
+    (words of 1 to 4 letters), "5-7", "7-9", "9-11" and "11+".
+
+    Returns:
+        One dict per bucket, in order: `{"bucket", "lower", "upper" (None for the last),
+        "count", "word_error_rate", "phoneme_error_rate"}` (`g2p_scores` of its words; an
+        empty bucket has count 0 and rates None).
+    """
+    edges = _checked_edges(edges, "(0, 5, 7, 9, 11)")
+    uppers = edges[1:] + [None]
+    members: list[list[str]] = [[] for _ in edges]
+    for word in references:
+        members[max(i for i, lower in enumerate(edges) if lower <= len(word))].append(word)
+    buckets = []
+    for lower, upper, words in zip(edges, uppers, members):
+        scores = g2p_scores(
+            {word: predictions[word] for word in words if word in predictions},
+            {word: references[word] for word in words},
+        )
+        buckets.append(
+            {
+                "bucket": bucket_label(lower, upper),
+                "lower": lower,
+                "upper": upper,
+                "count": len(words),
+                "word_error_rate": scores["word_error_rate"],
+                "phoneme_error_rate": scores["phoneme_error_rate"],
+            }
+        )
+    return buckets
 
 
 # -- classification ---------------------------------------------------------------------------

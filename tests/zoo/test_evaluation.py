@@ -11,7 +11,7 @@ import pytest
 import sacrebleu  # noqa: F401  (the reports' metrics: a missing extra fails here)
 
 import kerattn_cli as cli
-from kerattn.data import CorpusError, write_rows
+from kerattn.data import CorpusError, read_rows, write_rows
 from kerattn.errors import UsageError
 from kerattn.text import WordPieceTokenizer, train_wordpiece_vocabulary
 from kerattn.zoo import evaluation, metrics
@@ -165,7 +165,7 @@ def test_batching_and_beam_size_reach_the_model(loaded, monkeypatch):
 def test_g2p_groups_alternate_pronunciations(saved, loaded, tmp_path):
     report = evaluation.evaluate_file(loaded["g2p"], saved["g2p_data"])
     assert report["task"] == "g2p"
-    assert set(report["metrics"]) == {"word_error_rate", "phoneme_error_rate"}
+    assert set(report["metrics"]) == {"word_error_rate", "phoneme_error_rate", "by_word_length"}
     references = {
         "tomato": ["T AH M EY T OW", "T AH M AA T OW"],
         "cat": ["K AE T"],
@@ -177,6 +177,9 @@ def test_g2p_groups_alternate_pronunciations(saved, loaded, tmp_path):
     assert report["metrics"]["phoneme_error_rate"] == scores["phoneme_error_rate"]
     assert report["counts"]["examples"] == 3 and report["counts"]["words_with_alternates"] == 1
     assert report["counts"]["reference_phonemes"] == scores["reference_phonemes"]
+    assert report["metrics"]["by_word_length"] == metrics.g2p_scores_by_word_length(
+        predictions, references
+    )
 
     limited = evaluation.evaluate_file(loaded["g2p"], saved["g2p_data"], limit=1)
     assert limited["counts"]["examples"] == 1 and limited["counts"]["words_with_alternates"] == 1
@@ -235,6 +238,7 @@ def test_format_report_is_an_aligned_table(saved, loaded):
     assert len(bucket_lines) == 2 and len({len(line) for line in bucket_lines}) == 1
     g2p = evaluation.format_report(evaluation.evaluate_file(loaded["g2p"], saved["g2p_data"]))
     assert "word error rate" in g2p and "phoneme error rate" in g2p
+    assert "by word length (letters):" in g2p and "11+" in g2p
 
 
 def test_cli_prints_a_table_or_json(saved, capsys):
@@ -280,6 +284,8 @@ def test_cli_passes_every_flag_to_evaluate_file(monkeypatch, capsys):
         "help/",
         "--n-best",
         "4",
+        "--predictions",
+        "p.tsv",
         "--json",
     ]
     assert cli.main(argv) == 0
@@ -294,6 +300,7 @@ def test_cli_passes_every_flag_to_evaluate_file(monkeypatch, capsys):
         "alternates_path": "a.tsv",
         "origin": "help/",
         "n_best": 4,
+        "predictions_path": "p.tsv",
     }
 
 
@@ -419,3 +426,54 @@ def test_evaluation_defaults_to_the_models_own_decoding(loaded, monkeypatch):
     assert calls and all(kwargs == {"beam_size": 2, "length_penalty": 1.0} for kwargs in calls)
     explicit = evaluation.evaluate_translator(model, ENGLISH[:2], SPANISH[:2], beam_size=1)
     assert explicit["settings"]["beam_size"] == 1
+
+
+def test_predictions_file_holds_each_input_output_and_reference(saved, loaded, tmp_path):
+    out = tmp_path / "translation.tsv"
+    report = evaluation.evaluate_file(
+        loaded["translation"], saved["translation_data"], limit=4, predictions_path=out
+    )
+    assert report["predictions_file"] == str(out) and "predictions" not in report
+    expected = [
+        (source, loaded["translation"].translate(source).text, reference)
+        for source, reference in list(zip(ENGLISH, SPANISH))[:4]
+    ]
+    assert read_rows(out, min_fields=3) == expected
+
+    g2p_out = tmp_path / "g2p.tsv"
+    evaluation.evaluate_file(loaded["g2p"], saved["g2p_data"], predictions_path=g2p_out)
+    rows = read_rows(g2p_out, min_fields=3)
+    assert [row[0] for row in rows] == ["tomato", "cat", "dog"]
+    assert rows[0][1] == loaded["g2p"].translate("tomato").text
+    assert rows[0][2:] == ("T AH M EY T OW", "T AH M AA T OW") and rows[1][2:] == ("K AE T",)
+
+    labels_out = tmp_path / "labels.tsv"
+    evaluation.evaluate_file(
+        loaded["classification"], saved["classification_data"], predictions_path=labels_out
+    )
+    predicted = [r.label for r in loaded["classification"].classify([t for t, _ in REVIEWS])]
+    assert read_rows(labels_out, min_fields=3) == [
+        (text, label, truth) for (text, truth), label in zip(REVIEWS, predicted)
+    ]
+
+
+def test_predictions_file_never_replaces_a_file_and_needs_its_folder(saved, loaded, tmp_path):
+    existing = tmp_path / "mine.tsv"
+    existing.write_text("my notes\n")
+    with pytest.raises(
+        EvaluationError,
+        match=r"^The predictions file '.*mine\.tsv' already exists; pass a new file name "
+        r"\(an existing file is never replaced\)\.$",
+    ):
+        evaluation.evaluate_file(loaded["g2p"], saved["g2p_data"], predictions_path=existing)
+    assert existing.read_text() == "my notes\n"
+    with pytest.raises(
+        EvaluationError,
+        match=r"^The folder of the predictions file '.*nowhere.*' does not exist; create it",
+    ):
+        evaluation.evaluate_file(
+            loaded["g2p"], saved["g2p_data"], predictions_path=tmp_path / "nowhere" / "p.tsv"
+        )
+    argv = ["evaluate", str(saved["g2p"]), "--data", str(saved["g2p_data"])]
+    assert cli.main([*argv, "--predictions", str(existing)]) == 2
+    assert existing.read_text() == "my notes\n"

@@ -229,3 +229,32 @@ def test_classification_edge_cases():
         metrics.confusion_matrix(["a"], ["c"], ["a", "b"])
     with pytest.raises(ValueError, match="received 1 predictions and 2 expected labels"):
         metrics.accuracy(["a"], ["a", "b"])
+
+
+def test_g2p_scores_by_word_length_split_the_words_by_letters():
+    references = {
+        "cat": ["K AE T"],
+        "tomato": ["T AH M EY T OW", "T AH M AA T OW"],
+        "tomatoes": ["T AH M EY T OW Z"],
+        "extraordinary": ["EH K S T R AO R D AH N EH R IY"],
+    }
+    predictions = {
+        "cat": "K AE T",
+        "tomato": "T AH M AA T OW",  # the alternate: right
+        "tomatoes": "T AH M AA T OW S",  # two substitutions
+        "extraordinary": "EH K S T R AH AO R D AH N EH R IY",  # one insertion
+    }
+    buckets = metrics.g2p_scores_by_word_length(predictions, references)
+    assert [(b["bucket"], b["count"]) for b in buckets] == [
+        ("0-5", 1),
+        ("5-7", 1),
+        ("7-9", 1),
+        ("9-11", 0),
+        ("11+", 1),
+    ]
+    rates = [(b["word_error_rate"], b["phoneme_error_rate"]) for b in buckets]
+    assert rates == [(0.0, 0.0), (0.0, 0.0), (1.0, 2 / 7), (None, None), (1.0, 1 / 13)]
+    whole = metrics.g2p_scores(predictions, references)
+    assert sum(b["count"] for b in buckets) == whole["words"]
+    with pytest.raises(ValueError, match=r"`edges` must be strictly increasing ints"):
+        metrics.g2p_scores_by_word_length(predictions, references, edges=(1, 5))
