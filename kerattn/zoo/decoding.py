@@ -46,6 +46,7 @@ counted in `lengths` like any other.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -167,6 +168,10 @@ class Constraints:
 
     def apply(self, log_probs, step, end_id, history, prefix) -> tf.Tensor:
         """log_probs (N, V) with the banned tokens at -inf and the forced ones alone."""
+        if prefix is None and not (
+            self.min_length or self.single_tokens or self.phrases or self.no_repeat_ngram_size
+        ):
+            return log_probs  # nothing to ban: no pass over the (N, V) log-probabilities
         vocabulary = tf.range(tf.shape(log_probs)[1])  # (V,)
         banned = tf.zeros_like(log_probs, tf.bool)  # (N, V)
         if self.min_length:
@@ -589,50 +594,120 @@ def beam_search(
         parents,
         attention,
     ):
-        log_probs, state, attention_rows = _call_step(step_fn, inputs, state, step)
+        log_probs, new_state, attention_rows = _call_step(step_fn, inputs, state, step)
         log_probs = constraints.apply(log_probs, step, end_id, history, prefix)
         vocabulary_size = tf.shape(log_probs)[1]
+        width = _block_width(log_probs.shape[1])  # Python int, divides V
         log_probs = tf.reshape(log_probs, [batch_size, beam, vocabulary_size])  # (B, K, V)
         attention_rows = tf.reshape(attention_rows, [batch_size, beam, source_length])
         # (B, K, S)
         attention_rows = tf.where(finished[..., None], 0.0, attention_rows * real_source)
 
-        # An ended hypothesis has one continuation, padding, at log-probability 0.
-        padding_only = tf.where(tf.range(vocabulary_size) == PADDING_ID, 0.0, float("-inf"))  # (V,)
-        continuations = tf.where(finished[..., None], padding_only, log_probs)  # (B, K, V)
-        candidate_log_probs = log_prob_sums[..., None] + continuations  # (B, K, V)
         candidate_lengths = lengths + tf.cast(tf.logical_not(finished), tf.int32)  # (B, K)
         candidate_coverage = coverage + attention_rows  # (B, K, S)
-        candidate_scores = hypothesis_scores(
-            candidate_log_probs, candidate_lengths[..., None], None, None, length_penalty
-        )  # (B, K, V)
+        penalty = None
         if coverage_penalty:
             # Only candidates that end pay the coverage penalty (see the docstring).
             at_max_length = candidate_lengths >= max_lengths[:, None]  # (B, K)
-            ends = tf.logical_or(
-                (finished | at_max_length)[..., None], tf.range(vocabulary_size) == end_id
-            )  # (B, K, V)
             penalty = coverage_penalty * _coverage_log_sum(candidate_coverage, source_mask)
-            candidate_scores += tf.where(ends, penalty[..., None], 0.0)
-        candidate_scores = tf.reshape(candidate_scores, [batch_size, beam * vocabulary_size])
-        # (B, K·V), candidate k·V + v extends hypothesis k by token v
-        _, chosen = tf.math.top_k(candidate_scores, k=beam)  # (B, K), best first
 
-        # Greedy anchor (see the docstring): keep the greedy continuation in the beam.
+        def candidates(values, tokens, slots):
+            """(log-probability, score) of the candidates extending hypotheses `slots` by
+            `tokens` whose model log-probabilities are `values` (all (B, K, W)); the formula
+            and the operations of the whole (B, K, V) candidate matrix, element by element."""
+            row = functools.partial(tf.gather, indices=slots, batch_dims=1)
+            ended = row(finished)[..., None]  # (B, K, 1)
+            # An ended hypothesis has one continuation, padding, at log-probability 0.
+            padding_only = tf.where(tokens == PADDING_ID, 0.0, float("-inf"))
+            continuation = tf.where(ended, padding_only, values)
+            log_prob = row(log_prob_sums)[..., None] + continuation
+            score = hypothesis_scores(
+                log_prob, row(candidate_lengths)[..., None], None, None, length_penalty
+            )
+            if coverage_penalty:
+                ends = (row(finished | at_max_length)[..., None]) | (tokens == end_id)
+                score += tf.where(ends, row(penalty)[..., None], 0.0)
+            return log_prob, score
+
+        # The K best of the K·V candidates (candidate k·V + v extends hypothesis k by token
+        # v; ties to the lower index), without scoring all of them: V splits into blocks of
+        # `width` tokens, and within a hypothesis the score is a non-decreasing function of
+        # the token's log-probability, except for padding and END, so the best score in a
+        # block is the score of its best log-probability (blocks with padding or END are
+        # scored token by token). The K best candidates lie in the K best blocks (ties to the
+        # lower block), and those blocks in index order keep the candidates' order.
+        blocks = vocabulary_size // width
+        block_values = tf.reshape(log_probs, [batch_size, beam * blocks, width])  # (B, K·nb, w)
+        block_maxima = tf.reshape(
+            tf.reduce_max(block_values, axis=-1), [batch_size, beam, blocks]
+        )  # (B, K, nb)
+        slots = tf.tile(tf.range(beam)[None, :], [batch_size, 1])  # (B, K)
+        _, block_scores = candidates(block_maxima, tf.constant(-1), slots)  # (B, K, nb)
+        special = tf.stack([0, end_id // width])  # the blocks of padding and END
+        special_values = tf.gather(
+            tf.reshape(log_probs, [batch_size, beam, blocks, width]), special, axis=2
+        )  # (B, K, 2, w)
+        special_tokens = special[:, None] * width + tf.range(width)[None, :]  # (2, w)
+        _, special_scores = candidates(
+            tf.reshape(special_values, [batch_size, beam, 2 * width]),
+            tf.reshape(special_tokens, [-1]),
+            slots,
+        )
+        special_scores = tf.reduce_max(
+            tf.reshape(special_scores, [batch_size, beam, 2, width]), axis=-1
+        )  # (B, K, 2)
+        block_ids = tf.range(blocks)
+        block_scores = tf.where(block_ids == special[1], special_scores[..., 1:], block_scores)
+        block_scores = tf.where(block_ids == 0, special_scores[..., :1], block_scores)
+        _, best_blocks = tf.math.top_k(
+            tf.reshape(block_scores, [batch_size, beam * blocks]), k=beam
+        )  # (B, K)
+        best_blocks = tf.sort(best_blocks, axis=1)  # index order
+        block_slots = best_blocks // blocks  # (B, K), the hypothesis of each block
+        block_tokens = (best_blocks % blocks)[..., None] * width + tf.range(width)  # (B, K, w)
+        block_log_probs, block_scores = candidates(
+            tf.gather(block_values, best_blocks, batch_dims=1), block_tokens, block_slots
+        )  # (B, K, w)
+        _, picked = tf.math.top_k(
+            tf.reshape(block_scores, [batch_size, beam * width]), k=beam
+        )  # (B, K), best first
+        picked_log_probs = tf.gather(
+            tf.reshape(block_log_probs, [batch_size, beam * width]), picked, batch_dims=1
+        )  # (B, K)
+        chosen = tf.gather(block_slots, picked // width, batch_dims=1) * vocabulary_size + (
+            tf.gather(tf.reshape(block_tokens, [batch_size, beam * width]), picked, batch_dims=1)
+        )  # (B, K), candidate ids k·V + v
+
+        # Greedy anchor (see the docstring): keep the greedy continuation in the beam. Its
+        # argmax (the first maximum) is in the first block holding the largest maximum.
+        greedy_block = tf.argmax(
+            tf.gather(block_maxima, greedy_slot, batch_dims=1), axis=-1, output_type=tf.int32
+        )  # (B,)
+        greedy_values = tf.gather_nd(
+            tf.reshape(block_values, [batch_size, beam, blocks, width]),
+            tf.stack([greedy_slot, greedy_block], axis=1),
+            batch_dims=1,
+        )  # (B, w)
+        in_block = tf.argmax(greedy_values, axis=-1, output_type=tf.int32)  # (B,)
         greedy_token = tf.where(
             tf.gather(finished, greedy_slot, batch_dims=1),
             PADDING_ID,
-            tf.argmax(
-                tf.gather(log_probs, greedy_slot, batch_dims=1), axis=-1, output_type=tf.int32
-            ),
+            greedy_block * width + in_block,
         )  # (B,)
         greedy_candidate = greedy_slot * vocabulary_size + greedy_token  # (B,)
         is_greedy = tf.equal(chosen, greedy_candidate[:, None])  # (B, K)
         greedy_kept = tf.reduce_any(is_greedy, axis=1)  # (B,)
-        chosen = tf.where(
+        if_replaced = tf.concat([chosen[:, :-1], greedy_candidate[:, None]], axis=1)
+        chosen = tf.where(greedy_kept[:, None], chosen, if_replaced)
+        greedy_log_prob, _ = candidates(
+            tf.gather(greedy_values, in_block, batch_dims=1)[:, None, None],
+            greedy_token[:, None, None],
+            greedy_slot[:, None],
+        )  # (B, 1, 1)
+        picked_log_probs = tf.where(
             greedy_kept[:, None],
-            chosen,
-            tf.concat([chosen[:, :-1], greedy_candidate[:, None]], axis=1),
+            picked_log_probs,
+            tf.concat([picked_log_probs[:, :-1], greedy_log_prob[:, :, 0]], axis=1),
         )
         greedy_slot = tf.where(
             greedy_kept,
@@ -644,11 +719,7 @@ def beam_search(
         token = chosen % vocabulary_size  # (B, K)
         parent_finished = tf.gather(finished, parent, batch_dims=1)
         token = tf.where(parent_finished, PADDING_ID, token)
-        log_prob_sums = tf.gather(
-            tf.reshape(candidate_log_probs, [batch_size, beam * vocabulary_size]),
-            chosen,
-            batch_dims=1,
-        )  # (B, K)
+        log_prob_sums = picked_log_probs  # (B, K)
         lengths = tf.gather(candidate_lengths, parent, batch_dims=1)
         coverage = tf.gather(candidate_coverage, parent, batch_dims=1)  # (B, K, S)
         finished = _has_ended(
@@ -661,7 +732,12 @@ def beam_search(
             constraints.may_end_on_inf(step, beam),
         )
         rows = tf.reshape(parent + sentence_offsets, [-1])  # (B·K,), parent row of each row
-        state = tf.nest.map_structure(lambda tensor: tf.gather(tensor, rows), state)
+        # What the step returns unchanged (the same tensor: encoder memory, masks, ...) holds
+        # the rows tiled from the initial state, equal for all hypotheses of a sentence, so
+        # reordering them within a sentence would change nothing.
+        state = tf.nest.map_structure(
+            lambda new, old: new if new is old else tf.gather(new, rows), new_state, state
+        )
         if constraints.needs_history:
             history = constraints.extend_history(
                 tf.gather(history, rows), step, tf.reshape(token, [-1])
@@ -752,6 +828,19 @@ def beam_search(
             log_probs=tf.gather(log_prob_sums, best, batch_dims=1),
             attention=tf.transpose(attention, [1, 2, 0, 3]),  # (B, H, T, S)
         )
+    )
+
+
+BLOCK_WIDTH = 64
+
+
+def _block_width(vocabulary_size: int | None) -> int:
+    """The largest divisor of the vocabulary size up to `BLOCK_WIDTH` (1 when it is unknown):
+    the width of the blocks `beam_search` ranks the vocabulary in."""
+    if vocabulary_size is None:
+        return 1
+    return max(
+        d for d in range(1, min(BLOCK_WIDTH, vocabulary_size) + 1) if vocabulary_size % d == 0
     )
 
 
