@@ -280,16 +280,33 @@ class Sampling:
             logits = tf.where(logits < threshold, float("-inf"), logits)
         # Inverse-CDF draw: the first token whose cumulative probability exceeds u ~ U(0, 1),
         # one hashed number per sentence and step.
-        probabilities = tf.nn.softmax(logits)  # (B, V); 0 where cut
-        cumulative = tf.cumsum(probabilities, axis=-1)  # (B, V)
-        uniform = hashed_uniform(self.seeds, step, 1)  # (B, 1)
-        threshold = uniform * cumulative[:, -1:]  # (B, 1), below the total
-        token = tf.reduce_sum(tf.cast(cumulative <= threshold, tf.int32), axis=-1)  # (B,)
-        # Rounding can leave the threshold at the total: take the last possible token then.
+        return inverse_cdf_draw(logits, hashed_uniform(self.seeds, step, 1))
+
+
+def inverse_cdf_draw(logits: tf.Tensor, uniform: tf.Tensor) -> tf.Tensor:
+    """int32 (B,): for each row of logits (B, V) (-inf where cut), the first token whose
+    cumulative probability exceeds uniform (B, 1) · the row's total; the last token of
+    non-zero probability where rounding leaves that threshold at the total."""
+    probabilities = tf.nn.softmax(logits)  # (B, V); 0 where cut
+    cumulative = tf.cumsum(probabilities, axis=-1)  # (B, V), non-decreasing
+    total = cumulative[:, -1:]  # (B, 1)
+    threshold = uniform * total  # (B, 1), at most the total
+
+    # The number of cumulative probabilities ≤ the threshold, by binary search. Below the
+    # total, it is at most the last possible token (where the cumulative reaches the total).
+    # Only where rounding leaves a threshold at the total (or a row has no possible token:
+    # NaN) is the count taken over the whole row and capped at the last possible token.
+    def counted():
+        count = tf.reduce_sum(tf.cast(cumulative <= threshold, tf.int32), axis=-1)  # (B,)
         possible = tf.cast(probabilities > 0, tf.int32)
         width = tf.shape(logits)[1]
         last = width - 1 - tf.argmax(tf.reverse(possible, axis=[1]), axis=-1, output_type=tf.int32)
-        return tf.minimum(token, last)
+        return tf.minimum(count, last)
+
+    def searched():
+        return tf.searchsorted(cumulative, threshold, side="right", out_type=tf.int32)[:, 0]
+
+    return tf.cond(tf.reduce_all(threshold < total), searched, counted)
 
 
 def _mix32(x: tf.Tensor) -> tf.Tensor:
