@@ -24,6 +24,11 @@ Decoders (all on the same weights):
 - scoring as it was before those chunks (`--no-score-reference` leaves it out): a second
   SavedModel's `score` signature, exported with the whole (B, T, V) logits projected,
   log-softmaxed and gathered at once (`all_positions_log_probs`), to compare in the same run.
+- beam search as it was before it ranked the vocabulary in blocks (`--no-beam-reference`
+  leaves it out): a third SavedModel's `serving_default`, exported with
+  `kerattn.zoo.decoding.beam_search` replaced by the frozen copy of the old search that the
+  tests compare it with (tests/zoo/beam_search_reference.py); the run also reports whether the
+  two beam signatures return the same output ids and how far their scores and attention differ.
 - tutorial loop (the TensorFlow NMT tutorial's way): tokenize and encode once, then
   `for t in range(steps): tokens, states = decoder_step(tokens, states, ...)` from Python,
   greedy (argmax of the logits), then detokenize. The step is the `AttentionDecoder` step API
@@ -38,6 +43,7 @@ loop's output equals the exported greedy search's (1.0 expected; same argmax).
 
 Usage: python bench/decoding.py [--recipe zoo/translator_en_es/recipe.toml | --model NAME]
        [--batches 1 32] [--words 20] [--beam-size 4] [--repeats 3] [--rounds 2]
+       [--no-score-reference] [--no-beam-reference]
        [--vocabulary N --embedding N --units N  (override the recipe, for smoke runs)]
 """
 
@@ -63,6 +69,8 @@ from kerattn.zoo import teacher_forcing
 from kerattn.zoo.model_loading import load_model
 from kerattn.zoo.token_batch import tokenize_batch
 from kerattn.zoo.translator import Translator
+
+ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_RECIPE = Path(__file__).resolve().parent.parent / "zoo" / "translator_en_es" / "recipe.toml"
 NEVER = -1e9
@@ -183,6 +191,25 @@ def all_positions_scoring():
         teacher_forcing.target_log_probs = original
 
 
+@contextlib.contextmanager
+def beam_search_before():
+    """Within: translators trace with the beam search as it was before its blocks (the tests'
+    frozen copy, tests/zoo/beam_search_reference.py)."""
+    import sys
+
+    from kerattn.zoo import decoding
+
+    sys.path.insert(0, str(ROOT))
+    from tests.zoo.beam_search_reference import reference_beam_search
+
+    original = decoding.beam_search
+    decoding.beam_search = reference_beam_search
+    try:
+        yield
+    finally:
+        decoding.beam_search = original
+
+
 def call_milliseconds(decode, texts, repeats: int) -> list[float]:
     """Wall-clock milliseconds of `repeats` calls of `decode(texts)`."""
     times = []
@@ -216,6 +243,12 @@ def main() -> None:
         action="store_false",
         help="leave out the score signature exported with all positions projected at once",
     )
+    parser.add_argument(
+        "--no-beam-reference",
+        dest="beam_reference",
+        action="store_false",
+        help="leave out the beam signature exported with the beam search as it was before",
+    )
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
 
@@ -248,6 +281,13 @@ def main() -> None:
                     translator, Path(folder) / "reference", beam_size=1, signatures=("score",)
                 )
             reference_signatures = tf.saved_model.load(str(reference)).signatures
+        beam_before = None
+        if args.beam_reference:
+            with beam_search_before():
+                before = export_model(
+                    translator, Path(folder) / "beam_before", beam_size=args.beam_size
+                )
+            beam_before = tf.saved_model.load(str(before)).signatures["serving_default"]
 
         tutorial = {
             "tutorial loop, tf.function per step": TutorialLoopDecoder(translator, compiled=True),
@@ -255,6 +295,7 @@ def main() -> None:
         }
         rows = []
         score_differences = {}
+        beam_differences = {}
         with inference_tracing(translator):  # as the export traced it: no cuDNN, no dropout
             for batch in args.batches:
                 texts = source_sentences(translator, batch, args.words)
@@ -267,6 +308,15 @@ def main() -> None:
                     f"in-graph beam {args.beam_size} (SavedModel)": lambda texts: signatures[
                         "serving_default"
                     ](text=texts),
+                    **(
+                        {
+                            f"in-graph beam {args.beam_size}, before (SavedModel)": lambda texts: (
+                                beam_before(text=texts)
+                            )
+                        }
+                        if beam_before is not None
+                        else {}
+                    ),
                     "in-graph sampling (SavedModel)": lambda texts, seeds=seeds: signatures[
                         "sample"
                     ](text=texts, seed=seeds),
@@ -303,6 +353,17 @@ def main() -> None:
                     score_differences[batch] = max(
                         float(tf.reduce_max(tf.abs(scored[key] - before[key])))
                         for key in ("token_log_probs", "score", "attention")
+                    )
+                if beam_before is not None:
+                    new_beam = signatures["serving_default"](text=texts)
+                    old_beam = beam_before(text=texts)
+                    beam_differences[batch] = (
+                        bool(np.array_equal(new_beam["target_ids"], old_beam["target_ids"])),
+                        bool(np.array_equal(new_beam["translation"], old_beam["translation"])),
+                        max(
+                            float(tf.reduce_max(tf.abs(new_beam[key] - old_beam[key])))
+                            for key in ("score", "log_prob", "attention")
+                        ),
                     )
                 times = {name: [] for name in decoders}
                 for _ in range(args.rounds):
@@ -346,6 +407,12 @@ def main() -> None:
             f"| {name} | {batch} | {length} | {ms:.1f} | {1000 * batch / ms:.1f} | "
             f"{1000 * batch * length / ms:,.0f} | {baseline / ms:.2f} | {ms / greedy_ms:.2f} | "
             f"{'' if agreement is None else f'{agreement:.3f}'} |"
+        )
+    for batch, (same_ids, same_text, difference) in beam_differences.items():
+        print(
+            f"\nbatch {batch}: beam {args.beam_size} before and now: same output ids {same_ids}, "
+            f"same translations {same_text}; largest difference of scores, log-probabilities "
+            f"and attention {difference:.2e}"
         )
     for batch, difference in score_differences.items():
         print(
