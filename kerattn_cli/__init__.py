@@ -408,6 +408,7 @@ def _export_decoding_options(args: argparse.Namespace) -> dict:
         "no_repeat_ngram_size": args.no_repeat_ngram_size,
         "avoid": args.avoid,
         "replace_unknown": args.replace_unknown or None,
+        "split_sentences": None if args.split_sentences else False,
     }
     return {name: value for name, value in given.items() if value is not None}
 
@@ -779,6 +780,7 @@ def _run_translate(args: argparse.Namespace) -> int:
         avoid=args.avoid,
         target_prefix=args.target_prefix,
         replace_unknown=args.replace_unknown or None,
+        split_sentences=None if args.split_sentences else False,
     )
 
 
@@ -855,6 +857,13 @@ def _add_decoding_option_flags(group) -> None:
         "--replace-unknown",
         action="store_true",
         help="replace each [UNK] output token by the source token it attends to most",
+    )
+    group.add_argument(
+        "--no-split-sentences",
+        dest="split_sentences",
+        action="store_false",
+        help="cut an input longer than the model's maximum source length instead of "
+        "translating it sentence by sentence (n-best and --target-prefix always cut)",
     )
 
 

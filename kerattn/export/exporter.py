@@ -58,7 +58,9 @@ def export_model(
             any of "nbest", "score", "sample", "prefix" (`serving_module.build_serving_module`).
         decoding_options: translator options fixed at export (min_length, max_length_ratio,
             no_repeat_ngram_size, avoid, replace_unknown, temperature, top_k, top_p,
-            num_hypotheses), applied to every translating signature.
+            num_hypotheses, split_sentences), applied to every translating signature;
+            split_sentences (default True) translates an over-long input sentence by
+            sentence, False cuts it.
 
     Returns:
         Path of the new version folder.

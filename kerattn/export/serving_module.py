@@ -25,7 +25,7 @@ TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
 
 TRANSLATOR_OUTPUTS = (
     "translation", "score", "log_prob", "confidence", "target_ids", "target_tokens",
-    "source_tokens", "attention", "truncated",
+    "source_tokens", "attention", "truncated", "segments",
 )  # fmt: skip
 # Added to every translating signature's outputs when the translator has a confidence threshold.
 LOW_CONFIDENCE_OUTPUT = "low_confidence"
@@ -162,7 +162,10 @@ def build_serving_module(
         decoding_options: options of `Translator.translate` fixed at export, applied to every
             translating signature: min_length, max_length_ratio, no_repeat_ngram_size, avoid,
             replace_unknown; temperature, top_k, top_p (the "sample" signature); and
-            num_hypotheses ("nbest").
+            num_hypotheses ("nbest"); split_sentences (default True: an input longer than
+            the translator's `max_source_length` is translated sentence by sentence, and
+            every translating signature outputs "segments"; False cuts it; "nbest" and
+            "prefix" always cut).
 
     Returns:
         (module, signatures keyed by signature name, {signature name: settings and outputs}).
@@ -250,6 +253,7 @@ def build_serving_module(
 EXPORT_OPTIONS = {
     "num_hypotheses": None, "temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_length": 0,
     "max_length_ratio": None, "no_repeat_ngram_size": 0, "avoid": (), "replace_unknown": False,
+    "split_sentences": True,
 }  # fmt: skip
 
 

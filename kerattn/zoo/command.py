@@ -279,6 +279,13 @@ def translate_command(
         if error is not None:
             failed += 1
             print(f"kerattn translate: {error}", file=sys.stderr)
+        elif result is not None and result.truncated and result.segments > 1:
+            print(
+                f"kerattn translate: input {item.index} was translated in "
+                f"{result.segments} sentences, and one of them is longer than the model's "
+                f"{model.max_source_length} tokens; only its beginning was translated.",
+                file=sys.stderr,
+            )
         elif result is not None and result.truncated:
             print(
                 f"kerattn translate: input {item.index} is longer than the model's "
@@ -341,6 +348,7 @@ def _translation_json(text: str, result, error: str | None) -> dict:
             "confidence": None,
             "low_confidence": None,
             "truncated": False,
+            "segments": None,
             "source_tokens": [],
             "tokens": [],
             "attention": [],
@@ -354,6 +362,7 @@ def _translation_json(text: str, result, error: str | None) -> dict:
         "confidence": round(result.confidence, 4),
         "low_confidence": result.low_confidence,
         "truncated": result.truncated,
+        "segments": result.segments,
         "source_tokens": result.source_tokens,
         "tokens": result.tokens,
         "attention": _rounded(result.attention),

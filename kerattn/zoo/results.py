@@ -37,12 +37,15 @@ class Translation:
     """One translated text.
 
     text: the detokenized translation.
-    tokens: the output tokens, `[END]` excluded.
-    source_tokens: the source tokens the model read, `[END]` included.
-    attention: float32 (len(tokens), len(source_tokens)): row i is where output token i looked.
+    tokens: the output tokens, `[END]` excluded (for an input translated in several pieces,
+        each piece's own `[END]` but the last one's is kept).
+    source_tokens: the source tokens the model read, `[END]` included (one per piece).
+    attention: float32 (len(tokens), len(source_tokens)): row i is where output token i looked
+        (block-diagonal for an input translated in several pieces).
     score: the decoder's ranking score (log-probability, length-normalised in beam search).
-    log_prob: the model's log-probability of the output, `[END]` included.
-    truncated: True when the input was longer than the model's maximum and was cut.
+    log_prob: the model's log-probability of the output, `[END]` included (summed over pieces).
+    truncated: True when the input was longer than the model's maximum and was cut (with
+        sentence splitting: when one of its sentences still was).
     hypotheses: the search's hypotheses, best first; the first is this translation (one, unless
         `num_hypotheses` asked for more; hypotheses with a score of -inf are left out).
     confidence: exp(log_prob / n), the length-normalised probability of the output, in [0, 1]:
@@ -53,6 +56,9 @@ class Translation:
     low_confidence: True when confidence < the translator's `confidence_threshold` (calibrated
         on validation data, stored in a preset's metadata.json: the output may be wrong);
         None when the translator has no threshold.
+    segments: how many pieces the input was translated in: 1, or its number of sentences
+        when it was longer than the model's maximum and split (`Translator.translate`'s
+        `split_sentences`).
     """
 
     text: str
@@ -65,6 +71,7 @@ class Translation:
     hypotheses: tuple[Hypothesis, ...] = field(default=())
     confidence: float = field(kw_only=True)
     low_confidence: bool | None = field(kw_only=True)
+    segments: int = field(default=1, kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from kerattn.models.seq2seq_backbone import Seq2SeqBackbone
 from kerattn.text import Tokenizer
 from kerattn.zoo import confidence as certainty
 from kerattn.zoo import decoding as search
-from kerattn.zoo import teacher_forcing
+from kerattn.zoo import sentences, teacher_forcing
 from kerattn.zoo.backend import require_tensorflow_backend
 from kerattn.zoo.results import Hypothesis, Scoring, Translation
 from kerattn.zoo.seq2seq_preprocessor import Seq2SeqPreprocessor
@@ -182,6 +182,7 @@ class Translator(Task):
         avoid_ids: tuple = (),
         target_prefix=None,
         replace_unknown: bool = False,
+        split_sentences: bool = True,
     ) -> dict:
         """Translates tf.string [B] in graph; the function kerattn exports for serving.
 
@@ -201,8 +202,81 @@ class Translator(Task):
         limits the output to ceil(ratio × source tokens) tokens, END included, instead of
         2 × source tokens + 10 (both within `max_target_length`). `replace_unknown` replaces
         each `[UNK]` output token by the source token it attends to most (`[END]` excluded).
+
+        With `split_sentences` (the default), an input of more than `max_source_length`
+        source tokens is split into sentences (`kerattn.zoo.sentences`), each translated on
+        its own in the same batch (sampled, constrained and `replace_unknown`-ed like any
+        input), and the non-empty translations are joined with one space; "segments" int32
+        [B] counts the pieces each input was translated in (1 for an input that fits, whose
+        outputs are exactly those without splitting). For a split input the token outputs
+        are the sentences' concatenated, each sentence's source and target `[END]` kept;
+        "attention" is block-diagonal (each sentence's target tokens attend to its own
+        source tokens only); "log_prob" is the sum, "confidence" exp(Σ log_prob / Σ output
+        tokens), "score" the GNMT score of the joined output as one hypothesis (Σ log_prob
+        over the length penalty of Σ output tokens, plus the coverage penalty over all
+        source tokens); "truncated" says a sentence still had to be cut. n-best
+        (`num_hypotheses`) and `target_prefix` never split: their inputs are cut as without
+        it.
         """
         texts = tf.convert_to_tensor(texts, tf.string)
+        options = dict(
+            beam_size=beam_size,
+            length_penalty=length_penalty,
+            coverage_penalty=coverage_penalty,
+            num_hypotheses=num_hypotheses,
+            decoding=decoding,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            min_length=min_length,
+            max_length_ratio=max_length_ratio,
+            no_repeat_ngram_size=no_repeat_ngram_size,
+            avoid_ids=avoid_ids,
+            replace_unknown=replace_unknown,
+        )
+        hypotheses = num_hypotheses is not None and decoding != "sample"
+        if not split_sentences or hypotheses or target_prefix is not None:
+            outputs, _, _ = self._decode_batch(
+                texts, seeds=seeds, target_prefix=target_prefix, **options
+            )
+            outputs["segments"] = tf.ones(tf.shape(texts), tf.int32)
+            return outputs
+        too_long = self.preprocessor.tokenize_source(texts).truncated
+        pieces, rows = sentences.sentence_pieces(texts, too_long)
+        if seeds is not None:
+            seeds = tf.gather(tf.convert_to_tensor(seeds, tf.int64), rows)
+        outputs, target_lengths, source_lengths = self._decode_batch(pieces, seeds=seeds, **options)
+        return self._joined(
+            outputs,
+            target_lengths,
+            source_lengths,
+            rows,
+            tf.shape(texts)[0],
+            length_penalty,
+            coverage_penalty,
+        )
+
+    def _decode_batch(
+        self,
+        texts,
+        beam_size,
+        length_penalty,
+        coverage_penalty,
+        num_hypotheses,
+        decoding,
+        temperature,
+        top_k,
+        top_p,
+        seeds,
+        min_length,
+        max_length_ratio,
+        no_repeat_ngram_size,
+        avoid_ids,
+        target_prefix=None,
+        replace_unknown=False,
+    ) -> tuple[dict, tf.Tensor, tf.Tensor]:
+        """`translate_batch` without sentence splitting: (its outputs, target lengths [B]
+        (`[END]` counted), source lengths [B] (`[END]` included))."""
         source = self.preprocessor.tokenize_source(texts)
         encoded = self.backbone.encode(source.ids, training=False)
         state = self.backbone.initial_decoder_state(encoded)
@@ -294,7 +368,107 @@ class Translator(Task):
             outputs["translation"] = tf.reshape(translation, shape[:2])  # (B, H)
             outputs["target_tokens"] = tf.reshape(target_tokens, shape)  # (B, H, T)
             outputs["rank"] = tf.tile(tf.range(1, num_hypotheses + 1)[None, :], [shape[0], 1])
-        return outputs
+        return outputs, result.lengths, source.lengths
+
+    def _joined(
+        self,
+        outputs,
+        target_lengths,
+        source_lengths,
+        rows,
+        batch_size,
+        length_penalty,
+        coverage_penalty,
+    ) -> dict:
+        """The outputs of `translate_batch` for each input from those of its pieces (rows
+        int32 [N] ascending: the input of each piece)."""
+        ones = tf.ones_like(rows)
+        segments = tf.math.unsorted_segment_sum(ones, rows, batch_size)  # (B,)
+        starts = tf.cumsum(segments, exclusive=True)  # (B,) first piece of each input
+        whole = tf.equal(segments, 1)  # translated in one piece: its outputs as they are
+
+        def total(values):
+            return tf.math.unsorted_segment_sum(values, rows, batch_size)
+
+        def offsets(lengths):  # position of each piece's first token within its input
+            return tf.cumsum(lengths, exclusive=True) - tf.gather(
+                tf.cumsum(total(lengths), exclusive=True), rows
+            )
+
+        def concatenated(values, lengths, fill):  # (N, W) → (B, longest input's sum)
+            ragged = tf.RaggedTensor.from_tensor(values, lengths=tf.cast(lengths, tf.int64))
+            grouped = tf.RaggedTensor.from_value_rowids(
+                ragged, tf.cast(rows, tf.int64), nrows=tf.cast(batch_size, tf.int64)
+            )
+            return grouped.merge_dims(1, 2).to_tensor(default_value=fill)
+
+        def single_or(piece_values, joined_values):
+            return tf.where(whole, tf.gather(piece_values, starts), joined_values)
+
+        target_total, source_total = total(target_lengths), total(source_lengths)
+        attention = outputs["attention"]  # (N, T, S)
+        shape = tf.shape(attention)
+        real = (
+            tf.sequence_mask(target_lengths, shape[1])[:, :, None]
+            & tf.sequence_mask(source_lengths, shape[2])[:, None, :]
+        )
+        where = tf.cast(tf.where(real), tf.int32)  # (K, 3): piece, target, source
+        piece = where[:, 0]
+        indices = tf.stack(
+            [
+                tf.gather(rows, piece),
+                tf.gather(offsets(target_lengths), piece) + where[:, 1],
+                tf.gather(offsets(source_lengths), piece) + where[:, 2],
+            ],
+            axis=1,
+        )
+        target_width = tf.reduce_max(tf.concat([target_total, [0]], 0))
+        source_width = tf.reduce_max(tf.concat([source_total, [1]], 0))
+        attention = tf.scatter_nd(
+            indices,
+            tf.gather_nd(attention, tf.cast(where, tf.int64)),
+            tf.stack([batch_size, target_width, source_width]),
+        )  # (B, T', S'), block-diagonal
+        log_prob = single_or(outputs["log_prob"], total(outputs["log_prob"]))
+        confidence = single_or(
+            outputs["confidence"], certainty.sequence_confidence(log_prob, target_total)
+        )
+        source_mask = tf.sequence_mask(source_total, source_width)
+        score = single_or(
+            outputs["score"],
+            search.hypothesis_scores(
+                log_prob,
+                target_total,
+                tf.reduce_sum(attention, axis=1),
+                source_mask,
+                length_penalty,
+                coverage_penalty,
+            ),
+        )
+        said = tf.not_equal(outputs["translation"], "")  # an empty piece adds no space
+        joined = {
+            "translation": tf.strings.unsorted_segment_join(
+                tf.boolean_mask(outputs["translation"], said),
+                tf.boolean_mask(rows, said),
+                batch_size,
+                separator=" ",
+            ),
+            "score": score,
+            "log_prob": log_prob,
+            "confidence": confidence,
+            "target_ids": concatenated(outputs["target_ids"], target_lengths, 0),
+            "target_tokens": concatenated(outputs["target_tokens"], target_lengths, ""),
+            "source_tokens": concatenated(outputs["source_tokens"], source_lengths, ""),
+            "attention": attention,
+            "truncated": tf.math.unsorted_segment_max(
+                tf.cast(outputs["truncated"], tf.int32), rows, batch_size
+            )
+            > 0,
+        }
+        if self.confidence_threshold is not None:
+            joined["low_confidence"] = confidence < self.confidence_threshold
+        joined["segments"] = segments
+        return joined
 
     def _replaced_unknown(
         self, tokens, lengths, target_tokens, attention, source, source_tokens, hypotheses
@@ -418,6 +592,7 @@ class Translator(Task):
         avoid: list[str] | tuple[str, ...] = (),
         target_prefix: str | list[str] | None = None,
         replace_unknown: bool = False,
+        split_sentences: bool = True,
     ) -> Translation | list[Translation]:
         """Translates a string or a list of strings; see `Translation` for the fields.
 
@@ -442,6 +617,11 @@ class Translator(Task):
                 list with one per text); the model continues it.
             replace_unknown: replace each `[UNK]` output token by the source token the model
                 attended to most.
+            split_sentences: translate a text longer than `max_source_length` source tokens
+                sentence by sentence (`kerattn.zoo.sentences` has the rule) and join the
+                translations with a space, instead of cutting it (`segments` says into how
+                many pieces; see `translate_batch` for the joined fields). Texts that fit are
+                not affected. n-best (`num_hypotheses`) and `target_prefix` never split.
         """
         batch, single = text_list(texts)
         settings = {**DEFAULT_DECODING, **self.decoding}
@@ -465,6 +645,7 @@ class Translator(Task):
             no_repeat_ngram_size=no_repeat_ngram_size,
             avoid=avoid,
             replace_unknown=replace_unknown,
+            split_sentences=split_sentences,
         )
         prefixes = _per_text("target_prefix", target_prefix, len(batch))
         if seed is None:
@@ -510,7 +691,8 @@ class Translator(Task):
         log-probabilities and the attention; see `Scoring`.
 
         `score` uses `length_penalty` and `coverage_penalty` (default: the model's `decoding`,
-        else 0.6 and 0), so a hypothesis of `translate` scores here as it did there.
+        else 0.6 and 0), so a hypothesis of `translate` scores here as it did there. It never
+        splits sentences: a source longer than `max_source_length` is cut (`truncated`).
         """
         batch, single = text_list(sources)
         target_batch, target_single = text_list(targets)
@@ -624,6 +806,7 @@ class Translator(Task):
             hypotheses=tuple(hypotheses),
             confidence=best.confidence,
             low_confidence=best.low_confidence,
+            segments=int(outputs["segments"][row]),
         )
 
     def _scoring(self, outputs: dict, row: int) -> Scoring:
@@ -689,11 +872,9 @@ def checked_options(settings: dict, beam_given: bool, avoid_ids: tuple, **option
                     f"num_hypotheses={num_hypotheses} with beam_size={beam_size}."
                 )
             beam_size = num_hypotheses
-    if not isinstance(options["replace_unknown"], bool):
-        raise UsageError(
-            "`replace_unknown` must be True or False; "
-            f"received replace_unknown={options['replace_unknown']!r}."
-        )
+    for flag in ("replace_unknown", "split_sentences"):
+        if not isinstance(options[flag], bool):
+            raise UsageError(f"`{flag}` must be True or False; received {flag}={options[flag]!r}.")
     return {
         "beam_size": beam_size,
         "length_penalty": float(settings["length_penalty"]),
@@ -712,6 +893,7 @@ def checked_options(settings: dict, beam_given: bool, avoid_ids: tuple, **option
         "no_repeat_ngram_size": number("no_repeat_ngram_size", 0, integer=True),
         "avoid_ids": avoid_ids,
         "replace_unknown": options["replace_unknown"],
+        "split_sentences": options["split_sentences"],
     }
 
 

@@ -99,7 +99,9 @@ def test_translator_export_gives_the_keras_outputs_in_a_fresh_process(
     assert outputs["source_tokens"].shape == (batch, source_length)
     assert outputs["target_tokens"].shape == (batch, target_length)
     assert outputs["translation"].shape == outputs["score"].shape == (batch,)
-    assert outputs["truncated"].tolist() == [False, False, False, False, True]
+    # The last input is longer than max_source_length: translated in its 21 sentences.
+    assert outputs["truncated"].tolist() == [False, False, False, False, False]
+    assert outputs["segments"].tolist() == [1, 1, 1, 1, 21]
     # Attention is exactly zero on padded source positions.
     padded = outputs["source_tokens"] == b""
     padded = np.broadcast_to(padded[:, None, :], outputs["attention"].shape)  # (B, T, S)

@@ -66,7 +66,8 @@ def test_beam_search_never_scores_below_greedy(translator):
 
 
 def test_output_length_limits_are_respected(translator):
-    for result in translator.translate(ENGLISH + [LONG]):
+    # The limits are per translated piece: LONG is cut here, not split into its sentences.
+    for result in translator.translate(ENGLISH + [LONG], split_sentences=False):
         source_length = len(result.source_tokens) - 1
         assert len(result.tokens) <= min(2 * source_length + 10, translator.max_target_length)
 
@@ -76,6 +77,8 @@ def test_empty_whitespace_long_and_non_latin_inputs(translator):
     for result in (empty, blank):
         assert result.text == "" and result.tokens == [] and result.source_tokens == ["[END]"]
         assert not result.truncated
+    assert long.segments > 1 and not long.truncated  # translated sentence by sentence
+    long = translator.translate(LONG, split_sentences=False)
     assert long.truncated and len(long.source_tokens) == translator.max_source_length
     assert "[UNK]" in foreign.source_tokens and not foreign.truncated
 
