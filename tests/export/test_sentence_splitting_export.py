@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
 
 from kerattn.export import op_audit
 from kerattn.export.exporter import export_model, read_export_metadata
-from kerattn.zoo.translator import Translator
 from tests.export.conftest import call_signatures_in_fresh_process, keras_outputs
+from tests.zoo.conftest import tiny_translator
 
 pytestmark = pytest.mark.slow
 
@@ -20,14 +19,8 @@ TEXTS = [" ".join(SENTENCES), SENTENCES[1], "", " ".join(SENTENCES[::-1])]
 
 @pytest.fixture(scope="module")
 def model(english_tokenizer, spanish_tokenizer):
-    keras.utils.set_random_seed(0)
-    return Translator(
-        english_tokenizer,
-        spanish_tokenizer,
-        embedding_dim=16,
-        units=32,
-        max_source_length=12,
-        max_target_length=10,
+    return tiny_translator(
+        english_tokenizer, spanish_tokenizer, max_source_length=12, max_target_length=10
     )
 
 

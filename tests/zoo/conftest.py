@@ -58,15 +58,17 @@ def symbol_tokenizer(symbols: str) -> SymbolTokenizer:
     )
 
 
-def tiny_translator(english, spanish) -> Translator:
+def tiny_translator(
+    english, spanish, max_source_length: int = 24, max_target_length: int = 20
+) -> Translator:
     keras.utils.set_random_seed(0)
     return Translator(
         english,
         spanish,
         embedding_dim=16,
         units=32,
-        max_source_length=24,
-        max_target_length=20,
+        max_source_length=max_source_length,
+        max_target_length=max_target_length,
     )
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from kerattn.errors import UsageError
 from kerattn.zoo.sentences import split_sentences
-from kerattn.zoo.translator import Translator
+from tests.zoo.conftest import tiny_translator
 
 SENTENCES = ["Turn off the lights.", "Open the file and save it.", "Where is the menu?"]
 LONG = " ".join(SENTENCES)  # 20 source tokens with [END]: more than max_source_length 12
@@ -20,14 +19,8 @@ ONE_LONG_SENTENCE = "Open the file and save it and turn off the lights and print
 def model(english_tokenizer, spanish_tokenizer):
     """A tiny untrained translator reading 12 source tokens; its outputs are not empty (they
     run to the length limit), so joins and attention blocks are not trivial."""
-    keras.utils.set_random_seed(0)
-    return Translator(
-        english_tokenizer,
-        spanish_tokenizer,
-        embedding_dim=16,
-        units=32,
-        max_source_length=12,
-        max_target_length=10,
+    return tiny_translator(
+        english_tokenizer, spanish_tokenizer, max_source_length=12, max_target_length=10
     )
 
 
