@@ -167,6 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=2, help="examples per kind (default 2)")
     args = parser.parse_args(argv)
     try:
+        rows = read_rows(args.predictions, min_fields=3)
+    except CorpusError as error:
+        print(f"error_tables.py: {error}", file=sys.stderr)
+        return 2
+    try:
         from wordfreq import zipf_frequency
     except ImportError:
         print(
@@ -178,11 +183,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         def frequency(word: str) -> float:
             return zipf_frequency(word, "en")
 
-    try:
-        rows = read_rows(args.predictions, min_fields=3)
-    except CorpusError as error:
-        print(f"error_tables.py: {error}", file=sys.stderr)
-        return 2
     print(markdown(analyse(rows, frequency), examples=args.examples))
     return 0
 
