@@ -234,6 +234,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         origin=args.origin,
         n_best=args.n_best,
         predictions_path=args.predictions,
+        by_origin=args.by_origin,
         as_json=args.json,
         log_dir=args.log_dir,
         probes=args.probes,
@@ -303,6 +304,14 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="also write every example to FILE (a new TSV): the input, the model's output and "
         "the reference (g2p: every acceptable pronunciation)",
+    )
+    parser.add_argument(
+        "--by-origin",
+        type=int,
+        default=None,
+        metavar="N",
+        help="translation: also BLEU/chrF per origin prefix of 1 to N path components "
+        "(help/, help/libreoffice/, ...), from the same translations",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(

@@ -37,7 +37,7 @@ def evaluate_command(
     inputs goes to a TensorBoard log there too (`log_probes`).
 
     `options` are `evaluate_file`'s keyword arguments (task, beam_size, batch_size, limit,
-    alternates_path, origin, n_best, predictions_path).
+    alternates_path, origin, n_best, predictions_path, by_origin).
     """
     report = evaluation.evaluate_file(model, data, **options)
     print(json.dumps(report, indent=2) if as_json else evaluation.format_report(report))

@@ -268,7 +268,7 @@ def calibrate_file(
                 "calibrate writes a new preset folder and never overwrites one: pass a new --out."
             )
     rate = _checked_rate(FALSE_ALARM_RATE if false_alarm_rate is None else false_alarm_rate)
-    rows = evaluation._read_rows(data_path, origin)
+    rows, _ = evaluation._read_rows(data_path, origin)
     if isinstance(model_or_path, (str, os.PathLike)):
         model = evaluation.load_model_for_evaluation(model_or_path)
         model_description = os.fspath(model_or_path)

@@ -21,6 +21,11 @@ With `keep_predictions=True` (`evaluate_file`: `predictions_path`, `kerattn eval
 model's output and the reference (a G2P word: every acceptable pronunciation), for reading the
 errors themselves.
 
+With `by_origin=N` (`kerattn evaluate --by-origin N`) a translation report's metrics also have
+"by_origin": BLEU and chrF of the rows of each origin prefix of 1 to N path components (the
+corpus builders' third column: "help/", then "help/libreoffice/", ...), all from one decoding
+pass over the file.
+
 `format_report` renders such a dict as an aligned plain-text table; `kerattn evaluate` prints
 it, or the JSON with `--json`. The metrics themselves live in `kerattn.zoo.metrics`.
 """
@@ -426,6 +431,7 @@ def evaluate_file(
     origin: str | None = None,
     n_best: int | None = None,
     predictions_path: str | os.PathLike | None = None,
+    by_origin: int | None = None,
 ) -> dict:
     """Evaluate a model on a corpus TSV (`kerattn.data.read_pairs` format).
 
@@ -461,14 +467,27 @@ def evaluate_file(
     from kerattn.data import read_pairs
 
     _check_file_options(task, limit, n_best)
+    if by_origin is not None:
+        _check_positive("by_origin", by_origin)
     if predictions_path is not None:
         _check_new_file(predictions_path)
     # The data is read first: a wrong path fails at once, not after loading the model.
-    rows = _read_rows(data_path, origin)
+    rows, origins = _read_rows(data_path, origin)
+    if by_origin is not None and None in origins:
+        raise EvaluationError(
+            f"`by_origin` needs an origin (third) column on every row, and the data file "
+            f"{os.fspath(data_path)!r} has a row without one; pass a corpus TSV that has it "
+            "(the corpus builders write it)."
+        )
     alternate_rows = read_pairs(alternates_path) if alternates_path is not None else []
     model, model_description = _model_and_description(model_or_path)
     task = _task_for(model, task, alternates=alternates_path is not None, n_best=n_best)
-    keep = predictions_path is not None
+    if by_origin is not None and task != "translation":
+        raise EvaluationError(
+            f"`by_origin` (BLEU per origin) applies to task 'translation' only; the task is "
+            f"{task!r}."
+        )
+    keep = predictions_path is not None or by_origin is not None
     if task == "g2p":
         references = _g2p_references(rows, limit, alternate_rows)
         report = evaluate_g2p(
@@ -491,6 +510,13 @@ def evaluate_file(
                 batch_size=batch_size,
                 keep_predictions=keep,
             )
+            if by_origin is not None:
+                report["metrics"]["by_origin"] = _scores_by_origin(
+                    origins[: len(rows)],
+                    report["predictions"],
+                    by_origin,
+                    report["settings"]["tokenize"],
+                )
         else:
             labels = [label.strip() for _, label in rows]
             _check_known_labels(labels, model.labels, f"The data file {os.fspath(data_path)!r}")
@@ -499,8 +525,9 @@ def evaluate_file(
             )
     if alternates_path is not None:
         report["settings"]["alternates"] = os.fspath(alternates_path)
-    if keep:
-        _write_predictions(predictions_path, report.pop("predictions"))
+    predictions = report.pop("predictions", None)
+    if predictions_path is not None:
+        _write_predictions(predictions_path, predictions)
         report["predictions_file"] = os.fspath(predictions_path)
     return {
         "task": report.pop("task"),
@@ -555,24 +582,60 @@ def _write_predictions(path: str | os.PathLike, rows: list[list[str]]) -> None:
     )
 
 
-def _read_rows(data_path: str | os.PathLike, origin: str | None) -> list[tuple[str, str]]:
-    """The (input, target) rows of the data file, only those of `origin` if given; never none."""
+def _read_rows(
+    data_path: str | os.PathLike, origin: str | None
+) -> tuple[list[tuple[str, str]], list[str | None]]:
+    """The (input, target) rows of the data file, only those of `origin` if given (never none),
+    and each row's origin (None where a row has no third column)."""
     from kerattn.data import read_pairs, read_rows
 
     if origin is None:
         rows = read_pairs(data_path)
+        origins = [row[2] if len(row) > 2 else None for row in read_rows(data_path)]
     else:
-        rows = [
-            (row[0], row[1])
-            for row in read_rows(data_path)
-            if len(row) > 2 and row[2].startswith(origin)
-        ]
+        kept = [row for row in read_rows(data_path) if len(row) > 2 and row[2].startswith(origin)]
+        rows = [(row[0], row[1]) for row in kept]
+        origins = [row[2] for row in kept]
     if not rows:
         where = "" if origin is None else f" whose origin starts with {origin!r}"
         raise EvaluationError(
             f"The data file {os.fspath(data_path)!r} has no rows{where}; pass a non-empty TSV."
         )
-    return rows
+    return rows, origins
+
+
+def origin_prefix(origin: str, depth: int) -> str:
+    """The first `depth` path components of an origin, with their slash: ("help/a/b.html", 1)
+    is "help/"; an origin of `depth` components or fewer is itself ("ui/gimp", 2)."""
+    parts = origin.split("/")
+    if len(parts) <= depth:
+        return origin
+    return "/".join(parts[:depth]) + "/"
+
+
+def _scores_by_origin(
+    origins: Sequence[str], predictions: Sequence[Sequence[str]], depth: int, tokenize: str
+) -> list[dict]:
+    """BLEU and chrF of the `[source, translation, reference]` rows of each origin prefix of 1
+    to `depth` components, as `evaluate_translator` scores the whole set."""
+    scores = []
+    for level in range(1, depth + 1):
+        groups: dict[str, list[Sequence[str]]] = {}
+        for origin, row in zip(origins, predictions):
+            groups.setdefault(origin_prefix(origin, level), []).append(row)
+        for prefix in sorted(groups):
+            hypotheses = [row[1] for row in groups[prefix]]
+            references = [row[2] for row in groups[prefix]]
+            scores.append(
+                {
+                    "origin": prefix,
+                    "depth": level,
+                    "count": len(hypotheses),
+                    "bleu": metrics.corpus_bleu(hypotheses, references, tokenize)["score"],
+                    "chrf": metrics.corpus_chrf(hypotheses, references)["score"],
+                }
+            )
+    return scores
 
 
 def _model_and_description(model_or_path) -> tuple[object, str]:
@@ -654,6 +717,17 @@ def _translation_lines(values: dict, counts: dict) -> list[str]:
         align="lrl",
         indent="  ",
     )
+    if "by_origin" in values:
+        lines += ["", "  by origin:"]
+        lines += text_table(
+            [["origin", "sentences", "BLEU", "chrF"]]
+            + [
+                [o["origin"], str(o["count"]), _number(o["bleu"]), _number(o["chrf"])]
+                for o in values["by_origin"]
+            ],
+            align="lrrr",
+            indent="    ",
+        )
     lines += ["", "  BLEU by source length (words):"]
     lines += text_table(
         [["bucket", "sentences", "BLEU"]]

@@ -286,6 +286,8 @@ def test_cli_passes_every_flag_to_evaluate_file(monkeypatch, capsys):
         "4",
         "--predictions",
         "p.tsv",
+        "--by-origin",
+        "2",
         "--json",
     ]
     assert cli.main(argv) == 0
@@ -301,6 +303,7 @@ def test_cli_passes_every_flag_to_evaluate_file(monkeypatch, capsys):
         "origin": "help/",
         "n_best": 4,
         "predictions_path": "p.tsv",
+        "by_origin": 2,
     }
 
 
@@ -312,6 +315,57 @@ def test_origin_keeps_the_rows_of_that_origin(loaded, tmp_path):
     assert "(origin help/*)" in evaluation.format_report(report).splitlines()[0]
     with pytest.raises(EvaluationError, match=r"has no rows whose origin starts with 'web/'; "):
         evaluation.evaluate_file(loaded["translation"], data, origin="web/")
+
+
+def test_origin_prefix_keeps_the_first_components_with_their_slash():
+    assert evaluation.origin_prefix("help/libreoffice/text/a.html", 1) == "help/"
+    assert evaluation.origin_prefix("help/libreoffice/text/a.html", 2) == "help/libreoffice/"
+    assert evaluation.origin_prefix("ui/gimp", 2) == "ui/gimp"
+    assert evaluation.origin_prefix("ui/gimp", 3) == "ui/gimp"
+
+
+def test_by_origin_scores_each_prefix_as_evaluating_it_alone(loaded, tmp_path):
+    data = tmp_path / "origins.tsv"
+    origins = ["help/a/x.html", "ui/b", "help/c/y.html", "ui/b", "help/a/z.html", "narrative/d"]
+    write_rows(data, [(s, t, o) for s, t, o in zip(ENGLISH, SPANISH, origins)])
+    report = evaluation.evaluate_file(loaded["translation"], data, by_origin=2)
+    assert "predictions" not in report and "predictions_file" not in report
+    scores = report["metrics"]["by_origin"]
+    assert [(s["origin"], s["depth"], s["count"]) for s in scores] == [
+        ("help/", 1, 3),
+        ("narrative/", 1, 1),
+        ("ui/", 1, 2),
+        ("help/a/", 2, 2),
+        ("help/c/", 2, 1),
+        ("narrative/d", 2, 1),
+        ("ui/b", 2, 2),
+    ]
+    for score in scores:
+        alone = evaluation.evaluate_file(loaded["translation"], data, origin=score["origin"])
+        assert alone["counts"]["examples"] == score["count"]
+        assert score["bleu"] == pytest.approx(alone["metrics"]["bleu"])
+        assert score["chrf"] == pytest.approx(alone["metrics"]["chrf"])
+    lines = evaluation.format_report(report).splitlines()
+    assert "  by origin:" in lines
+    assert any(line.split()[:2] == ["help/a/", "2"] for line in lines)
+
+
+def test_by_origin_needs_the_origin_column_and_a_translator(saved, loaded, tmp_path):
+    data = tmp_path / "mixed.tsv"
+    data.write_text("one\tuno\thelp/a.html\ntwo\tdos\n")
+    with pytest.raises(EvaluationError) as caught:
+        evaluation.evaluate_file(loaded["translation"], data, by_origin=1)
+    assert str(caught.value) == (
+        f"`by_origin` needs an origin (third) column on every row, and the data file "
+        f"{str(data)!r} has a row without one; pass a corpus TSV that has it (the corpus "
+        "builders write it)."
+    )
+    reviews = tmp_path / "reviews.tsv"
+    reviews.write_text("A great film.\tpositive\timdb/1\n")
+    with pytest.raises(EvaluationError, match=r"applies to task 'translation' only; the task "):
+        evaluation.evaluate_file(saved["classification"], reviews, by_origin=1)
+    with pytest.raises(EvaluationError, match=r"by_origin"):
+        evaluation.evaluate_file(loaded["translation"], data, by_origin=0)
 
 
 def test_a_damaged_keras_file_is_reported_as_unreadable_not_as_missing(saved, tmp_path):
