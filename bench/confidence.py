@@ -8,8 +8,9 @@ Sets (all fed as English sources, translated with the model's default decoding, 
 with the threshold stored in the preset's metadata.json, or `--threshold`):
 
 - in-domain: the sources of the model's test split (`--in-domain`, default
-  corpora/libreoffice-en-es/test.tsv; `kerattn data libreoffice --lang es` builds it), all
-  rows, help pages (origin help/) and UI strings (the rest): the false-alarm rate is the
+  corpora/localisation-es/test.tsv; `kerattn data localisation --lang es` builds it), a seeded
+  sample of `--in-domain-limit` rows (default 3,000; 0 for all), all of them and per kind (the
+  first component of the origin column: ui/, help/, narrative/): the false-alarm rate is the
   share flagged;
 - everyday English: the Rotten Tomatoes sentences of the reviews corpus's test split, and the
   first sentence of each of its first `--limit` IMDB reviews (`--reviews`, default
@@ -20,9 +21,10 @@ with the threshold stored in the preset's metadata.json, or `--threshold`):
 - random characters: `--limit` strings of 1-8 "words" of 1-10 letters, digits and punctuation
   drawn with NumPy's generator seeded `--seed` (default 0).
 
-Every set but the in-domain ones is cut to its first `--limit` rows (default 300; the
-Spanish references and foreign messages as a seeded sample). The detection rate is the
-share flagged. Deterministic: same model, data, threshold and seed, same numbers.
+Every other set is cut to its first `--limit` rows (default 300; the Spanish references and
+foreign messages as a seeded sample). The detection rate is the share flagged. A text in
+several sets is translated once. Deterministic: same model, data, threshold and seed, same
+numbers.
 """
 
 from __future__ import annotations
@@ -100,17 +102,19 @@ def foreign_messages(debs: Path, count: int, seed: int) -> dict[str, list[str]]:
 
 def build_sets(args) -> dict[str, list[str]]:
     from kerattn.data import read_rows
+    from kerattn.zoo.evaluation import origin_prefix
 
     test = read_rows(args.in_domain)
-    sets = {
-        "in-domain: test split, all": [row[0] for row in test],
-        "in-domain: test split, help pages": [
-            row[0] for row in test if len(row) > 2 and row[2].startswith("help/")
-        ],
-        "in-domain: test split, UI strings": [
-            row[0] for row in test if not (len(row) > 2 and row[2].startswith("help/"))
-        ],
-    }
+    if args.in_domain_limit and len(test) > args.in_domain_limit:
+        rng = np.random.default_rng(args.seed)
+        keep = sorted(rng.choice(len(test), size=args.in_domain_limit, replace=False))
+        test = [test[i] for i in keep]
+    sets = {"in-domain: test split, all": [row[0] for row in test]}
+    kinds = sorted({origin_prefix(row[2], 1) for row in test if len(row) > 2})
+    for kind in kinds:
+        sets[f"in-domain: test split, {kind}"] = [
+            row[0] for row in test if len(row) > 2 and origin_prefix(row[2], 1) == kind
+        ]
     reviews = read_rows(args.reviews)
     sets["everyday: Rotten Tomatoes sentences"] = [
         row[0] for row in reviews if row[2] == "rotten_tomatoes"
@@ -137,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="translator_en_es")
     parser.add_argument("--threshold", type=float, default=None)
-    parser.add_argument("--in-domain", default="corpora/libreoffice-en-es/test.tsv")
+    parser.add_argument("--in-domain", default="corpora/localisation-es/test.tsv")
+    parser.add_argument("--in-domain-limit", type=int, default=3000)
     parser.add_argument("--reviews", default="corpora/reviews/test.tsv")
     parser.add_argument("--debs", default=str(cache_folder()))
     parser.add_argument("--limit", type=int, default=300)
@@ -157,15 +162,17 @@ def main(argv: list[str] | None = None) -> int:
     if model.confidence_threshold is None:
         parser.error(f"{args.model} has no confidence threshold; pass --threshold.")
     results = {}
+    known: dict[str, float] = {}  # text -> confidence: a text in several sets is run once
     for name, texts in build_sets(args).items():
         if args.only is not None and args.only not in name:
             continue
         start = time.perf_counter()
-        confidences = []
-        for offset in range(0, len(texts), args.batch_size):
-            batch = model.translate(texts[offset : offset + args.batch_size])
-            confidences.extend(result.confidence for result in batch)
-        confidences = np.asarray(confidences)
+        new = list(dict.fromkeys(text for text in texts if text not in known))
+        for offset in range(0, len(new), args.batch_size):
+            batch = new[offset : offset + args.batch_size]
+            for text, result in zip(batch, model.translate(batch)):
+                known[text] = result.confidence
+        confidences = np.asarray([known[text] for text in texts])
         flagged = int(np.sum(confidences < model.confidence_threshold))
         results[name] = {
             "texts": len(texts),
@@ -185,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         "decoding": dict(model.decoding),
         "seed": args.seed,
         "limit": args.limit,
+        "in_domain": args.in_domain,
+        "in_domain_limit": args.in_domain_limit,
         "sets": results,
     }
     print()

@@ -1,7 +1,8 @@
 """The attention-vs-length study (Bahdanau et al., 2015, Fig. 2), on our own runs.
 
 Two translators trained by the same recipe on the same data, budget and seed, one with additive
-attention (zoo/translator_en_es/recipe.toml) and one with `attention = "none"`
+attention (bench/attention_vs_length/translator_en_es_v1.toml: translator_en_es v1, the preset
+shipped until v2) and one with `attention = "none"`
 (bench/attention_vs_length/translator_en_es_none.toml: the decoder sees only the encoder's final
 state, Cho et al. 2014). For each run's best model this script:
 - scores BLEU by source-length bucket on the held-out help pages (`kerattn.zoo.evaluation`,

@@ -1,4 +1,4 @@
-"""The zoo's recipes: every one is valid, and translator_en_de is translator_en_es v2's recipe."""
+"""The zoo's recipes: every one is valid, and translator_en_de is translator_en_es's recipe."""
 
 from pathlib import Path
 
@@ -14,7 +14,7 @@ RECIPES = sorted(ZOO.glob("*/recipe*.toml"))
 
 def test_the_zoo_has_its_recipes():
     names = {f"{path.parent.name}/{path.name}" for path in RECIPES}
-    assert {"translator_en_es/recipe_v2.toml", "translator_en_de/recipe.toml"} <= names
+    assert {"translator_en_es/recipe.toml", "translator_en_de/recipe.toml"} <= names
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda path: f"{path.parent.name}/{path.name}")
@@ -32,8 +32,8 @@ def test_every_zoo_recipe_is_valid_and_reads_a_built_corpus(path):
     assert recipe_from_dict(content, base_dir=FIXTURES).family == family
 
 
-def test_translator_en_de_differs_from_translator_en_es_v2_in_its_corpus_only():
-    spanish = tomllib.loads((ZOO / "translator_en_es" / "recipe_v2.toml").read_text("utf-8"))
+def test_translator_en_de_differs_from_translator_en_es_in_its_corpus_only():
+    spanish = tomllib.loads((ZOO / "translator_en_es" / "recipe.toml").read_text("utf-8"))
     german = tomllib.loads((ZOO / "translator_en_de" / "recipe.toml").read_text("utf-8"))
     assert spanish.pop("data") == {"corpus": "../../corpora/localisation-es"}
     assert german.pop("data") == {"corpus": "../../corpora/localisation-de"}

@@ -22,8 +22,9 @@ PyPI is harvested), so translator_en_es v2 has not seen it either. Steps:
 5. Each part is capped (`CAPS`) by a seeded, stable choice: English texts in the order of
    sha1(f"{SEED}/{text}"), taken whole while they fit, written in catalogue order.
 
-The earlier Minetest sample (`data/fine_tuning_minetest`, from the corpus's train split) was made
-by this module's previous version (git history, before the Indico sample).
+The earlier Minetest sample, from the corpus's train split (removed when translator_en_es v2,
+trained on that split, became the shipped preset), was made by this module's previous version
+(git history, before the Indico sample).
 """
 
 from __future__ import annotations

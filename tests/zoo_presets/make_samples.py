@@ -4,9 +4,10 @@ after building the corpora; the samples are committed, so the tests never need t
     python -m tests.zoo_presets.make_samples
 
 Each sample is drawn with a fixed seed from the corpus's *test* split, which no preset saw in
-training or model selection: 300 LibreOffice help sentences (the translator card's test set is
-the held-out help documents), 1000 CMUdict words with all their pronunciations, and 500 IMDB
-reviews.
+training or model selection: 300 LibreOffice help paragraphs from the software-localisation
+corpus that translator_en_es v2 is trained on (`corpora/localisation-es`, rows of origin
+`help/libreoffice/`: the held-out LibreOffice help documents, as on the translator card), 1000
+CMUdict words with all their pronunciations, and 500 IMDB reviews.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ SEED = 0
 
 
 def main() -> None:
-    rows = read_rows(CORPORA / "libreoffice-en-es" / "test.tsv")
-    rows = [r for r in rows if r[2].startswith("help/")]
+    rows = read_rows(CORPORA / "localisation-es" / "test.tsv")
+    rows = [r for r in rows if r[2].startswith("help/libreoffice/")]
     write_rows(DATA / "translator_en_es.tsv", random.Random(SEED).sample(rows, 300))
 
     rows = read_rows(CORPORA / "cmudict" / "test.tsv")

@@ -108,9 +108,10 @@ def test_g2p_n_best_accuracy_on_the_held_out_sample_matches_the_card(presets):
 
 PINNED_TRANSLATIONS = {
     "translator_en_es": {
-        "Save the document as PDF.": "Guarde el documento como PDF.",
-        "Click OK to close the dialog.": "Pulse en Aceptar para cerrar el cuadro de diálogo.",
-        "Turn off the lights": "Desactivar la curva",  # out of domain: see the model card
+        "Save the document as PDF.": "Guardar el documento como PDF.",
+        "Click OK to close the dialog.": "Pulse Aceptar para cerrar el diálogo.",
+        "Turn off the lights": "Desactivar las luces",
+        "I love my family.": "Invice mi familia.",  # everyday English: see the model card
     },
     "g2p_en": {
         "phoneme": "F OW N IY M",
@@ -135,13 +136,14 @@ def test_pinned_translations(presets, name):
     assert {text: result.text for text, result in zip(pinned, results)} == pinned
 
 
-# The v1 preset's confidence (issue 18 §3) on the pinned inputs and one everyday sentence, with
-# the flag its calibrated threshold (metadata.json, about 0.153) gives them.
+# The preset's confidence (issue 18 §3) on the pinned inputs and two everyday sentences, with
+# the flag its calibrated threshold (metadata.json, about 0.201) gives them.
 PINNED_CONFIDENCE = {
-    "Save the document as PDF.": (0.6478, False),
-    "Click OK to close the dialog.": (0.8414, False),
-    "Turn off the lights": (0.3710, False),  # wrong, and not flagged: see the model card
-    "I love my family.": (0.1311, True),  # "Es posible mintig."
+    "Save the document as PDF.": (0.8790, False),
+    "Click OK to close the dialog.": (0.7124, False),
+    "Turn off the lights": (0.5598, False),
+    "I love my family.": (0.2850, False),  # "Invice mi familia.": wrong, and not flagged
+    "My grandmother baked bread every Sunday.": (0.1644, True),  # an invented output, flagged
 }
 
 
@@ -150,8 +152,9 @@ def test_pinned_confidence_and_its_threshold(presets):
     threshold = preset.metadata["confidence_threshold"]
     card = (preset.path / "README.md").read_text(encoding="utf-8")
     assert f"{threshold:.3f}" in card
+    # zoo/finish_translator.sh: 3,000 rows of corpora/localisation-es/valid.tsv, seed 0.
     assert preset.metadata["confidence_calibration"]["data"] == (
-        "corpora/libreoffice-en-es/valid.tsv"
+        "runs/translator_en_es_v2/valid_sample.tsv"
     )
     model = kerattn.zoo.load("translator_en_es")
     assert model.confidence_threshold == threshold

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# translator_en_es v2 (zoo/translator_en_es/recipe_v2.toml) into runs/translator_en_es_v2:
+# translator_en_es v2 (zoo/translator_en_es/recipe.toml) into runs/translator_en_es_v2:
 #
-#   nohup zoo/translator_en_es/train_v2.sh >/dev/null 2>&1 &   # in the background
+#   nohup zoo/translator_en_es/train.sh >/dev/null 2>&1 &   # in the background
 #   tail -f runs/translator_en_es_v2/train.log                   # progress
 #
 # Re-run it after an interruption: it resumes (zoo/train_run.sh: code snapshot, nice 19).
@@ -15,4 +15,4 @@ if [[ ! -f corpora/localisation-es/train.tsv ]]; then
         "\`kerattn data localisation --lang es\`." >&2
     exit 2
 fi
-exec zoo/train_run.sh zoo/translator_en_es/recipe_v2.toml "${RUN_DIR:-runs/translator_en_es_v2}" "$@"
+exec zoo/train_run.sh zoo/translator_en_es/recipe.toml "${RUN_DIR:-runs/translator_en_es_v2}" "$@"
