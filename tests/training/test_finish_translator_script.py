@@ -52,15 +52,23 @@ def test_a_finished_run_becomes_a_calibrated_float16_preset_with_every_report(tm
     result = _run(str(run), str(corpus), str(independent))
     assert result.returncode == 0, result.stderr[-3000:]
     reports = {path.stem for path in (run / "evaluation").glob("*.json")}
-    assert {"valid_best", "valid_averaged", "test_all", "test_libreoffice_help"} <= reports
-    assert {"test_ood_narrative", "independent_handbook", "independent_descriptions"} <= reports
+    assert {"valid_best", "valid_averaged", "test_all", "test_all_greedy", "test_ood"} <= reports
+    assert {"independent_handbook", "independent_descriptions"} <= reports
     chosen = (run / "evaluation" / "chosen.txt").read_text()
     assert chosen.split()[0] in {"best", "averaged"} and "validation BLEU" in chosen
     metadata = json.loads((run / "preset" / "metadata.json").read_text())
     assert metadata["weights_dtype"] == "float16" and metadata["decoding"] == {"beam_size": 4}
     assert 0 < metadata["confidence_threshold"] < 1
-    help_rows = json.loads((run / "evaluation" / "test_libreoffice_help.json").read_text())
-    assert help_rows["origin"] == "help/libreoffice/"
+    valid_rows = (corpus / "valid.tsv").read_text().splitlines()
+    assert (run / "valid_sample.tsv").read_text().splitlines() == valid_rows  # < 3,000 rows
+    test_all = json.loads((run / "evaluation" / "test_all.json").read_text())
+    by_origin = {row["origin"]: row["count"] for row in test_all["metrics"]["by_origin"]}
+    test_rows = (corpus / "test.tsv").read_text().splitlines()
+    assert by_origin["help/"] == sum("\thelp/" in row for row in test_rows)
+    assert by_origin["help/libreoffice/"] == sum("\thelp/libreoffice/" in row for row in test_rows)
+    predictions = (run / "evaluation" / "test_predictions.tsv").read_text().splitlines()
+    assert len(predictions) == len(test_rows)
+    assert "help/libreoffice/" in result.stdout and "narrative/" in result.stdout
 
     before = {path: path.stat().st_mtime_ns for path in (run / "evaluation").iterdir()}
     again = _run(str(run), str(corpus), str(independent))
