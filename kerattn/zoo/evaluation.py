@@ -587,15 +587,15 @@ def _read_rows(
 ) -> tuple[list[tuple[str, str]], list[str | None]]:
     """The (input, target) rows of the data file, only those of `origin` if given (never none),
     and each row's origin (None where a row has no third column)."""
-    from kerattn.data import read_pairs, read_rows
+    from kerattn.data import read_rows
 
-    if origin is None:
-        rows = read_pairs(data_path)
-        origins = [row[2] if len(row) > 2 else None for row in read_rows(data_path)]
-    else:
-        kept = [row for row in read_rows(data_path) if len(row) > 2 and row[2].startswith(origin)]
-        rows = [(row[0], row[1]) for row in kept]
-        origins = [row[2] for row in kept]
+    kept = [
+        row
+        for row in read_rows(data_path)
+        if origin is None or (len(row) > 2 and row[2].startswith(origin))
+    ]
+    rows = [(row[0], row[1]) for row in kept]
+    origins = [row[2] if len(row) > 2 else None for row in kept]
     if not rows:
         where = "" if origin is None else f" whose origin starts with {origin!r}"
         raise EvaluationError(
