@@ -10,7 +10,7 @@ detokenization in the TensorFlow graph), and adds decoding, results per text and
     ['g2p_en', 'sentiment_en', 'translator_en_es']
     >>> translator = kerattn.zoo.load("translator_en_es")
     >>> translator.translate("Save the document as PDF.").text
-    'Guarde el documento como PDF.'
+    'Guardar el documento como PDF.'
 """
 
 from kerattn.zoo.model_loading import load_preset as load
