@@ -14,15 +14,21 @@ tokenizers and the vocabulary learners call them, so training and serving cannot
   ("don't", "e-mail", "and/or", "i.e", "www.libreoffice.org", "Shift+F7", "a@b.org") and ".",
   "," or ":" between digits ("3.5", "1,000", "10:30"). Keeping them inside the word is what
   makes the split reversible without a language model.
-* `join_words`: the inverse layout rules for English and Spanish: no space before
-  , . ; : ! ? ) ] } » % … and CJK closing marks, none after ¿ ¡ ( [ { « “ and CJK opening marks,
+* `join_words`: the inverse layout rules, for English and Spanish by default: no space before
+  , . ; : ! ? ) ] } » ” % … and CJK closing marks, none after ¿ ¡ ( [ { « “ and CJK opening marks,
   straight quotes attached to the text they enclose ("…" and '…' in pairs), CJK characters
-  re-joined.
+  re-joined. German (`language="de"`) quotes the other way round: „…“ and »…«, so „ » ‚ open
+  and “ « close. The placeholders of software strings come back whole, whatever the language:
+  printf's %s, %d, %1$s, %.2f and %(name)s, Qt's %1, LibreOffice's %PRODUCTNAME and $(ARG1),
+  Chromium's $1, ${name}, %{name} and XML entities such as &amp; (split_words cuts them into
+  punctuation and words like any other text, and a translator copies those pieces).
 
 Known limits of the inverse (left alone on purpose; each fix would break a commoner case):
 a standalone apostrophe ("the users' files") is spaced unless a later one pairs with it as a
 quotation mark; consecutive emoji come back space-separated; "..." after a space ("wait ...")
-loses that space; symbols other than the joiners come back spaced ("C++" → "C + +").
+loses that space; symbols other than the joiners come back spaced ("C++" → "C + +"); a percent
+sign followed by one of the printf conversion letters s d i u f x or by a number ("50 % u 60")
+is taken for a placeholder ("50 %u 60").
 
 RE2 (the regex engine of `StaticRegexReplace`) has no look-around, so "between letters" is
 written as a match of three characters, applied twice: one pass cannot re-use the letter that
@@ -50,8 +56,31 @@ _STANDALONE_CHARACTER = r"([\p{P}\p{S}" + _CJK + r"])"
 _JOINER_BETWEEN_LETTERS = r"([\pL\pM\pN]) (['\-/_.+@]) ([\pL\pN])"
 _SEPARATOR_BETWEEN_DIGITS = r"(\pN) ([.,:]) (\pN)"
 
+# The languages whose layout `join_words` writes, and their closing/opening marks.
+JOIN_LANGUAGES = ("en", "es", "de")
 _CLOSING = r"([,.;:!?%)\]}»”…。、」』])"
 _OPENING = r"([¿¡(\[{«“「『])"
+_MARKS = {
+    "en": (_CLOSING, _OPENING),
+    "es": (_CLOSING, _OPENING),
+    "de": (r"([,.;:!?%)\]}«“”…。、」』])", r"([(\[{»„‚「『])"),
+}
+# A private-use character stands for the "%" of a re-joined placeholder while the spacing rules
+# run, so that the rule "no space before %" leaves the space in front of "a %s" alone.
+_PERCENT = "\ue000"
+_END = "( |$)"
+# (pattern over space-separated words, replacement); applied in this order.
+_PLACEHOLDERS = (
+    (r"% (\d+) \$ (l{0,2}[a-zA-Z])" + _END, _PERCENT + r"\1$\2\3"),  # %1$s
+    (r"% \( ([^ ()]+) \) ([a-zA-Z])" + _END, _PERCENT + r"(\1)\2\3"),  # %(name)s
+    (r"% \{ ([^ {}]+) \}", _PERCENT + r"{\1}"),  # %{name}
+    (r"% \. (\d+[a-zA-Z]{1,2})" + _END, _PERCENT + r".\1\2"),  # %.2f
+    (r"% (l{0,2}[sdiufxX]|zu|\d+|[A-Z][A-Z0-9_]+)" + _END, _PERCENT + r"\1\2"),  # %s %1 %NAME
+    (r"\$ \( ([^ ()]+) \)", r"$(\1)"),  # $(ARG1)
+    (r"\$ \{ ([^ {}]+) \}", r"${\1}"),  # ${name}
+    (r"\$ (\d+)" + _END, r"$\1\2"),  # $1
+    (r"& ([A-Za-z][\w.-]*) ;", r"&\1;"),  # &amp;
+)
 _CJK_PAIR = r"([" + _CJK + r"]) ([" + _CJK + r"])"
 
 
@@ -106,28 +135,43 @@ def split_words(normalized: tf.Tensor) -> tf.RaggedTensor:
     return tf.strings.split(spaced)
 
 
-def join_words(words: tf.Tensor | tf.RaggedTensor) -> tf.Tensor:
-    """Joins words into text with English/Spanish spacing around punctuation.
+def join_words(words: tf.Tensor | tf.RaggedTensor, language: str = "en") -> tf.Tensor:
+    """Joins words into text with the spacing of `language` around punctuation.
 
     Args:
         words: `tf.RaggedTensor` of `tf.string` [B, (words)], or a `tf.string` tensor whose
             elements are already words joined by single spaces.
+        language: one of `JOIN_LANGUAGES`: "en" and "es" share their rules, "de" has German
+            quotation marks.
 
     Returns:
         `tf.string` tensor [B] (or the shape of the dense input).
     """
+    check_join_language(language)
+    closing, opening = _MARKS[language]
     if isinstance(words, tf.RaggedTensor):
         text = tf.strings.reduce_join(words, axis=-1, separator=" ")
     else:
         text = tf.convert_to_tensor(words, dtype=tf.string)
+    for pattern, replacement in _PLACEHOLDERS:
+        text = tf.strings.regex_replace(text, pattern, replacement)
     for _ in range(2):
         text = tf.strings.regex_replace(text, _CJK_PAIR, r"\1\2")
-    text = tf.strings.regex_replace(text, " " + _CLOSING, r"\1")
-    text = tf.strings.regex_replace(text, _OPENING + " ", r"\1")
+    text = tf.strings.regex_replace(text, " " + closing, r"\1")
+    text = tf.strings.regex_replace(text, opening + " ", r"\1")
     # Straight quotes open and close with the same character: pair them left to right.
     text = tf.strings.regex_replace(text, r'" ([^"]*?) "', r'"\1"')
     text = tf.strings.regex_replace(text, r"' ([^']*?) '", r"'\1'")
-    return text
+    return tf.strings.regex_replace(text, _PERCENT, "%")
+
+
+def check_join_language(language: str) -> None:
+    """Raises ValueError unless `language` is one of `JOIN_LANGUAGES`."""
+    if language not in JOIN_LANGUAGES:
+        raise ValueError(
+            f"language={language!r} is not supported for detokenization; expected one of "
+            f'{JOIN_LANGUAGES} ("en" and "es" share their rules, "de" has German quotes).'
+        )
 
 
 def check_normalization_form(normalization_form: str | None) -> None:

@@ -32,7 +32,7 @@ class WordPieceTokenizer(Tokenizer):
     vocabulary, or is longer than `max_bytes_per_word`, becomes one `[UNK]`.
     `detokenize`: wordpieces merged, then `normalization.join_words` spacing, so
     `detokenize(tokenize(x)) == normalize(x)` for text made of known words and written with the
-    usual English/Spanish spacing.
+    usual spacing of `language`.
 
     Args:
         vocabulary: wordpiece tokens in id order starting with `[PAD]`, `[UNK]`, `[START]`,
@@ -42,6 +42,9 @@ class WordPieceTokenizer(Tokenizer):
             output is shown to people, does not).
         suffix_indicator: prefix of word-continuation pieces.
         max_bytes_per_word: longer words become `[UNK]`.
+        language: the spacing `detokenize` writes around punctuation, one of
+            `normalization.JOIN_LANGUAGES`: "en" (default) and "es" share their rules, "de" has
+            German quotation marks („…“, »…«).
         **kwargs: `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -68,9 +71,11 @@ class WordPieceTokenizer(Tokenizer):
         lowercase: bool = False,
         suffix_indicator: str = "##",
         max_bytes_per_word: int = 100,
+        language: str = "en",
         **kwargs,
     ) -> None:
         super().__init__(normalization_form, lowercase, **kwargs)
+        normalization.check_join_language(language)
         if not suffix_indicator or any(character.isspace() for character in suffix_indicator):
             raise ValueError(
                 f"suffix_indicator={suffix_indicator!r} must be a non-empty string without "
@@ -82,6 +87,7 @@ class WordPieceTokenizer(Tokenizer):
             )
         self.suffix_indicator = suffix_indicator
         self.max_bytes_per_word = max_bytes_per_word
+        self.language = language
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
 
@@ -91,6 +97,7 @@ class WordPieceTokenizer(Tokenizer):
             {
                 "suffix_indicator": self.suffix_indicator,
                 "max_bytes_per_word": self.max_bytes_per_word,
+                "language": self.language,
             }
         )
         return config
@@ -125,4 +132,4 @@ class WordPieceTokenizer(Tokenizer):
         text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")  # [B]
         # A continuation piece at the very start (possible in model output) is shown as a word.
         text = tf.strings.regex_replace(text, "(^| )" + re.escape(self.suffix_indicator), "")
-        return normalization.join_words(text)
+        return normalization.join_words(text, self.language)

@@ -93,7 +93,12 @@ def _vocabulary_key(settings: dict, texts: list[str]) -> str:
 def make_tokenizer(settings: dict, vocabulary: list[str], name: str):
     """A `WordPieceTokenizer` or `SymbolTokenizer` with `vocabulary`."""
     if settings["kind"] == "wordpiece":
-        return WordPieceTokenizer(vocabulary, lowercase=settings["lowercase"], name=name)
+        return WordPieceTokenizer(
+            vocabulary,
+            lowercase=settings["lowercase"],
+            language=settings["language"],
+            name=name,
+        )
     return SymbolTokenizer(
         vocabulary, split=settings["split"], lowercase=settings["lowercase"], name=name
     )

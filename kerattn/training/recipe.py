@@ -26,6 +26,8 @@ Example (`tests/training/fixtures/reversal.toml`)::
     lowercase = false
     vocabulary_size = 64
     # max_distinct_words = 50000   # wordpiece only: learn from the most frequent words (faster)
+    # language = "en"              # wordpiece only: the spacing of detokenized text, "en",
+    #                                # "es" or "de" (German quotes „…“ and »…«)
 
     [tokenizer.target]             # translator only: overrides for the target side
     split = "whitespace"
@@ -64,7 +66,7 @@ from typing import Any
 import tomllib
 
 from kerattn.errors import UsageError
-from kerattn.text.normalization import SYMBOL_SPLITS
+from kerattn.text.normalization import JOIN_LANGUAGES, SYMBOL_SPLITS
 
 FAMILIES = ("translator", "classifier")
 TOKENIZER_KINDS = ("wordpiece", "symbol")
@@ -93,6 +95,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "lowercase": ((bool,), False),
         "split": ((str,), "characters"),
         "max_distinct_words": ((int,), None),
+        "language": ((str,), "en"),
     },
     "optimizer": {
         "name": ((str,), "adam"),
@@ -277,6 +280,8 @@ def _check_tokenizer(tokenizer: dict) -> None:
             _check_choice(where, "kind", settings["kind"], TOKENIZER_KINDS)
         if "split" in settings:
             _check_choice(where, "split", settings["split"], SYMBOL_SPLITS)
+        if "language" in settings:
+            _check_choice(where, "language", settings["language"], JOIN_LANGUAGES)
         if settings.get("max_distinct_words") is not None:
             _check_range(where, "max_distinct_words", settings["max_distinct_words"], low=1)
         if "vocabulary_size" in settings and settings["vocabulary_size"] < 5:

@@ -17,13 +17,13 @@ def words(value: str) -> list[str]:
     return [piece.decode("utf-8") for piece in pieces[0].numpy()]
 
 
-def joined(tokens: list[str]) -> str:
+def joined(tokens: list[str], language: str = "en") -> str:
     ragged = tf.ragged.constant([tokens], dtype=tf.string, row_splits_dtype=tf.int64)
-    return normalization.join_words(ragged)[0].numpy().decode("utf-8")
+    return normalization.join_words(ragged, language)[0].numpy().decode("utf-8")
 
 
-def round_trip(value: str) -> str:
-    return joined(words(value))
+def round_trip(value: str, language: str = "en") -> str:
+    return joined(words(value), language)
 
 
 def test_nfkc_folds_compatibility_characters_and_nfc_keeps_them():
@@ -122,3 +122,72 @@ def test_cjk_characters_are_rejoined():
 )
 def test_split_then_join_gives_the_normalized_text_back(sentence):
     assert round_trip(sentence) == normalized(sentence)
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    [
+        "%s",
+        "%d",
+        "%i",
+        "%u",
+        "%f",
+        "%x",
+        "%X",
+        "%ld",
+        "%lld",
+        "%zu",
+        "%1$s",
+        "%2$d",
+        "%(name)s",
+        "%(count)d",
+        "%{name}",
+        "%.2f",
+        "%1",
+        "%12",
+        "%PRODUCTNAME",
+        "$(ARG1)",
+        "${name}",
+        "$1",
+        "&amp;",
+    ],
+)
+@pytest.mark.parametrize("language", normalization.JOIN_LANGUAGES)
+def test_placeholders_come_back_whole(placeholder, language):
+    for sentence in (
+        f"Open {placeholder} now",
+        f"{placeholder} files",
+        f"Delete {placeholder}?",
+        f"Copied {placeholder}, {placeholder} and {placeholder}.",
+        f"({placeholder})",
+    ):
+        assert round_trip(sentence, language) == sentence
+
+
+def test_a_placeholder_keeps_the_space_before_it_while_a_percent_sign_does_not():
+    assert round_trip("Saved 50 % of %s") == "Saved 50% of %s"
+    assert round_trip("a %s b %d%%") == "a %s b %d%%"
+    assert round_trip("quoted '%s' and \"%1$s\"") == "quoted '%s' and \"%1$s\""
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Klicken Sie auf »Datei« und dann auf „Speichern“.",
+        "Er sagte: „Ja“, dann (Seite 5) 50% mehr!",
+        "Die Datei „%s“ wurde gespeichert.",
+    ],
+)
+def test_german_quotation_marks_round_trip(sentence):
+    assert round_trip(sentence, "de") == normalized(sentence)
+
+
+def test_german_quotes_are_spaced_the_german_way_and_spanish_the_spanish_way():
+    tokens = ["auf", "»", "Datei", "«", "klicken"]
+    assert joined(tokens, "de") == "auf »Datei« klicken"
+    assert joined(["en", "«", "Archivo", "»", "pulse"], "es") == "en «Archivo» pulse"
+
+
+def test_unknown_join_language_is_rejected():
+    with pytest.raises(ValueError, match=r"language='fr' is not supported for detokenization"):
+        normalization.join_words(tf.constant(["a , b"]), "fr")

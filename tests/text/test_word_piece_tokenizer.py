@@ -175,6 +175,24 @@ def test_errors_name_the_bad_value(tokenizer, wordpiece_vocabulary):
         text.WordPieceTokenizer().tokenize("a")
     with pytest.raises(ValueError, match="suffix_indicator=''"):
         text.WordPieceTokenizer(wordpiece_vocabulary, suffix_indicator="")
+    with pytest.raises(ValueError, match="language='fr' is not supported for detokenization"):
+        text.WordPieceTokenizer(wordpiece_vocabulary, language="fr")
+
+
+def test_language_sets_the_quotes_of_detokenized_text_and_travels_in_the_config():
+    sentences = ["Klicken Sie auf »Datei« und dann auf „Speichern“.", "Datei „%s“ gelöscht."]
+    vocabulary = text.train_wordpiece_vocabulary(sentences, 200)
+    german = text.WordPieceTokenizer(vocabulary, language="de")
+    ids = german.tokenize(tf.constant(sentences))
+    assert decode(german.detokenize(ids)) == sentences
+    assert decode(text.WordPieceTokenizer(vocabulary).detokenize(ids))[0] == (
+        "Klicken Sie auf» Datei «und dann auf „ Speichern “."
+    )
+    config = german.get_config()
+    assert config["language"] == "de"
+    assert text.WordPieceTokenizer.from_config(config).language == "de"
+    del config["language"]  # a config written before the argument existed
+    assert text.WordPieceTokenizer.from_config(config).language == "en"
 
 
 def test_lowercase_tokenizer(corpus):

@@ -99,6 +99,10 @@ def test_minimal_recipe_is_valid():
             "[tokenizer] kind must be one of 'wordpiece', 'symbol'; received 'bpe'.",
         ),
         (
+            {"tokenizer": {"target": {"language": "fr"}}},
+            "[tokenizer.target] language must be one of 'en', 'es', 'de'; received 'fr'.",
+        ),
+        (
             {"training": {"batch_tokens": 100}},
             "[training] must set exactly one of batch_size and batch_tokens; received both.",
         ),

@@ -32,9 +32,10 @@ def test_every_zoo_recipe_is_valid_and_reads_a_built_corpus(path):
     assert recipe_from_dict(content, base_dir=FIXTURES).family == family
 
 
-def test_translator_en_de_differs_from_translator_en_es_in_its_corpus_only():
+def test_translator_en_de_differs_from_translator_en_es_in_its_corpus_and_quotes_only():
     spanish = tomllib.loads((ZOO / "translator_en_es" / "recipe.toml").read_text("utf-8"))
     german = tomllib.loads((ZOO / "translator_en_de" / "recipe.toml").read_text("utf-8"))
     assert spanish.pop("data") == {"corpus": "../../corpora/localisation-es"}
     assert german.pop("data") == {"corpus": "../../corpora/localisation-de"}
+    assert german["tokenizer"].pop("target") == {"language": "de"}
     assert german == spanish
