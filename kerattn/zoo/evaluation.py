@@ -167,7 +167,8 @@ def evaluate_translator(
         The report (see the module docstring) with metrics `{"bleu", "chrf", "bleu_signature",
         "chrf_signature", "bleu_details": {"precisions", "brevity_penalty", "hypothesis_length",
         "reference_length"}, "bleu_by_source_length": [{"bucket", "lower", "upper", "count",
-        "bleu"}, ...]}` and counts `{"examples", "truncated", "empty_translations"}`.
+        "bleu"}, ...], "placeholders": {"sources", "kept", "rate"}}` (see
+        `metrics.placeholder_agreement`) and counts `{"examples", "truncated", "empty_translations"}`.
     """
     beam_size, length_penalty = _decoding(model, beam_size, length_penalty)
     _check_positive("beam_size", beam_size)
@@ -201,6 +202,7 @@ def evaluate_translator(
             "bleu_by_source_length": metrics.bleu_by_source_length(
                 sources, hypotheses, references, edges=bucket_edges, tokenize=tokenize
             ),
+            "placeholders": metrics.placeholder_agreement(sources, hypotheses),
         },
         "counts": {
             "examples": len(hypotheses),
@@ -728,6 +730,13 @@ def _translation_lines(values: dict, counts: dict) -> list[str]:
             align="lrrr",
             indent="    ",
         )
+    if values.get("placeholders", {}).get("sources"):
+        kept = values["placeholders"]
+        lines += [
+            "",
+            f"  placeholders kept: {kept['kept']:,} of {kept['sources']:,} sources that have "
+            f"them ({_number(kept['rate'])} %)",
+        ]
     lines += ["", "  BLEU by source length (words):"]
     lines += text_table(
         [["bucket", "sentences", "BLEU"]]

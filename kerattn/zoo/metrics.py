@@ -2,7 +2,9 @@
 
 - Translation: corpus BLEU and chrF computed by sacrebleu on detokenized text (the scores papers
   report, with sacrebleu's signature so they can be compared), and BLEU by source length, the
-  analysis of Bahdanau et al. (2015, Fig. 2) that shows attention holding up on long sentences.
+  analysis of Bahdanau et al. (2015, Fig. 2) that shows attention holding up on long sentences;
+  and how often the placeholders of software strings (`%s`, `%1$s`, `{0}`, `$1`, ...) survive
+  translation, which BLEU barely sees and a program that formats the string depends on.
 - G2P: word error rate and phoneme error rate as in the CMUdict benchmark of Bisani & Ney (2008):
   a word is right if it matches any of its acceptable pronunciations; phoneme errors are the edit
   distance to the closest one.
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping, Sequence
+
+from kerattn.data.localisation_cleaning import placeholders
 
 DEFAULT_BUCKET_EDGES = (0, 10, 20, 30, 50)
 # Words per text: snippets (Rotten Tomatoes: median 20), reviews (IMDB: median 170), and those
@@ -106,6 +110,28 @@ def corpus_chrf(hypotheses: Sequence[str], references: Sequence[str]) -> dict:
         return {"score": None, "signature": None}
     result = metric.corpus_score(list(hypotheses), [list(references)])
     return {"score": float(result.score), "signature": str(metric.get_signature())}
+
+
+def placeholder_agreement(sources: Sequence[str], hypotheses: Sequence[str]) -> dict:
+    """How many translations keep their source's placeholders.
+
+    A translation keeps them when its multiset of placeholders equals the source's, with
+    positions ignored (`%2$s` counts as `%s`, so reordering is allowed): the rule the
+    localisation corpus applies to its human translations (`localisation_cleaning.placeholders`).
+
+    Returns:
+        `{"sources": sources with at least one placeholder, "kept": translations of them that
+        keep them, "rate": kept / sources in percent (None without such sources)}`.
+    """
+    _check_parallel(hypotheses, sources)
+    pairs = [(placeholders(s), h) for s, h in zip(sources, hypotheses)]
+    pairs = [(found, hypothesis) for found, hypothesis in pairs if found]
+    kept = sum(found == placeholders(hypothesis) for found, hypothesis in pairs)
+    return {
+        "sources": len(pairs),
+        "kept": kept,
+        "rate": 100.0 * kept / len(pairs) if pairs else None,
+    }
 
 
 def bucket_label(lower: int, upper: int | None) -> str:

@@ -117,6 +117,7 @@ def test_translation_report_equals_metrics_on_the_models_own_output(saved, loade
         "chrf_signature",
         "bleu_details",
         "bleu_by_source_length",
+        "placeholders",
     }
     assert set(report["counts"]) == {"examples", "truncated", "empty_translations"}
     assert report["settings"] == {
@@ -136,6 +137,9 @@ def test_translation_report_equals_metrics_on_the_models_own_output(saved, loade
     assert report["metrics"]["chrf"] == metrics.corpus_chrf(hypotheses, SPANISH[:5])["score"]
     assert report["metrics"]["bleu_by_source_length"] == metrics.bleu_by_source_length(
         ENGLISH[:5], hypotheses, SPANISH[:5]
+    )
+    assert report["metrics"]["placeholders"] == metrics.placeholder_agreement(
+        ENGLISH[:5], hypotheses
     )
     json.dumps(report, allow_nan=False)
 
@@ -236,6 +240,14 @@ def test_format_report_is_an_aligned_table(saved, loaded):
         line for line in translation.splitlines() if line.strip().startswith(("0-10", "50+"))
     ]
     assert len(bucket_lines) == 2 and len({len(line) for line in bucket_lines}) == 1
+    assert "placeholders kept" not in translation  # the fixture's sentences have none
+    report = evaluation.evaluate_translator(loaded["translation"], ["Delete %s?"] * 2, ["x"] * 2)
+    kept = report["metrics"]["placeholders"]
+    assert kept["sources"] == 2 and kept["kept"] in (0, 2)  # the same output twice
+    assert (
+        f"placeholders kept: {kept['kept']} of 2 sources that have them ({kept['rate']:.2f} %)"
+        in evaluation.format_report(report)
+    )
     g2p = evaluation.format_report(evaluation.evaluate_file(loaded["g2p"], saved["g2p_data"]))
     assert "word error rate" in g2p and "phoneme error rate" in g2p
     assert "by word length (letters):" in g2p and "11+" in g2p

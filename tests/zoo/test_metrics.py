@@ -92,6 +92,37 @@ def test_empty_hypotheses_and_empty_corpus():
         metrics.corpus_bleu(["a", "b"], ["a"])
 
 
+def test_placeholder_agreement_counts_translations_that_keep_every_placeholder():
+    sources = [
+        "Delete %s?",  # kept
+        "Copy %1$s to %2$s",  # kept, reordered
+        "%d files in {0}",  # one lost
+        "No placeholder here",  # not counted
+        "Open $1 with %(app)s",  # kept twice over: duplicated
+        "Saved 50%% of %s",  # %% is not a placeholder; kept
+    ]
+    hypotheses = [
+        "¿Eliminar %s?",
+        "Copiar %2$s en %1$s",
+        "%d archivos",
+        "Sin marcador",
+        "Abrir $1 $1 con %(app)s",
+        "Guardado: 50% (%s)",  # "50% de" would read as printf's "% d" (the space flag)
+    ]
+    assert metrics.placeholder_agreement(sources, hypotheses) == {
+        "sources": 5,
+        "kept": 3,
+        "rate": 60.0,
+    }
+    assert metrics.placeholder_agreement(["plain"], ["llano"]) == {
+        "sources": 0,
+        "kept": 0,
+        "rate": None,
+    }
+    with pytest.raises(ValueError, match="received 1 hypotheses and 2 references"):
+        metrics.placeholder_agreement(["a", "b"], ["a"])
+
+
 # -- grapheme → phoneme -----------------------------------------------------------------------
 
 
