@@ -150,6 +150,8 @@ def test_split_then_join_gives_the_normalized_text_back(sentence):
         "${name}",
         "$1",
         "&amp;",
+        "{0}",
+        "{name}",
     ],
 )
 @pytest.mark.parametrize("language", normalization.JOIN_LANGUAGES)
