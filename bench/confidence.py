@@ -14,14 +14,15 @@ with the threshold stored in the preset's metadata.json, or `--threshold`):
   share flagged;
 - everyday English: the Rotten Tomatoes sentences of the reviews corpus's test split, and the
   first sentence of each of its first `--limit` IMDB reviews (`--reviews`, default
-  corpora/reviews/test.tsv; `kerattn data imdb`);
-- other languages: the Spanish references of the in-domain test split, and the French,
+  corpora/reviews/test.tsv; `kerattn data reviews`);
+- other languages: the references of the in-domain test split (the model's own target
+  language: Spanish for translator_en_es, German for translator_en_de), and the French,
   German and Italian messages of the e2fsprogs-l10n Debian package (`--debs`, default the
   download cache of `kerattn data localisation`; skipped with a note when it is missing);
 - random characters: `--limit` strings of 1-8 "words" of 1-10 letters, digits and punctuation
   drawn with NumPy's generator seeded `--seed` (default 0).
 
-Every other set is cut to its first `--limit` rows (default 300; the Spanish references and
+Every other set is cut to its first `--limit` rows (default 300; the references and
 foreign messages as a seeded sample). The detection rate is the share flagged. A text in
 several sets is translated once. Deterministic: same model, data, threshold and seed, same
 numbers.
@@ -123,7 +124,7 @@ def build_sets(args) -> dict[str, list[str]]:
     sets["everyday: IMDB first sentences"] = [
         _SENTENCE_END.split(text.replace("<br />", " ").strip())[0] for text in imdb
     ]
-    sets["other language: Spanish (test references)"] = _sample(
+    sets["other language: the target language (test references)"] = _sample(
         [row[1] for row in test], args.limit, args.seed
     )
     try:
