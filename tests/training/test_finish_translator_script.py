@@ -1,5 +1,5 @@
 """zoo/finish_translator.sh on a toy run: selection on valid, a float16 calibrated preset, every
-held-out report, and a re-run that redoes nothing."""
+held-out report, and a re-run that redoes nothing; then zoo/package_translator.py's preset."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tests.training.conftest import FIXTURES, write_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "zoo" / "finish_translator.sh"
+PACKAGE = ROOT / "zoo" / "package_translator.py"
 ORIGINS = ["ui/app", "help/libreoffice/page", "ui/libreoffice/sw", "narrative/story", "help/x"]
 
 
@@ -27,6 +28,9 @@ def _corpus(folder: Path) -> Path:
         (folder / f"{split}.tsv").write_text(
             "".join(f"{row}\t{ORIGINS[i % len(ORIGINS)]}\n" for i, row in enumerate(rows))
         )
+    (folder / "manifest.json").write_text(
+        json.dumps({"corpus": "localisation-xx", "counts": {"train": 1234}})
+    )
     return folder
 
 
@@ -75,6 +79,28 @@ def test_a_finished_run_becomes_a_calibrated_float16_preset_with_every_report(tm
     assert again.returncode == 0, again.stderr[-3000:]
     assert "evaluating" not in again.stderr
     assert {path: path.stat().st_mtime_ns for path in before} == before
+
+    folder = tmp_path / "zoo" / "translator_en_xx"
+    packaged = subprocess.run(
+        [sys.executable, str(PACKAGE), str(run), "translator_en_xx", str(corpus)]
+        + ["--language", "Reversed", "--out", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert packaged.returncode == 0, packaged.stderr[-3000:]
+    preset = json.loads((folder / "metadata.json").read_text())
+    assert preset["evaluation"]["command"] == (
+        f"kerattn evaluate translator_en_xx --data {corpus}/test.tsv --origin help/libreoffice/"
+    )
+    assert preset["evaluation"]["model"] == "translator_en_xx"
+    assert preset["evaluation"]["counts"]["examples"] == by_origin["help/libreoffice/"]
+    assert preset["metrics"] == {k: preset["evaluation"]["metrics"][k] for k in ("bleu", "chrf")}
+    assert preset["confidence_threshold"] == metadata["confidence_threshold"]
+    assert preset["confidence_calibration"] == metadata["confidence_calibration"]
+    assert preset["weights_dtype"] == "float16" and preset["decoding"] == {"beam_size": 4}
+    assert "1,234 English-Reversed pairs" in preset["data"] and "--lang xx" in preset["data"]
+    assert (folder / "attention.png").is_file() and (folder / "model.keras").is_file()
 
 
 def test_a_run_that_has_not_finished_is_refused(tmp_path):
