@@ -18,13 +18,14 @@ from tests.export.test_fresh_process_serving import (
 
 pytestmark = pytest.mark.zoo
 
+TRANSLATOR_INPUTS = [
+    "Turn off the lights",
+    "",
+    "Choose Format - Cells and click the Borders tab to change the borders of the selected cells.",
+]
 INPUTS = {
-    "translator_en_es": [
-        "Turn off the lights",
-        "",
-        "Choose Format - Cells and click the "
-        "Borders tab to change the borders of the selected cells.",
-    ],
+    "translator_en_es": TRANSLATOR_INPUTS,
+    "translator_en_de": TRANSLATOR_INPUTS + ['Click "%s" to delete the file %1$s.'],
     "g2p_en": ["attention", "", "kerattn", "phonemes"],
     "sentiment_en": ["A wonderful film.", "", "Dull, predictable and far too long."],
 }

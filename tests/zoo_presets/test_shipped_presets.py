@@ -25,7 +25,7 @@ from kerattn.zoo.packaging import MAX_MODEL_BYTES
 pytestmark = pytest.mark.zoo
 
 DATA = Path(__file__).parent / "data"
-EXPECTED = ["g2p_en", "sentiment_en", "translator_en_es"]
+EXPECTED = ["g2p_en", "sentiment_en", "translator_en_de", "translator_en_es"]
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +113,13 @@ PINNED_TRANSLATIONS = {
         "Turn off the lights": "Desactivar las luces",
         "I love my family.": "Invice mi familia.",  # everyday English: see the model card
     },
+    "translator_en_de": {
+        "Save the document as PDF.": "Das Dokument als PDF speichern.",
+        "Click OK to close the dialog.": "Klicken Sie auf OK, um den Dialog zu schließen.",
+        # German quotes and whole placeholders (the tokenizer's language="de").
+        'Click "%s" to delete the file %1$s.': "Klicken Sie auf »%s«, um die Datei %1$s zu löschen.",
+        "I love my family.": "Ich habe meine Familie.",  # everyday English: see the model card
+    },
     "g2p_en": {
         "phoneme": "F OW N IY M",
         "attention": "AH T EH N SH AH N",
@@ -136,30 +143,39 @@ def test_pinned_translations(presets, name):
     assert {text: result.text for text, result in zip(pinned, results)} == pinned
 
 
-# The preset's confidence (issue 18 §3) on the pinned inputs and two everyday sentences, with
-# the flag its calibrated threshold (metadata.json, about 0.201) gives them.
+# Each translator's confidence (issue 18 §3) on pinned inputs and an everyday sentence, with
+# the flag its calibrated threshold (metadata.json) gives them.
 PINNED_CONFIDENCE = {
-    "Save the document as PDF.": (0.8790, False),
-    "Click OK to close the dialog.": (0.7124, False),
-    "Turn off the lights": (0.5598, False),
-    "I love my family.": (0.2850, False),  # "Invice mi familia.": wrong, and not flagged
-    "My grandmother baked bread every Sunday.": (0.1644, True),  # an invented output, flagged
+    "translator_en_es": {
+        "Save the document as PDF.": (0.8790, False),
+        "Click OK to close the dialog.": (0.7124, False),
+        "Turn off the lights": (0.5598, False),
+        "I love my family.": (0.2850, False),  # "Invice mi familia.": wrong, and not flagged
+        "My grandmother baked bread every Sunday.": (0.1644, True),  # invented, flagged
+    },
+    "translator_en_de": {
+        "Save the document as PDF.": (0.7586, False),
+        "Turn off the lights": (0.2437, False),  # "Lichter deaktivieren"
+        "I love my family.": (0.3151, False),  # "Ich habe meine Familie.": wrong, not flagged
+        "My grandmother baked bread every Sunday.": (0.1196, True),  # invented, flagged
+    },
 }
+RUNS = {"translator_en_es": "runs/translator_en_es_v2", "translator_en_de": "runs/translator_en_de"}
 
 
-def test_pinned_confidence_and_its_threshold(presets):
-    preset = presets["translator_en_es"]
+@pytest.mark.parametrize("name", sorted(PINNED_CONFIDENCE))
+def test_pinned_confidence_and_its_threshold(presets, name):
+    preset = presets[name]
     threshold = preset.metadata["confidence_threshold"]
     card = (preset.path / "README.md").read_text(encoding="utf-8")
     assert f"{threshold:.3f}" in card
-    # zoo/finish_translator.sh: 3,000 rows of corpora/localisation-es/valid.tsv, seed 0.
-    assert preset.metadata["confidence_calibration"]["data"] == (
-        "runs/translator_en_es_v2/valid_sample.tsv"
-    )
-    model = kerattn.zoo.load("translator_en_es")
+    # zoo/finish_translator.sh: 3,000 rows of the corpus's valid.tsv, seed 0.
+    assert preset.metadata["confidence_calibration"]["data"] == f"{RUNS[name]}/valid_sample.tsv"
+    model = kerattn.zoo.load(name)
     assert model.confidence_threshold == threshold
-    results = model.translate(list(PINNED_CONFIDENCE))
-    for (text, (confidence, flagged)), result in zip(PINNED_CONFIDENCE.items(), results):
+    pinned = PINNED_CONFIDENCE[name]
+    results = model.translate(list(pinned))
+    for (text, (confidence, flagged)), result in zip(pinned.items(), results):
         assert result.confidence == pytest.approx(confidence, abs=5e-4), text
         assert result.low_confidence is flagged, text
 
