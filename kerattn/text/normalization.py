@@ -18,17 +18,21 @@ tokenizers and the vocabulary learners call them, so training and serving cannot
   , . ; : ! ? ) ] } » ” % … and CJK closing marks, none after ¿ ¡ ( [ { « “ and CJK opening marks,
   straight quotes attached to the text they enclose ("…" and '…' in pairs), CJK characters
   re-joined. German (`language="de"`) quotes the other way round: „…“ and »…«, so „ » ‚ open
-  and “ « close. The placeholders of software strings come back whole, whatever the language:
-  printf's %s, %d, %1$s, %.2f and %(name)s, Qt's %1, LibreOffice's %PRODUCTNAME and $(ARG1),
-  Chromium's $1, ${name}, %{name} and XML entities such as &amp; (split_words cuts them into
-  punctuation and words like any other text, and a translator copies those pieces).
+  and “ « close, and German's suspended hyphen ("Groß- und Kleinschreibung") keeps its layout.
+  The placeholders of software strings come back whole, whatever the language: printf's %s,
+  %d, %1$s, %.2f and %(name)s, Qt's %1, LibreOffice's %PRODUCTNAME and $(ARG1), Chromium's $1,
+  ${name}, %{name}, XML entities such as &amp;, and long command-line options (--help,
+  --file=NAME) (split_words cuts them into punctuation and words like any other text, and a
+  translator copies those pieces).
 
 Known limits of the inverse (left alone on purpose; each fix would break a commoner case):
 a standalone apostrophe ("the users' files") is spaced unless a later one pairs with it as a
 quotation mark; consecutive emoji come back space-separated; "..." after a space ("wait ...")
 loses that space; symbols other than the joiners come back spaced ("C++" → "C + +"); a percent
 sign followed by one of the printf conversion letters s d i u f x or by a number ("50 % u 60")
-is taken for a placeholder ("50 %u 60").
+is taken for a placeholder ("50 %u 60"); a double dash before a word is taken for an option
+("wait -- then" → "wait --then"); a single-letter option stays spaced ("- W", as the Spanish
+"- y" must).
 
 RE2 (the regex engine of `StaticRegexReplace`) has no look-around, so "between letters" is
 written as a match of three characters, applied twice: one pass cannot re-use the letter that
@@ -80,7 +84,14 @@ _PLACEHOLDERS = (
     (r"\$ \{ ([^ {}]+) \}", r"${\1}"),  # ${name}
     (r"\$ (\d+)" + _END, r"$\1\2"),  # $1
     (r"& ([A-Za-z][\w.-]*) ;", r"&\1;"),  # &amp;
+    (r"(^| )- - (\pL)", r"\1--\2"),  # --long-option (applied twice: "--a --b")
+    (r"(^| )- - (\pL)", r"\1--\2"),
+    (r"(^| )(--\pL[\pL\pN_-]*) = ([^ ])", r"\1\2=\3"),  # --option=VALUE
 )
+# Layout rules of one language only. German's suspended hyphen: "Groß- und Kleinschreibung".
+_LANGUAGE_RULES = {
+    "de": ((r"(\pL) - (und|oder|bzw|sowie)( |$)", r"\1- \2\3"),),
+}
 _CJK_PAIR = r"([" + _CJK + r"]) ([" + _CJK + r"])"
 
 
@@ -153,7 +164,7 @@ def join_words(words: tf.Tensor | tf.RaggedTensor, language: str = "en") -> tf.T
         text = tf.strings.reduce_join(words, axis=-1, separator=" ")
     else:
         text = tf.convert_to_tensor(words, dtype=tf.string)
-    for pattern, replacement in _PLACEHOLDERS:
+    for pattern, replacement in _PLACEHOLDERS + _LANGUAGE_RULES.get(language, ()):
         text = tf.strings.regex_replace(text, pattern, replacement)
     for _ in range(2):
         text = tf.strings.regex_replace(text, _CJK_PAIR, r"\1\2")

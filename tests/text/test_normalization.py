@@ -193,3 +193,21 @@ def test_german_quotes_are_spaced_the_german_way_and_spanish_the_spanish_way():
 def test_unknown_join_language_is_rejected():
     with pytest.raises(ValueError, match=r"language='fr' is not supported for detokenization"):
         normalization.join_words(tf.constant(["a , b"]), "fr")
+
+
+@pytest.mark.parametrize("language", normalization.JOIN_LANGUAGES)
+def test_long_command_line_options_come_back_whole(language):
+    for sentence in (
+        "Run tar --create --file=backup.tar now.",
+        "Try '--help' for more information.",
+        "--verbose, --quiet and --color=auto",
+    ):
+        assert round_trip(sentence, language) == sentence
+    assert joined(["wait", "-", "-", "then"], language) == "wait --then"  # the known limit
+
+
+def test_german_suspended_hyphens_keep_their_layout():
+    sentence = "Groß- und Kleinschreibung, Text- oder Bildfelder, Ein- bzw. Ausgabe"
+    assert round_trip(sentence, "de") == sentence
+    assert round_trip("Pulse - y listo", "es") == "Pulse - y listo"
+    assert joined(["Groß", "-", "und", "klein"], "en") == "Groß - und klein"
