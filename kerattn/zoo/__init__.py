@@ -7,7 +7,7 @@ detokenization in the TensorFlow graph), and adds decoding, results per text and
 
     >>> import kerattn
     >>> [preset.name for preset in kerattn.zoo.list()]  # the presets that ship with kerattn
-    ['g2p_en', 'sentiment_en', 'translator_en_es']
+    ['g2p_en', 'sentiment_en', 'translator_en_de', 'translator_en_es']
     >>> translator = kerattn.zoo.load("translator_en_es")
     >>> translator.translate("Save the document as PDF.").text
     'Guardar el documento como PDF.'
