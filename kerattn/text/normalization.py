@@ -73,8 +73,9 @@ _MARKS = {
 # run, so that the rule "no space before %" leaves the space in front of "a %s" alone.
 _PERCENT = "\ue000"
 _END = "( |$)"
-# (pattern over space-separated words, replacement); applied in this order.
-_PLACEHOLDERS = (
+# Placeholders and long options re-joined: (pattern over space-separated words, replacement),
+# applied in this order.
+_SOFTWARE_TOKENS = (
     (r"% (\d+) \$ (l{0,2}[a-zA-Z])" + _END, _PERCENT + r"\1$\2\3"),  # %1$s
     (r"% \( ([^ ()]+) \) ([a-zA-Z])" + _END, _PERCENT + r"(\1)\2\3"),  # %(name)s
     (r"% \{ ([^ {}]+) \}", _PERCENT + r"{\1}"),  # %{name}
@@ -164,7 +165,7 @@ def join_words(words: tf.Tensor | tf.RaggedTensor, language: str = "en") -> tf.T
         text = tf.strings.reduce_join(words, axis=-1, separator=" ")
     else:
         text = tf.convert_to_tensor(words, dtype=tf.string)
-    for pattern, replacement in _PLACEHOLDERS + _LANGUAGE_RULES.get(language, ()):
+    for pattern, replacement in _SOFTWARE_TOKENS + _LANGUAGE_RULES.get(language, ()):
         text = tf.strings.regex_replace(text, pattern, replacement)
     for _ in range(2):
         text = tf.strings.regex_replace(text, _CJK_PAIR, r"\1\2")
