@@ -7,23 +7,12 @@ from __future__ import annotations
 
 from kerattn.zoo import metrics
 
-# Texts per model call: `translate` and `classify` run a list as one batch, and a whole
-# validation sample of long texts in one batch (1,729 reviews of 1,024 pieces: an encoder
-# output of 11 GB) does not fit in memory.
-SAMPLE_BATCH_SIZE = 64
-
-
 def decode_sample(model, family: str, texts: list[str]) -> list[str]:
-    """The model's outputs for `texts`: translations (translator) or label names (classifier),
-    computed `SAMPLE_BATCH_SIZE` texts at a time."""
-    outputs = []
-    for start in range(0, len(texts), SAMPLE_BATCH_SIZE):
-        batch = texts[start : start + SAMPLE_BATCH_SIZE]
-        if family == "translator":
-            outputs += [translation.text for translation in model.translate(batch)]
-        else:
-            outputs += [result.label for result in model.classify(batch)]
-    return outputs
+    """The model's outputs for `texts`: translations (translator) or label names (classifier);
+    `translate` and `classify` run a long list in bounded batches (`PREDICT_BATCH_SIZE`)."""
+    if family == "translator":
+        return [translation.text for translation in model.translate(texts)]
+    return [result.label for result in model.classify(texts)]
 
 
 def sample_quality(

@@ -15,7 +15,7 @@ from kerattn.zoo import sentences, teacher_forcing
 from kerattn.zoo.backend import require_tensorflow_backend
 from kerattn.zoo.results import Hypothesis, Scoring, Translation
 from kerattn.zoo.seq2seq_preprocessor import Seq2SeqPreprocessor
-from kerattn.zoo.task import HeldBy, Task
+from kerattn.zoo.task import HeldBy, Task, batch_ranges
 from kerattn.zoo.token_batch import text_list, tokenize_batch
 
 DEFAULT_DECODING = {"beam_size": 1, "length_penalty": 0.6, "coverage_penalty": 0.0}
@@ -669,15 +669,15 @@ class Translator(Task):
                 target_prefix=prefix_strings if prefixes is not None else None,
             )
 
-        outputs = self._run_batch(
+        with_hypotheses = options["num_hypotheses"] is not None
+        results = self._run_rows(
             key,
             batch_function,
             batch,
             prefixes if prefixes is not None else [""] * len(batch),
             [seed] * len(batch),
+            lambda outputs, row: self._translation(outputs, row, with_hypotheses),
         )
-        with_hypotheses = options["num_hypotheses"] is not None
-        results = [self._translation(outputs, row, with_hypotheses) for row in range(len(batch))]
         return results[0] if single else results
 
     def score(
@@ -711,7 +711,7 @@ class Translator(Task):
         penalties = (float(settings["length_penalty"]), float(settings["coverage_penalty"]))
         if not batch:
             return []
-        outputs = self._run_batch(
+        results = self._run_rows(
             ("score", penalties),
             lambda strings, target_strings, seeds: self.score_batch(
                 strings, target_strings, *penalties
@@ -719,12 +719,15 @@ class Translator(Task):
             batch,
             target_batch,
             [0] * len(batch),
+            self._scoring,
         )
-        results = [self._scoring(outputs, row) for row in range(len(batch))]
         return results[0] if single else results
 
-    def _run_batch(self, key, function, texts, second_texts, seeds) -> dict:
-        """Runs `function(texts, second strings, seeds)` traced once per `key`; numpy out."""
+    def _run_rows(self, key, function, texts, second_texts, seeds, row_result) -> list:
+        """`row_result(outputs, row)` of every text, `function(texts, second strings, seeds)`
+        traced once per `key` and run `PREDICT_BATCH_SIZE` texts at a time (numpy outputs).
+        A text's result does not depend on the others in its batch: a sampling seed is mixed
+        with the text's own ids (`decoding.sequence_seeds`), not its row."""
         if key not in self._batch_functions:
             self._batch_functions[key] = tf.function(
                 function,
@@ -734,12 +737,16 @@ class Translator(Task):
                     tf.TensorSpec([None], tf.int64),
                 ],
             )
-        outputs = self._batch_functions[key](
-            tf.constant(texts, tf.string),
-            tf.constant(second_texts, tf.string),
-            tf.constant(seeds, tf.int64),
-        )
-        return {name: np.asarray(value) for name, value in outputs.items()}
+        results = []
+        for part in batch_ranges(len(texts)):
+            outputs = self._batch_functions[key](
+                tf.constant([texts[i] for i in part], tf.string),
+                tf.constant([second_texts[i] for i in part], tf.string),
+                tf.constant([seeds[i] for i in part], tf.int64),
+            )
+            outputs = {name: np.asarray(value) for name, value in outputs.items()}
+            results += [row_result(outputs, row) for row in range(len(part))]
+        return results
 
     def _checked_options(self, settings: dict, beam_given: bool, **options) -> dict:
         """The keyword arguments of `translate_batch` for `translate`'s options, each checked
