@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from kerattn.zoo import metrics
 
+
 def decode_sample(model, family: str, texts: list[str]) -> list[str]:
     """The model's outputs for `texts`: translations (translator) or label names (classifier);
     `translate` and `classify` run a long list in bounded batches (`PREDICT_BATCH_SIZE`)."""
