@@ -60,9 +60,7 @@ def test_score_runs_a_long_list_in_bounded_batches(translator, batches_of_three)
         assert b.log_prob == pytest.approx(a.log_prob, abs=1e-5)
 
 
-def test_classify_and_logits_run_a_long_list_in_bounded_batches(
-    review_tokenizer, batches_of_three
-):
+def test_classify_and_logits_run_a_long_list_in_bounded_batches(review_tokenizer, batches_of_three):
     model = tiny_classifier(review_tokenizer)
     reviews = ["a wonderful film", "dull", "", "far too long and dull", "superb", "bad", "ok"]
     alone = [model.classify(text) for text in reviews]
