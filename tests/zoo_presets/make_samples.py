@@ -7,7 +7,8 @@ Each sample is drawn with a fixed seed from the corpus's *test* split, which no 
 training or model selection: for each translator, 300 LibreOffice help paragraphs from the
 software-localisation corpus it is trained on (`corpora/localisation-es`, `-de`, rows of origin
 `help/libreoffice/`: the held-out LibreOffice help documents, as on the translator cards), 1000
-CMUdict words with all their pronunciations, and 500 IMDB reviews.
+CMUdict words with all their pronunciations, and 500 IMDB reviews of the reviews corpus
+(`corpora/reviews`, rows of origin `imdb`, sentiment_en's headline domain).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def g2p_sample() -> list:
 
 
 def sentiment_sample() -> list:
-    return random.Random(SEED).sample(read_rows(CORPORA / "imdb" / "test.tsv"), 500)
+    rows = [r for r in read_rows(CORPORA / "reviews" / "test.tsv") if r[2] == "imdb"]
+    return random.Random(SEED).sample(rows, 500)
 
 
 SAMPLES = {
