@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Trains g2p_en v2 (zoo/g2p_en/recipe_v2.toml) into runs/g2p_en_v2 at nice 19.
+# Trains g2p_en v2 (zoo/g2p_en/recipe.toml) into runs/g2p_en_v2 at nice 19.
 #
-#   zoo/g2p_en/train_v2.sh                              # in the foreground
-#   nohup zoo/g2p_en/train_v2.sh >/dev/null 2>&1 &      # in the background
+#   zoo/g2p_en/train.sh                              # in the foreground
+#   nohup zoo/g2p_en/train.sh >/dev/null 2>&1 &      # in the background
 #   tail -f runs/g2p_en_v2/train.log                    # progress (step lines with an ETA)
 #
 # Re-run the same command after an interruption (Ctrl-C, a kill, a reboot): it resumes from the
@@ -17,4 +17,4 @@ source zoo/kerattn_command.sh
 if [[ ! -f corpora/cmudict/train.tsv ]]; then
     nice -n "${NICE:-19}" "$kerattn" data cmudict
 fi
-exec zoo/train_run.sh zoo/g2p_en/recipe_v2.toml "${RUN_DIR:-runs/g2p_en_v2}" "$@"
+exec zoo/train_run.sh zoo/g2p_en/recipe.toml "${RUN_DIR:-runs/g2p_en_v2}" "$@"
