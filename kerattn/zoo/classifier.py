@@ -173,24 +173,38 @@ class Classifier(Task):
         ids = self.preprocessor.tokenize(tf.convert_to_tensor(texts, tf.string)).ids
         return {"logits": tf.cast(self.backbone(ids, training=False), tf.float32)}
 
-    def logits(self, texts: str | list[str]) -> np.ndarray:
+    def logits(self, texts: str | list[str], batch_size: int | None = None) -> np.ndarray:
         """The logits of a string (C,) or a list of strings (N, C), before the temperature;
-        an empty text is run through the model too (its result depends on the model alone)."""
+        an empty text is run through the model too (its result depends on the model alone).
+        `batch_size`: texts per model call (default 64, `kerattn.zoo.task.PREDICT_BATCH_SIZE`)."""
         rows = self._predict_texts(
-            texts, "logits", self.logits_batch, lambda outputs, row: outputs["logits"][row]
+            texts,
+            "logits",
+            self.logits_batch,
+            lambda outputs, row: outputs["logits"][row],
+            batch_size=batch_size,
         )
         if isinstance(texts, str):
             return np.asarray(rows, np.float32)
         return np.asarray(rows, np.float32).reshape(len(rows), len(self.labels))
 
-    def classify(self, texts: str | list[str]) -> Classification | list[Classification]:
+    def classify(
+        self, texts: str | list[str], batch_size: int | None = None
+    ) -> Classification | list[Classification]:
         """Classifies a string or a list of strings; see `Classification` for the fields.
 
         An empty or whitespace-only text has nothing to classify: its result has label None,
-        no probabilities and no tokens (the model is not run on it).
+        no probabilities and no tokens (the model is not run on it). `batch_size`: texts per
+        model call (default 64, `kerattn.zoo.task.PREDICT_BATCH_SIZE`); a longer list runs in
+        several calls, with the same results.
         """
         return self._predict_texts(
-            texts, "classify", self.classify_batch, self._classification, empty_result=_EMPTY
+            texts,
+            "classify",
+            self.classify_batch,
+            self._classification,
+            empty_result=_EMPTY,
+            batch_size=batch_size,
         )
 
     def _classification(self, outputs: dict, row: int) -> Classification:

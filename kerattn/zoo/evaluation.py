@@ -176,7 +176,9 @@ def evaluate_translator(
     _check_same_length("sources", sources, "references", references)
     _require_sacrebleu()
     translations, timing = _run_batched(
-        lambda batch: model.translate(batch, beam_size=beam_size, length_penalty=length_penalty),
+        lambda batch: model.translate(
+            batch, beam_size=beam_size, length_penalty=length_penalty, batch_size=batch_size
+        ),
         sources,
         batch_size,
     )
@@ -267,7 +269,7 @@ def evaluate_g2p(
         options = {**options, "beam_size": beam_size, "num_hypotheses": n_best}
     words = list(references)
     translations, timing = _run_batched(
-        lambda batch: model.translate(batch, **options), words, batch_size
+        lambda batch: model.translate(batch, **options, batch_size=batch_size), words, batch_size
     )
     predictions = {word: translation.text.split() for word, translation in zip(words, translations)}
     scores = metrics.g2p_scores(predictions, references)
@@ -363,7 +365,9 @@ def evaluate_classifier(
     _check_positive("batch_size", batch_size)
     _check_same_length("texts", texts, "labels", labels)
     _check_known_labels(labels, model.labels, "`labels`")
-    results, timing = _run_batched(model.classify, texts, batch_size)
+    results, timing = _run_batched(
+        lambda batch: model.classify(batch, batch_size=batch_size), texts, batch_size
+    )
     scores = metrics.classification_scores(
         [result.label for result in results], list(labels), model.labels
     )

@@ -17,24 +17,31 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerattn.errors import UsageError
 from kerattn.text import Tokenizer
 from kerattn.zoo.backend import require_tensorflow_backend
 from kerattn.zoo.token_batch import text_list
 
 STRINGS_SPEC = tf.TensorSpec([None], tf.string)
 
-# Texts per model call of `translate`, `classify`, `score` and `logits`: a longer list runs in
-# batches of this many, so memory stays bounded however many texts are passed (1,729 reviews
-# of 1,024 pieces in one batch need an 11 GB encoder output).
+# Texts per model call of `translate`, `classify`, `score` and `logits` unless their
+# `batch_size` says otherwise: a longer list runs in batches of this many, so memory stays
+# bounded however many texts are passed (1,729 reviews of 1,024 pieces in one batch need an
+# 11 GB encoder output).
 PREDICT_BATCH_SIZE = 64
 
 
-def batch_ranges(count: int) -> list[range]:
-    """The rows of each model call for `count` texts, `PREDICT_BATCH_SIZE` at a time."""
-    return [
-        range(start, min(start + PREDICT_BATCH_SIZE, count))
-        for start in range(0, count, PREDICT_BATCH_SIZE)
-    ]
+def batch_ranges(count: int, batch_size: int | None = None) -> list[range]:
+    """The rows of each model call for `count` texts, `batch_size` (default
+    `PREDICT_BATCH_SIZE`) at a time; UsageError for a batch size that is not an int >= 1."""
+    if batch_size is None:
+        batch_size = PREDICT_BATCH_SIZE
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise UsageError(
+            f"`batch_size` (texts per model call) must be an int >= 1; received "
+            f"batch_size={batch_size!r}."
+        )
+    return [range(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
 
 
 class HeldBy:
@@ -93,21 +100,23 @@ class Task(keras.Model):
         batch_function: Callable[[tf.Tensor], dict],
         row_result: Callable[[dict, int], object],
         empty_result=None,
+        batch_size: int | None = None,
     ):
         """The result loop of `translate` and `classify`.
 
         `batch_function` (tf.string [B] → dict of batch-major tensors) is traced once per `key`
-        and run on the texts, `PREDICT_BATCH_SIZE` at a time; `row_result(outputs, row)` turns
-        row `row` of the numpy outputs into a result. With `empty_result`, empty and
-        whitespace-only texts get it without running the model. Returns one result for a
-        string, a list for a list.
+        and run on the texts, `batch_size` (default `PREDICT_BATCH_SIZE`) at a time;
+        `row_result(outputs, row)` turns row `row` of the numpy outputs into a result. With
+        `empty_result`, empty and whitespace-only texts get it without running the model.
+        Returns one result for a string, a list for a list.
         """
         batch, single = text_list(texts)
         rows = [index for index, text in enumerate(batch) if empty_result is None or text.strip()]
+        parts = batch_ranges(len(rows), batch_size)
         results = [empty_result] * len(batch)
         if rows and key not in self._batch_functions:
             self._batch_functions[key] = tf.function(batch_function, input_signature=[STRINGS_SPEC])
-        for part in batch_ranges(len(rows)):
+        for part in parts:
             chunk = [rows[i] for i in part]
             outputs = self._batch_functions[key](tf.constant([batch[i] for i in chunk], tf.string))
             outputs = {name: np.asarray(value) for name, value in outputs.items()}

@@ -593,6 +593,7 @@ class Translator(Task):
         target_prefix: str | list[str] | None = None,
         replace_unknown: bool = False,
         split_sentences: bool = True,
+        batch_size: int | None = None,
     ) -> Translation | list[Translation]:
         """Translates a string or a list of strings; see `Translation` for the fields.
 
@@ -622,6 +623,9 @@ class Translator(Task):
                 translations with a space, instead of cutting it (`segments` says into how
                 many pieces; see `translate_batch` for the joined fields). Texts that fit are
                 not affected. n-best (`num_hypotheses`) and `target_prefix` never split.
+            batch_size: texts per model call (default 64, `kerattn.zoo.task.
+                PREDICT_BATCH_SIZE`); a longer list runs in several calls, with the same
+                results.
         """
         batch, single = text_list(texts)
         settings = {**DEFAULT_DECODING, **self.decoding}
@@ -677,6 +681,7 @@ class Translator(Task):
             prefixes if prefixes is not None else [""] * len(batch),
             [seed] * len(batch),
             lambda outputs, row: self._translation(outputs, row, with_hypotheses),
+            batch_size,
         )
         return results[0] if single else results
 
@@ -686,6 +691,7 @@ class Translator(Task):
         targets: str | list[str],
         length_penalty: float | None = None,
         coverage_penalty: float | None = None,
+        batch_size: int | None = None,
     ) -> Scoring | list[Scoring]:
         """Scores given translations (teacher forcing): per-sentence and per-token
         log-probabilities and the attention; see `Scoring`.
@@ -693,6 +699,7 @@ class Translator(Task):
         `score` uses `length_penalty` and `coverage_penalty` (default: the model's `decoding`,
         else 0.6 and 0), so a hypothesis of `translate` scores here as it did there. It never
         splits sentences: a source longer than `max_source_length` is cut (`truncated`).
+        `batch_size`: pairs per model call (default 64, as for `translate`).
         """
         batch, single = text_list(sources)
         target_batch, target_single = text_list(targets)
@@ -720,12 +727,15 @@ class Translator(Task):
             target_batch,
             [0] * len(batch),
             self._scoring,
+            batch_size,
         )
         return results[0] if single else results
 
-    def _run_rows(self, key, function, texts, second_texts, seeds, row_result) -> list:
+    def _run_rows(
+        self, key, function, texts, second_texts, seeds, row_result, batch_size=None
+    ) -> list:
         """`row_result(outputs, row)` of every text, `function(texts, second strings, seeds)`
-        traced once per `key` and run `PREDICT_BATCH_SIZE` texts at a time (numpy outputs).
+        traced once per `key` and run `batch_size` texts at a time (numpy outputs).
         A text's result does not depend on the others in its batch: a sampling seed is mixed
         with the text's own ids (`decoding.sequence_seeds`), not its row."""
         if key not in self._batch_functions:
@@ -737,8 +747,9 @@ class Translator(Task):
                     tf.TensorSpec([None], tf.int64),
                 ],
             )
+        parts = batch_ranges(len(texts), batch_size)
         results = []
-        for part in batch_ranges(len(texts)):
+        for part in parts:
             outputs = self._batch_functions[key](
                 tf.constant([texts[i] for i in part], tf.string),
                 tf.constant([second_texts[i] for i in part], tf.string),

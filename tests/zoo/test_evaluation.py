@@ -160,7 +160,9 @@ def test_batching_and_beam_size_reach_the_model(loaded, monkeypatch):
     )
     # One untimed warm-up example, then batches of 3.
     assert [size for size, _ in calls] == [1, 3, 3, 1]
-    assert all(kwargs == {"beam_size": 4, "length_penalty": 1.0} for _, kwargs in calls)
+    assert all(
+        kwargs == {"beam_size": 4, "length_penalty": 1.0, "batch_size": 3} for _, kwargs in calls
+    )
     assert small_batches["settings"]["beam_size"] == 4
     for key in ("bleu", "chrf", "bleu_by_source_length"):
         assert small_batches["metrics"][key] == one_batch["metrics"][key]
@@ -489,7 +491,9 @@ def test_evaluation_defaults_to_the_models_own_decoding(loaded, monkeypatch):
     calls = record_translate_calls(model, monkeypatch)
     report = evaluation.evaluate_translator(model, ENGLISH[:2], SPANISH[:2])
     assert report["settings"]["beam_size"] == 2 and report["settings"]["length_penalty"] == 1.0
-    assert calls and all(kwargs == {"beam_size": 2, "length_penalty": 1.0} for kwargs in calls)
+    assert calls and all(
+        kwargs == {"beam_size": 2, "length_penalty": 1.0, "batch_size": 64} for kwargs in calls
+    )
     explicit = evaluation.evaluate_translator(model, ENGLISH[:2], SPANISH[:2], beam_size=1)
     assert explicit["settings"]["beam_size"] == 1
 
