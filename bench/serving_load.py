@@ -35,7 +35,10 @@ max_enqueued_batches 64`, see BATCHING_PARAMETERS) and Prometheus metrics on. At
 `--batched-concurrency` clients (default 16) REST and gRPC get the same rounds against the
 in-process call, which stays unbatched (one text per call). Reported: requests/s, server /
 in-process requests/s (target >= 1.5), and from the server's metrics the merged runs
-(`wrapped_run_count`), the mean requests per run and the mean batching queue time.
+(`wrapped_run_count`), the mean requests per run and the mean batching queue time. Before each
+batched row, one untimed round of 4 requests per client warms the merged batch sizes up: the
+first run of a new batch size costs ~0.3 s (TensorFlow's first call at that shape; 16 gRPC
+requests that start together all waited ~280 ms for the first 16-row run), once per server.
 
 Memory phase (on the first server, after its load rows): `--memory-requests` (default 10,000)
 requests from 4 client threads cycle through good REST and gRPC predicts and the attacks of
@@ -752,6 +755,9 @@ def main() -> None:
                     )
                     print(TABLE_HEADER)
                     for concurrency in args.batched_concurrency:
+                        # Untimed: the first merged runs of a new batch size cost ~0.3 s each
+                        # (TensorFlow's first call at that shape), once per server.
+                        measure(paths, concurrency, 4 * concurrency, 1)
                         before = scrape_metrics(rest_port)
                         measurements = measure(paths, concurrency, args.requests, args.rounds)
                         runs, requests, queued = batching_numbers(before, scrape_metrics(rest_port))
