@@ -102,7 +102,7 @@ class Task(keras.Model):
         empty_result=None,
         batch_size: int | None = None,
     ):
-        """The result loop of `translate` and `classify`.
+        """The result loop of `classify` and `logits`.
 
         `batch_function` (tf.string [B] → dict of batch-major tensors) is traced once per `key`
         and run on the texts, `batch_size` (default `PREDICT_BATCH_SIZE`) at a time;
@@ -112,17 +112,30 @@ class Task(keras.Model):
         """
         batch, single = text_list(texts)
         rows = [index for index, text in enumerate(batch) if empty_result is None or text.strip()]
-        parts = batch_ranges(len(rows), batch_size)
-        results = [empty_result] * len(batch)
-        if rows and key not in self._batch_functions:
+        if key not in self._batch_functions:
             self._batch_functions[key] = tf.function(batch_function, input_signature=[STRINGS_SPEC])
-        for part in parts:
-            chunk = [rows[i] for i in part]
-            outputs = self._batch_functions[key](tf.constant([batch[i] for i in chunk], tf.string))
-            outputs = {name: np.asarray(value) for name, value in outputs.items()}
-            for row, index in enumerate(chunk):
-                results[index] = row_result(outputs, row)
+        run = self._run_in_batches(
+            self._batch_functions[key],
+            [([batch[i] for i in rows], tf.string)],
+            row_result,
+            batch_size,
+        )
+        results = [empty_result] * len(batch)
+        for index, result in zip(rows, run):
+            results[index] = result
         return results[0] if single else results
+
+    @staticmethod
+    def _run_in_batches(function, inputs, row_result, batch_size: int | None) -> list:
+        """`row_result(outputs, row)` for every row of `inputs` ((values, tf dtype) pairs, one
+        per argument of `function`, all of one length), `function` run on `batch_size` rows
+        at a time (`batch_ranges`) with numpy outputs."""
+        results = []
+        for part in batch_ranges(len(inputs[0][0]), batch_size):
+            outputs = function(*(tf.constant([v[i] for i in part], dtype) for v, dtype in inputs))
+            outputs = {name: np.asarray(value) for name, value in outputs.items()}
+            results += [row_result(outputs, row) for row in range(len(part))]
+        return results
 
     # -- presets -----------------------------------------------------------------------------
 

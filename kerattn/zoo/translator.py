@@ -15,7 +15,7 @@ from kerattn.zoo import sentences, teacher_forcing
 from kerattn.zoo.backend import require_tensorflow_backend
 from kerattn.zoo.results import Hypothesis, Scoring, Translation
 from kerattn.zoo.seq2seq_preprocessor import Seq2SeqPreprocessor
-from kerattn.zoo.task import HeldBy, Task, batch_ranges
+from kerattn.zoo.task import HeldBy, Task
 from kerattn.zoo.token_batch import text_list, tokenize_batch
 
 DEFAULT_DECODING = {"beam_size": 1, "length_penalty": 0.6, "coverage_penalty": 0.0}
@@ -747,17 +747,12 @@ class Translator(Task):
                     tf.TensorSpec([None], tf.int64),
                 ],
             )
-        parts = batch_ranges(len(texts), batch_size)
-        results = []
-        for part in parts:
-            outputs = self._batch_functions[key](
-                tf.constant([texts[i] for i in part], tf.string),
-                tf.constant([second_texts[i] for i in part], tf.string),
-                tf.constant([seeds[i] for i in part], tf.int64),
-            )
-            outputs = {name: np.asarray(value) for name, value in outputs.items()}
-            results += [row_result(outputs, row) for row in range(len(part))]
-        return results
+        return self._run_in_batches(
+            self._batch_functions[key],
+            [(texts, tf.string), (second_texts, tf.string), (seeds, tf.int64)],
+            row_result,
+            batch_size,
+        )
 
     def _checked_options(self, settings: dict, beam_given: bool, **options) -> dict:
         """The keyword arguments of `translate_batch` for `translate`'s options, each checked

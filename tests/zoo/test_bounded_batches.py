@@ -27,7 +27,6 @@ def batches_of_three(monkeypatch):
         return parts
 
     monkeypatch.setattr(task, "batch_ranges", recording)
-    monkeypatch.setattr("kerattn.zoo.translator.batch_ranges", recording)
     return sizes
 
 
