@@ -344,6 +344,7 @@ def _run_train(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         strategy=args.strategy,
         overwrite=args.overwrite,
+        seed=args.seed,
     )
 
 
@@ -376,6 +377,13 @@ def _add_train_parser(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         help="stop at this step (the schedule still follows the recipe)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="train with this seed instead of the recipe's [training] seed (another random "
+        "start of the same recipe, e.g. an ensemble member; the run folder's recipe says so)",
     )
     parser.add_argument(
         "--strategy",

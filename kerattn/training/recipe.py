@@ -57,8 +57,10 @@ Example (`tests/training/fixtures/reversal.toml`)::
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,6 +175,46 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     except tomllib.TOMLDecodeError as error:
         raise RecipeError(f"Recipe {os.fspath(path)} is not valid TOML: {error}.") from None
     return recipe_from_dict(content, base_dir=path.resolve().parent, path=path, text=text)
+
+
+def with_seed(recipe: Recipe, seed: int) -> Recipe:
+    """`recipe` with `[training] seed = seed`: the same recipe trained from another random start
+    (weights, dropout and batch order), e.g. a member of an ensemble.
+
+    The text is rewritten too (the `seed` line of `[training]`, added if missing), so the run
+    folder's copy of the recipe reproduces the run by itself and a resume with the same seed
+    matches it.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise RecipeError(f"The seed must be an int >= 0; received seed={seed!r}.")
+    training = {**recipe.training, "seed": seed}
+    if not recipe.text:  # a recipe built from a dict
+        return dataclasses.replace(recipe, training=training)
+    line = f"seed = {seed}  # kerattn train --seed {seed}"
+    lines = recipe.text.splitlines()
+    header = next(
+        (i for i, text in enumerate(lines) if re.fullmatch(r"\s*\[training\]\s*(#.*)?", text)),
+        None,
+    )
+    if header is None:
+        lines += ["", "[training]", line]
+    else:
+        end = next(
+            (i for i in range(header + 1, len(lines)) if re.match(r"\s*\[", lines[i])),
+            len(lines),
+        )
+        key = next((i for i in range(header + 1, end) if re.match(r"\s*seed\s*=", lines[i])), None)
+        if key is None:
+            lines.insert(header + 1, line)
+        else:
+            lines[key] = line
+    text = "\n".join(lines) + "\n"
+    if tomllib.loads(text).get("training", {}).get("seed") != seed:
+        raise RecipeError(
+            f"Could not set the seed in the recipe's text (a multi-line [training] value?); "
+            f"write seed = {seed} into its [training] table instead."
+        )
+    return dataclasses.replace(recipe, training=training, text=text)
 
 
 def recipe_from_dict(

@@ -61,7 +61,7 @@ from kerattn.training.interruption import StopRequest, TrainingInterrupted, how_
 from kerattn.training.learning_rate_schedule import WarmupSchedule
 from kerattn.training.loss_scaling import wrap_optimizer
 from kerattn.training.random_states import restored_afterwards
-from kerattn.training.recipe import Recipe, RecipeError, load_recipe
+from kerattn.training.recipe import Recipe, RecipeError, load_recipe, with_seed
 from kerattn.training.replica_steps import ReplicaSteps
 from kerattn.training.run_log import RunLog, TrainResult
 from kerattn.training.training_state import TrainingState
@@ -595,6 +595,7 @@ def train(
     xla: bool = False,
     max_steps: int | None = None,
     strategy: str = "auto",
+    seed: int | None = None,
     print_function=None,
 ) -> TrainResult:
     """Trains the model a recipe describes and returns a `TrainResult`.
@@ -620,6 +621,8 @@ def train(
         max_steps: stop at this step even if the recipe asks for more (the schedule still
             follows the recipe's length, so a later `resume` continues it unchanged).
         strategy: "auto", "default", "mirrored" or "multi_worker" (`distribution`).
+        seed: train with this `[training] seed` instead of the recipe's (`recipe.with_seed`:
+            the run folder's recipe copy says so); e.g. the members of an ensemble.
         print_function: where progress lines and warnings go (default: progress to standard
             output, warnings to standard error).
 
@@ -634,6 +637,8 @@ def train(
     """
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
+    if seed is not None:
+        recipe = with_seed(recipe, seed)
     _check_options(resume, overwrite, max_steps)
     if run_dir is None:
         stem = recipe.path.stem if recipe.path else "run"

@@ -1,9 +1,12 @@
 """Recipe loading: the fixtures load, paths resolve, every error is one clear sentence."""
 
+import dataclasses
+
 import pytest
+import tomllib
 
 from kerattn.errors import UsageError
-from kerattn.training.recipe import RecipeError, load_recipe, recipe_from_dict
+from kerattn.training.recipe import RecipeError, load_recipe, recipe_from_dict, with_seed
 from tests.training.conftest import FIXTURES
 
 
@@ -223,3 +226,45 @@ def test_corpus_manifest_kind_must_fit_the_family(tmp_path):
     )
     content["model"]["family"] = "classifier"
     assert recipe_from_dict(content, base_dir=tmp_path).data["valid"] == corpus / "valid.tsv"
+
+
+def test_with_seed_rewrites_the_training_seed_in_values_and_text():
+    recipe = load_recipe(FIXTURES / "reversal.toml")
+    seeded = with_seed(recipe, 7)
+    assert seeded.training == {**recipe.training, "seed": 7}
+    assert seeded.data == recipe.data and seeded.model == recipe.model
+    # The text is the recipe's with one line changed, and loads back to the same values.
+    changed = [
+        (a, b)
+        for a, b in zip(recipe.text.splitlines(), seeded.text.splitlines(), strict=True)
+        if a != b
+    ]
+    assert changed == [("seed = 0", "seed = 7  # kerattn train --seed 7")]
+    assert tomllib.loads(seeded.text)["training"]["seed"] == 7
+    assert with_seed(seeded, 7).text == seeded.text
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('[model]\nfamily = "x"\n', '[model]\nfamily = "x"\n\n[training]\nseed = 3'),
+        ("[training]\nsteps = 5\n[evaluation]\nseed = 1\n", "[training]\nseed = 3"),
+        ("[training] # comment\n  seed=9 # old\n", "[training] # comment\nseed = 3"),
+    ],
+)
+def test_with_seed_adds_or_replaces_only_the_training_seed(text, expected):
+    recipe = dataclasses.replace(recipe_from_dict(_content(), base_dir=FIXTURES), text=text)
+    seeded = with_seed(recipe, 3)
+    assert seeded.text.startswith(expected)
+    parsed = tomllib.loads(seeded.text)
+    assert parsed["training"]["seed"] == 3
+    assert parsed.get("evaluation", {}).get("seed") == tomllib.loads(text).get(
+        "evaluation", {}
+    ).get("seed")
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "2"])
+def test_with_seed_rejects_what_is_not_a_seed(seed):
+    recipe = recipe_from_dict(_content(), base_dir=FIXTURES)
+    with pytest.raises(RecipeError, match=r"^The seed must be an int >= 0; received seed="):
+        with_seed(recipe, seed)

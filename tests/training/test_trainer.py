@@ -223,6 +223,57 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
+def test_seed_option_trains_another_start_and_its_run_folder_says_so(tmp_path):
+    recipe = write_recipe(
+        tmp_path,
+        "reversal.toml",
+        training={"steps": 4, "log_every": 2, "checkpoint_every": 2},
+        evaluation={"every": 100, "probes": ["a b"]},
+    )
+    train(recipe, tmp_path / "seed0", strategy="default", print_function=_quiet)
+    assert (
+        cli.main(
+            [
+                "train",
+                str(recipe),
+                "--run-dir",
+                str(tmp_path / "seed5"),
+                "--seed",
+                "5",
+                "--max-steps",
+                "2",
+                "--strategy",
+                "default",
+            ]
+        )
+        == 0
+    )
+    copy = (tmp_path / "seed5" / "recipe.toml").read_text()
+    assert "seed = 5  # kerattn train --seed 5" in copy
+    # Resuming with the same seed matches the copy (no warning) and continues the seed-5 run.
+    lines = []
+    train(
+        recipe,
+        tmp_path / "seed5",
+        resume=True,
+        seed=5,
+        strategy="default",
+        print_function=lines.append,
+    )
+    assert not [line for line in lines if "differs" in line]
+    straight = train(
+        recipe, tmp_path / "straight5", seed=5, strategy="default", print_function=_quiet
+    )
+    assert straight.step == 4
+
+    def weights(name):
+        return keras.saving.load_model(tmp_path / name / "final.keras").get_weights()
+
+    for a, b in zip(weights("seed5"), weights("straight5")):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert any(not np.allclose(a, b) for a, b in zip(weights("seed0"), weights("seed5")))
+
+
 def test_cli_reports_recipe_errors(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text('[model]\nfamily = "translator"\ncolour = "red"\n')
