@@ -1011,6 +1011,55 @@ def _add_calibrate_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run_calibrate)
 
 
+def _run_ensemble(args: argparse.Namespace) -> int:
+    import json
+
+    from kerattn.zoo import ensembles
+
+    report = ensembles.join_files(
+        args.models, args.out, description=args.description, weights_dtype=args.weights_dtype
+    )
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(
+            f"wrote {report['preset']}: an ensemble of {len(report['members'])} "
+            f"({report['parameters']:,} parameters, {report['model_bytes'] / 1e6:.1f} MB); "
+            "calibrate it on validation data next (kerattn calibrate)"
+        )
+    return 0
+
+
+def _add_ensemble_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ensemble",
+        help="join models of one recipe trained with different seeds (kerattn train --seed) "
+        "into one model that decodes their mean distribution, written as a new preset folder",
+        description="The models must share the architecture, the vocabularies and the labels. "
+        "The ensemble keeps the first model's decoding defaults and starts uncalibrated "
+        "(temperature 1, no confidence threshold): calibrate it on validation data next.",
+    )
+    parser.add_argument(
+        "models", nargs="+", metavar="MODEL", help="preset names, preset folders or .keras files"
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="FOLDER",
+        help="the new preset folder (must not exist or be empty; nothing is overwritten)",
+    )
+    parser.add_argument("--description", default="", help="the preset's one-line description")
+    parser.add_argument(
+        "--weights-dtype",
+        choices=["float32", "float16"],
+        default="float32",
+        help="float16 stores the weights rounded to half precision (a file half the size; "
+        "measure the quality change before shipping it)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(handler=_run_ensemble)
+
+
 def _add_common_flags(parser: argparse.ArgumentParser, top_level: bool) -> None:
     # On subcommands the defaults are suppressed, so that `kerattn --debug translate` is not
     # reset by the subcommand's own default.
@@ -1049,6 +1098,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_train_parser,
         _add_evaluate_parser,
         _add_calibrate_parser,
+        _add_ensemble_parser,
         _add_export_parser,
         _add_serve_parser,
     ):

@@ -46,6 +46,8 @@ class ClassifierBackbone(keras.Model):
     (1, 3)
     """
 
+    ensemble_size = 1  # one network (`kerattn.models.ensembles` holds several)
+
     def __init__(
         self,
         vocabulary_size: int,

@@ -56,6 +56,8 @@ class Seq2SeqBackbone(keras.Model):
     (1, 3, 120)
     """
 
+    ensemble_size = 1  # one network (`kerattn.models.ensembles` holds several)
+
     def __init__(
         self,
         source_vocabulary_size: int,

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerattn.models.classifier_backbone import ClassifierBackbone
+from kerattn.models.ensembles import ClassifierEnsemble, build_backbone
 from kerattn.text import Tokenizer
 from kerattn.zoo.backend import require_tensorflow_backend
 from kerattn.zoo.classifier_preprocessor import ClassifierPreprocessor
@@ -59,6 +59,9 @@ class Classifier(Task):
             Guo et al., 2017): 1 leaves them as trained; a temperature fitted on validation
             data (`kerattn.zoo.calibration`, `kerattn calibrate`) makes the probabilities
             calibrated. It never changes the label, only how sure the model says it is.
+        ensemble_size: 1 (one network), or the number of networks of these settings whose
+            mean class probabilities it predicts (`kerattn.models.ClassifierEnsemble`; built
+            from trained classifiers by `kerattn.zoo.ensembles.join`).
 
     Call arguments:
         token_ids: int32 (B, T), right-padded with 0 (see `prepare_batch`).
@@ -75,6 +78,7 @@ class Classifier(Task):
     dropout = HeldBy("backbone")
     pooling = HeldBy("backbone")
     vocabulary_size = HeldBy("backbone")
+    ensemble_size = HeldBy("backbone")
 
     def __init__(
         self,
@@ -88,6 +92,7 @@ class Classifier(Task):
         max_length: int = 256,
         vocabulary_size: int | None = None,
         temperature: float = 1.0,
+        ensemble_size: int = 1,
         **kwargs,
     ):
         require_tensorflow_backend(f"kerattn.{type(self).__name__}")
@@ -103,7 +108,9 @@ class Classifier(Task):
                 f"received labels={labels!r}."
             )
         preprocessor = ClassifierPreprocessor(tokenizer, max_length=max_length, name="preprocessor")
-        backbone = ClassifierBackbone(
+        backbone = build_backbone(
+            ClassifierEnsemble,
+            ensemble_size,
             vocabulary_size or tokenizer.vocabulary_size(),
             len(labels),
             embedding_dim=embedding_dim,

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerattn.errors import UsageError
-from kerattn.models.seq2seq_backbone import Seq2SeqBackbone
+from kerattn.models.ensembles import Seq2SeqEnsemble, build_backbone
 from kerattn.text import Tokenizer
 from kerattn.zoo import confidence as certainty
 from kerattn.zoo import decoding as search
@@ -74,6 +74,9 @@ class Translator(Task):
             it say `low_confidence=True` (the output may be wrong). Calibrated on validation
             data by `kerattn calibrate` and stored in a preset's metadata.json (which sets it
             when the preset loads); None (the default) flags nothing.
+        ensemble_size: 1 (one network), or the number of networks of these settings whose
+            mean next-token distribution is decoded (`kerattn.models.Seq2SeqEnsemble`; built
+            from trained translators by `kerattn.zoo.ensembles.join`).
 
     Call arguments (teacher forcing):
         inputs: dict with "source_ids" int32 (B, S) and "target_input_ids" int32 (B, T),
@@ -95,6 +98,7 @@ class Translator(Task):
     input_feeding = HeldBy("backbone")
     source_vocabulary_size = HeldBy("backbone")
     target_vocabulary_size = HeldBy("backbone")
+    ensemble_size = HeldBy("backbone")
 
     def __init__(
         self,
@@ -112,12 +116,15 @@ class Translator(Task):
         target_vocabulary_size: int | None = None,
         decoding: dict | None = None,
         confidence_threshold: float | None = None,
+        ensemble_size: int = 1,
         **kwargs,
     ):
         require_tensorflow_backend(f"kerattn.{type(self).__name__}")
         decoding = _checked_decoding(decoding)
         confidence_threshold = certainty.checked_threshold(confidence_threshold)
-        backbone = Seq2SeqBackbone(
+        backbone = build_backbone(
+            Seq2SeqEnsemble,
+            ensemble_size,
             source_vocabulary_size or source_tokenizer.vocabulary_size(),
             target_vocabulary_size or target_tokenizer.vocabulary_size(),
             embedding_dim=embedding_dim,
@@ -533,15 +540,9 @@ class Translator(Task):
         )
         target_input_ids = target.ids[:, :-1]  # (B, T): [START] y_1 … y_n
         target_ids = target.ids[:, 1:]  # (B, T): y_1 … y_n [END]
-        backbone = self.backbone
-        encoded = backbone.encode(source.ids, training=False)
-        decoded, weights = backbone.decode(
-            encoded, target_input_ids, training=False, return_attention_scores=True
-        )  # (B, T, units), (B, T, S)
+        encoded = self.backbone.encode(source.ids, training=False)
+        token_log_probs, weights = self._teacher_forced(encoded, target_input_ids, target_ids)
         real_target = tf.not_equal(target_ids, 0)  # (B, T)
-        token_log_probs = teacher_forcing.target_log_probs(
-            backbone.projection, decoded, target_ids, backbone.target_vocabulary_size
-        )  # (B, T), 0 at padding
         real_source = tf.cast(encoded["mask"], tf.float32)[:, None, :]  # (B, 1, S)
         attention = tf.cast(weights, tf.float32) * real_source
         attention = tf.where(real_target[..., None], attention, 0.0)  # (B, T, S)
@@ -566,6 +567,32 @@ class Translator(Task):
             "truncated": source.truncated,
             "target_truncated": target.truncated,
         }
+
+    def _teacher_forced(self, encoded: dict, target_input_ids, target_ids) -> tuple:
+        """log p(target_ids) (B, T), 0 at padding, and the attention (B, T, S) under teacher
+        forcing; for an ensemble the log of its members' mean probability and their mean
+        attention, as its search steps compute them."""
+        backbone = self.backbone
+        if backbone.ensemble_size == 1:
+            members = [(backbone, encoded)]
+        else:
+            members = list(zip(backbone.members, encoded["members"]))
+        token_log_probs, attention = [], []
+        for member, member_encoded in members:
+            decoded, weights = member.decode(
+                member_encoded, target_input_ids, training=False, return_attention_scores=True
+            )  # (B, T, units), (B, T, S)
+            token_log_probs.append(
+                teacher_forcing.target_log_probs(
+                    member.projection, decoded, target_ids, member.target_vocabulary_size
+                )
+            )  # (B, T), 0 at padding
+            attention.append(tf.cast(weights, tf.float32))
+        count = len(members)
+        if count == 1:
+            return token_log_probs[0], attention[0]
+        mean = tf.reduce_logsumexp(tf.stack(token_log_probs), axis=0) - np.log(count)
+        return mean, tf.add_n(attention) / count
 
     def _decoder_step(self, tokens, state, step):
         """The step function of `kerattn.zoo.decoding`: the backbone's step, log-softmaxed."""

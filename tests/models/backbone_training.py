@@ -11,7 +11,7 @@ import json
 import keras
 import numpy as np
 
-from kerattn.models import ClassifierBackbone, Seq2SeqBackbone
+from kerattn.models import ClassifierBackbone, ClassifierEnsemble, Seq2SeqBackbone, Seq2SeqEnsemble
 
 VOCABULARY = 12  # ids 1 … 11 real, 0 padding
 
@@ -85,6 +85,18 @@ def main() -> None:
     logits = keras.ops.convert_to_numpy(classifier(ids[:8]))
     more_padding = keras.ops.convert_to_numpy(classifier(padded(ids[:8], 4)))
     report["classifier_padding_difference"] = float(np.abs(more_padding - logits).max())
+
+    # Ensembles: the log of the members' mean probabilities, against numpy.
+    ensembles = (
+        ("seq2seq", Seq2SeqEnsemble(2, VOCABULARY, VOCABULARY, embedding_dim=8, units=16), sample),
+        ("classifier", ClassifierEnsemble(2, VOCABULARY, 2, embedding_dim=8, units=8), ids[:8]),
+    )
+    for name, ensemble, batch in ensembles:
+        members = [keras.ops.convert_to_numpy(member(batch)) for member in ensemble.members]
+        probabilities = [np.exp(z - z.max(-1, keepdims=True)) for z in members]
+        expected = np.log(np.mean([p / p.sum(-1, keepdims=True) for p in probabilities], 0))
+        got = keras.ops.convert_to_numpy(ensemble(batch))
+        report[f"{name}_ensemble_difference"] = float(np.abs(got - expected).max())
     print(json.dumps(report))
 
 

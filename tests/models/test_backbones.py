@@ -55,6 +55,8 @@ def test_backbones_train_under_jax_and_ignore_padding():
         assert after < 0.85 * before, (name, before, after)
     assert report["seq2seq_padding_difference"] < 1e-5
     assert report["classifier_padding_difference"] < 1e-5
+    assert report["seq2seq_ensemble_difference"] < 1e-5
+    assert report["classifier_ensemble_difference"] < 1e-5
 
 
 def tiny_seq2seq(**kwargs) -> Seq2SeqBackbone:
