@@ -15,7 +15,7 @@ from kerattn.zoo import sentences, teacher_forcing
 from kerattn.zoo.backend import require_tensorflow_backend
 from kerattn.zoo.results import Hypothesis, Scoring, Translation
 from kerattn.zoo.seq2seq_preprocessor import Seq2SeqPreprocessor
-from kerattn.zoo.task import HeldBy, Task
+from kerattn.zoo.task import HeldBy, Task, batch_ranges
 from kerattn.zoo.token_batch import text_list, tokenize_batch
 
 DEFAULT_DECODING = {"beam_size": 1, "length_penalty": 0.6, "coverage_penalty": 0.0}
@@ -683,6 +683,7 @@ class Translator(Task):
             seed = int(np.random.default_rng().integers(0, 2**63 - 1))
         elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
             raise UsageError(f"`seed` must be an int from 0 to 2**63 - 1; received seed={seed!r}.")
+        batch_ranges(len(batch), batch_size)  # checks batch_size, for an empty list too
         if not batch:
             return []
         key = (
@@ -743,6 +744,7 @@ class Translator(Task):
             settings["coverage_penalty"] = coverage_penalty
         settings = _checked_decoding(settings)
         penalties = (float(settings["length_penalty"]), float(settings["coverage_penalty"]))
+        batch_ranges(len(batch), batch_size)  # checks batch_size, for an empty list too
         if not batch:
             return []
         results = self._run_rows(

@@ -49,6 +49,12 @@ def test_a_batch_size_that_is_not_a_positive_int_is_refused(translator, batch_si
     assert str(error.value) == message
     with pytest.raises(UsageError):
         translator.score(["the cat"], ["el gato"], batch_size=batch_size)
+    for call in (  # an empty list is checked too
+        lambda: translator.translate([], batch_size=batch_size),
+        lambda: translator.score([], [], batch_size=batch_size),
+    ):
+        with pytest.raises(UsageError, match="^`batch_size` .texts per model call. must be"):
+            call()
 
 
 def test_an_explicit_batch_size_sets_the_size_of_each_call(translator, batches_of_three):
