@@ -283,30 +283,54 @@ class Sampling:
         return inverse_cdf_draw(logits, hashed_uniform(self.seeds, step, 1))
 
 
+DRAW_BLOCK = 64  # tokens per block of `inverse_cdf_draw`'s two-level search
+
+
 def inverse_cdf_draw(logits: tf.Tensor, uniform: tf.Tensor) -> tf.Tensor:
     """int32 (B,): for each row of logits (B, V) (-inf where cut), the first token whose
     cumulative probability exceeds uniform (B, 1) · the row's total; the last token of
-    non-zero probability where rounding leaves that threshold at the total."""
-    probabilities = tf.nn.softmax(logits)  # (B, V); 0 where cut
-    cumulative = tf.cumsum(probabilities, axis=-1)  # (B, V), non-decreasing
-    total = cumulative[:, -1:]  # (B, 1)
+    non-zero probability where rounding leaves that threshold at the total; 0 for a row with
+    no possible token.
+
+    The cumulative probabilities are summed in two levels, as a prefix sum over the totals of
+    blocks of `DRAW_BLOCK` tokens and then within the one block the threshold falls in: a
+    cumulative sum over the whole (B, V) row is several times slower on CPU than the rest of
+    a sampling step. The block sums round differently from one running sum, so a threshold
+    within float32 rounding of a token boundary can pick the neighbouring token; the draw
+    stays a pure function of the row and u.
+    """
+    probabilities = tf.nn.softmax(logits)  # (B, V); 0 where cut, NaN if nothing is possible
+    rows, width = tf.shape(logits)[0], tf.shape(logits)[1]
+    count = (width + DRAW_BLOCK - 1) // DRAW_BLOCK
+    blocks = tf.reshape(
+        tf.pad(probabilities, [[0, 0], [0, count * DRAW_BLOCK - width]]),
+        [rows, count, DRAW_BLOCK],
+    )  # (B, N, 64); padding has probability 0
+    block_totals = tf.reduce_sum(blocks, axis=-1)  # (B, N)
+    block_cumulative = tf.cumsum(block_totals, axis=-1)  # (B, N)
+    total = block_cumulative[:, -1:]  # (B, 1)
     threshold = uniform * total  # (B, 1), at most the total
 
-    # The number of cumulative probabilities ≤ the threshold, by binary search. Below the
-    # total, it is at most the last possible token (where the cumulative reaches the total).
-    # Only where rounding leaves a threshold at the total (or a row has no possible token:
-    # NaN) is the count taken over the whole row and capped at the last possible token.
-    def counted():
-        count = tf.reduce_sum(tf.cast(cumulative <= threshold, tf.int32), axis=-1)  # (B,)
-        possible = tf.cast(probabilities > 0, tf.int32)
-        width = tf.shape(logits)[1]
-        last = width - 1 - tf.argmax(tf.reverse(possible, axis=[1]), axis=-1, output_type=tf.int32)
-        return tf.minimum(count, last)
+    def last_possible(inner):  # (B, 64) → the index of its last non-zero entry
+        return DRAW_BLOCK - 1 - tf.argmax(tf.reverse(inner > 0, axis=[1]), -1, tf.int32)
 
-    def searched():
-        return tf.searchsorted(cumulative, threshold, side="right", out_type=tf.int32)[:, 0]
-
-    return tf.cond(tf.reduce_all(threshold < total), searched, counted)
+    # The block whose cumulative first exceeds the threshold (it has a possible token), then
+    # the token within it, capped at the block's last possible token where the finer sum
+    # rounds below the threshold.
+    block = tf.searchsorted(block_cumulative, threshold, side="right", out_type=tf.int32)
+    block = tf.minimum(block[:, 0], count - 1)  # (B,); count where the threshold is the total
+    before = tf.where(
+        block > 0, tf.gather(block_cumulative, tf.maximum(block - 1, 0), batch_dims=1), 0.0
+    )  # (B,)
+    inner = tf.gather(blocks, block, batch_dims=1)  # (B, 64)
+    cumulative = before[:, None] + tf.cumsum(inner, axis=-1)
+    index = tf.searchsorted(cumulative, threshold, side="right", out_type=tf.int32)[:, 0]
+    drawn = block * DRAW_BLOCK + tf.minimum(index, last_possible(inner))
+    # Where rounding leaves the threshold at the total: the row's last possible token.
+    last_block = count - 1 - tf.argmax(tf.reverse(block_totals > 0, axis=[1]), -1, tf.int32)
+    last = last_block * DRAW_BLOCK + last_possible(tf.gather(blocks, last_block, batch_dims=1))
+    at_total = tf.where(total[:, 0] > 0, last, 0)  # NaN rows (nothing possible): 0
+    return tf.where(threshold[:, 0] < total[:, 0], drawn, at_total)
 
 
 def _mix32(x: tf.Tensor) -> tf.Tensor:
