@@ -56,11 +56,11 @@ class _Ensemble(keras.Model):
     member_class: type
 
     def __init__(self, ensemble_size: int, *args, **kwargs):
-        if isinstance(ensemble_size, bool) or not isinstance(ensemble_size, int):
-            raise ValueError(
-                f"`ensemble_size` must be an int >= 2; received ensemble_size={ensemble_size!r}."
-            )
-        if ensemble_size < 2:
+        if (
+            isinstance(ensemble_size, bool)
+            or not isinstance(ensemble_size, int)
+            or ensemble_size < 2
+        ):
             raise ValueError(
                 f"`ensemble_size` must be an int >= 2 (one network is the backbone itself); "
                 f"received ensemble_size={ensemble_size!r}."
@@ -130,8 +130,8 @@ class Seq2SeqEnsemble(_Ensemble):
         return {"members": encoded, "mask": encoded[0]["mask"]}
 
     def decode(self, encoded: dict, target_input_ids, training=None, return_attention_scores=False):
-        """Not defined for an ensemble (its members' decoder outputs do not combine); use
-        `teacher_forced` or each member's `decode`."""
+        """Not defined for an ensemble: its members' decoder outputs do not combine (the
+        teacher-forced distribution is `call`'s, `Translator.score` combines per token)."""
         raise NotImplementedError(
             "An ensemble has no single decoder output; use each member's decode "
             "(ensemble.members[i]) or the task's scoring."

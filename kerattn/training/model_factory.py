@@ -182,6 +182,13 @@ def load_initial_model(recipe: Recipe):
             f"[model] init_from {recipe.init_from!r} is a {type(model).__name__}, but the "
             f"recipe's family is {recipe.family!r}; start from a {expected.__name__}."
         )
+    if expected is Translator and model.ensemble_size > 1:
+        # The training loss projects one decoder's outputs; an ensemble has several.
+        raise RecipeError(
+            f"[model] init_from {recipe.init_from!r} is an ensemble of {model.ensemble_size} "
+            "translators; fine-tuning starts from one: pass one of the models it was joined "
+            "from (`kerattn ensemble` lists them in its metadata.json)."
+        )
     return model
 
 

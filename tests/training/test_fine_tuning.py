@@ -84,6 +84,39 @@ def test_a_classifier_recipe_cannot_start_from_a_translator(trained_translator, 
     assert not (tmp_path / "run").exists()  # nothing written for a bad recipe
 
 
+def test_an_ensemble_translator_is_refused_and_an_ensemble_classifier_fine_tunes(
+    trained_translator, tmp_path
+):
+    from kerattn.zoo import ensembles
+    from kerattn.zoo.model_loading import load_model
+
+    joined = tmp_path / "joined.keras"
+    translator = load_model(trained_translator)
+    ensembles.join([translator, translator]).save(joined)
+    recipe = _fine_tuning_recipe(tmp_path, "reversal.toml", joined)
+    with pytest.raises(RecipeError, match="is an ensemble of 2 translators; fine-tuning starts"):
+        train(recipe, tmp_path / "run", strategy="default", print_function=_quiet)
+    assert not (tmp_path / "run").exists()
+    # A classifier ensemble trains as one network (the loss on the members' mean).
+    classifier_run = train(
+        write_recipe(tmp_path, "reviews.toml", training={"epochs": 1}),
+        tmp_path / "classifier",
+        strategy="default",
+        print_function=_quiet,
+    )
+    classifier = load_model(classifier_run.run_dir / "final.keras")
+    ensembles.join([classifier, classifier]).save(tmp_path / "classifiers.keras")
+    recipe = _fine_tuning_recipe(
+        tmp_path,
+        "reviews.toml",
+        tmp_path / "classifiers.keras",
+        training={"epochs": 1},
+    )
+    result = train(recipe, tmp_path / "tuned", strategy="default", print_function=_quiet)
+    tuned = load_model(result.run_dir / "final.keras")
+    assert tuned.ensemble_size == 2 and result.step == classifier_run.step > 0
+
+
 def test_recipe_errors_name_what_an_init_from_recipe_may_hold(tmp_path):
     content = tomllib.loads((FIXTURES / "reversal.toml").read_text())
     content["data"] = {key: str(FIXTURES / value) for key, value in content["data"].items()}
