@@ -49,6 +49,16 @@ def cpu_latency(model, text: str, decoding: dict, repeats: int = 20) -> dict:
     return timings
 
 
+def _ensemble_members(source: Path) -> dict:
+    """{"ensemble": ...} of the preset folder `source` (what `kerattn ensemble` recorded and
+    `kerattn calibrate` carried over: the models it joins), or {}."""
+    metadata = source / "metadata.json"
+    if not metadata.is_file():
+        return {}
+    content = json.loads(metadata.read_text(encoding="utf-8"))
+    return {"ensemble": content["ensemble"]} if "ensemble" in content else {}
+
+
 def write_preset(
     run_dir: str | os.PathLike,
     preset_dir: str | os.PathLike,
@@ -91,7 +101,8 @@ def write_preset(
         raise ValueError(f"`task` must be one of {', '.join(TASKS)}; received {task!r}.")
     preset_dir = Path(preset_dir)
     run_dir = Path(run_dir)
-    model = load_model(run_dir / "best.keras" if model is None else model)
+    source = run_dir / "best.keras" if model is None else Path(model)
+    model = load_model(source)
     summary = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["summary"]
     decoding = dict(decoding or {})
     if isinstance(model, Translator):
@@ -111,6 +122,7 @@ def write_preset(
         training={key: summary[key] for key in ("step", "best_step", "seconds", "replicas")},
         cpu_latency=cpu_latency(model, probe, decoding),
         kerattn_version=__version__,
+        **_ensemble_members(source),
     )
     if (size := preset.size_bytes) > MAX_MODEL_BYTES:
         preset.model_path.unlink()

@@ -184,3 +184,30 @@ def test_bad_ensemble_size_fails_in_one_sentence(english_tokenizer, spanish_toke
         ValueError, match=r"^`ensemble_size` must be an int >= 1 \(1: one network\)"
     ):
         Translator(english_tokenizer, spanish_tokenizer, units=16, ensemble_size=0)
+
+
+def test_a_packaged_ensemble_preset_names_its_members(translators, tmp_path):
+    from kerattn.zoo import packaging
+
+    for index, model in enumerate(translators):
+        model.save(tmp_path / f"member{index}.keras")
+    members = [str(tmp_path / f"member{index}.keras") for index in range(2)]
+    ensembles.join_files(members, tmp_path / "joined")
+    (tmp_path / "run").mkdir()
+    summary = {"step": 10, "best_step": 8, "seconds": 1.5, "replicas": 1}
+    (tmp_path / "run" / "metrics.json").write_text(json.dumps({"summary": summary}))
+    metadata = packaging.write_preset(
+        tmp_path / "run",
+        tmp_path / "preset",
+        model=tmp_path / "joined",
+        task="translation",
+        description="an ensemble",
+        license="test",
+        data="fixture",
+        evaluation={"metrics": {"bleu": 1.0}},
+        evaluation_command="kerattn ...",
+        probe=SOURCES[0],
+        headline_metrics=("bleu",),
+    )
+    assert metadata["ensemble"] == {"members": members}
+    assert load_model(tmp_path / "preset").ensemble_size == 2
