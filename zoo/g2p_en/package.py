@@ -1,11 +1,15 @@
 """From a finished g2p_en run (zoo/g2p_en/train.sh) to the preset folder:
 
-    python zoo/g2p_en/package.py [RUN_DIR] [--corpus corpora/cmudict] [--out FOLDER]
+    python zoo/g2p_en/package.py [RUN_DIR] [--members RUN_DIR_seed1 ...] [--corpus
+        corpora/cmudict] [--out FOLDER]
 
 1. The choice, on the validation split only: RUN_DIR/best.keras (the lowest validation loss)
-   against RUN_DIR/averaged.keras (the last 6 checkpoints averaged, written here if missing),
-   each scored with beam 4 against every listed pronunciation; the lower word error rate wins
-   (ties: best.keras). Both reports go to RUN_DIR/valid_best.json and valid_averaged.json.
+   against RUN_DIR/averaged.keras (the last 6 checkpoints averaged, written here if missing)
+   and, with --members (runs of the same recipe with other seeds: `RUN_DIR=runs/g2p_en_v2_seed1
+   zoo/g2p_en/train.sh --seed 1`), RUN_DIR/ensemble_<M> (`kerattn ensemble` of the M runs'
+   averaged.keras, weights stored as float16 to stay under 30 MB: what is scored is what
+   ships), each scored with beam 4 against every listed pronunciation; the lowest word error
+   rate wins (ties: the earlier candidate). The reports go to RUN_DIR/valid_<candidate>.json.
 2. The headline evaluation of the chosen model on the test split, the command
    `kerattn evaluate g2p_en --data corpora/cmudict/test.tsv --alternates
    corpora/cmudict/alternates.tsv --beam-size 4` that the card gives and the `zoo` tier's
@@ -38,26 +42,38 @@ LICENSE = (
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", nargs="?", type=Path, default=Path("runs/g2p_en_v2"))
+    parser.add_argument(
+        "--members", nargs="*", type=Path, default=[], help="runs of the recipe's other seeds"
+    )
     parser.add_argument("--corpus", default="corpora/cmudict", help="relative, as on the card")
     parser.add_argument("--out", type=Path, default=None, help="default: zoo/g2p_en")
     args = parser.parse_args(argv)
 
     from kerattn.atomic_files import atomic_write_text
     from kerattn.training.checkpoint_averaging import average_checkpoints
+    from kerattn.zoo.ensembles import join_files
     from kerattn.zoo.evaluation import evaluate_file
     from kerattn.zoo.packaging import write_preset
 
     run, alternates = args.run_dir, f"{args.corpus}/alternates.tsv"
-    if not (run / "best.keras").is_file():
-        raise SystemExit(f"{run}/best.keras is missing: run zoo/g2p_en/train.sh to the end.")
-    if not (run / "averaged.keras").is_file():
-        average_checkpoints(run, last=AVERAGED_CHECKPOINTS)
+    for folder in (run, *args.members):
+        if not (folder / "best.keras").is_file():
+            raise SystemExit(f"{folder}/best.keras is missing: run zoo/g2p_en/train.sh to the end.")
+        if not (folder / "averaged.keras").is_file():
+            average_checkpoints(folder, last=AVERAGED_CHECKPOINTS)
+    candidates = {"best": run / "best.keras", "averaged": run / "averaged.keras"}
+    if args.members:
+        members = [folder / "averaged.keras" for folder in (run, *args.members)]
+        ensemble = f"ensemble_{len(members)}"
+        candidates[ensemble] = run / ensemble
+        if not (run / ensemble / "metadata.json").is_file():
+            join_files(members, run / ensemble, "g2p_en ensemble", weights_dtype="float16")
     word_error_rates = {}
-    for candidate in ("best", "averaged"):
+    for candidate, path in candidates.items():
         report_file = run / f"valid_{candidate}.json"
         if not report_file.is_file():
             report = evaluate_file(
-                str(run / f"{candidate}.keras"),
+                str(path),
                 f"{args.corpus}/valid.tsv",
                 task="g2p",
                 beam_size=4,
@@ -71,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data = f"{args.corpus}/test.tsv"
     report = evaluate_file(
-        str(run / f"{chosen}.keras"), data, task="g2p", beam_size=4, alternates_path=alternates
+        str(candidates[chosen]), data, task="g2p", beam_size=4, alternates_path=alternates
     )
     report["model"] = NAME
     metadata = write_preset(
@@ -91,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         probe=PROBE,
         decoding={"beam_size": 4},
         headline_metrics=("word_error_rate", "phoneme_error_rate"),
-        model=run / f"{chosen}.keras",
+        model=candidates[chosen],
+        weights_dtype="float16" if chosen.startswith("ensemble") else "float32",
     )
     metrics = report["metrics"]
     print(
