@@ -3,7 +3,6 @@ process without kerattn (slow: traces beam search)."""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
 
@@ -16,13 +15,9 @@ from tests.export.conftest import (
     call_signatures_in_fresh_process,
     keras_outputs,
 )
+from tests.zoo.conftest import other_seed
 
 pytestmark = pytest.mark.slow
-
-
-def other_seed(model, seed: int):
-    keras.utils.set_random_seed(seed)
-    return type(model)(**{name: getattr(model, name) for name in type(model)._argument_names()})
 
 
 @pytest.mark.parametrize("kind", ["translator", "classifier"])

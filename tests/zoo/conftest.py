@@ -105,3 +105,10 @@ def record_translate_calls(model, monkeypatch) -> list[dict]:
 def tiny_classifier(tokenizer) -> Classifier:
     keras.utils.set_random_seed(0)
     return Classifier(tokenizer, ["negative", "positive"], embedding_dim=8, units=8, max_length=16)
+
+
+def other_seed(model, seed: int):
+    """A model of `model`'s settings and vocabularies with other random weights."""
+    keras.utils.set_random_seed(seed)
+    arguments = {name: getattr(model, name) for name in type(model)._argument_names()}
+    return type(model)(**arguments)

@@ -16,16 +16,9 @@ from kerattn.zoo.calibration import calibrate_classifier
 from kerattn.zoo.classifier import Classifier
 from kerattn.zoo.model_loading import load_model
 from kerattn.zoo.translator import Translator
-from tests.zoo.conftest import ENGLISH, SPANISH, tiny_classifier, tiny_translator
+from tests.zoo.conftest import ENGLISH, SPANISH, other_seed, tiny_classifier, tiny_translator
 
 SOURCES = ENGLISH[:4]
-
-
-def other_seed(model, seed: int):
-    """A model of `model`'s settings and vocabularies with other random weights."""
-    keras.utils.set_random_seed(seed)
-    arguments = {name: getattr(model, name) for name in type(model)._argument_names()}
-    return type(model)(**arguments)
 
 
 @pytest.fixture(scope="module")
