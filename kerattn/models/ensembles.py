@@ -26,10 +26,16 @@ from kerattn.models.classifier_backbone import ClassifierBackbone
 from kerattn.models.seq2seq_backbone import Seq2SeqBackbone
 
 
+def log_mean_exp(log_probs: list):
+    """log of the mean of the probabilities exp(p) over a list of log-probabilities of one
+    shape: the members' mean, in log space."""
+    stacked = ops.stack([ops.cast(p, "float32") for p in log_probs])
+    return ops.logsumexp(stacked, axis=0) - math.log(len(log_probs))
+
+
 def mean_log_probabilities(logits: list):
     """log of the mean of softmax(z) over a list of logits of one shape (..., V)."""
-    log_probs = ops.stack([ops.log_softmax(ops.cast(z, "float32"), axis=-1) for z in logits])
-    return ops.logsumexp(log_probs, axis=0) - math.log(len(logits))
+    return log_mean_exp([ops.log_softmax(ops.cast(z, "float32"), axis=-1) for z in logits])
 
 
 def mean_weights(weights: list):

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerattn.errors import UsageError
+from kerattn.models import ensembles
 from kerattn.models.ensembles import Seq2SeqEnsemble, build_backbone
 from kerattn.text import Tokenizer
 from kerattn.zoo import confidence as certainty
@@ -15,7 +16,7 @@ from kerattn.zoo import sentences, teacher_forcing
 from kerattn.zoo.backend import require_tensorflow_backend
 from kerattn.zoo.results import Hypothesis, Scoring, Translation
 from kerattn.zoo.seq2seq_preprocessor import Seq2SeqPreprocessor
-from kerattn.zoo.task import HeldBy, Task, batch_ranges
+from kerattn.zoo.task import HeldBy, Task
 from kerattn.zoo.token_batch import text_list, tokenize_batch
 
 DEFAULT_DECODING = {"beam_size": 1, "length_penalty": 0.6, "coverage_penalty": 0.0}
@@ -588,11 +589,9 @@ class Translator(Task):
                 )
             )  # (B, T), 0 at padding
             attention.append(tf.cast(weights, tf.float32))
-        count = len(members)
-        if count == 1:
+        if len(members) == 1:
             return token_log_probs[0], attention[0]
-        mean = tf.reduce_logsumexp(tf.stack(token_log_probs), axis=0) - np.log(count)
-        return mean, tf.add_n(attention) / count
+        return ensembles.log_mean_exp(token_log_probs), ensembles.mean_weights(attention)
 
     def _decoder_step(self, tokens, state, step):
         """The step function of `kerattn.zoo.decoding`: the backbone's step, log-softmaxed."""
@@ -683,9 +682,6 @@ class Translator(Task):
             seed = int(np.random.default_rng().integers(0, 2**63 - 1))
         elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
             raise UsageError(f"`seed` must be an int from 0 to 2**63 - 1; received seed={seed!r}.")
-        batch_ranges(len(batch), batch_size)  # checks batch_size, for an empty list too
-        if not batch:
-            return []
         key = (
             "translate",
             tuple(sorted(options.items())),
@@ -744,9 +740,6 @@ class Translator(Task):
             settings["coverage_penalty"] = coverage_penalty
         settings = _checked_decoding(settings)
         penalties = (float(settings["length_penalty"]), float(settings["coverage_penalty"]))
-        batch_ranges(len(batch), batch_size)  # checks batch_size, for an empty list too
-        if not batch:
-            return []
         results = self._run_rows(
             ("score", penalties),
             lambda strings, target_strings, seeds: self.score_batch(
