@@ -546,6 +546,9 @@ def _run_serve(args: argparse.Namespace) -> int:
         idle_timeout_seconds=args.rest_api_idle_timeout_seconds,
         max_connections=args.rest_api_max_connections,
         monitoring_config_file=args.monitoring_config_file,
+        tensorflow_session_parallelism=args.tensorflow_session_parallelism,
+        tensorflow_intra_op_parallelism=args.tensorflow_intra_op_parallelism,
+        tensorflow_inter_op_parallelism=args.tensorflow_inter_op_parallelism,
     )
 
 
@@ -728,6 +731,12 @@ def _add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
         "serves TF Serving's metrics on the REST port at its path (default "
         "/monitoring/prometheus/metrics)",
     )
+    for name, what in (
+        ("tensorflow_intra_op_parallelism", "threads that parallelise one op"),
+        ("tensorflow_inter_op_parallelism", "ops that run at once"),
+        ("tensorflow_session_parallelism", "both, when neither of the two above is given"),
+    ):
+        flag(name, type=int, default=0, help=f"TensorFlow's {what} (default 0 = automatic)")
     parser.set_defaults(handler=_run_serve)
 
 

@@ -25,6 +25,10 @@ accepted with hyphens, so a deployment's command line carries over. gRPC is serv
   TF Serving's `--batching_parameters_file`; each answer equals the unbatched one, cut back to
   the request's own lengths (docs/serving.md §15).
 
+TF Serving's `--tensorflow_intra_op_parallelism`, `--tensorflow_inter_op_parallelism` and
+`--tensorflow_session_parallelism` (default 0 = TensorFlow chooses) set the process's TensorFlow
+thread pools with TF Serving's rules (`tensorflow_threads`); negative values are refused.
+
 TF Serving's `--enable_model_warmup` (default true; docs/serving.md §13) and
 `--model_config_file_poll_wait_seconds` (default 0 = read once; re-reading adds and removes
 models) keep their meaning; boolean flags accept TF Serving's `--flag=true|false` syntax.
@@ -41,6 +45,49 @@ BATCHING_FILE_WITHOUT_BATCHING = (
     "--batching_parameters_file {path} was given without --enable_batching; give both (TF "
     "Serving refuses a parameters file without batching too)."
 )
+
+
+SESSION_AND_OP_PARALLELISM = (
+    "Either configure server_options.tensorflow_session_parallelism or "
+    "(server_options.tensorflow_intra_op_parallelism, "
+    "server_options.tensorflow_inter_op_parallelism) separately. You cannot configure all."
+)
+
+
+def tensorflow_threads(session: int, intra_op: int, inter_op: int) -> tuple[int, int]:
+    """(intra-op, inter-op) threads from TF Serving's three parallelism flags, by its rules
+    (`server.cc`): all three set is an error (its text); either op flag set wins (the other
+    left at 0 = TensorFlow's choice); otherwise the session value sets both. 0 = automatic.
+
+    Raises:
+        ValueError: all three set, or a negative value.
+    """
+    flags = {
+        "--tensorflow_session_parallelism": session,
+        "--tensorflow_intra_op_parallelism": intra_op,
+        "--tensorflow_inter_op_parallelism": inter_op,
+    }
+    for flag, value in flags.items():
+        if value < 0:
+            raise ValueError(f"{flag} must be 0 (automatic) or more threads; received {value}.")
+    if session > 0 and intra_op > 0 and inter_op > 0:
+        raise ValueError(SESSION_AND_OP_PARALLELISM)
+    if intra_op > 0 or inter_op > 0:
+        return intra_op, inter_op
+    return session, session
+
+
+def apply_tensorflow_threads(intra_op: int, inter_op: int) -> None:
+    """Sets this process's TensorFlow thread pools (0: left as TensorFlow chooses). Must run
+    before TensorFlow executes anything: its runtime fixes the pools at its first use."""
+    if intra_op == inter_op == 0:
+        return
+    import tensorflow as tf
+
+    if intra_op:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+    if inter_op:
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
 
 
 def _error(message: str, code: int) -> int:
@@ -100,6 +147,9 @@ def run(
     idle_timeout_seconds: float | None = None,
     max_connections: int | None = None,
     monitoring_config_file: str | None = None,
+    tensorflow_session_parallelism: int = 0,
+    tensorflow_intra_op_parallelism: int = 0,
+    tensorflow_inter_op_parallelism: int = 0,
 ) -> int:
     """Serves until SIGTERM/SIGINT; returns the exit code (0 after a clean shutdown).
 
@@ -107,6 +157,22 @@ def run(
     settings to `model_server.serve`'s. `monitoring_config_file` (TF Serving's text-format
     MonitoringConfig) is applied first; one that does not parse is a UsageError (exit 2).
     """
+    try:
+        threads = tensorflow_threads(
+            tensorflow_session_parallelism,
+            tensorflow_intra_op_parallelism,
+            tensorflow_inter_op_parallelism,
+        )
+    except ValueError as error:
+        return _error(str(error), 2)
+    try:
+        apply_tensorflow_threads(*threads)
+    except RuntimeError:  # TensorFlow already ran in this process (kerattn serve called twice)
+        return _error(
+            "the TensorFlow thread flags must be given before TensorFlow runs in the process; "
+            "start kerattn serve in a fresh process to set them.",
+            2,
+        )
     if monitoring_config_file:
         from kerattn.serving import monitoring
 

@@ -300,3 +300,68 @@ def test_queue_and_connection_flags_reach_serve(tmp_path, monkeypatch):
         "idle_timeout_seconds": 0.0,
         "max_connections": 7,
     }
+
+
+@pytest.mark.parametrize(
+    "session, intra_op, inter_op, threads",
+    [
+        (0, 0, 0, (0, 0)),  # TensorFlow chooses both
+        (3, 0, 0, (3, 3)),  # the session value sets both
+        (3, 2, 0, (2, 0)),  # an op flag wins over the session value; the other stays automatic
+        (0, 0, 4, (0, 4)),
+        (0, 1, 2, (1, 2)),
+    ],
+)
+def test_tensorflow_threads_follow_tf_serving(session, intra_op, inter_op, threads):
+    assert command.tensorflow_threads(session, intra_op, inter_op) == threads
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (
+            [
+                "--tensorflow_session_parallelism",
+                "2",
+                "--tensorflow_intra_op_parallelism",
+                "1",
+                "--tensorflow_inter_op_parallelism",
+                "1",
+            ],
+            command.SESSION_AND_OP_PARALLELISM,
+        ),
+        (
+            ["--tensorflow-intra-op-parallelism", "-1"],
+            "--tensorflow_intra_op_parallelism must be 0 (automatic) or more threads; received -1.",
+        ),
+    ],
+)
+def test_bad_tensorflow_thread_flags(tmp_path, capsys, flags, message):
+    assert cli.main(["serve", "--model_base_path", str(tmp_path), *flags]) == 2
+    assert capsys.readouterr().err == f"kerattn serve: {message}\n"
+
+
+def test_tensorflow_thread_flags_set_the_process_pools(tmp_path):
+    """In a fresh process (TensorFlow fixes its pools at first use): the flags reach
+    tf.config.threading before the server starts."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, tensorflow as tf, kerattn_cli as cli\n"
+        "from kerattn.serving import model_server\n"
+        "model_server.serve = lambda manager, **settings: print(\n"
+        "    tf.config.threading.get_intra_op_parallelism_threads(),\n"
+        "    tf.config.threading.get_inter_op_parallelism_threads())\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    flags = ["--tensorflow_intra_op_parallelism", "1", "--tensorflow_inter_op_parallelism", "3"]
+    completed = subprocess.run(
+        [sys.executable, "-c", script, "serve", "--model_base_path", str(tmp_path), *flags],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.split() == ["1", "3"]
