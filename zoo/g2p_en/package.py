@@ -6,8 +6,9 @@
 1. The choice, on the validation split only: RUN_DIR/best.keras (the lowest validation loss)
    against RUN_DIR/averaged.keras (the last 6 checkpoints averaged, written here if missing)
    and, with --members (runs of the same recipe with other seeds: `RUN_DIR=runs/g2p_en_v2_seed1
-   zoo/g2p_en/train.sh --seed 1`), RUN_DIR/ensemble_<M> (`kerattn ensemble` of the M runs'
-   averaged.keras, weights stored as float16 to stay under 30 MB: what is scored is what
+   zoo/g2p_en/train.sh --seed 1`), RUN_DIR/ensemble_<M> for M = 2 up to all the runs
+   (`kerattn ensemble` of the first M runs' averaged.keras, RUN_DIR's first, then the members
+   in the order given; weights stored as float16 to stay under 30 MB: what is scored is what
    ships), each scored with beam 4 against every listed pronunciation; the lowest word error
    rate wins (ties: the earlier candidate). The reports go to RUN_DIR/valid_<candidate>.json.
 2. The headline evaluation of the chosen model on the test split, the command
@@ -62,12 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         if not (folder / "averaged.keras").is_file():
             average_checkpoints(folder, last=AVERAGED_CHECKPOINTS)
     candidates = {"best": run / "best.keras", "averaged": run / "averaged.keras"}
-    if args.members:
-        members = [folder / "averaged.keras" for folder in (run, *args.members)]
-        ensemble = f"ensemble_{len(members)}"
+    averaged = [folder / "averaged.keras" for folder in (run, *args.members)]
+    for size in range(2, len(averaged) + 1):  # the first `size` runs, in the order given
+        ensemble = f"ensemble_{size}"
         candidates[ensemble] = run / ensemble
         if not (run / ensemble / "metadata.json").is_file():
-            join_files(members, run / ensemble, "g2p_en ensemble", weights_dtype="float16")
+            join_files(averaged[:size], run / ensemble, "g2p_en ensemble", weights_dtype="float16")
     word_error_rates = {}
     for candidate, path in candidates.items():
         report_file = run / f"valid_{candidate}.json"
