@@ -67,8 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     for size in range(2, len(averaged) + 1):  # the first `size` runs, in the order given
         ensemble = f"ensemble_{size}"
         candidates[ensemble] = run / ensemble
-        if not (run / ensemble / "metadata.json").is_file():
-            join_files(averaged[:size], run / ensemble, "g2p_en ensemble", weights_dtype="float16")
+        members = [os.fspath(path) for path in averaged[:size]]
+        metadata_file = run / ensemble / "metadata.json"
+        if not metadata_file.is_file():
+            join_files(members, run / ensemble, "g2p_en ensemble", weights_dtype="float16")
+        elif (
+            json.loads(metadata_file.read_text(encoding="utf-8"))["ensemble"]["members"] != members
+        ):
+            raise SystemExit(
+                f"{run / ensemble} joins other runs than {members} (an earlier --members order); "
+                f"move it and {run}/valid_{ensemble}.json away to rebuild it."
+            )
     word_error_rates = {}
     for candidate, path in candidates.items():
         report_file = run / f"valid_{candidate}.json"
