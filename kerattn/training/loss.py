@@ -5,6 +5,32 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+# Below this probability of the target, −log p loses precision (float32's smallest normal is
+# 1.2e-38); a batch with such a row takes the log-sum-exp instead.
+_SMALLEST_TARGET_PROBABILITY = 1e-30
+
+
+def softmax_cross_entropy(logits, targets):
+    """(−log softmax(logits)[y] (N,), softmax(logits) (N, V)) for float32 logits (N, V).
+
+    The same values as `tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits` (whose gradient output
+    is softmax − onehot), at a third of its cost on the CPU: `tf.nn.softmax` is one fused pass,
+    where that op took 35–80 ms for the (1,609, 8,000) logits of a translator batch against
+    11 ms (bench/RESULTS.md, issue 17). The loss is −log of the target's probability, exact to
+    float32 rounding while that probability is a normal number; a batch where some target's is
+    below 1e-30 (a loss above 69) gets log-sum-exp − target logit for every row instead.
+    """
+    probabilities = tf.nn.softmax(logits)
+    target_probabilities = tf.gather(probabilities, targets, axis=1, batch_dims=1)  # (N,)
+    losses = tf.cond(
+        tf.reduce_all(target_probabilities > _SMALLEST_TARGET_PROBABILITY),
+        lambda: -tf.math.log(target_probabilities),
+        lambda: (
+            tf.reduce_logsumexp(logits, axis=-1) - tf.gather(logits, targets, axis=1, batch_dims=1)
+        ),
+    )
+    return losses, probabilities
+
 
 def cross_entropy(logits, targets, label_smoothing: float = 0.0):
     """Per-row cross-entropy of logits (N, V) against int targets (N,), in float32.
@@ -13,8 +39,8 @@ def cross_entropy(logits, targets, label_smoothing: float = 0.0):
     classes: loss = (1 − ε) · (−log p_y) + ε · mean_v(−log p_v) = −log p_y + ε · (logit_y −
     mean_v logit_v), since −mean_v log p_v = logsumexp − mean_v logit_v and −log p_y =
     logsumexp − logit_y. Its gradient, softmax − (1 − ε) · onehot − ε / V, is written by hand
-    from the fused sparse cross-entropy's own softmax − onehot: one pass over (N, V), where
-    autodiff of the smoothing term would add two more (N, V) tensors to the gradient.
+    from the softmax of `softmax_cross_entropy`: one pass over (N, V), where autodiff of the
+    smoothing term would add two more (N, V) tensors to the gradient.
 
     Returns:
         float32 (N,).
@@ -24,23 +50,21 @@ def cross_entropy(logits, targets, label_smoothing: float = 0.0):
 
     @tf.custom_gradient
     def smoothed(logits):
-        losses, softmax_minus_onehot = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
-            features=logits, labels=targets
-        )
+        losses, probabilities = softmax_cross_entropy(logits, targets)
         if label_smoothing:
             target_logits = tf.gather(logits, targets, axis=1, batch_dims=1)  # (N,)
             losses += label_smoothing * (target_logits - tf.reduce_mean(logits, axis=-1))
 
         def gradient(upstream):  # (N,)
-            result = softmax_minus_onehot
+            result = probabilities
             if label_smoothing:
                 result -= label_smoothing / tf.cast(tf.shape(logits)[-1], tf.float32)
-                rows = tf.range(tf.shape(targets)[0])
-                result = tf.tensor_scatter_nd_add(
-                    result,
-                    tf.stack([rows, targets], axis=1),
-                    tf.fill(tf.shape(targets), tf.constant(label_smoothing, tf.float32)),
-                )
+            rows = tf.range(tf.shape(targets)[0])
+            result = tf.tensor_scatter_nd_add(
+                result,
+                tf.stack([rows, targets], axis=1),
+                tf.fill(tf.shape(targets), tf.constant(label_smoothing - 1.0, tf.float32)),
+            )
             return upstream[:, None] * result
 
         return losses, gradient
@@ -82,10 +106,11 @@ def real_position_loss(backbone, inputs, targets, label_smoothing: float = 0.0, 
 def projected_cross_entropy(hidden, kernel, bias, targets, label_smoothing: float = 0.0):
     """`cross_entropy(hidden · kernel + bias, targets, label_smoothing)` as one op.
 
-    The gradient touches (N, V) once (the fused sparse cross-entropy's softmax − onehot, times
-    the incoming gradient); the smoothing's share, ε · (onehot − 1/V), is rank one plus N
-    single entries, so its products with the kernel and the hidden rows are taken directly:
-    dh gains ε·u·(W[:, y] − mean_v W[:, v]), dW and db their transposed counterparts.
+    The gradient touches (N, V) once: the softmax times the incoming gradient, through the
+    two products and the bias sum. The rest of softmax − (1 − ε) · onehot − ε / V is rank one
+    plus N single entries, so its products with the kernel and the hidden rows are taken
+    directly: with w = (ε − 1) · u, dh gains w · W[:, y] − ε · u · mean_v W[:, v], dW and db
+    their transposed counterparts.
 
     Args:
         hidden: (N, U), the compute dtype (float16 under mixed precision).
@@ -104,35 +129,34 @@ def projected_cross_entropy(hidden, kernel, bias, targets, label_smoothing: floa
         logits = tf.cast(
             tf.matmul(hidden, tf.cast(kernel, dtype)) + tf.cast(bias, dtype), tf.float32
         )
-        losses, softmax_minus_onehot = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
-            features=logits, labels=targets
-        )
+        losses, probabilities = softmax_cross_entropy(logits, targets)
         hidden32 = tf.cast(hidden, tf.float32)
         kernel32 = tf.cast(kernel, tf.float32)
         if epsilon:
-            target_columns = tf.gather(kernel32, targets, axis=1)  # (U, N)
             target_logits = tf.gather(logits, targets, axis=1, batch_dims=1)  # (N,)
-            mean_logits = tf.reduce_mean(logits, axis=-1)
-            losses += epsilon * (target_logits - mean_logits)
+            losses += epsilon * (target_logits - tf.reduce_mean(logits, axis=-1))
 
         def gradient(upstream, _logits_upstream):
-            scaled = upstream[:, None] * softmax_minus_onehot  # (N, V)
+            scaled = upstream[:, None] * probabilities  # (N, V)
             grad_hidden = tf.matmul(scaled, kernel32, transpose_b=True)  # (N, U)
             grad_kernel = tf.matmul(hidden32, scaled, transpose_a=True)  # (U, V)
             grad_bias = tf.reduce_sum(scaled, axis=0)
-            if epsilon:
-                weight = epsilon * upstream  # (N,)
-                vocabulary = tf.shape(kernel32)[1]
+            vocabulary = tf.shape(kernel32)[1]
+            # The targets' share: (ε − 1) · u at each (row, target).
+            weight = (epsilon - 1.0) * upstream  # (N,)
+            target_columns = tf.gather(kernel32, targets, axis=1)  # (U, N)
+            grad_hidden += weight[:, None] * tf.transpose(target_columns)
+            weighted_rows = weight[:, None] * hidden32  # (N, U)
+            grad_kernel += tf.transpose(
+                tf.math.unsorted_segment_sum(weighted_rows, targets, vocabulary)
+            )
+            grad_bias += tf.math.unsorted_segment_sum(weight, targets, vocabulary)
+            if epsilon:  # the uniform share: −ε · u / V everywhere
+                uniform = epsilon * upstream  # (N,)
                 size = tf.cast(vocabulary, tf.float32)
-                mean_column = tf.reduce_mean(kernel32, axis=1)  # (U,)
-                grad_hidden += weight[:, None] * (tf.transpose(target_columns) - mean_column)
-                weighted_rows = weight[:, None] * hidden32  # (N, U)
-                per_target = tf.math.unsorted_segment_sum(weighted_rows, targets, vocabulary)
-                grad_kernel += (
-                    tf.transpose(per_target) - tf.reduce_sum(weighted_rows, axis=0)[:, None] / size
-                )
-                per_target_weight = tf.math.unsorted_segment_sum(weight, targets, vocabulary)
-                grad_bias += per_target_weight - tf.reduce_sum(weight) / size
+                grad_hidden -= uniform[:, None] * tf.reduce_mean(kernel32, axis=1)
+                grad_kernel -= tf.reduce_sum(uniform[:, None] * hidden32, axis=0)[:, None] / size
+                grad_bias -= tf.reduce_sum(uniform) / size
             return (
                 tf.cast(grad_hidden, hidden.dtype),
                 tf.cast(grad_kernel, kernel.dtype),

@@ -7,7 +7,12 @@ import pytest
 import tensorflow as tf
 
 from kerattn.models import Seq2SeqBackbone
-from kerattn.training.loss import cross_entropy, projected_cross_entropy, real_position_loss
+from kerattn.training.loss import (
+    cross_entropy,
+    projected_cross_entropy,
+    real_position_loss,
+    softmax_cross_entropy,
+)
 
 
 def _numpy_reference(logits, targets, smoothing):
@@ -42,6 +47,39 @@ def test_gradient_matches_the_smoothed_target_minus_the_softmax(smoothing):
     soft = np.full((4, 6), smoothing / 6)
     soft[np.arange(4), targets] += 1 - smoothing
     np.testing.assert_allclose(tape.gradient(loss, logits), probabilities - soft, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1.0, 5.0, 200.0])
+def test_softmax_cross_entropy_matches_float64_and_tensorflows_fused_op(scale):
+    # scale 200: some targets' probabilities underflow float32 (losses in the hundreds), and
+    # the batch takes the log-sum-exp path; scale 1 and 5 take −log p.
+    rng = np.random.default_rng(4)
+    logits = (scale * rng.normal(size=(32, 50))).astype("float32")
+    targets = rng.integers(0, 50, size=32).astype("int32")
+    losses, probabilities = softmax_cross_entropy(tf.constant(logits), tf.constant(targets))
+    expected = _numpy_reference(logits.astype("float64"), targets, 0.0)
+    assert (expected > 69).any() == (scale == 200.0)
+    np.testing.assert_allclose(losses, expected, rtol=2e-6, atol=1e-5)
+    fused_losses, softmax_minus_onehot = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
+        features=logits, labels=targets
+    )
+    np.testing.assert_allclose(losses, fused_losses, rtol=2e-6, atol=1e-5)
+    onehot = np.eye(50, dtype="float32")[targets]
+    np.testing.assert_allclose(probabilities - onehot, softmax_minus_onehot, atol=1e-6)
+
+
+def test_a_target_of_zero_probability_gets_its_finite_loss_and_gradient():
+    logits = tf.constant([[100.0, -100.0, 0.0], [0.0, 1.0, 2.0]])
+    targets = np.array([1, 2], "int32")
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        losses = cross_entropy(logits, targets)
+        total = tf.reduce_sum(losses)
+    expected = _numpy_reference(np.asarray(logits, "float64"), targets, 0.0)
+    np.testing.assert_allclose(losses, expected, rtol=1e-6)
+    assert losses.numpy()[0] == pytest.approx(200.0)
+    gradient = tape.gradient(total, logits).numpy()
+    np.testing.assert_allclose(gradient[0], [1.0, -1.0, 0.0], atol=1e-6)
 
 
 def test_float16_logits_are_computed_in_float32():
@@ -121,3 +159,29 @@ def test_projection_and_loss_in_one_op_match_autodiff(smoothing, dtype):
             rtol=tolerance,
             atol=tolerance,
         )
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_projection_and_loss_match_float64_where_targets_underflow(smoothing):
+    # Logits of ±hundreds: some target probabilities are 0 in float32 (the log-sum-exp path).
+    rng = np.random.default_rng(5)
+    hidden = rng.normal(size=(6, 3)) * 40
+    kernel, bias = rng.normal(size=(3, 5)), rng.normal(size=5)
+    targets = np.array([0, 4, 2, 2, 1, 3], "int32")
+    logits = hidden @ kernel + bias
+    expected_losses = _numpy_reference(logits, targets, smoothing)
+    assert expected_losses.max() > 69
+    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+    probabilities /= probabilities.sum(-1, keepdims=True)
+    soft = np.full(logits.shape, smoothing / 5)
+    soft[np.arange(6), targets] += 1 - smoothing
+    grad_logits = probabilities - soft  # d(sum of losses) / d logits
+    tensors = [tf.constant(value, tf.float32) for value in (hidden, kernel, bias)]
+    with tf.GradientTape() as tape:
+        tape.watch(tensors)
+        losses, _ = projected_cross_entropy(*tensors, targets, smoothing)
+        total = tf.reduce_sum(losses)
+    np.testing.assert_allclose(losses, expected_losses, rtol=1e-5, atol=1e-3)
+    expected_gradients = [grad_logits @ kernel.T, hidden.T @ grad_logits, grad_logits.sum(0)]
+    for result, expected in zip(tape.gradient(total, tensors), expected_gradients):
+        np.testing.assert_allclose(result, expected, rtol=1e-4, atol=1e-4)
