@@ -196,3 +196,28 @@ def test_dashboard_renders_tokens_cells_slider_and_screenshot(tensorboard_url, t
     assert screenshot.stat().st_size > 10_000
     if os.environ.get("KERATTN_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(screenshot, SCREENSHOT)
+
+
+def test_a_late_answer_does_not_move_the_step_the_user_chose(tensorboard_url):
+    # The page loads the first run's probe, and choosing that run again loads it a second
+    # time; the first answer is held back until the user has moved the slider.
+    base, _ = tensorboard_url
+    with _browser_page() as (page, script_errors):
+        held = []
+        page.route(
+            lambda url: "/probe?" in url,
+            lambda route: held.append(route) if not held else route.continue_(),
+        )
+        page.goto(f"{base}/#attention")
+        dashboard = page.frame_locator("iframe")
+        step_info = dashboard.locator("#step-info")
+        dashboard.locator("#run-select").select_option("toy/valid")
+        step_info.filter(has_text="step 150").wait_for(timeout=60_000)
+        assert len(held) == 1  # the page's own first load, still unanswered
+        dashboard.locator("#step-slider").fill("0")
+        step_info.filter(has_text="step 50").wait_for()
+        with page.expect_response(lambda response: "/probe?" in response.url):
+            held[0].continue_()
+        page.wait_for_timeout(500)  # the page's handler of that answer has run
+        assert step_info.inner_text().startswith("step 50")
+        assert script_errors == []

@@ -79,6 +79,7 @@ export async function render() {
   if (listing.unreadable.length) message.textContent = listing.unreadable.join(' ');
 
   let probe = null;  // the /probe answer shown now
+  let loads = 0;  // loadProbe calls so far: only the latest one's answer is shown
   const runs = new Map(listing.runs.map((entry) => [entry.run, entry]));
   // The validation run first: that is where the trainer writes its probes.
   const runNames = [...runs.keys()].sort((a, b) => (b === 'valid') - (a === 'valid'));
@@ -100,10 +101,13 @@ export async function render() {
   async function loadProbe() {
     const run = runSelect.value;
     const name = probeSelect.value;
+    const load = ++loads;
     view.textContent = 'Loading…';
     const answer = await getJson(
       `./probe?run=${encodeURIComponent(run)}&name=${encodeURIComponent(name)}`);
-    if (runSelect.value !== run || probeSelect.value !== name) return;  // changed meanwhile
+    // A later call (another run or probe, or the same one chosen again) supersedes this one:
+    // its answer must not reset the step the user has moved to since.
+    if (load !== loads) return;
     probe = answer;
     title.textContent = probe.text || probe.name;
     title.title = probe.name;
