@@ -8,7 +8,7 @@ with the models, so both share the machine's noise.
 Model: the configuration of bench/translator_training.py (batch 64, source and target padded
 to length 30, real lengths 20–30, vocabulary 8000, embedding 256, units 256, dropout 0) and its
 batches (`synthetic_batches`), trained by kerattn's own training step (`trainer_step`: the
-`ReplicaSteps` that `kerattn train` runs, Adam, label smoothing 0.1, clipping at 1.0).
+`ReplicaSteps` that `kerattn train` runs, its `FusedAdam`, label smoothing 0.1, clipping at 1.0).
 
 FLOPs of one training step, counted analytically from the layer sizes (a multiply-add = 2
 FLOPs). B batch, S source and T target positions (padded: the LSTMs and the decoder's scan run
@@ -46,6 +46,7 @@ import tensorflow as tf
 from translator_training import synthetic_batches
 
 from kerattn.text import RESERVED_TOKENS, SymbolTokenizer
+from kerattn.training.fused_adam import FusedAdam
 from kerattn.training.replica_steps import ReplicaSteps
 from kerattn.zoo.translator import Translator
 
@@ -69,7 +70,7 @@ def trainer_step(model: Translator, label_smoothing: float = 0.1, clip_norm: flo
     """kerattn's training step for `model` (what `kerattn train` runs, on the default
     strategy, Adam at 1e-3): a function of a (inputs, targets) batch of numpy arrays that
     returns when the step is done."""
-    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer = FusedAdam(1e-3)  # the trainer's Adam
     steps = ReplicaSteps(
         tf.distribute.get_strategy(), model, optimizer, "translator", label_smoothing, clip_norm
     )

@@ -8,8 +8,8 @@ imports its own `kerattn` and bench helpers, builds `synthetic_translator(8000, 
 embedding_dim=128, units=256, attention=STYLE)` (the translator_en_es preset's sizes, dropout
 0) with seed 0, and compiles its trainer's distributed train step (today:
 `kerattn.training.replica_steps.ReplicaSteps`; at 5b7905a: the trainer's own
-`_train_step`): Adam at 1e-3, label smoothing 0.1 and global-norm clipping at 1.0, as the
-translator_en_es recipe. Both get the same batches (bench/translator_training.py's
+`_train_step`): the library's Adam at 1e-3 (`FusedAdam` where it exists, else Keras's), label
+smoothing 0.1 and global-norm clipping at 1.0, as the translator_en_es recipe. Both get the same batches (bench/translator_training.py's
 `synthetic_batches`: batch 64, real lengths 20–30 padded to 30). The parent tells the workers
 in turn to run one step and reads back its milliseconds, so neighbouring steps share the
 machine's load; it reports median and best ms per step, target tokens/s and the median of
@@ -52,7 +52,11 @@ def worker(root: str, style: str) -> None:
         for inputs, targets in synthetic_batches(4, BATCH, LENGTH, VOCABULARY)
     ]
     model(batches[0][0])
-    optimizer = keras.optimizers.Adam(1e-3)
+    try:  # the trainer's own Adam
+        from kerattn.training.fused_adam import FusedAdam as Adam
+    except ImportError:  # before commit "FusedAdam": Keras's
+        Adam = keras.optimizers.Adam
+    optimizer = Adam(1e-3)
     optimizer.build(model.trainable_variables)
     strategy = tf.distribute.get_strategy()
     try:

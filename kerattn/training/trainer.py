@@ -57,6 +57,7 @@ from kerattn.atomic_files import atomic_write_text, atomic_write_with
 from kerattn.data import input_pipeline
 from kerattn.errors import UsageError
 from kerattn.training import checkpoints, distribution, model_factory, run_folder
+from kerattn.training.fused_adam import FusedAdam
 from kerattn.training.interruption import StopRequest, TrainingInterrupted, how_to_continue
 from kerattn.training.learning_rate_schedule import WarmupSchedule
 from kerattn.training.loss_scaling import wrap_optimizer
@@ -304,8 +305,9 @@ class _Trainer:
             ) from None
 
     def _build_optimizer(self) -> None:
-        """Adam on the warm-up schedule over the run's length (the recipe's steps, or its epochs
-        of batches), loss-scaled for mixed precision."""
+        """Adam (`FusedAdam`: Keras's Adam, one fused kernel per variable) on the warm-up schedule
+        over the run's length (the recipe's steps, or its epochs of batches), loss-scaled for
+        mixed precision."""
         settings = self.recipe.optimizer
         self.batches_per_epoch = input_pipeline.count_batches(self._train_dataset(0, 0))
         if self.training["steps"] is not None:
@@ -318,7 +320,7 @@ class _Trainer:
             settings["warmup_steps"],
             self.total_steps,
         )
-        self.optimizer = wrap_optimizer(keras.optimizers.Adam(self.schedule), self.mixed_precision)
+        self.optimizer = wrap_optimizer(FusedAdam(self.schedule), self.mixed_precision)
         self.optimizer.build(self.model.trainable_variables)
 
     def _restore(self) -> None:
