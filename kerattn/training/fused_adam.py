@@ -18,6 +18,7 @@ gradient dense before it), AMSGrad and other backends take Keras's own update.
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 
 @keras.saving.register_keras_serializable(package="kerattn")
@@ -25,11 +26,8 @@ class FusedAdam(keras.optimizers.Adam):
     """`keras.optimizers.Adam`, updated by TensorFlow's fused `ResourceApplyAdam` kernel."""
 
     def update_step(self, gradient, variable, learning_rate):
-        if keras.backend.backend() != "tensorflow" or self.amsgrad:
-            return super().update_step(gradient, variable, learning_rate)
-        import tensorflow as tf
-
-        if isinstance(gradient, tf.IndexedSlices):
+        fused = keras.backend.backend() == "tensorflow" and not self.amsgrad
+        if not fused or isinstance(gradient, tf.IndexedSlices):
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
         gradient = tf.cast(gradient, dtype)

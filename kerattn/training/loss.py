@@ -10,8 +10,9 @@ import tensorflow as tf
 _SMALLEST_TARGET_PROBABILITY = 1e-30
 
 
-def softmax_cross_entropy(logits, targets):
-    """(−log softmax(logits)[y] (N,), softmax(logits) (N, V)) for float32 logits (N, V).
+def softmax_cross_entropy(logits, targets, label_smoothing: float = 0.0):
+    """(losses (N,), softmax(logits) (N, V)) for float32 logits (N, V): −log softmax(logits)[y],
+    plus ε · (logit_y − mean_v logit_v) with label smoothing ε (see `cross_entropy`).
 
     The same values as `tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits` (whose gradient output
     is softmax − onehot), at a third of its cost on the CPU: `tf.nn.softmax` is one fused pass,
@@ -21,14 +22,15 @@ def softmax_cross_entropy(logits, targets):
     below 1e-30 (a loss above 69) gets log-sum-exp − target logit for every row instead.
     """
     probabilities = tf.nn.softmax(logits)
+    target_logits = tf.gather(logits, targets, axis=1, batch_dims=1)  # (N,)
     target_probabilities = tf.gather(probabilities, targets, axis=1, batch_dims=1)  # (N,)
     losses = tf.cond(
         tf.reduce_all(target_probabilities > _SMALLEST_TARGET_PROBABILITY),
         lambda: -tf.math.log(target_probabilities),
-        lambda: (
-            tf.reduce_logsumexp(logits, axis=-1) - tf.gather(logits, targets, axis=1, batch_dims=1)
-        ),
+        lambda: tf.reduce_logsumexp(logits, axis=-1) - target_logits,
     )
+    if label_smoothing:
+        losses += label_smoothing * (target_logits - tf.reduce_mean(logits, axis=-1))
     return losses, probabilities
 
 
@@ -50,10 +52,7 @@ def cross_entropy(logits, targets, label_smoothing: float = 0.0):
 
     @tf.custom_gradient
     def smoothed(logits):
-        losses, probabilities = softmax_cross_entropy(logits, targets)
-        if label_smoothing:
-            target_logits = tf.gather(logits, targets, axis=1, batch_dims=1)  # (N,)
-            losses += label_smoothing * (target_logits - tf.reduce_mean(logits, axis=-1))
+        losses, probabilities = softmax_cross_entropy(logits, targets, label_smoothing)
 
         def gradient(upstream):  # (N,)
             result = probabilities
@@ -129,12 +128,9 @@ def projected_cross_entropy(hidden, kernel, bias, targets, label_smoothing: floa
         logits = tf.cast(
             tf.matmul(hidden, tf.cast(kernel, dtype)) + tf.cast(bias, dtype), tf.float32
         )
-        losses, probabilities = softmax_cross_entropy(logits, targets)
+        losses, probabilities = softmax_cross_entropy(logits, targets, epsilon)
         hidden32 = tf.cast(hidden, tf.float32)
         kernel32 = tf.cast(kernel, tf.float32)
-        if epsilon:
-            target_logits = tf.gather(logits, targets, axis=1, batch_dims=1)  # (N,)
-            losses += epsilon * (target_logits - tf.reduce_mean(logits, axis=-1))
 
         def gradient(upstream, _logits_upstream):
             scaled = upstream[:, None] * probabilities  # (N, V)
