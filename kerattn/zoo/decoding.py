@@ -638,8 +638,15 @@ def beam_search(
         log_probs, new_state, attention_rows = _call_step(step_fn, inputs, state, step)
         log_probs = constraints.apply(log_probs, step, end_id, history, prefix)
         vocabulary_size = tf.shape(log_probs)[1]
-        width = _block_width(log_probs.shape[1])  # Python int, divides V
-        log_probs = tf.reshape(log_probs, [batch_size, beam, vocabulary_size])  # (B, K, V)
+        width, padded = _block_layout(log_probs.shape[1])  # Python int and bool
+        blocks = (vocabulary_size + width - 1) // width
+        if padded:  # -inf "fake" tokens fill the last block: V..nb·w-1, never chosen
+            log_probs = tf.pad(
+                log_probs,
+                [[0, 0], [0, blocks * width - vocabulary_size]],
+                constant_values=float("-inf"),
+            )  # (B·K, nb·w)
+        log_probs = tf.reshape(log_probs, [batch_size, beam, blocks * width])  # (B, K, nb·w)
         attention_rows = tf.reshape(attention_rows, [batch_size, beam, source_length])
         # (B, K, S)
         attention_rows = tf.where(finished[..., None], 0.0, attention_rows * real_source)
@@ -676,8 +683,10 @@ def beam_search(
         # the token's log-probability, except for padding and END, so the best score in a
         # block is the score of its best log-probability (blocks with padding or END are
         # scored token by token). The K best candidates lie in the K best blocks (ties to the
-        # lower block), and those blocks in index order keep the candidates' order.
-        blocks = vocabulary_size // width
+        # lower block), and those blocks in index order keep the candidates' order. Where w
+        # does not divide V, the last block is filled with fake tokens at -inf; they are
+        # ranked after every real candidate, so, as the K blocks hold at least K real ones,
+        # no fake token is chosen and ties among -inf candidates go as before.
         block_values = tf.reshape(log_probs, [batch_size, beam * blocks, width])  # (B, K·nb, w)
         block_maxima = tf.reshape(
             tf.reduce_max(block_values, axis=-1), [batch_size, beam, blocks]
@@ -709,9 +718,14 @@ def beam_search(
         block_log_probs, block_scores = candidates(
             tf.gather(block_values, best_blocks, batch_dims=1), block_tokens, block_slots
         )  # (B, K, w)
-        _, picked = tf.math.top_k(
-            tf.reshape(block_scores, [batch_size, beam * width]), k=beam
-        )  # (B, K), best first
+        block_scores = tf.reshape(block_scores, [batch_size, beam * width])
+        if padded:
+            fake = tf.reshape(block_tokens >= vocabulary_size, [batch_size, beam * width])
+            real_first = tf.argsort(tf.cast(fake, tf.int32), axis=1, stable=True)
+            _, picked = tf.math.top_k(tf.gather(block_scores, real_first, batch_dims=1), k=beam)
+            picked = tf.gather(real_first, picked, batch_dims=1)  # (B, K), best first
+        else:
+            _, picked = tf.math.top_k(block_scores, k=beam)  # (B, K), best first
         picked_log_probs = tf.gather(
             tf.reshape(block_log_probs, [batch_size, beam * width]), picked, batch_dims=1
         )  # (B, K)
@@ -875,14 +889,14 @@ def beam_search(
 BLOCK_WIDTH = 64
 
 
-def _block_width(vocabulary_size: int | None) -> int:
-    """The largest divisor of the vocabulary size up to `BLOCK_WIDTH` (1 when it is unknown):
-    the width of the blocks `beam_search` ranks the vocabulary in."""
+def _block_layout(vocabulary_size: int | None) -> tuple[int, bool]:
+    """The width of the blocks `beam_search` ranks the vocabulary in (`BLOCK_WIDTH`, or V
+    when it is smaller) and whether the last block must be filled up to it (w does not divide
+    V, or V is unknown when the graph is traced)."""
     if vocabulary_size is None:
-        return 1
-    return max(
-        d for d in range(1, min(BLOCK_WIDTH, vocabulary_size) + 1) if vocabulary_size % d == 0
-    )
+        return BLOCK_WIDTH, True
+    width = min(BLOCK_WIDTH, vocabulary_size)
+    return width, vocabulary_size % width != 0
 
 
 def _backtrack(parents: tf.Tensor, best: tf.Tensor, steps: tf.Tensor) -> tf.Tensor:

@@ -52,6 +52,13 @@ def tables(seed: int, vocabulary: int, end_id: int, ties: bool) -> np.ndarray:
     return (logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)).astype("float32")
 
 
+def assert_same_results(new: DecodeResult, old: DecodeResult) -> None:
+    for name in DecodeResult._fields:
+        np.testing.assert_array_equal(
+            np.asarray(getattr(new, name)), np.asarray(getattr(old, name)), err_msg=name
+        )
+
+
 def both(model_tables, end_id, block_width, monkeypatch, prefix=None, **options):
     model = TableModel(model_tables)
     table_ids = [0, 2, 1, 0]
@@ -70,10 +77,7 @@ def both(model_tables, end_id, block_width, monkeypatch, prefix=None, **options)
     old = reference_beam_search(
         *arguments, max_lengths, source_mask, constraints=constraints(), **settings
     )
-    for name in DecodeResult._fields:
-        np.testing.assert_array_equal(
-            np.asarray(getattr(new, name)), np.asarray(getattr(old, name)), err_msg=name
-        )
+    assert_same_results(new, old)
     return new
 
 
@@ -82,11 +86,16 @@ def both(model_tables, end_id, block_width, monkeypatch, prefix=None, **options)
     [
         (6, 2, 64),
         (6, 2, 2),
+        (6, 2, 4),
+        (6, 5, 4),
         (12, 2, 4),
         (12, 11, 3),
         (30, 17, 5),
         (37, 2, 64),
         (37, 5, 8),
+        (37, 36, 8),
+        (13, 2, 4),
+        (30, 29, 4),
         (40, 39, 8),
     ],
 )
@@ -118,7 +127,7 @@ def test_same_hypotheses_and_scores_as_the_full_candidate_search(
     )
 
 
-@pytest.mark.parametrize("block_width", [3, 64])
+@pytest.mark.parametrize("block_width", [3, 5, 64])
 def test_same_results_under_constraints_and_prefixes(monkeypatch, block_width):
     prefix = tf.constant([[4, 5], [0, 0], [3, 0], [7, 8]], tf.int32)
     result = both(
@@ -136,11 +145,36 @@ def test_same_results_under_constraints_and_prefixes(monkeypatch, block_width):
     np.testing.assert_array_equal(np.asarray(result.tokens)[0, 0, :2], [4, 5])
 
 
-def test_block_widths_divide_the_vocabulary(monkeypatch):
-    assert decoding._block_width(8000) == 64
-    assert decoding._block_width(6) == 6
-    assert decoding._block_width(37) == 37
-    assert decoding._block_width(None) == 1
+def test_block_layout_fills_the_last_block_where_the_width_does_not_divide_the_vocabulary(
+    monkeypatch,
+):
+    assert decoding._block_layout(8000) == (64, False)
+    assert decoding._block_layout(9993) == (64, True)  # 3 × 3331: no divisor near 64
+    assert decoding._block_layout(6) == (6, False)
+    assert decoding._block_layout(None) == (64, True)
     monkeypatch.setattr(decoding, "BLOCK_WIDTH", 8)
-    assert decoding._block_width(37) == 1
-    assert decoding._block_width(40) == 8
+    assert decoding._block_layout(37) == (8, True)
+    assert decoding._block_layout(40) == (8, False)
+
+
+@pytest.mark.parametrize("vocabulary, end_id", [(37, 36), (70, 2)])
+def test_same_results_when_the_vocabulary_size_is_unknown_when_traced(vocabulary, end_id):
+    model = TableModel(tables(vocabulary, vocabulary, end_id, ties=True))
+    source_mask = np.arange(5)[None, :] < np.array([[3], [5], [1], [4]])
+    initial_state = model.initial_state([0, 2, 1, 0], source_mask)
+    max_lengths = np.array([6, 4, 0, 7], "int32")
+
+    def unknown_width(tokens, state, step):
+        log_probs, state, attention = model.step(tokens, state, step)
+        return tf.compat.v1.placeholder_with_default(log_probs, [None, None]), state, attention
+
+    settings = {"beam_size": 8, "length_penalty": 0.6, "num_hypotheses": 5}
+    new = tf.function(
+        lambda: beam_search(
+            unknown_width, initial_state, START, end_id, max_lengths, source_mask, **settings
+        )
+    )()
+    old = reference_beam_search(
+        model.step, initial_state, START, end_id, max_lengths, source_mask, **settings
+    )
+    assert_same_results(new, old)
