@@ -7,7 +7,8 @@ folder), so each side runs its own library, unmodified. Each side is a worker pr
 imports its own `kerattn` and bench helpers, builds `synthetic_translator(8000, 30,
 embedding_dim=128, units=256, attention=STYLE)` (the translator_en_es preset's sizes, dropout
 0) with seed 0, and compiles its trainer's distributed train step (today:
-`kerattn.training.replica_steps.ReplicaSteps`; at 5b7905a: the trainer's own
+`kerattn.training.replica_steps.ReplicaSteps`, with the batch in the slices `kerattn train`
+uses, `distribution.batch_parts("auto", 64)` and their share of the cores; at 5b7905a: the trainer's own
 `_train_step`): the library's Adam at 1e-3 (`FusedAdam` where it exists, else Keras's), label
 smoothing 0.1 and global-norm clipping at 1.0, as the translator_en_es recipe. Both get the same batches (bench/translator_training.py's
 `synthetic_batches`: batch 64, real lengths 20–30 padded to 30). The parent tells the workers
@@ -45,6 +46,14 @@ def worker(root: str, style: str) -> None:
 
     import kerattn
 
+    try:  # the trainer's batch slices side by side, each with its share of the cores
+        from kerattn.training.distribution import batch_parts, share_cores
+    except ImportError:  # before commit "batch slices": one batch, every core per op
+        parts = 1
+    else:
+        parts = batch_parts("auto", BATCH)
+        if parts > 1:
+            share_cores(parts)
     keras.utils.set_random_seed(0)
     model = synthetic_translator(VOCABULARY, LENGTH, embedding_dim=128, units=256, attention=style)
     batches = [
@@ -72,7 +81,7 @@ def worker(root: str, style: str) -> None:
         trainer.recipe = SimpleNamespace(optimizer={"label_smoothing": 0.1, "clip_norm": 1.0})
         step = tf.function(trainer._train_step)
     else:
-        steps = ReplicaSteps(strategy, model, optimizer, "translator", 0.1, 1.0)
+        steps = ReplicaSteps(strategy, model, optimizer, "translator", 0.1, 1.0, parts=parts)
         spec = (
             {
                 "source_ids": tf.TensorSpec([None, None], tf.int32),

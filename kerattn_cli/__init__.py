@@ -331,6 +331,17 @@ def _add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run_evaluate)
 
 
+def _parts(text: str) -> int | str:
+    """--parts: "auto" or a whole number of at least 1."""
+    if text == "auto":
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f'expected "auto" or a whole number of at least 1; received {text!r}'
+        )
+    return int(text)
+
+
 def _run_train(args: argparse.Namespace) -> int:
     from kerattn.training import command
 
@@ -345,6 +356,7 @@ def _run_train(args: argparse.Namespace) -> int:
         strategy=args.strategy,
         overwrite=args.overwrite,
         seed=args.seed,
+        parts=args.parts,
     )
 
 
@@ -372,6 +384,14 @@ def _add_train_parser(subparsers: argparse._SubParsersAction) -> None:
         "--mixed-precision", action="store_true", help="mixed_float16 with dynamic loss scaling"
     )
     parser.add_argument("--xla", action="store_true", help="compile the train step with XLA")
+    parser.add_argument(
+        "--parts",
+        type=_parts,
+        default="auto",
+        metavar="N",
+        help="compute each batch in N slices side by side, a share of the cores each (default "
+        "auto: one per CPU core with at least 32 sentences each, 1 on a GPU)",
+    )
     parser.add_argument(
         "--max-steps",
         type=int,

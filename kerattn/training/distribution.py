@@ -8,6 +8,44 @@ import os
 import tensorflow as tf
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
+# A batch slice of fewer sentences than this is not worth a core of its own (`batch_parts`).
+SMALLEST_PART = 32
+
+
+def cpu_cores() -> int:
+    """The CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def batch_parts(parts: int | str, batch_size: int | None) -> int:
+    """The slices `ReplicaSteps` computes each batch in: `parts` itself, or for "auto" one per
+    CPU core on a machine without GPUs as long as each keeps `SMALLEST_PART` sentences (2 for
+    the recipes' batches of 64 on 2 or more cores), and 1 with a GPU or batches by token count
+    (`batch_size` None)."""
+    if parts == "auto":
+        if batch_size is None or tf.config.list_physical_devices("GPU"):
+            return 1
+        return max(1, min(cpu_cores(), batch_size // SMALLEST_PART))
+    if isinstance(parts, bool) or not isinstance(parts, int) or parts < 1:
+        raise ValueError(f'parts must be "auto" or an int of at least 1, received {parts!r}.')
+    return parts
+
+
+def share_cores(parts: int) -> bool:
+    """Gives each of `parts` batch slices an equal share of the cores: intra-op threads =
+    cores // parts (at least 1), so that the slices run side by side rather than each op on
+    every core in turn. Only possible before TensorFlow's runtime starts; returns whether the
+    setting is in force (False, and nothing changed, once the runtime runs with another)."""
+    threads = max(1, cpu_cores() // parts)
+    if tf.config.threading.get_intra_op_parallelism_threads() == threads:
+        return True
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError:  # the runtime has started (e.g. a second run in one process)
+        return False
+    return True
 
 
 def choose_strategy(name: str = "auto") -> tf.distribute.Strategy:

@@ -8,6 +8,12 @@ their global norm (the norm of the full gradient, which Keras's own `global_clip
 see under a strategy: it clips per replica before its all-reduce), then divided by the replica
 count because the Keras optimizer sums gradients over replicas once more. Under mixed precision
 the gradients are unscaled for the norm and clipping and scaled again (`loss_scaling`).
+
+On a CPU, a replica's share can be computed as `parts` independent slices of its batch, each
+a subgraph of its own whose losses and correct counts are summed: TensorFlow's executor runs
+the slices' recurrences side by side, one per core, where one batch's small step-by-step
+products leave cores idle (`cpu_parts`; with one intra-op thread per part, bench/RESULTS.md,
+issue 17). The sums are the same up to float rounding.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ class ReplicaSteps:
         family: "translator" (loss per target token) or "classifier" (per example).
         label_smoothing: the recipe's [optimizer] label_smoothing.
         clip_norm: the recipe's [optimizer] clip_norm (0 or None: no clipping).
+        parts: slices of each replica's batch computed as independent subgraphs (see the
+            module docstring); 1 computes the batch as one.
     """
 
     def __init__(
@@ -39,7 +47,11 @@ class ReplicaSteps:
         family: str,
         label_smoothing: float,
         clip_norm: float | None,
+        parts: int = 1,
     ):
+        if isinstance(parts, bool) or not isinstance(parts, int) or parts < 1:
+            raise ValueError(f"parts must be an int of at least 1, received {parts!r}.")
+        self.parts = parts
         self.strategy = strategy
         self.model = model
         self.optimizer = optimizer
@@ -120,9 +132,26 @@ class ReplicaSteps:
         return loss_sum, correct, weight, tokens, gradient_norm
 
     def _loss_and_correct(self, inputs, targets, training: bool):
-        """The replica's summed loss and correct predictions. A translator is projected to
-        the vocabulary at its real target positions only (`real_position_loss`); a
-        classifier has one label per example."""
+        """The replica's summed loss and correct predictions, over `parts` slices of its
+        batch (a slice may be empty)."""
+        if self.parts == 1:
+            return self._slice_loss_and_correct(inputs, targets, training)
+        rows = tf.shape(targets)[0]
+        edges = [rows * index // self.parts for index in range(self.parts + 1)]
+        sums = [
+            self._slice_loss_and_correct(
+                tf.nest.map_structure(lambda tensor, a=start, b=end: tensor[a:b], inputs),
+                targets[start:end],
+                training,
+            )
+            for start, end in zip(edges, edges[1:])
+        ]
+        return tuple(tf.add_n(list(values)) for values in zip(*sums))
+
+    def _slice_loss_and_correct(self, inputs, targets, training: bool):
+        """Summed loss and correct predictions of a batch. A translator is projected to the
+        vocabulary at its real target positions only (`real_position_loss`); a classifier has
+        one label per example."""
         if self.family == "translator":
             losses, logits, targets = real_position_loss(
                 self.model.backbone, inputs, targets, self.label_smoothing, training=training

@@ -124,6 +124,7 @@ class _Trainer:
         xla: bool,
         max_steps: int | None,
         strategy: str,
+        parts: int | str = 1,
         print_function,
         warn_function,
     ):
@@ -139,6 +140,10 @@ class _Trainer:
         self.max_steps = max_steps
         self.print = print_function
         self.warn = warn_function
+        # Before the strategy: the cores' share is set before TensorFlow's runtime starts.
+        self.parts = distribution.batch_parts(parts, recipe.training["batch_size"])
+        if self.parts > 1 and not distribution.share_cores(self.parts) and parts == "auto":
+            self.parts = 1  # the runtime started with every core per op: one slice
         self.strategy = distribution.choose_strategy(strategy)
         self.chief = distribution.is_chief(self.strategy)
         self.replicas = self.strategy.num_replicas_in_sync
@@ -355,6 +360,7 @@ class _Trainer:
             self.family,
             label_smoothing=self.recipe.optimizer["label_smoothing"],
             clip_norm=self.recipe.optimizer["clip_norm"],
+            parts=self.parts,
         )
         self.valid_dataset = self.strategy.experimental_distribute_dataset(
             self._dataset(self.valid_texts, self.valid_targets, None, 0)
@@ -598,6 +604,7 @@ def train(
     max_steps: int | None = None,
     strategy: str = "auto",
     seed: int | None = None,
+    parts: int | str = "auto",
     print_function=None,
 ) -> TrainResult:
     """Trains the model a recipe describes and returns a `TrainResult`.
@@ -625,6 +632,9 @@ def train(
         strategy: "auto", "default", "mirrored" or "multi_worker" (`distribution`).
         seed: train with this `[training] seed` instead of the recipe's (`recipe.with_seed`:
             the run folder's recipe copy says so); e.g. the members of an ensemble.
+        parts: slices each batch is computed in side by side, one share of the cores each
+            (`distribution.batch_parts`; "auto": one per core on a CPU, with at least 32
+            sentences each). The loss and gradients are the same up to float rounding.
         print_function: where progress lines and warnings go (default: progress to standard
             output, warnings to standard error).
 
@@ -656,6 +666,7 @@ def train(
         xla=xla,
         max_steps=max_steps,
         strategy=strategy,
+        parts=parts,
         print_function=print_function,
         warn_function=warn_function,
     )
