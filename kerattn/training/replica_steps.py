@@ -12,7 +12,7 @@ the gradients are unscaled for the norm and clipping and scaled again (`loss_sca
 On a CPU, a replica's share can be computed as `parts` independent slices of its batch, each
 a subgraph of its own whose losses and correct counts are summed: TensorFlow's executor runs
 the slices' recurrences side by side, one per core, where one batch's small step-by-step
-products leave cores idle (`cpu_parts`; with one intra-op thread per part, bench/RESULTS.md,
+products leave cores idle (`distribution.batch_parts` and `share_cores`; bench/RESULTS.md,
 issue 17). The sums are the same up to float rounding.
 """
 
